@@ -1,0 +1,66 @@
+"""Adapters wrap models; :data:`MODELS` names the ones a user can ask for by name.
+
+A registered model is a factory ``() -> Adapter``. Besides registered names,
+:func:`make_model` accepts ``"module:factory"`` (a user's own adapter, imported only
+because the user named it) and installed plugins of the entry-point group
+``xdbench.plugins``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
+from bench.adapters.callable import CallableAdapter
+from bench.adapters.torch_module import TorchModuleAdapter
+from bench.errors import ConfigError
+from bench.registry import Registry, load_object, load_plugins
+
+__all__ = [
+    "BASELINES",
+    "METHOD_BY_KIND",
+    "MODELS",
+    "Adapter",
+    "CallableAdapter",
+    "ModelFactory",
+    "TorchModuleAdapter",
+    "config_fingerprint",
+    "make_model",
+]
+
+ModelFactory = Callable[[], Adapter]
+MODELS: Registry[ModelFactory] = Registry("model")
+
+# name, lazy target, one-line description
+_BUILTIN_MODELS: list[tuple[str, str, str]] = [
+    ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
+    ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
+    ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+]
+for _name, _target, _description in _BUILTIN_MODELS:
+    MODELS.add(_name, _target, description=_description)
+
+BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
+"""The models ``bench run`` scores when none is named."""
+
+
+def make_model(spec: str) -> Adapter:
+    """A fresh adapter for a registered name, a plugin name, or ``"module:factory"``.
+
+    Raises
+    ------
+    UnknownNameError
+        If ``spec`` is not registered (with suggestions) and is not ``module:factory``.
+    ConfigError
+        If the factory does not return an :class:`Adapter`.
+    """
+    if spec not in MODELS:
+        load_plugins()
+    if spec not in MODELS and ":" in spec:
+        factory = load_object(spec)
+    else:
+        factory = MODELS.get(spec)
+    adapter = factory()  # type: ignore[operator]
+    if not isinstance(adapter, Adapter):
+        raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
+    return adapter

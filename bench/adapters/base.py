@@ -1,0 +1,99 @@
+"""The adapter protocol: the narrow waist between models and the harness.
+
+Every model is wrapped in an :class:`Adapter`. The runner calls exactly one method per
+task kind and validates what comes back:
+
+============================  ===========================================================
+task kind                     method and return value
+============================  ===========================================================
+``classification``            ``log_probs(examples, task) -> float array (n, k)``: natural
+                              log-probabilities of ``task.choices``; rows logsumexp to 0.
+``regression``                ``predict_values(examples, task) -> float array (n,)``.
+``language_modeling``         ``text_nll(examples, task) -> (nll, n_tokens)``: summed
+                              negative log-likelihood of each text (nats) and its number
+                              of scored tokens, two arrays of shape (n,).
+============================  ===========================================================
+
+The task is passed to every method (not only its choices) so that a model with one head
+per task, or a language model with a prompt template per task, knows which to use.
+
+A trainable adapter also implements ``fit(train, tasks, *, seed)``; the protocol decides
+what it is trained on. ``fingerprint()`` identifies the model (name, configuration and,
+once trained, a hash of its weights) for caching and for ``run.json``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import numpy as np
+
+from bench.errors import CapabilityError
+from bench.suites.types import Example, Task
+
+__all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint"]
+
+METHOD_BY_KIND: dict[str, str] = {
+    "classification": "log_probs",
+    "regression": "predict_values",
+    "language_modeling": "text_nll",
+}
+
+
+def config_fingerprint(name: str, config: Any, *extra: bytes) -> str:
+    """``name@<sha256 of the JSON config and extra bytes, 12 hex chars>``."""
+    digest = hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode())
+    for chunk in extra:
+        digest.update(chunk)
+    return f"{name}@{digest.hexdigest()[:12]}"
+
+
+class Adapter:
+    """Base class of model adapters; subclasses implement the methods of their kinds.
+
+    Attributes
+    ----------
+    name
+        The model's name in records and leaderboards.
+    task_kinds
+        The task kinds this adapter can score.
+    trainable
+        Whether the adapter must be fitted (``fit``) before it scores.
+    """
+
+    name: str = "adapter"
+    task_kinds: ClassVar[frozenset[str]] = frozenset()
+    trainable: ClassVar[bool] = False
+
+    def supports(self, task: Task) -> bool:
+        """Whether this adapter can score ``task``."""
+        return task.kind in self.task_kinds
+
+    def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
+        """Train on ``train`` for ``tasks``; only trainable adapters implement it."""
+        raise CapabilityError(f"Model {self.name!r} is not trainable.")
+
+    def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
+        """Log-probabilities of ``task.choices`` per example, shape ``(n, k)``, natural log."""
+        raise self._cannot(task)
+
+    def predict_values(self, examples: Sequence[Example], task: Task) -> np.ndarray:
+        """Predicted value per example, shape ``(n,)``."""
+        raise self._cannot(task)
+
+    def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
+        """Summed NLL of each text (nats) and the number of tokens scored, each ``(n,)``."""
+        raise self._cannot(task)
+
+    def fingerprint(self) -> str:
+        """A stable identity of the model: name, configuration and weights."""
+        return config_fingerprint(self.name, {"class": type(self).__qualname__})
+
+    def _cannot(self, task: Task) -> CapabilityError:
+        kinds = ", ".join(sorted(self.task_kinds)) or "none"
+        return CapabilityError(
+            f"Model {self.name!r} cannot score {task.kind} task {task.name!r}; it supports: {kinds}."
+        )

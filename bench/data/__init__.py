@@ -1,0 +1,69 @@
+"""Example sources: where a suite's examples come from.
+
+A source is a function ``(SourceContext) -> list[Example]`` registered in
+:data:`SOURCES` under the name a suite's ``[source] type`` gives.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from bench.registry import Registry
+from bench.suites.types import Example, Suite
+
+__all__ = ["DATA_DIR_ENV", "SOURCES", "SourceContext", "default_data_dir", "load_examples"]
+
+DATA_DIR_ENV = "XDBENCH_DATA"
+
+
+@dataclass(frozen=True)
+class SourceContext:
+    """What a source needs to produce a suite's examples.
+
+    Attributes
+    ----------
+    suite
+        The suite being loaded (tasks, domains).
+    options
+        The suite's ``[source]`` table without ``type``.
+    base_dir
+        Folder of the suite's TOML file: relative paths in ``options`` start here.
+    data_dir
+        The user's data directory (``--data-dir``, ``$XDBENCH_DATA`` or the default).
+    """
+
+    suite: Suite
+    options: Mapping[str, Any]
+    base_dir: Path
+    data_dir: Path
+
+
+SourceLoader = Callable[[SourceContext], list[Example]]
+SOURCES: Registry[SourceLoader] = Registry("example source")
+SOURCES.add(
+    "toy-reviews",
+    "bench.data.synthetic:load_toy_reviews",
+    description="Synthetic product reviews in four domains with built-in shift.",
+)
+
+
+def default_data_dir() -> Path:
+    """``$XDBENCH_DATA`` if set, else the user's cache folder ``.../xdbench/data``."""
+    if os.environ.get(DATA_DIR_ENV):
+        return Path(os.environ[DATA_DIR_ENV]).expanduser()
+    from platformdirs import user_cache_dir
+
+    return Path(user_cache_dir("xdbench")) / "data"
+
+
+def load_examples(suite: Suite, *, data_dir: str | Path | None = None) -> list[Example]:
+    """All examples of ``suite`` from its source, before splitting."""
+    options = {k: v for k, v in suite.source.items() if k != "type"}
+    base_dir = suite.path.parent if suite.path else Path.cwd()
+    folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
+    loader = SOURCES.get(suite.source["type"])
+    return loader(SourceContext(suite, options, base_dir, folder))

@@ -1,0 +1,102 @@
+"""Exceptions and warnings raised by xdbench.
+
+Every error the package raises on purpose is a subclass of :class:`BenchError`, so a
+caller can catch them all with one ``except``. Each message names *what* was wrong,
+*where* (file, line, key, adapter, batch) and, where it can, how to fix it.
+
+::
+
+    BenchError
+    ├── ConfigError                 a value given by the user is invalid
+    │   ├── UnknownNameError        a name that is not registered ("did you mean …")
+    │   ├── SuiteError              a suite definition is malformed or inconsistent
+    │   └── RegistryError           two registrations claim the same name
+    ├── DataError                   example data is missing, corrupt or inconsistent
+    │   ├── MissingDataError        a data file is absent (says where it was looked for)
+    │   └── ChecksumError           a file's SHA-256 does not match the expected one
+    ├── AdapterError                a model returned something invalid or failed
+    │   └── CapabilityError         a model cannot do what the task needs
+    ├── StatisticsError             a statistic was asked for with invalid arguments
+    └── OutputError                 results could not be written
+
+    BenchWarning (UserWarning)
+    └── EmptyDomainWarning          a metric was asked of too few examples; value is NaN
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AdapterError",
+    "BenchError",
+    "BenchWarning",
+    "CapabilityError",
+    "ChecksumError",
+    "ConfigError",
+    "DataError",
+    "EmptyDomainWarning",
+    "MissingDataError",
+    "OutputError",
+    "RegistryError",
+    "StatisticsError",
+    "SuiteError",
+    "UnknownNameError",
+]
+
+
+class BenchError(Exception):
+    """Root of every error raised by xdbench on purpose."""
+
+
+class ConfigError(BenchError, ValueError):
+    """A value given by the user (CLI option, config field, argument) is invalid."""
+
+
+class UnknownNameError(ConfigError, KeyError):
+    """A name that no registry holds; the message lists close matches and all names."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the message
+        return str(self.args[0]) if self.args else ""
+
+
+class RegistryError(ConfigError):
+    """Two registrations claim the same name or alias."""
+
+
+class SuiteError(ConfigError):
+    """A suite definition is malformed, incomplete or inconsistent."""
+
+
+class DataError(BenchError):
+    """Example data is missing, corrupt or inconsistent with its suite."""
+
+
+class MissingDataError(DataError, FileNotFoundError):
+    """A data file is absent; the message says where it was looked for and how to get it."""
+
+
+class ChecksumError(DataError):
+    """A file's SHA-256 digest does not match the expected one."""
+
+
+class AdapterError(BenchError):
+    """A model adapter returned an invalid output or failed while scoring."""
+
+
+class CapabilityError(AdapterError):
+    """A model cannot serve what a task needs (e.g. regression from a classifier)."""
+
+
+class StatisticsError(BenchError, ValueError):
+    """A statistic was asked for with invalid arguments (level, resamples, lengths)."""
+
+
+class OutputError(BenchError, OSError):
+    """Results could not be written (folder not writable, disk full, ...)."""
+
+
+class BenchWarning(UserWarning):
+    """Root of the warnings xdbench emits."""
+
+
+class EmptyDomainWarning(BenchWarning):
+    """A metric was computed over too few examples; its value is NaN, never 0."""

@@ -1,0 +1,197 @@
+"""One generic registry for suites, models, metrics and data sources.
+
+A :class:`Registry` maps names (and aliases) to entries. Entries are registered with a
+decorator, or lazily as a ``"module:attribute"`` string that is imported on first use,
+or from installed packages through the entry-point group ``xdbench.plugins``.
+An unknown name is answered with the closest matches and the full list of valid names.
+
+Examples
+--------
+>>> colours = Registry[str]("colour")
+>>> @colours.register("red", aliases=("rouge",), description="a warm colour")
+... def _red() -> str:
+...     return "#f00"
+>>> colours.get("rouge")()
+'#f00'
+"""
+
+from __future__ import annotations
+
+import difflib
+import importlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from importlib import metadata
+from typing import Generic, TypeVar
+
+from bench.errors import RegistryError, UnknownNameError
+
+T = TypeVar("T")
+
+PLUGIN_GROUP = "xdbench.plugins"
+
+__all__ = ["PLUGIN_GROUP", "Entry", "Registry", "load_object", "load_plugins"]
+
+
+@dataclass
+class Entry(Generic[T]):
+    """One registered object: its canonical name, aliases and a one-line description."""
+
+    name: str
+    target: T | str
+    aliases: tuple[str, ...] = ()
+    description: str = ""
+
+    def resolve(self) -> T:
+        """Return the registered object, importing a lazy ``"module:attr"`` target once."""
+        if isinstance(self.target, str):
+            self.target = load_object(self.target)
+        return self.target
+
+
+def load_object(spec: str) -> object:
+    """Import ``"package.module:attribute"`` and return the attribute.
+
+    Raises
+    ------
+    ConfigError
+        If the spec has no colon, the module cannot be imported or lacks the attribute.
+    """
+    from bench.errors import ConfigError
+
+    module_name, sep, attribute = spec.partition(":")
+    if not sep or not module_name or not attribute:
+        raise ConfigError(f"Expected 'module:attribute', got {spec!r}.")
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as exc:
+        raise ConfigError(f"Cannot import module {module_name!r} named in {spec!r}: {exc}") from exc
+    obj: object = module
+    for part in attribute.split("."):
+        if not hasattr(obj, part):
+            raise ConfigError(f"Module {module_name!r} has no attribute {attribute!r} (from {spec!r}).")
+        obj = getattr(obj, part)
+    return obj
+
+
+class Registry(Generic[T]):
+    """Names to objects, with aliases, collisions rejected and helpful lookups.
+
+    Parameters
+    ----------
+    kind
+        What the registry holds, in the singular ("model", "suite"): used in messages.
+    """
+
+    def __init__(self, kind: str) -> None:
+        self.kind = kind
+        self._entries: dict[str, Entry[T]] = {}
+        self._aliases: dict[str, str] = {}
+
+    def register(
+        self,
+        name: str,
+        *,
+        aliases: tuple[str, ...] = (),
+        description: str = "",
+    ) -> Callable[[T], T]:
+        """Decorator that registers its argument under ``name`` and returns it unchanged."""
+
+        def decorator(obj: T) -> T:
+            self.add(name, obj, aliases=aliases, description=description)
+            return obj
+
+        return decorator
+
+    def add(
+        self,
+        name: str,
+        target: T | str,
+        *,
+        aliases: tuple[str, ...] = (),
+        description: str = "",
+    ) -> None:
+        """Register ``target`` (an object or a lazy ``"module:attr"`` string) under ``name``.
+
+        Raises
+        ------
+        RegistryError
+            If ``name`` or one of the aliases is already taken.
+        """
+        if not description and not isinstance(target, str):
+            doc = (getattr(target, "__doc__", None) or "").strip()
+            description = doc.splitlines()[0] if doc else ""
+        for key in (name, *aliases):
+            if key in self._entries or key in self._aliases:
+                raise RegistryError(f"The {self.kind} name {key!r} is already registered.")
+        self._entries[name] = Entry(name, target, tuple(aliases), description)
+        for alias in aliases:
+            self._aliases[alias] = name
+
+    def canonical(self, name: str) -> str:
+        """The canonical name for ``name`` or one of its aliases."""
+        if name in self._entries:
+            return name
+        if name in self._aliases:
+            return self._aliases[name]
+        raise UnknownNameError(self._unknown_message(name))
+
+    def entry(self, name: str) -> Entry[T]:
+        """The :class:`Entry` registered under ``name`` (or an alias)."""
+        return self._entries[self.canonical(name)]
+
+    def get(self, name: str) -> T:
+        """The object registered under ``name`` (or an alias), resolved.
+
+        Raises
+        ------
+        UnknownNameError
+            With close matches ("Did you mean ...?") and the list of valid names.
+        """
+        return self.entry(name).resolve()
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._entries or name in self._aliases
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def names(self) -> list[str]:
+        """Canonical names, sorted."""
+        return sorted(self._entries)
+
+    def entries(self) -> list[Entry[T]]:
+        """All entries, sorted by name."""
+        return [self._entries[name] for name in self.names()]
+
+    def _unknown_message(self, name: str) -> str:
+        valid = sorted([*self._entries, *self._aliases])
+        close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
+        hint = f" Did you mean: {', '.join(close)}?" if close else ""
+        return f"Unknown {self.kind} {name!r}.{hint} Available: {', '.join(valid) or '(none)'}."
+
+
+_plugins_loaded = False
+
+
+def load_plugins(group: str = PLUGIN_GROUP) -> list[str]:
+    """Import every installed entry point of ``group`` once; return their names.
+
+    A plugin's module registers its objects on import (e.g. with
+    ``bench.adapters.MODELS.register``). An entry point whose value names a callable
+    (``module:function``) is also called with no arguments.
+    """
+    global _plugins_loaded
+    if _plugins_loaded:
+        return []
+    _plugins_loaded = True
+    loaded = []
+    for entry_point in metadata.entry_points(group=group):
+        obj = entry_point.load()
+        if callable(obj) and ":" in entry_point.value:
+            obj()
+        loaded.append(entry_point.name)
+    return loaded

@@ -1,0 +1,256 @@
+"""Evaluate models on suites: train per the protocol, score in batches, collect records.
+
+:func:`run` returns a :class:`RunResult` holding one record per scored example (the
+columns of ``records.csv.gz``); it writes nothing and prints nothing. Progress is
+reported through an optional callback so that the CLI can draw a progress bar.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from typing import Any, ContextManager
+
+import numpy as np
+import pandas as pd
+
+from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, make_model
+from bench.adapters.validate import check_log_probs, check_nll, check_values
+from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
+from bench.scoring.tables import TaskInfo
+from bench.seeding import seed_hash
+from bench.suites import Fold, Suite, SuiteData, Task, load_suite, load_suite_data, plan_folds
+from bench.suites.types import Example
+
+__all__ = ["Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]
+
+Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
+"""``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
+
+
+@contextlib.contextmanager
+def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+@dataclass(frozen=True)
+class RunConfig:
+    """Everything that determines a run's results (recorded in ``run.json``).
+
+    Attributes
+    ----------
+    suites
+        Registered suite names or paths to suite TOML files.
+    models
+        Registered model names, plugin names or ``module:factory`` specs.
+    tasks
+        Task names to score; empty means every task a model supports.
+    seed
+        Run seed; each component's seed is ``seed_hash(seed, component names...)``.
+    limit
+        Score at most this many test examples per domain (``None``: all).
+    batch_size
+        Examples per adapter call.
+    data_dir
+        Folder searched for data files (``None``: ``$XDBENCH_DATA`` or the default).
+    protocol
+        Override the suites' own protocol.
+    """
+
+    suites: tuple[str, ...] = ("toy-reviews",)
+    models: tuple[str, ...] = BASELINES
+    tasks: tuple[str, ...] = ()
+    seed: int = 0
+    limit: int | None = None
+    batch_size: int = 64
+    data_dir: str | None = None
+    protocol: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
+            raise ConfigError(f"limit must be a positive integer (examples per domain). Got {self.limit!r} instead.")
+        if not isinstance(self.batch_size, int) or self.batch_size < 1:
+            raise ConfigError(f"batch_size must be a positive integer. Got {self.batch_size!r} instead.")
+        if not self.suites:
+            raise ConfigError("At least one suite is needed.")
+        if not self.models:
+            raise ConfigError("At least one model is needed.")
+
+
+@dataclass
+class RunResult:
+    """What a run produced, before anything is written."""
+
+    run_id: str
+    config: RunConfig
+    records: pd.DataFrame
+    suites: list[Suite]
+    task_infos: dict[tuple[str, str], TaskInfo]
+    fingerprints: dict[str, str] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    skipped: list[str] = field(default_factory=list)
+
+
+def make_run_id(config: RunConfig, now: datetime | None = None) -> str:
+    """``<UTC time>-<8 hex of the config hash>``, e.g. ``20261129T210501Z-3fa2c9d1``."""
+    stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+    digest = hashlib.sha256(json.dumps(asdict(config), sort_keys=True, default=str).encode()).hexdigest()
+    return f"{stamp}-{digest[:8]}"
+
+
+def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | None = None) -> RunResult:
+    """Train and score every model on every suite per the protocol; return the records.
+
+    Raises
+    ------
+    UnknownNameError, SuiteError, DataError
+        For unknown or invalid suites and models, before any model is trained.
+    CapabilityError
+        If a model supports none of a suite's (selected) tasks.
+    AdapterError
+        If a model returns an invalid output (naming the model and the batch).
+    """
+    progress = progress or _silent
+    result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
+    loaded = [_load(ref, config) for ref in config.suites]
+    makers = {name: _checked_model(name) for name in config.models}
+    chunks: list[pd.DataFrame] = []
+    for data in loaded:
+        result.suites.append(data.suite)
+        for task in data.suite.tasks:
+            result.task_infos[(data.suite.name, task.name)] = TaskInfo(
+                task.kind, task.choices, data.suite.domains, data.suite.in_domain)
+        folds = plan_folds(data, config.protocol)
+        for model_name in config.models:
+            chunks += _run_model(model_name, makers[model_name], data, folds, config, result, progress)
+    result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
+    result.records.insert(0, "run_id", result.run_id)
+    return result
+
+
+def _load(ref: str, config: RunConfig) -> SuiteData:
+    suite = load_suite(ref)
+    for name in config.tasks:
+        suite.task(name)  # raises with the list of the suite's tasks
+    return load_suite_data(suite, data_dir=config.data_dir)
+
+
+def _checked_model(name: str) -> Callable[[], Adapter]:
+    make_model(name)  # fail fast on unknown names, before any training
+    return lambda: make_model(name)
+
+
+def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:
+    wanted = [suite.task(n) for n in config.tasks] if config.tasks else list(suite.tasks)
+    for task in wanted:
+        if config.tasks and not adapter.supports(task):
+            raise CapabilityError(
+                f"Model {adapter.name!r} cannot score {task.kind} task {task.name!r} of suite {suite.name!r}; "
+                f"it supports: {', '.join(sorted(adapter.task_kinds))}.")
+    chosen = [t for t in wanted if adapter.supports(t)]
+    for task in wanted:
+        if task not in chosen:
+            result.skipped.append(f"{adapter.name} on {suite.name}/{task.name}: {task.kind} not supported")
+    if not chosen:
+        kinds = ", ".join(sorted({t.kind for t in wanted}))
+        raise CapabilityError(
+            f"Model {adapter.name!r} supports none of the tasks of suite {suite.name!r} ({kinds}); "
+            f"it supports: {', '.join(sorted(adapter.task_kinds)) or 'none'}.")
+    return chosen
+
+
+def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold],
+               config: RunConfig, result: RunResult, progress: Progress) -> list[pd.DataFrame]:
+    chunks = []
+    for fold in folds:
+        adapter = factory()
+        tasks = _selected_tasks(adapter, data.suite, config, result)
+        started = time.perf_counter()
+        if adapter.trainable:
+            if not fold.train:
+                raise CapabilityError(
+                    f"Model {name!r} must be trained, but protocol {fold.name!r} of suite {data.suite.name!r} "
+                    "has no training data. Use a pretrained model or another protocol.")
+            adapter.fit(fold.train, tasks, seed=seed_hash(config.seed, name, data.suite.name, fold.name))
+        result.timings[f"fit/{name}/{data.suite.name}/{fold.name}"] = time.perf_counter() - started
+        result.fingerprints[f"{name}/{data.suite.name}/{fold.name}"] = adapter.fingerprint()
+        started = time.perf_counter()
+        for task in tasks:
+            chunks += _score_fold(adapter, name, data.suite, task, fold, config, progress)
+        result.timings[f"score/{name}/{data.suite.name}/{fold.name}"] = time.perf_counter() - started
+    return chunks
+
+
+def _score_fold(adapter: Adapter, name: str, suite: Suite, task: Task, fold: Fold,
+                config: RunConfig, progress: Progress) -> list[pd.DataFrame]:
+    chunks = []
+    for domain, examples in fold.test.items():
+        if task.kind != "language_modeling":
+            examples = [ex for ex in examples if task.name in ex.targets]
+        examples = examples[: config.limit] if config.limit else examples
+        description = f"{name} · {suite.name}/{task.name} · {domain}"
+        with progress(len(examples), description) as advance:
+            frame = score_examples(adapter, task, examples, batch_size=config.batch_size,
+                                   where=f"{suite.name}/{task.name}/{domain}", advance=advance)
+        frame.insert(0, "model", name)
+        frame.insert(1, "suite", suite.name)
+        frame.insert(2, "task", task.name)
+        frame.insert(3, "domain", domain)
+        frame.insert(4, "split", "test")
+        frame["fold"] = fold.name
+        frame["train_domains"] = "+".join(fold.train_domains)
+        chunks.append(frame)
+    return chunks
+
+
+def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
+                   where: str = "", advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
+    """Score ``examples`` on ``task`` in batches; validated per-example record columns.
+
+    Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
+    (classification) or ``n_tokens, n_bytes`` (language modelling).
+    """
+    method = getattr(adapter, METHOD_BY_KIND[task.kind])
+    parts = []
+    for start in range(0, len(examples), batch_size):
+        batch = examples[start : start + batch_size]
+        label = f"model {adapter.name!r}, {where}, examples {start}-{start + len(batch) - 1}"
+        try:
+            output = method(batch, task)
+        except BenchError:
+            raise
+        except Exception as exc:
+            raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
+        parts.append(_records(task, batch, output, label))
+        advance(len(batch))
+    if not parts:
+        return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> pd.DataFrame:
+    n = len(batch)
+    ids = [ex.id for ex in batch]
+    if task.kind == "classification":
+        log_p = check_log_probs(output, n, len(task.choices), where)
+        target = np.array([int(ex.targets[task.name]) for ex in batch])
+        prediction = log_p.argmax(axis=1)
+        columns: dict[str, Any] = {"example_id": ids, "target": target, "prediction": prediction,
+                                   "correct": (prediction == target).astype(np.int64),
+                                   "nll": -log_p[np.arange(n), target]}
+        columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
+        return pd.DataFrame(columns)
+    if task.kind == "regression":
+        values = check_values(output, n, where)
+        target = np.array([float(ex.targets[task.name]) for ex in batch])
+        return pd.DataFrame({"example_id": ids, "target": target, "prediction": values,
+                             "correct": np.nan, "nll": (values - target) ** 2})
+    nll, tokens = check_nll(output, n, where)
+    n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in batch])
+    return pd.DataFrame({"example_id": ids, "target": np.nan, "prediction": np.nan, "correct": np.nan,
+                         "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes})

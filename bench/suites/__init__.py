@@ -1,0 +1,73 @@
+"""Suites: task × domain data sets declared in TOML, their loading and their protocols.
+
+Bundled suites live in ``bench/suites/bundled/*.toml`` (shipped inside the package so
+that an installed wheel has them) and are registered under their ``suite.name``. A user's
+own suite is any TOML file path.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+
+from bench.registry import Registry
+from bench.suites.loader import parse_suite, read_suite_file
+from bench.suites.protocols import PROTOCOLS, Fold, plan_folds
+from bench.suites.splits import split_examples
+from bench.suites.types import SPLITS, TASK_KINDS, DomainData, Example, SplitRule, Suite, SuiteData, Task
+
+__all__ = [
+    "BUNDLED_DIR",
+    "PROTOCOLS",
+    "SPLITS",
+    "SUITES",
+    "TASK_KINDS",
+    "DomainData",
+    "Example",
+    "Fold",
+    "SplitRule",
+    "Suite",
+    "SuiteData",
+    "Task",
+    "load_suite",
+    "load_suite_data",
+    "parse_suite",
+    "plan_folds",
+    "read_suite_file",
+    "split_examples",
+]
+
+BUNDLED_DIR = Path(__file__).parent / "bundled"
+SUITES: Registry[Path] = Registry("suite")
+
+
+def _register_bundled() -> None:
+    for path in sorted(BUNDLED_DIR.glob("*.toml")):
+        head = tomllib.loads(path.read_text(encoding="utf-8")).get("suite", {})
+        SUITES.add(head["name"], path, description=head.get("description", "").strip().splitlines()[0])
+
+
+def load_suite(name_or_path: str | Path) -> Suite:
+    """The suite registered as ``name_or_path``, or defined in the TOML file at that path.
+
+    Raises
+    ------
+    UnknownNameError
+        If it is neither a registered name nor an existing ``.toml`` file.
+    SuiteError
+        If the file is invalid.
+    """
+    text = str(name_or_path)
+    if text.endswith(".toml") or Path(text).is_file():
+        return read_suite_file(text)
+    return read_suite_file(SUITES.get(text))
+
+
+def load_suite_data(suite: Suite, *, data_dir: str | Path | None = None) -> SuiteData:
+    """Load the suite's examples from its source and split them per domain."""
+    from bench.data import load_examples
+
+    return split_examples(suite, load_examples(suite, data_dir=data_dir))
+
+
+_register_bundled()

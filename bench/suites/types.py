@@ -1,0 +1,164 @@
+"""The data model: examples, tasks, suites and the splits of a loaded suite."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+TaskKind = Literal["classification", "regression", "language_modeling"]
+TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling")
+SPLITS: tuple[str, ...] = ("train", "test")
+
+__all__ = [
+    "SPLITS",
+    "TASK_KINDS",
+    "DomainData",
+    "Example",
+    "SplitRule",
+    "Suite",
+    "SuiteData",
+    "Task",
+    "TaskKind",
+]
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Example:
+    """One scored unit of text.
+
+    Attributes
+    ----------
+    id
+        Stable identity derived from the source (file and line, generator index, or a
+        content hash); never a running number that shifts when data changes.
+    domain
+        Name of the domain the example belongs to.
+    text
+        The input text (or the text to be scored, for language modelling).
+    targets
+        Target per task name: a choice index for classification, a number for regression.
+        Language-modelling tasks have none.
+    split
+        ``"train"`` or ``"test"`` where the source fixes it; ``None`` lets the suite's
+        split rule decide.
+    """
+
+    id: str
+    domain: str
+    text: str
+    targets: Mapping[str, float] = field(default_factory=dict)
+    split: str | None = None
+
+    @property
+    def content_hash(self) -> str:
+        """SHA-256 (hex, 16 chars) of domain and text: the key of cached adapter outputs."""
+        digest = hashlib.sha256(f"{self.domain}\x00{self.text}".encode())
+        return digest.hexdigest()[:16]
+
+
+@dataclass(frozen=True, slots=True)
+class Task:
+    """A task on the suite's texts.
+
+    Attributes
+    ----------
+    name
+        Task name; also the key of its target in :attr:`Example.targets`.
+    kind
+        ``"classification"`` (targets are indices into ``choices``), ``"regression"``
+        (numeric targets) or ``"language_modeling"`` (no target; the text is scored).
+    choices
+        Label names of a classification task, in index order.
+    prompt
+        Template for prompting language models, with ``{text}`` (zero-shot scoring).
+    verbalizers
+        Continuation scored for each choice after the prompt; defaults to
+        ``" " + choice``.
+    value_range
+        ``(low, high)`` of regression targets, where known (e.g. 1-5 stars).
+    """
+
+    name: str
+    kind: TaskKind
+    choices: tuple[str, ...] = ()
+    prompt: str | None = None
+    verbalizers: tuple[str, ...] = ()
+    value_range: tuple[float, float] | None = None
+
+    @property
+    def continuations(self) -> tuple[str, ...]:
+        """What a language model scores for each choice after the prompt."""
+        return self.verbalizers or tuple(f" {choice}" for choice in self.choices)
+
+
+@dataclass(frozen=True, slots=True)
+class SplitRule:
+    """How a domain's examples are divided into train and test.
+
+    Each example's position is ``sha256(seed, id)``; the first
+    ``round(test_fraction * n)`` examples of a domain in that order form the test
+    split. An example's split depends only on its id, the seed and the domain's size.
+    """
+
+    test_fraction: float = 0.5
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Suite:
+    """A benchmark suite: tasks × domains over one example source, and a protocol."""
+
+    name: str
+    version: str
+    description: str
+    tasks: tuple[Task, ...]
+    domains: tuple[str, ...]
+    in_domain: tuple[str, ...]
+    source: Mapping[str, Any]
+    split: SplitRule = SplitRule()
+    protocol: str = "id_ood"
+    domain_descriptions: Mapping[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    content_hash: str = ""
+
+    @property
+    def out_domain(self) -> tuple[str, ...]:
+        """Domains that are not in-domain, in declaration order."""
+        return tuple(d for d in self.domains if d not in self.in_domain)
+
+    def task(self, name: str) -> Task:
+        """The task called ``name``."""
+        from bench.errors import UnknownNameError
+
+        for task in self.tasks:
+            if task.name == name:
+                return task
+        names = ", ".join(t.name for t in self.tasks)
+        raise UnknownNameError(f"Suite {self.name!r} has no task {name!r}. Available: {names}.")
+
+
+@dataclass
+class DomainData:
+    """The train and test examples of one domain."""
+
+    train: list[Example] = field(default_factory=list)
+    test: list[Example] = field(default_factory=list)
+
+    def split(self, name: str) -> list[Example]:
+        """The examples of split ``name`` (``"train"`` or ``"test"``)."""
+        return self.train if name == "train" else self.test
+
+
+@dataclass
+class SuiteData:
+    """A suite with its examples loaded and split, domain by domain."""
+
+    suite: Suite
+    domains: dict[str, DomainData]
+
+    def examples(self, domains: Sequence[str], split: str) -> list[Example]:
+        """The examples of ``split`` in ``domains``, concatenated in domain order."""
+        return [ex for d in domains for ex in self.domains[d].split(split)]
