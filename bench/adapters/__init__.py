@@ -8,7 +8,8 @@ because the user named it) and installed plugins of the entry-point group
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from pathlib import Path
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable import CallableAdapter
@@ -20,11 +21,13 @@ __all__ = [
     "BASELINES",
     "METHOD_BY_KIND",
     "MODELS",
+    "MODEL_GROUPS",
     "Adapter",
     "CallableAdapter",
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
+    "expand_models",
     "make_model",
 ]
 
@@ -36,6 +39,10 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
     ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+    # -- mitigations (bench.baselines.strategies) --
+    ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style)."),
+    ("multitask", "bench.baselines:multitask", "Shared trunk, one head per task, trained jointly on all tasks."),
+    ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
@@ -43,9 +50,27 @@ for _name, _target, _description in _BUILTIN_MODELS:
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
 """The models ``bench run`` scores when none is named."""
 
+MODEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",
+                      "source-only-minilm", "finetuned-minilm"),
+    "mitigations": ("source-only", "augmented", "multitask", "finetuned"),
+}
+"""Names that stand for several models. A member that needs a missing optional package
+is skipped (with the reason in the run's ``skipped`` list) instead of failing the run."""
+
+
+def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:
+    """``(model, from_group)`` for each model in ``specs``, groups expanded, duplicates dropped."""
+    out: dict[str, bool] = {}
+    for spec in specs:
+        for name in MODEL_GROUPS.get(spec, (spec,)):
+            out[name] = out.get(name, True) and spec in MODEL_GROUPS
+    return list(out.items())
+
 
 def make_model(spec: str) -> Adapter:
-    """A fresh adapter for a registered name, a plugin name, or ``"module:factory"``.
+    """A fresh adapter for a registered name, a plugin name, ``"module:factory"``, or the
+    folder of a saved model (see :mod:`bench.baselines.persist`).
 
     Raises
     ------
@@ -54,6 +79,10 @@ def make_model(spec: str) -> Adapter:
     ConfigError
         If the factory does not return an :class:`Adapter`.
     """
+    if spec not in MODELS and Path(spec, "model.json").is_file():
+        from bench.baselines.persist import load_model
+
+        return load_model(spec)
     if spec not in MODELS:
         load_plugins()
     if spec not in MODELS and ":" in spec:
