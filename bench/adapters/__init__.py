@@ -43,6 +43,10 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style)."),
     ("multitask", "bench.baselines:multitask", "Shared trunk, one head per task, trained jointly on all tasks."),
     ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain."),
+    ("source-only-minilm", "bench.baselines.encoder_model:source_only_minilm",
+     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders])."),
+    ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
+     "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders])."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)

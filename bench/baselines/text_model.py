@@ -35,7 +35,8 @@ from bench.baselines.features import HashedNgrams
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
 
-__all__ = ["NgramNet", "NgramTextModel", "TaskTargets", "TrainConfig", "batch_loss", "task_targets", "train_net"]
+__all__ = ["NgramNet", "NgramTextModel", "TaskTargets", "TrainConfig", "batch_loss", "supports_task", "task_targets",
+           "train_net"]
 
 
 @dataclass(frozen=True)
@@ -179,6 +180,16 @@ def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: 
     return total
 
 
+def supports_task(model: Adapter, task: Task) -> bool:
+    """Kind check; a loaded (no longer trainable) model supports only the tasks it was trained for."""
+    if task.kind not in model.task_kinds:
+        return False
+    if model.trainable:
+        return True
+    saved = getattr(model, "targets", {}).get(task.name)
+    return saved is not None and saved.task.kind == task.kind and saved.task.choices == task.choices
+
+
 def _bag(id_lists: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     lengths = torch.tensor([0] + [len(ids) for ids in id_lists[:-1]], dtype=torch.long)
     flat = torch.tensor([i for ids in id_lists for i in ids], dtype=torch.long)
@@ -238,6 +249,9 @@ class NgramTextModel(Adapter):
     def trains_all_tasks(self) -> bool:
         """A joint model is trained on every task of the suite it supports."""
         return self.joint
+
+    def supports(self, task: Task) -> bool:
+        return supports_task(self, task)
 
     # -- training -------------------------------------------------------------------
     def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
