@@ -30,7 +30,7 @@ def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None
     from tqdm import tqdm
 
     with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr,
-              disable=not sys.stderr.isatty() and None) as bar:
+              disable=None) as bar:  # None: off when stderr is not a terminal
         yield bar.update
 
 
