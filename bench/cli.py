@@ -102,6 +102,22 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_cmd_run)
 
 
+# --- bench report ------------------------------------------------------------------------
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.html import write_report
+
+    print(f"report: {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _add_report_parser(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="write an HTML report (tables and figures) of a run folder",
+                                 description="Write a self-contained HTML report of a run folder.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: RUN_DIR/report.html)")
+    report.set_defaults(handler=_cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bench`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -115,6 +131,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", nargs="?", choices=["suites", "models", "metrics", "protocols"])
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
+    _add_report_parser(commands)
     return parser
 
 
