@@ -85,7 +85,7 @@ def _state(adapter: Adapter) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
 
 def _ngram_state(model: NgramTextModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     nets, tensors = {}, {}
-    for group, net in model.nets.items():
+    for group, net in model.groups().items():
         weight = net.embedding.weight.detach()
         rows = torch.nonzero(weight.abs().sum(dim=1)).squeeze(1)
         tensors[f"{group}/embedding.rows"] = rows.clone()
@@ -171,7 +171,8 @@ def _restore_ngram(model: NgramTextModel, header: Mapping[str, Any], tensors: Ma
         net.heads.load_state_dict({k[len(f"{group}/heads."):]: v for k, v in tensors.items()
                                    if k.startswith(f"{group}/heads.")})
         net.eval()
-        model.nets[group] = net
+        for name in heads:
+            model.nets[name] = net
 
 
 def _restore_heads(model: EncoderHeadModel, tasks: Mapping[str, Task], tensors: Mapping[str, torch.Tensor]) -> None:

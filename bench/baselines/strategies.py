@@ -155,7 +155,7 @@ class FineTunedTextModel(NgramTextModel):
         clone = copy.deepcopy(self)
         clone.adapted_on = tuple(ex.id for ex in chosen)
         ids = clone._ids(chosen)
-        for group, net in clone.nets.items():
+        for group, net in clone.groups().items():
             targets = {}
             for name in group.split("+"):
                 pre = self.targets[name]

@@ -242,7 +242,7 @@ class NgramTextModel(Adapter):
         self.config = config or TrainConfig()
         self.joint = joint
         self.featurizer = HashedNgrams(self.config.n_buckets, self.config.max_n)
-        self.nets: dict[str, NgramNet] = {}  # group name ("a" or "a+b") -> network
+        self.nets: dict[str, NgramNet] = {}  # task name -> network (one shared by all tasks if joint)
         self.targets: dict[str, TaskTargets] = {}
 
     @property
@@ -269,7 +269,8 @@ class NgramTextModel(Adapter):
             heads = {t.name: (len(t.choices) if t.kind == "classification" else 1) for t in group}
             net = NgramNet(self.config.n_buckets, self.config.dim, heads)
             self._train(net, ids, {t.name: self.targets[t.name] for t in group}, seed=seed)
-            self.nets["+".join(t.name for t in group)] = net
+            for t in group:
+                self.nets[t.name] = net
 
     def _ids(self, examples: Sequence[Example]) -> list[list[int]]:
         return [self.featurizer.ids(ex.text) for ex in examples]
@@ -280,12 +281,18 @@ class NgramTextModel(Adapter):
         train_net(net, ids, targets, epochs=epochs or cfg.epochs, batch_size=batch_size or cfg.batch_size,
                   lr=lr or cfg.lr, regression_weight=cfg.regression_weight, seed=seed)
 
+    def groups(self) -> dict[str, NgramNet]:
+        """Each distinct network under the ``+``-joined names of its tasks (``"sentiment+rating"``)."""
+        found: dict[int, tuple[list[str], NgramNet]] = {}
+        for name, net in self.nets.items():
+            found.setdefault(id(net), ([], net))[0].append(name)
+        return {"+".join(names): net for names, net in found.values()}
+
     def net_for(self, task: Task) -> NgramNet:
         """The network holding ``task``'s head."""
-        for group, net in self.nets.items():
-            if task.name in group.split("+"):
-                return net
-        raise CapabilityError(f"Model {self.name!r} was not trained for task {task.name!r}; call fit first.")
+        if task.name not in self.nets:
+            raise CapabilityError(f"Model {self.name!r} was not trained for task {task.name!r}; call fit first.")
+        return self.nets[task.name]
 
     # -- scoring --------------------------------------------------------------------
     def _outputs(self, examples: Sequence[Example], task: Task) -> torch.Tensor:
