@@ -70,8 +70,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         data_dir=args.data_dir,
         protocol=args.protocol,
+        trials=args.trials,
     )
-    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar)
+    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
+                    save_models=not args.no_save_models)
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     print(format_table(summary_table(done.scored.metrics, done.scored.gaps, done.scored.infos)))
@@ -89,7 +91,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
                      help="registered suite names or suite TOML files (default: toy-reviews)")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
-                     help="model name, plugin or module:factory; repeatable (default: the bundled baselines)")
+                     help="model name, group (all-baselines, mitigations), plugin, module:factory or the folder "
+                          "of a saved model; repeatable (default: the bundled baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
     run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     run.add_argument("--out", default="results", metavar="DIR",
@@ -97,7 +100,12 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
     run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
     run.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
-    run.add_argument("--protocol", metavar="NAME", help="override the suites' protocol")
+    run.add_argument("--protocol", metavar="NAME",
+                     help="override the suites' protocol: id_ood, leave_one_domain_out, transfer_matrix, zero_shot")
+    run.add_argument("--trials", type=_positive_int, default=1, metavar="N",
+                     help="train every model N times with different seeds; writes trials.csv (default: 1)")
+    run.add_argument("--no-save-models", action="store_true",
+                     help="do not save the trained baselines' weights under <run folder>/models/")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
 

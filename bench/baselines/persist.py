@@ -37,7 +37,7 @@ from bench.baselines.text_model import NgramNet, NgramTextModel, TaskTargets, Tr
 from bench.errors import CapabilityError, ConfigError, DataError, OutputError
 from bench.suites.types import Task
 
-__all__ = ["FORMAT", "SAVED_KINDS", "load_model", "model_folder_name", "save_model"]
+__all__ = ["FORMAT", "SAVED_KINDS", "ModelSaver", "load_model", "model_folder_name", "save_model"]
 
 FORMAT = "xdbench-model"
 VERSION = 1
@@ -211,3 +211,24 @@ def load_model(folder: str | Path) -> Adapter:
         raise DataError(f"{folder}: the saved model cannot be restored ({type(exc).__name__}: {exc}).") from exc
     model.trainable = False  # type: ignore[misc]
     return model
+
+
+class ModelSaver:
+    """An ``on_fitted`` callback for :func:`bench.runner.run` that saves trial 0's models.
+
+    Each savable model trained in trial 0 is written to
+    ``folder/<model>--<suite>--<fold>`` (:func:`model_folder_name`); models of other
+    trials, adapted copies and models that cannot be saved (floors) are not.
+    ``saved`` lists the folder names written.
+    """
+
+    def __init__(self, folder: str | Path) -> None:
+        self.folder = Path(folder)
+        self.saved: list[str] = []
+
+    def __call__(self, key: Any, adapter: Adapter) -> None:
+        if key.trial != 0 or type(adapter) not in SAVED_KINDS.values():
+            return
+        name = model_folder_name(f"{key.model}/{key.suite}/{key.fold}")
+        save_model(adapter, self.folder / name)
+        self.saved.append(name)
