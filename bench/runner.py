@@ -62,7 +62,7 @@ class RunConfig:
         Override the suites' own protocol.
     trials
         Train and score every trainable model this many times, with trial ``t``'s seeds
-        ``trial_seed(seed, t, model, suite, fold)``; records carry the ``trial`` column.
+        ``trial_seed(seed, t, adapter name, suite, fold)``; records carry the ``trial`` column.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -214,7 +214,7 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
         adapter = factory()
         tasks = _selected_tasks(adapter, data.suite, config, result)
         key = FitKey(name, data.suite.name, fold.name, trial)
-        seed = trial_seed(config.seed, trial, name, data.suite.name, fold.name)
+        seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
         fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
         if adapter.trainable and on_fitted:
             on_fitted(key, adapter)

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import os
+import pickle
 import re
 import shutil
 import tempfile
@@ -207,7 +208,8 @@ def load_model(folder: str | Path) -> Adapter:
             _restore_heads(model, tasks, tensors)  # type: ignore[arg-type]
         if hasattr(model, "adapted_on"):
             model.adapted_on = tuple(header["options"].get("adapted_on", ()))
-    except (OSError, KeyError, TypeError, ValueError, RuntimeError, AttributeError) as exc:
+    except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError,
+            AttributeError) as exc:
         raise DataError(f"{folder}: the saved model cannot be restored ({type(exc).__name__}: {exc}).") from exc
     model.trainable = False  # type: ignore[misc]
     return model
