@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+from collections.abc import Callable
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,7 +16,7 @@ from bench.runner import Progress, RunConfig, RunResult, run
 from bench.scoring.tables import TaskInfo, gaps_table, metrics_table
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
 
-__all__ = ["CompletedRun", "ScoredRun", "evaluate", "extra_tables", "first_trial", "score_run"]
+__all__ = ["CompletedRun", "ScoredRun", "MoreTables", "evaluate", "extra_tables", "first_trial", "score_run"]
 
 
 @dataclass
@@ -69,13 +70,18 @@ def extra_tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame
     return tables
 
 
+MoreTables = Callable[[RunResult, ScoredRun], dict[str, pd.DataFrame]]
+"""Computes further run-folder tables (file name → table) from a run and its scores."""
+
+
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
-             save_models: bool = True) -> CompletedRun:
+             save_models: bool = True, more_tables: MoreTables | None = None) -> CompletedRun:
     """Run ``config``, score it, write ``<out>/runs/<run_id>/`` and merge ``<out>/leaderboard.csv``.
 
     The output folder is checked for writing before any model runs. Nothing is
     written if the run fails. With ``save_models``, trial 0's trained baselines are
-    saved under ``<run folder>/models/`` (see :mod:`bench.baselines.persist`).
+    saved under ``<run folder>/models/`` (see :mod:`bench.baselines.persist`);
+    ``more_tables`` adds tables (e.g. ``mitigations.csv``) to the run folder.
     """
     from bench.baselines.persist import ModelSaver
 
@@ -86,6 +92,7 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
         result = run(config, progress=progress, on_fitted=saver)
         scored = score_run(result.records, result.task_infos)
         tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
+        tables |= more_tables(result, scored) if more_tables else {}
         meta = {**run_metadata(result), "saved_models": saver.saved if saver else []}
         run_dir = write_run(out, result, tables, meta, {"models": models} if saver and saver.saved else None)
     finally:

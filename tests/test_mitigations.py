@@ -200,7 +200,7 @@ def test_fit_key_labels() -> None:
 
 def test_groups_expand_and_optional_members_are_skipped_with_a_reason(tiny_suite: Path,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
-    assert expand_models(["source-only", "mitigations"]) == [
+    assert expand_models(["source-only", "mitigations"])[:4] == [
         ("source-only", False), ("augmented", True), ("multitask", True), ("finetuned", True)]
     assert set(MODEL_GROUPS["mitigations"]) <= set(MODEL_GROUPS["all-baselines"])
     from bench.baselines import encoder_model

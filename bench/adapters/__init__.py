@@ -57,7 +57,7 @@ BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
 MODEL_GROUPS: dict[str, tuple[str, ...]] = {
     "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",
                       "source-only-minilm", "finetuned-minilm"),
-    "mitigations": ("source-only", "augmented", "multitask", "finetuned"),
+    "mitigations": ("source-only", "augmented", "multitask", "finetuned", "source-only-minilm", "finetuned-minilm"),
 }
 """Names that stand for several models. A member that needs a missing optional package
 is skipped (with the reason in the run's ``skipped`` list) instead of failing the run."""
