@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 
 from bench.scoring.metrics import metrics_for
-from bench.scoring.tables import TaskInfo, gaps_table, metrics_table, task_columns
+from bench.scoring.tables import TaskInfo, task_columns
 
 __all__ = ["SUMMARY_COLUMNS", "TRIAL_COLUMNS", "transfer_matrix", "transfer_summary", "trials_table"]
 
@@ -94,16 +94,30 @@ def transfer_summary(records: pd.DataFrame, infos: Mapping[tuple[str, str], Task
     return pd.DataFrame(rows, columns=SUMMARY_COLUMNS)
 
 
+def _point_values(records: pd.DataFrame, info: TaskInfo, where: str) -> list[tuple[str, str, str, float]]:
+    """``(kind, domain, metric, value)``: each domain, ``ALL`` and the pooled id-ood gap ``OOD``."""
+    out = []
+    in_frame = records[records["domain"].isin(info.in_domain)]
+    ood_frame = records[records["domain"].isin(info.out_domain)]
+    parts = [(d, records[records["domain"] == d]) for d in info.domains] + [("ALL", records)]
+    for metric in metrics_for(info.kind):
+        for domain, part in parts:
+            if len(part):
+                out.append(("metric", domain, metric.name, metric.compute(task_columns(part, info), where=where)))
+        if len(in_frame) and len(ood_frame):
+            m_in = metric.compute(task_columns(in_frame, info), where=where)
+            m_out = metric.compute(task_columns(ood_frame, info), where=where)
+            out.append(("id_ood_gap", "OOD", metric.name, m_in - m_out if metric.higher_is_better else m_out - m_in))
+    return out
+
+
 def _per_trial(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> pd.DataFrame:
-    frames = []
-    for trial, part in records.groupby("trial", sort=True):
-        metrics = metrics_table(part, infos).assign(kind="metric")
-        gaps = gaps_table(part, infos)
-        gaps = gaps[gaps["domain_b"] == "OOD"].rename(columns={"gap": "value", "domain_b": "domain"})
-        frames.append(pd.concat([metrics[["model", "suite", "task", "kind", "domain", "metric", "value"]],
-                                 gaps.assign(kind="id_ood_gap")[["model", "suite", "task", "kind", "domain", "metric",
-                                                                 "value"]]]).assign(trial=trial))
-    return pd.concat(frames, ignore_index=True)
+    rows = []
+    for (trial, model, suite, task), part in records.groupby(["trial", "model", "suite", "task"], sort=False):
+        where = f"{model}/{suite}/{task}/trial{trial}"
+        for kind, domain, metric, value in _point_values(part, infos[(suite, task)], where):
+            rows.append((model, suite, task, kind, domain, metric, value, trial))
+    return pd.DataFrame(rows, columns=["model", "suite", "task", "kind", "domain", "metric", "value", "trial"])
 
 
 def trials_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
