@@ -41,24 +41,9 @@ class TextEncoder(Protocol):
     def encode(self, texts: list[str]) -> np.ndarray: ...
 
 
-class _CachedEncoder:
-    """Remembers each text's embedding, so folds and trials embed a text once per process."""
-
-    def __init__(self, encoder: TextEncoder) -> None:
-        self.encoder = encoder
-        self.cache: dict[str, np.ndarray] = {}
-
-    def encode(self, texts: list[str]) -> np.ndarray:
-        missing = list(dict.fromkeys(t for t in texts if t not in self.cache))
-        if missing:
-            rows = np.asarray(self.encoder.encode(missing), dtype=np.float32)
-            self.cache.update(zip(missing, rows, strict=True))
-        return np.stack([self.cache[t] for t in texts]) if texts else np.zeros((0, 0), np.float32)
-
-
 @functools.lru_cache(maxsize=1)
 def shared_encoder() -> TextEncoder:
-    """The process-wide MiniLM sentence encoder (with an embedding cache).
+    """The process-wide MiniLM sentence encoder (it caches each text's embedding itself).
 
     Raises
     ------
@@ -71,7 +56,7 @@ def shared_encoder() -> TextEncoder:
     except ImportError as exc:
         raise CapabilityError(f"The MiniLM baselines need the sentence encoder: {exc}. {hint}") from exc
     try:
-        return _CachedEncoder(SentenceEncoder())
+        return SentenceEncoder()
     except (ImportError, BenchError) as exc:
         raise CapabilityError(f"The MiniLM baselines cannot load the sentence encoder: {exc}. {hint}") from exc
 
