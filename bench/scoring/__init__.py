@@ -34,7 +34,6 @@ from bench.scoring.tables import (
     gaps_table,
     metrics_table,
     score_tables,
-    task_infos_from_run_json,
 )
 
 __all__ = [
@@ -61,6 +60,5 @@ __all__ = [
     "permutation_test",
     "resample_sums",
     "score_tables",
-    "task_infos_from_run_json",
     "wilson_interval",
 ]

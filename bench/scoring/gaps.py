@@ -200,8 +200,7 @@ def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Seque
     if "id_ood" in kinds and ids and oods:
         label = "+".join(domains[i] for i in ids)
         out += [_Comparison("id_ood", label, domains[j], ids, (j,)) for j in oods]
-        if len(oods) > 1:
-            out.append(_Comparison("id_ood", label, POOLED_OOD, ids, oods))
+        out.append(_Comparison("id_ood", label, POOLED_OOD, ids, oods))
     if "pairwise" in kinds:
         out += [_Comparison("pairwise", domains[i], domains[j], (i,), (j,))
                 for i in range(len(domains)) for j in range(i + 1, len(domains))]

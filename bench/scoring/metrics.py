@@ -122,8 +122,8 @@ class Metric:
 
 def _warn_empty(metric: Metric, n: int, where: str) -> None:
     at = f" for {where}" if where else ""
-    need = f" (needs at least {metric.min_examples})" if metric.min_examples > 1 else ""
-    warnings.warn(f"{metric.name}{at}: {n} examples{need}; value is NaN.", EmptyDomainWarning, stacklevel=3)
+    count = "no examples" if n == 0 else f"{n} examples (needs at least {metric.min_examples})"
+    warnings.warn(f"{metric.name}{at}: {count}; value is NaN.", EmptyDomainWarning, stacklevel=3)
 
 
 @dataclass(frozen=True)

@@ -2,8 +2,7 @@
 
 Records are grouped by ``(model, suite, task)``; each group's task is described by a
 :class:`TaskInfo` (kind, choices, domains, in-domain set), which ``run.json`` stores so
-that ``bench score`` can recompute everything from the records alone
-(:func:`task_infos_from_run_json`).
+that ``bench score`` can recompute everything from the records alone.
 
 For every metric of a group the per-example components are computed once, split by
 domain, and resampled once (:class:`~bench.scoring.bootstrap.StratifiedBootstrap`);
@@ -45,13 +44,12 @@ __all__ = [
     "score_tables",
     "spread_table",
     "task_columns",
-    "task_infos_from_run_json",
 ]
 
 METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low", "ci_high", "n"]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
-               "p_value", "p_adjusted"]
-GAP_EXTRA_COLUMNS = ["value_a", "value_b", "n_a", "n_b", "relative_drop", "mdg"]
+               "p_value", "p_adjusted", "value_a", "value_b"]
+GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg"]
 SPREAD_COLUMNS = ["model", "suite", "task", "metric", "worst_domain", "worst", "best_domain", "best",
                   "mean", "std", "range", "id_value", "ood_value", "relative_drop"]
 POOLED = "ALL"
@@ -104,33 +102,6 @@ class ScoreTables:
     metrics: pd.DataFrame
     gaps: pd.DataFrame
     spread: pd.DataFrame = field(default_factory=pd.DataFrame)
-
-
-def task_infos_from_run_json(run: Mapping[str, Any]) -> dict[tuple[str, str], TaskInfo]:
-    """The :class:`TaskInfo` of every ``(suite, task)`` recorded in a ``run.json`` mapping.
-
-    Expects ``run["tasks"]`` as ``{"<suite>/<task>": {"kind", "choices", "domains",
-    "in_domain"}}`` or as a list of such objects with ``suite`` and ``task`` keys.
-
-    Raises
-    ------
-    StatisticsError
-        If the mapping has no ``tasks`` entry or an entry lacks a field.
-    """
-    tasks = run.get("tasks")
-    if not tasks:
-        raise StatisticsError("run.json has no 'tasks' entry describing each suite's tasks (kind, choices, "
-                              "domains, in_domain); re-run with a current version of bench to record it.")
-    items = tasks.items() if isinstance(tasks, Mapping) else ((f"{t.get('suite')}/{t.get('task')}", t) for t in tasks)
-    infos = {}
-    for key, entry in items:
-        suite, _, task = key.partition("/")
-        try:
-            infos[(suite, task)] = TaskInfo(entry["kind"], tuple(entry.get("choices", ())), tuple(entry["domains"]),
-                                            tuple(entry["in_domain"]))
-        except KeyError as exc:
-            raise StatisticsError(f"run.json: task {key!r} lacks the field {exc.args[0]!r}.") from exc
-    return infos
 
 
 def task_columns(frame: pd.DataFrame, info: TaskInfo) -> dict[str, np.ndarray]:
@@ -292,7 +263,7 @@ def spread_table(metrics: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
         spread = domain_spread(dict(zip(part["domain"], part["value"], strict=True)), higher)
         match = pooled_ood[(pooled_ood["model"] == model) & (pooled_ood["suite"] == suite) & (pooled_ood["task"] == task)
                            & (pooled_ood["metric"] == name)] if not gaps.empty else pooled_ood
-        ood = match[match["domain_b"] == POOLED_OOD] if len(match) > 1 else match
+        ood = match[match["domain_b"] == POOLED_OOD]
         id_value, ood_value, drop = ((float(ood["value_a"].iloc[0]), float(ood["value_b"].iloc[0]),
                                       float(ood["relative_drop"].iloc[0])) if len(ood) == 1
                                      else (math.nan, math.nan, math.nan))

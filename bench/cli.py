@@ -1,0 +1,226 @@
+"""The ``bench`` command. Only this module prints."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import sys
+from collections.abc import Callable, Iterator, Sequence
+
+from bench import __version__
+from bench.errors import BenchError
+
+__all__ = ["build_parser", "main"]
+
+EXIT_ERROR = 2
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+    return value
+
+
+@contextlib.contextmanager
+def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    from tqdm import tqdm
+
+    with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr,
+              disable=None) as bar:  # None: off when stderr is not a terminal
+        yield bar.update
+
+
+# --- bench list --------------------------------------------------------------------------
+def _cmd_list(args: argparse.Namespace) -> int:
+    from bench.adapters import MODELS
+    from bench.registry import load_plugins
+    from bench.scoring.metrics import METRICS
+    from bench.suites import PROTOCOLS, SUITES
+
+    load_plugins()
+    sections = {"suites": SUITES, "models": MODELS, "metrics": METRICS, "protocols": PROTOCOLS}
+    chosen = [args.what] if args.what else list(sections)
+    for name in chosen:
+        registry = sections[name]
+        print(f"{name}:")
+        width = max((len(e.name) for e in registry.entries()), default=0)
+        for entry in registry.entries():
+            aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
+            print(f"  {entry.name.ljust(width)}  {entry.description}{aliases}")
+    return 0
+
+
+# --- bench run ---------------------------------------------------------------------------
+def _cmd_run(args: argparse.Namespace) -> int:
+    from bench.adapters import BASELINES
+    from bench.pipeline import evaluate
+    from bench.report import format_table, summary_table
+    from bench.runner import RunConfig
+
+    config = RunConfig(
+        suites=tuple(args.suites or ["toy-reviews"]),
+        models=tuple(args.model or BASELINES),
+        tasks=tuple(args.task or ()),
+        seed=args.seed,
+        limit=args.limit,
+        batch_size=args.batch_size,
+        data_dir=args.data_dir,
+        protocol=args.protocol,
+    )
+    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar)
+    for note in done.result.skipped:
+        print(f"skipped: {note}", file=sys.stderr)
+    print(format_table(summary_table(done.scored.metrics, done.scored.gaps, done.scored.infos)))
+    print("\n* in-domain (trained on). Gap: in-domain minus pooled out-of-domain, positive = worse out of domain.")
+    print(f"run folder:  {done.run_dir}")
+    print(f"leaderboard: {done.run_dir.parent.parent / 'leaderboard.csv'}")
+    return 0
+
+
+def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    run = commands.add_parser(
+        "run", help="score models on suites and write a run folder and the leaderboard",
+        description="Train (per the suite's protocol) and score models on suites; write "
+                    "<out>/runs/<run_id>/ and merge <out>/leaderboard.csv.")
+    run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
+                     help="registered suite names or suite TOML files (default: toy-reviews)")
+    run.add_argument("--model", "-m", action="append", metavar="NAME",
+                     help="model name, plugin or module:factory; repeatable (default: the bundled baselines)")
+    run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
+    run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    run.add_argument("--out", default="results", metavar="DIR",
+                     help="folder that holds runs/ and leaderboard.csv (default: results)")
+    run.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
+    run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
+    run.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
+    run.add_argument("--protocol", metavar="NAME", help="override the suites' protocol")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.set_defaults(handler=_cmd_run)
+
+
+# --- bench report ------------------------------------------------------------------------
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.html import write_report
+
+    print(f"report: {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _add_report_parser(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="write an HTML report (tables and figures) of a run folder",
+                                 description="Write a self-contained HTML report of a run folder.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: RUN_DIR/report.html)")
+    report.set_defaults(handler=_cmd_report)
+
+
+# --- bench score / bench compare (statistics) -------------------------------------------
+def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resamples", type=int, default=10_000, metavar="N",
+                        help="bootstrap resamples (default: 10000)")
+    parser.add_argument("--level", type=float, default=0.95, metavar="L", help="confidence level (default: 0.95)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the resampling (default: 0)")
+    parser.add_argument("--method", choices=["BCa", "percentile"], default="BCa",
+                        help="bootstrap interval (default: BCa)")
+    parser.add_argument("--permutations", type=int, default=2_000, metavar="N",
+                        help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+
+
+def _statistics_options(args: argparse.Namespace) -> dict:
+    return {"resamples": args.resamples, "level": args.level, "seed": args.seed, "method": args.method,
+            "permutations": args.permutations}
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from bench.pipeline import rescore_run
+    from bench.report import format_table, summary_table
+
+    scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar, **_statistics_options(args))
+    print(format_table(summary_table(scored.metrics, scored.gaps, scored.infos)))
+    print(f"wrote: {args.run_dir}/metrics.csv ({len(scored.metrics)} rows), "
+          f"{args.run_dir}/gaps.csv ({len(scored.gaps)} rows)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.pipeline import compare_run
+
+    if len(args.run_dirs) > 2:
+        raise ConfigError(f"bench compare takes one run folder, or two (model A from the first, B from the "
+                          f"second). Got {len(args.run_dirs)}.")
+    second = args.run_dirs[1] if len(args.run_dirs) == 2 else None
+    table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
+                              **_statistics_options(args))
+    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
+    columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
+               "p_value", "test"]
+    print(shown[columns].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"\ndifference > 0: {args.models[1]} better than {args.models[0]} (for gaps: a smaller gap).")
+    print(f"wrote: {path}")
+    return 0
+
+
+def _add_statistics_parsers(commands: argparse._SubParsersAction) -> None:
+    score = commands.add_parser(
+        "score", help="recompute metrics.csv and gaps.csv of a run folder from its records",
+        description="Recompute per-domain metrics with intervals and every cross-domain gap (bootstrap CI, "
+                    "permutation p-value, Holm, minimum detectable gap) from RUN_DIR/records.csv.gz; no model runs.")
+    score.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    _add_statistics_options(score)
+    score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.set_defaults(handler=_cmd_score)
+    compare = commands.add_parser(
+        "compare", help="paired comparison of two models on the same examples",
+        description="Compare model B with model A on their common examples: exact McNemar test for accuracy, "
+                    "paired bootstrap CI and paired permutation test for the other metrics and for the "
+                    "difference of their in-domain vs out-of-domain gaps.")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                         help="one run folder holding both models, or two (A from the first, B from the second)")
+    compare.add_argument("--models", nargs=2, required=True, metavar=("A", "B"), help="reference model, challenger")
+    compare.add_argument("--output", "-o", metavar="FILE", help="CSV to write (default: RUN_DIR/compare-A-vs-B.csv)")
+    _add_statistics_options(compare)
+    compare.set_defaults(handler=_cmd_compare)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of ``bench`` and its subcommands."""
+    parser = argparse.ArgumentParser(
+        prog="bench",
+        description="xdbench: measure how a model's quality changes across domains and tasks.",
+        epilog="Start with 'bench run' (the built-in toy-reviews suite and baselines), then 'bench list'.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s (xdbench) {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    listing = commands.add_parser("list", help="list suites, models, metrics and protocols",
+                                  description="List what is registered, with one-line descriptions.")
+    listing.add_argument("what", nargs="?", choices=["suites", "models", "metrics", "protocols"])
+    listing.set_defaults(handler=_cmd_list)
+    _add_run_parser(commands)
+    _add_report_parser(commands)
+    _add_statistics_parsers(commands)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``bench``; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 0
+    try:
+        return args.handler(args)
+    except BenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
