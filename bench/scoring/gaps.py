@@ -146,8 +146,10 @@ def minimum_detectable_gap(parts_a: np.ndarray, parts_b: np.ndarray, metric: Met
     """Smallest true gap a two-sided level-``alpha`` test detects with probability ``power``.
 
     For a ratio-of-sums metric, under the null the two groups share the pooled ratio
-    :math:`r = \\sum_{A \\cup B} v / \\sum_{A \\cup B} w`, and the delta-method variance of
-    group :math:`G`'s ratio is :math:`\\sum_{i \\in G} (v_i - r w_i)^2 / (\\sum_{i \\in G} w_i)^2`;
+    :math:`r = \\sum_{A \\cup B} v / \\sum_{A \\cup B} w` and the pooled residual variance
+    :math:`s^2 = \\sum_{A \\cup B} (v_i - r w_i)^2 / \\sum_{A \\cup B} w_i^2`; the delta-method
+    variance of group :math:`G`'s ratio is then
+    :math:`\\mathrm{Var}_G = s^2 \\sum_{i \\in G} w_i^2 / (\\sum_{i \\in G} w_i)^2`, and
 
     .. math:: \\mathrm{MDG} = (z_{1-\\alpha/2} + z_{\\mathrm{power}})
               \\sqrt{\\mathrm{Var}_A + \\mathrm{Var}_B}.
@@ -165,7 +167,8 @@ def minimum_detectable_gap(parts_a: np.ndarray, parts_b: np.ndarray, metric: Met
         return math.nan
     both = np.concatenate([a, b])
     r = both[:, 0].sum() / both[:, 1].sum()
-    var = sum(((g[:, 0] - r * g[:, 1]) ** 2).sum() / g[:, 1].sum() ** 2 for g in (a, b))
+    s2 = ((both[:, 0] - r * both[:, 1]) ** 2).sum() / (both[:, 1] ** 2).sum()
+    var = sum(s2 * (g[:, 1] ** 2).sum() / g[:, 1].sum() ** 2 for g in (a, b))
     return z * math.sqrt(var)
 
 
