@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import math
 import warnings
 
@@ -10,7 +11,14 @@ import pandas as pd
 import pytest
 
 from bench.errors import EmptyDomainWarning, StatisticsError, UnknownNameError
-from bench.scoring import METRICS, TaskInfo, gaps_table, get_metric, metrics_table, score_tables
+from bench.scoring import (
+    METRICS,
+    TaskInfo,
+    gaps_table,
+    get_metric,
+    metrics_table,
+    score_tables,
+)
 
 RNG = np.random.default_rng(11)
 CHOICES = ("neg", "neu", "pos")
@@ -22,11 +30,11 @@ def _ece_reference(probs: np.ndarray, target: np.ndarray, bins: int = 15, equal_
     confidence, prediction = probs.max(axis=1), probs.argmax(axis=1)
     if equal_mass:
         edges = np.r_[-np.inf, np.quantile(confidence, np.arange(1, bins) / bins), np.inf]
-        inside = [(confidence > lo) & (confidence <= hi) for lo, hi in zip(edges[:-1], edges[1:], strict=True)]
+        inside = [(confidence > lo) & (confidence <= hi) for lo, hi in itertools.pairwise(edges)]
     else:
         edges = np.arange(bins + 1) / bins
         inside = [((confidence > lo) | (b == 0) & (confidence >= 0)) & (confidence <= hi)
-                  for b, (lo, hi) in enumerate(zip(edges[:-1], edges[1:], strict=True))]
+                  for b, (lo, hi) in enumerate(itertools.pairwise(edges))]
     total = 0.0
     for mask in inside:
         if mask.any():

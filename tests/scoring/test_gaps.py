@@ -13,7 +13,14 @@ from statsmodels.stats.multitest import multipletests
 from statsmodels.stats.power import NormalIndPower
 
 from bench.errors import EmptyDomainWarning, StatisticsError
-from bench.scoring.gaps import domain_gaps, domain_spread, gap_statistic, holm, minimum_detectable_gap, range_statistic
+from bench.scoring.gaps import (
+    domain_gaps,
+    domain_spread,
+    gap_statistic,
+    holm,
+    minimum_detectable_gap,
+    range_statistic,
+)
 from bench.scoring.metrics import get_metric
 from bench.scoring.permutation import permutation_test
 
