@@ -13,7 +13,7 @@ The sums are drawn exactly, by the cheapest exact route:
 - a stratum whose component rows take few distinct values (``≤ 32``; e.g. 0/1 correctness
   with unit weight) draws the counts of each distinct row from a multinomial
   (a binomial for two values): the resampled sum of 0/1 values *is* a binomial draw;
-- otherwise indices are drawn in chunks of at most ``max_elements`` (default 2²⁰) so that
+- otherwise indices are drawn in chunks of at most ``max_elements`` (default 2¹⁷) so that
   memory stays bounded for any number of examples.
 
 Rows are sorted before resampling, so the result does not depend on record order, and
@@ -58,7 +58,7 @@ __all__ = [
 METHODS = ("percentile", "BCa")
 MIN_RESAMPLES = 100
 MAX_DISTINCT = 32
-DEFAULT_CHUNK = 2**20
+DEFAULT_CHUNK = 2**17
 
 Statistic = Callable[[np.ndarray], np.ndarray]
 """Maps component sums of shape ``(..., S, C)`` to values of shape ``(...)`` or ``(..., K)``."""

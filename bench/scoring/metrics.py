@@ -122,7 +122,12 @@ class Metric:
 
 def _warn_empty(metric: Metric, n: int, where: str) -> None:
     at = f" for {where}" if where else ""
-    count = "no examples" if n == 0 else f"{n} examples (needs at least {metric.min_examples})"
+    if n == 0:
+        count = "no examples"
+    elif n < metric.min_examples:
+        count = f"{n} examples (needs at least {metric.min_examples})"
+    else:
+        count = f"{n} examples but zero total weight"
     warnings.warn(f"{metric.name}{at}: {count}; value is NaN.", EmptyDomainWarning, stacklevel=3)
 
 
