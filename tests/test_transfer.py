@@ -73,6 +73,7 @@ def _records() -> tuple[pd.DataFrame, dict[tuple[str, str], TaskInfo]]:
     return pd.DataFrame(rows), {("s", "t"): info}
 
 
+@pytest.mark.filterwarnings("ignore::bench.errors.EmptyDomainWarning")
 def test_transfer_matrix_table_matches_group_means() -> None:
     records, infos = _records()
     matrix = transfer_matrix(records, infos)

@@ -87,7 +87,8 @@ def transfer_summary(records: pd.DataFrame, infos: Mapping[tuple[str, str], Task
         d_mean = float(diag["value"].mean()) if len(diag) else math.nan
         o_mean = float(off["value"].mean()) if len(off) else math.nan
         gap = d_mean - o_mean if higher else o_mean - d_mean
-        worst = off.loc[off["value"].idxmin() if higher else off["value"].idxmax()] if len(off) else None
+        scored = off[off["value"].notna()]
+        worst = scored.loc[scored["value"].idxmin() if higher else scored["value"].idxmax()] if len(scored) else None
         rows.append((model, suite, task, metric, d_mean, o_mean, gap, len(diag), len(off),
                      None if worst is None else worst["train_domain"], None if worst is None else worst["test_domain"],
                      math.nan if worst is None else float(worst["value"])))
