@@ -146,7 +146,8 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     table = pd.read_csv(done.run_dir / "mitigations.csv")
     print(format_table(mitigation_summary(table)))
     print("\nGap: in-domain minus pooled out-of-domain (positive = worse out of domain), 95% bootstrap CI."
-          "\nReduction: gap(vs) − gap(mitigation), paired bootstrap CI, paired permutation p; closed = reduction / gap(vs)."
+          "\nReduction: gap(vs) − gap(mitigation), paired bootstrap CI, paired permutation p;"
+          " closed = reduction / gap(vs)."
           "\nMcNemar: exact test of the two models' out-of-domain accuracy on the same examples.")
     if args.trials > 1:
         print(f"Spread over {args.trials} training seeds: trials.csv (a different uncertainty from the CIs above).")
@@ -162,7 +163,8 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
     cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
     cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
-    cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N", help="training seeds per model (default: 1)")
+    cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
+                     help="training seeds per model (default: 1)")
     cmd.add_argument("--resamples", type=_positive_int, default=10_000, metavar="N",
                      help="bootstrap resamples (default: 10000)")
     cmd.add_argument("--permutations", type=_positive_int, default=2_000, metavar="N",

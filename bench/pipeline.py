@@ -11,7 +11,14 @@ from typing import Any
 
 import pandas as pd
 
-from bench.outputs import check_writable, read_run, replace_tables, run_metadata, task_infos_from_metadata, write_run
+from bench.outputs import (
+    check_writable,
+    read_run,
+    replace_tables,
+    run_metadata,
+    task_infos_from_metadata,
+    write_run,
+)
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, run
 from bench.scoring.tables import TaskInfo, score_tables

@@ -24,7 +24,15 @@ from bench.adapters.validate import check_log_probs, check_nll, check_values
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
 from bench.scoring.tables import TaskInfo
 from bench.seeding import trial_seed
-from bench.suites import Fold, Suite, SuiteData, Task, load_suite, load_suite_data, plan_folds
+from bench.suites import (
+    Fold,
+    Suite,
+    SuiteData,
+    Task,
+    load_suite,
+    load_suite_data,
+    plan_folds,
+)
 from bench.suites.types import Example
 
 __all__ = ["FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]

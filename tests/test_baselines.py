@@ -5,8 +5,8 @@ import pytest
 import torch
 
 from bench.baselines import Majority, NgramTextModel, TrainConfig, Uniform
-from bench.baselines.text_model import batch_loss
 from bench.baselines.features import HashedNgrams, tokenize
+from bench.baselines.text_model import batch_loss
 from bench.errors import CapabilityError, DataError
 from bench.suites import Example, Task
 

@@ -10,9 +10,14 @@ import pytest
 
 pytest.importorskip("bench.scoring.compare", reason="the paired-comparison engine is not installed")
 
-from bench.cli import main  # noqa: E402
-from bench.mitigations import MITIGATION_COLUMNS, ComparisonOptions, compare_mitigations, mitigation_pairs  # noqa: E402
-from bench.scoring.tables import TaskInfo, gaps_table  # noqa: E402
+from bench.cli import main
+from bench.mitigations import (
+    MITIGATION_COLUMNS,
+    ComparisonOptions,
+    compare_mitigations,
+    mitigation_pairs,
+)
+from bench.scoring.tables import TaskInfo, gaps_table
 
 
 def test_mitigation_pairs() -> None:
@@ -65,10 +70,12 @@ def test_gap_reduction_matches_hand_computations() -> None:
     assert row["gap_baseline_ci_low"] == base_gap["ci_low"]
     per_domain = table[(table["metric"] == "accuracy") & (table["ood_domain"] == "x")].iloc[0]
     x = records[records["domain"].isin(["id", "x"])].groupby(["model", "domain"])["correct"].mean()
-    assert per_domain["gap_reduction"] == pytest.approx((x["base", "id"] - x["base", "x"]) - (x["fix", "id"] - x["fix", "x"]))
+    expected = (x["base", "id"] - x["base", "x"]) - (x["fix", "id"] - x["fix", "x"])
+    assert per_domain["gap_reduction"] == pytest.approx(expected)
 
 
-def test_bench_mitigations_writes_the_table(tiny_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_bench_mitigations_writes_the_table(tiny_suite: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
     code = main(["mitigations", str(tiny_suite), "--out", str(tmp_path), "--resamples", "200", "--permutations", "100",
                  "-q", "--no-save-models"])
     out = capsys.readouterr().out

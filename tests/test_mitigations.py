@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import pandas as pd
@@ -11,7 +12,13 @@ import pytest
 import torch
 
 from bench.adapters import MODEL_GROUPS, expand_models
-from bench.baselines import AugmentConfig, AugmentedTextModel, FineTuneConfig, FineTunedTextModel, NgramTextModel
+from bench.baselines import (
+    AugmentConfig,
+    AugmentedTextModel,
+    FineTuneConfig,
+    FineTunedTextModel,
+    NgramTextModel,
+)
 from bench.baselines.strategies import sample_labelled
 from bench.baselines.text_model import TrainConfig, batch_loss, task_targets
 from bench.errors import ConfigError, DataError
@@ -48,7 +55,7 @@ def small_augmented() -> AugmentedTextModel:
 class SpyFineTuned(FineTunedTextModel):
     """Records every example id the model is trained or fine-tuned on."""
 
-    seen: list[tuple[str, str]] = []  # (stage, example id), shared by all instances
+    seen: ClassVar[list[tuple[str, str]]] = []  # (stage, example id), shared by all instances
 
     def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
         SpyFineTuned.seen += [("fit", ex.id) for ex in train]
@@ -74,7 +81,8 @@ def test_joint_loss_matches_a_hand_computation() -> None:
     targets = {t.name: task_targets(train, t) for t in (CLS, CLS3, REG)}
     batch = np.array([7, 3, 5, 0, 9])
     rng = np.random.default_rng(0)
-    outputs = {"sentiment": rng.normal(size=(5, 2)), "topic": rng.normal(size=(5, 3)), "rating": rng.normal(size=(5, 1))}
+    outputs = {"sentiment": rng.normal(size=(5, 2)), "topic": rng.normal(size=(5, 3)),
+               "rating": rng.normal(size=(5, 1))}
     loss = batch_loss({k: torch.tensor(v) for k, v in outputs.items()}, batch, targets, regression_weight=0.3)
 
     expected = 0.0

@@ -12,8 +12,18 @@ import pytest
 import torch
 
 from bench.adapters import make_model
-from bench.baselines import AugmentConfig, AugmentedTextModel, FineTuneConfig, FineTunedTextModel, NgramTextModel
-from bench.baselines.encoder_model import EncoderHeadModel, FineTunedEncoderModel, HeadConfig
+from bench.baselines import (
+    AugmentConfig,
+    AugmentedTextModel,
+    FineTuneConfig,
+    FineTunedTextModel,
+    NgramTextModel,
+)
+from bench.baselines.encoder_model import (
+    EncoderHeadModel,
+    FineTunedEncoderModel,
+    HeadConfig,
+)
 from bench.baselines.persist import load_model, model_folder_name, save_model
 from bench.baselines.text_model import TrainConfig
 from bench.cli import main
@@ -94,7 +104,8 @@ def test_save_and_load_errors(tmp_path: Path) -> None:
         save_model(NgramTextModel("source-only", SMALL), tmp_path / "x")
     from bench.baselines import Majority
 
-    with pytest.raises(CapabilityError, match=r"Model 'majority' \(Majority\) cannot be saved; savable: NgramTextModel"):
+    with pytest.raises(CapabilityError,
+                       match=r"Model 'majority' \(Majority\) cannot be saved; savable: NgramTextModel"):
         save_model(Majority(), tmp_path / "x")
     (tmp_path / "empty").mkdir()
     with pytest.raises(ConfigError, match="is not a saved xdbench model: it needs model.json and weights.pt"):
@@ -109,7 +120,8 @@ def test_save_and_load_errors(tmp_path: Path) -> None:
     with pytest.raises(DataError, match="cannot read the saved model's header"):
         load_model(bad)
     (bad / "model.json").write_text('{"format": "xdbench-model", "version": 1, "kind": "ngram", "name": "m", '
-                                    '"options": {"config": {}, "joint": false}, "tasks": [], "targets": {}, "nets": {}}')
+                                    '"options": {"config": {}, "joint": false}, "tasks": [], "targets": {}, '
+                                    '"nets": {}}')
     with pytest.raises(DataError, match="the saved model cannot be restored"):
         load_model(bad)
     torch.save({"x": _HashEncoder()}, bad / "weights.pt")  # an object, not tensors: refused, never run

@@ -53,7 +53,8 @@ def test_protocols_need_two_domains(tiny_suite: Path) -> None:
     one = dataclasses.replace(full.suite, domains=("books",), in_domain=("books",))
     data = SuiteData(one, {"books": full.domains["books"]})
     for protocol in ("leave_one_domain_out", "transfer_matrix"):
-        with pytest.raises(SuiteError, match=f"Protocol '{protocol}' needs at least 2 domains; suite 'tiny-reviews' has 1"):
+        message = f"Protocol '{protocol}' needs at least 2 domains; suite 'tiny-reviews' has 1"
+        with pytest.raises(SuiteError, match=message):
             plan_folds(data, protocol)
 
 
@@ -102,7 +103,8 @@ def test_transfer_matrix_run_writes_the_matrix(tiny_suite: Path, tmp_path: Path)
                        protocol="transfer_matrix", tasks=("sentiment",))
     done = evaluate(config, tmp_path / "out", save_models=False)
     matrix = pd.read_csv(done.run_dir / "transfer_matrix.csv")
-    assert list(matrix.columns) == ["model", "suite", "task", "metric", "train_domain", "books", "electronics", "movies"]
+    assert list(matrix.columns) == ["model", "suite", "task", "metric", "train_domain", "books", "electronics",
+                                    "movies"]
     assert len(matrix[matrix["metric"] == "accuracy"]) == 3
     assert (done.run_dir / "transfer_summary.csv").is_file() and not (done.run_dir / "models").exists()
     records = pd.read_csv(done.run_dir / "records.csv.gz")

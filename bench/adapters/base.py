@@ -22,7 +22,8 @@ what it is trained on. An adapter with ``trains_all_tasks`` (a multi-task model)
 fitted on every task of the suite it supports, even when only some are scored. An
 ``adaptable`` adapter (transfer learning) also implements ``adapted(pool, tasks, *, seed)``:
 given the *train* split of a domain it was not trained on, it returns a copy adapted to
-that domain (e.g. fine-tuned on a few of the pool's examples), which scores that domain. ``fingerprint()`` identifies the model (name, configuration and,
+that domain (e.g. fine-tuned on a few of the pool's examples), which scores that domain.
+``fingerprint()`` identifies the model (name, configuration and,
 once trained, a hash of its weights) for caching and for ``run.json``.
 """
 

@@ -7,7 +7,12 @@ Each factory here is registered in :data:`bench.adapters.MODELS`; see
 from __future__ import annotations
 
 from bench.baselines.floors import Majority, Uniform
-from bench.baselines.strategies import AugmentConfig, AugmentedTextModel, FineTuneConfig, FineTunedTextModel
+from bench.baselines.strategies import (
+    AugmentConfig,
+    AugmentedTextModel,
+    FineTuneConfig,
+    FineTunedTextModel,
+)
 from bench.baselines.text_model import NgramTextModel, TrainConfig
 
 __all__ = [

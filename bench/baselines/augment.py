@@ -213,7 +213,7 @@ CASUAL_MARKERS: tuple[str, ...] = ("tbh", "imo", "ngl", "fwiw", "👀", "🤷")
 def _replace_words(text: str, pairs: Sequence[tuple[str, str]], p: float, rng: np.random.Generator) -> str:
     for source, target in pairs:
         pattern = re.compile(rf"\b{re.escape(source)}\b(?!')", re.IGNORECASE)
-        text = pattern.sub(lambda m: _match_case(m.group(0), target) if rng.random() < p else m.group(0), text)
+        text = pattern.sub(lambda m, t=target: _match_case(m.group(0), t) if rng.random() < p else m.group(0), text)
     return text
 
 

@@ -28,7 +28,12 @@ from torch import nn
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.strategies import FineTuneConfig, sample_labelled
-from bench.baselines.text_model import TaskTargets, batch_loss, supports_task, task_targets
+from bench.baselines.text_model import (
+    TaskTargets,
+    batch_loss,
+    supports_task,
+    task_targets,
+)
 from bench.errors import BenchError, CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
 

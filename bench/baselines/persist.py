@@ -32,9 +32,23 @@ import torch
 from torch import nn
 
 from bench.adapters.base import Adapter
-from bench.baselines.encoder_model import EncoderHeadModel, FineTunedEncoderModel, HeadConfig
-from bench.baselines.strategies import AugmentConfig, AugmentedTextModel, FineTuneConfig, FineTunedTextModel
-from bench.baselines.text_model import NgramNet, NgramTextModel, TaskTargets, TrainConfig
+from bench.baselines.encoder_model import (
+    EncoderHeadModel,
+    FineTunedEncoderModel,
+    HeadConfig,
+)
+from bench.baselines.strategies import (
+    AugmentConfig,
+    AugmentedTextModel,
+    FineTuneConfig,
+    FineTunedTextModel,
+)
+from bench.baselines.text_model import (
+    NgramNet,
+    NgramTextModel,
+    TaskTargets,
+    TrainConfig,
+)
 from bench.errors import CapabilityError, ConfigError, DataError, OutputError
 from bench.suites.types import Task
 
@@ -178,7 +192,7 @@ def _restore_ngram(model: NgramTextModel, header: Mapping[str, Any], tensors: Ma
 
 def _restore_heads(model: EncoderHeadModel, tasks: Mapping[str, Task], tensors: Mapping[str, torch.Tensor]) -> None:
     model.heads = nn.ModuleDict()
-    for name, task in tasks.items():
+    for name in tasks:
         weight = tensors[f"heads.{name}.weight"]
         model.heads[name] = nn.Linear(weight.shape[1], weight.shape[0])
     model.heads.load_state_dict({k[len("heads."):]: v for k, v in tensors.items()})

@@ -71,7 +71,8 @@ class TrainConfig:
                 raise ConfigError(f"TrainConfig.{name} must be a positive integer. Got {value!r} instead.")
         if not self.lr > 0 or not self.regression_weight >= 0:
             raise ConfigError(
-                f"TrainConfig.lr must be > 0 and regression_weight ≥ 0. Got {self.lr!r} and {self.regression_weight!r}.")
+                f"TrainConfig.lr must be > 0 and regression_weight ≥ 0. "
+                f"Got {self.lr!r} and {self.regression_weight!r}.")
 
 
 class NgramNet(nn.Module):
@@ -147,7 +148,8 @@ def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: 
     """The summed task loss of one mini-batch.
 
     .. math::
-        L = \\sum_{t \\in \\text{classification}} \\frac{1}{|B_t|} \\sum_{i \\in B_t} -\\ln \\operatorname{softmax}(z_{t,i})_{y_{t,i}}
+        L = \\sum_{t \\in \\text{classification}} \\frac{1}{|B_t|}
+            \\sum_{i \\in B_t} -\\ln \\operatorname{softmax}(z_{t,i})_{y_{t,i}}
           + \\lambda \\sum_{t \\in \\text{regression}} \\frac{1}{|B_t|} \\sum_{i \\in B_t} (\\hat s_{t,i} - s_{t,i})^2
 
     where :math:`B_t` are the examples of the batch with a target for task :math:`t`,
