@@ -36,6 +36,7 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
     ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
