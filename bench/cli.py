@@ -195,7 +195,7 @@ def _cmd_data_describe(args: argparse.Namespace) -> int:
 
     table = describe_suite(args.suite, data_dir=_data_dir(args))
     with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
-        print(table.to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
     return 0
 
 

@@ -59,8 +59,8 @@ def describe_data(data: SuiteData) -> pd.DataFrame:
     for domain in data.suite.domains:
         for split in ("train", "test"):
             examples = data.domains[domain].split(split)
-            rows.append({"domain": domain, "split": split, "n": len(examples)}
-                        | _targets(examples, data.suite) | _lengths(examples))
+            row: dict[str, object] = {"domain": domain, "split": split, "n": len(examples)}
+            rows.append(row | _targets(examples, data.suite) | _lengths(examples))
     return pd.DataFrame(rows)
 
 

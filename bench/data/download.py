@@ -18,7 +18,6 @@ import hashlib
 import http.client
 import os
 import shutil
-import socket
 import tempfile
 import urllib.error
 import urllib.request
@@ -139,7 +138,7 @@ def fetch_url(url: str, out: Path, *, timeout: float = 60.0, progress: Progress 
         raise DownloadError(f"Download of {url} failed: HTTP {exc.code} {exc.reason}.") from exc
     except urllib.error.URLError as exc:
         raise DownloadError(f"Download of {url} failed: {exc.reason}. Check the network or the mirror URL.") from exc
-    except (TimeoutError, socket.timeout) as exc:
+    except TimeoutError as exc:
         raise DownloadError(f"Download of {url} failed: no data for {timeout:g} s (timeout).") from exc
     except (ConnectionError, http.client.HTTPException) as exc:
         raise DownloadError(f"Download of {url} failed: the connection dropped ({type(exc).__name__}: {exc}).") from exc
