@@ -12,15 +12,20 @@
   ±1 (the README allows using only the sign); a strength with no sign (``[2]``) is not
   a polarity and is ignored.
 
-Option ``split_products = true`` makes each product its own domain (names in
-:data:`PRODUCTS`) instead of the single ``products`` domain. Example ids are
+Options: ``split_products = true`` makes each product its own domain (names in
+:data:`PRODUCTS`) instead of the single ``products`` domain; ``max_examples`` (an
+integer for every domain, or a table ``{movies = 3000}``) keeps at most that many
+examples of a domain, those with the smallest ``sha256("cap", id)`` (a fixed, stable
+subset that keeps the label balance up to sampling). Example ids are
 ``<corpus>/<file>:<line>``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import re
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
 
 from bench.data.catalog import require
 from bench.data.common import binary_task, check_domains, check_options
@@ -104,13 +109,36 @@ def _products(context: SourceContext, task_name: str, split: bool) -> list[Examp
     return examples
 
 
+def _caps(value: Any, domains: tuple[str, ...]) -> dict[str, int]:
+    caps = dict(value) if isinstance(value, Mapping) else {d: value for d in domains} if value is not None else {}
+    for domain, cap in caps.items():
+        if domain not in domains:
+            raise SuiteError(f"Source 'reviews-movies-products': 'max_examples' names {domain!r}, not a domain of the suite.")
+        if not isinstance(cap, int) or isinstance(cap, bool) or cap < 2:
+            raise SuiteError(f"Source 'reviews-movies-products': 'max_examples' must be an integer ≥ 2, got {cap!r}.")
+    return caps
+
+
+def _apply_caps(examples: list[Example], caps: dict[str, int]) -> list[Example]:
+    kept: list[Example] = []
+    for domain in dict.fromkeys(ex.domain for ex in examples):
+        items = [ex for ex in examples if ex.domain == domain]
+        if domain in caps and len(items) > caps[domain]:
+            chosen = sorted(items, key=lambda ex: hashlib.sha256(f"cap\x00{ex.id}".encode()).digest())
+            keep = {ex.id for ex in chosen[: caps[domain]]}
+            items = [ex for ex in items if ex.id in keep]
+        kept += items
+    return kept
+
+
 def load_reviews(context: SourceContext) -> list[Example]:
-    """Source ``reviews-movies-products``; option ``split_products`` (default false)."""
-    options = check_options(context, "reviews-movies-products", ("split_products",))
+    """Source ``reviews-movies-products``; options ``split_products``, ``max_examples``."""
+    options = check_options(context, "reviews-movies-products", ("split_products", "max_examples"))
+    caps = _caps(options.get("max_examples"), context.suite.domains)
     split = options.get("split_products", False)
     if not isinstance(split, bool):
         raise SuiteError(f"Source 'reviews-movies-products': 'split_products' must be true or false, got {split!r}.")
     task = binary_task(context, "reviews-movies-products")
     check_domains(context, "reviews-movies-products", ["movies", *(PRODUCTS if split else ["products"])])
     examples = _movies(context, task.name) if "movies" in context.suite.domains else []
-    return examples + _products(context, task.name, split)
+    return _apply_caps(examples + _products(context, task.name, split), caps)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+import tomllib
 import zipfile
 from pathlib import Path
 
@@ -59,8 +60,15 @@ def test_product_review_lines() -> None:
     assert parse_product_reviews(text) == [(2, "the pictures are great .", 1)]
 
 
+def _uncapped(name: str) -> dict:
+    suite = load_suite(name)
+    document = tomllib.loads(suite.path.read_text(encoding="utf-8"))
+    del document["source"]["max_examples"]
+    return document
+
+
 def test_reviews_movies_products(shared_data: Path) -> None:
-    data = load_suite_data(load_suite("reviews-movies-products"), data_dir=shared_data)
+    data = load_suite_data(parse_suite(_uncapped("reviews-movies-products")), data_dir=shared_data)
     movies = data.domains["movies"].train + data.domains["movies"].test
     assert len(movies) == 10662 and sum(ex.targets["sentiment"] for ex in movies) == 5331
     products = data.domains["products"].train + data.domains["products"].test
@@ -74,10 +82,23 @@ def test_reviews_movies_products(shared_data: Path) -> None:
     assert {ex.id.split("/")[0] for ex in products} == {"product_reviews_1", "product_reviews_2"}
 
 
+def test_max_examples_keeps_a_stable_subset(shared_data: Path) -> None:
+    capped = load_suite_data(load_suite("reviews-movies-products"), data_dir=shared_data)
+    movies = capped.domains["movies"].train + capped.domains["movies"].test
+    assert len(movies) == 2000
+    assert abs(np.mean([ex.targets["sentiment"] for ex in movies]) - 0.5) < 0.05
+    full = {ex.id: ex for ex in load_examples(parse_suite(_uncapped("reviews-movies-products")), data_dir=shared_data)}
+    assert all(full[ex.id].text == ex.text for ex in movies)
+    bad = _uncapped("reviews-movies-products")
+    bad["source"]["max_examples"] = {"films": 10}
+    with pytest.raises(SuiteError, match=r"'max_examples' names 'films', not a domain of the suite"):
+        load_examples(parse_suite(bad), data_dir=shared_data)
+
+
 def test_products_split_into_sub_domains(shared_data: Path) -> None:
     data = load_suite_data(load_suite("reviews-by-product"), data_dir=shared_data)
     assert set(data.domains) == {"movies", *PRODUCTS}
-    pooled = load_suite_data(load_suite("reviews-movies-products"), data_dir=shared_data)
+    pooled = load_suite_data(parse_suite(_uncapped("reviews-movies-products")), data_dir=shared_data)
     n_split = sum(len(d.train) + len(d.test) for name, d in data.domains.items() if name != "movies")
     assert n_split == len(pooled.domains["products"].train) + len(pooled.domains["products"].test)
 
