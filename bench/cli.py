@@ -31,7 +31,7 @@ def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None
     from tqdm import tqdm
 
     with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr,
-              disable=not sys.stderr.isatty() and None) as bar:
+              disable=None) as bar:  # None: off when stderr is not a terminal
         yield bar.update
 
 
@@ -225,6 +225,22 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument("--data-dir", metavar="DIR", help=folder_help)
 
 
+# --- bench report ------------------------------------------------------------------------
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.html import write_report
+
+    print(f"report: {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _add_report_parser(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="write an HTML report (tables and figures) of a run folder",
+                                 description="Write a self-contained HTML report of a run folder.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: RUN_DIR/report.html)")
+    report.set_defaults(handler=_cmd_report)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bench`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -239,6 +255,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
     _add_data_parser(commands)
+    _add_report_parser(commands)
     return parser
 
 
