@@ -169,3 +169,15 @@ def test_masc_runs_the_byte_ngram_model(shared_data: Path) -> None:
         assert bpb == pytest.approx(ce / np.log(2))  # tokens are bytes
         assert 0.5 < bpb < 8  # better than uniform bytes (8 bits), worse than perfect
     assert values[("byte-ngram", "newspaper", "cross_entropy")] < values[("byte-ngram", "twitter", "cross_entropy")]
+
+
+def test_cli_run_masc_uses_the_suite_models(shared_data: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    from bench.cli import main
+
+    assert main(["run", "masc-genres", "--data-dir", str(shared_data), "--limit", "2", "--out", str(tmp_path), "-q"]) == 0
+    out = capsys.readouterr().out
+    assert "byte-ngram" in out and "cross_entropy" in out and "majority" not in out
+    metrics = pd.read_csv(next((tmp_path / "runs").glob("*/metrics.csv")))
+    assert set(metrics["metric"]) == {"cross_entropy", "bits_per_byte"}
+    assert set(metrics["domain"]) == {*load_suite("masc-genres").domains, "ALL"}
