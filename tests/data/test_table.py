@@ -11,7 +11,7 @@ import pytest
 from bench.cli import main
 from bench.data import load_examples
 from bench.data.describe import describe_suite
-from bench.errors import DataError, MissingDataError, SuiteError
+from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
 from bench.suites import load_suite_data, read_suite_file
 
 REPO = Path(__file__).resolve().parents[2]
@@ -69,6 +69,8 @@ def _write(folder: Path, name: str, rows: list[dict]) -> None:
 
 @pytest.mark.parametrize("name", ["rows.jsonl", "rows.csv", "rows.parquet"])
 def test_every_format_gives_the_same_examples(tmp_path: Path, name: str) -> None:
+    if name.endswith(".parquet"):
+        pytest.importorskip("pyarrow", reason="Parquet tables need the 'parquet' extra (pyarrow)")
     (tmp_path / "data").mkdir()
     _write(tmp_path / "data", name, ROWS)
     suite = read_suite_file(_suite(tmp_path, f'path = "data/{name}"'))
@@ -185,3 +187,21 @@ def test_documented_example_runs(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert "restaurants" in capsys.readouterr().out
     assert main(["run", suite, "--out", str(tmp_path), "-m", "majority", "-q"]) == 0
     assert "own-reviews" in capsys.readouterr().out
+
+
+def test_parquet_without_pyarrow_says_what_to_install(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    (tmp_path / "rows.parquet").write_bytes(b"PAR1")
+    monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
+    suite = read_suite_file(_suite(tmp_path, 'path = "rows.parquet"'))
+    with pytest.raises(ConfigError, match=r"rows.parquet needs pyarrow: pip install 'xdbench\[parquet\]'"):
+        load_examples(suite)
+
+
+def test_corrupt_parquet(tmp_path: Path) -> None:
+    pytest.importorskip("pyarrow", reason="Parquet tables need the 'parquet' extra (pyarrow)")
+    (tmp_path / "rows.parquet").write_bytes(b"not parquet at all")
+    suite = read_suite_file(_suite(tmp_path, 'path = "rows.parquet"'))
+    with pytest.raises(DataError, match=r"rows.parquet: not a readable Parquet file"):
+        load_examples(suite)
