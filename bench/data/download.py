@@ -28,7 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bench import __version__
-from bench.data.catalog import DATASETS, Dataset, Fetch, file_status
+from bench.data.catalog import DATASETS, Dataset, Fetch, file_status, sha256_file
 from bench.errors import ChecksumError, DataError
 
 __all__ = ["MIRROR_ENV", "DownloadError", "DownloadReport", "download_dataset", "fetch_url"]
@@ -166,8 +166,6 @@ def _extract(archive: Path, fetch: Fetch, dataset: Dataset, data_dir: Path, url:
 
 
 def _verify(path: Path, expected: str, what: str) -> None:
-    from bench.data.catalog import sha256_file
-
     actual = sha256_file(path)
     if actual != expected:
         raise ChecksumError(
