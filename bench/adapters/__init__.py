@@ -8,13 +8,17 @@ because the user named it) and installed plugins of the entry-point group
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable import CallableAdapter
 from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
+
+if TYPE_CHECKING:
+    from bench.suites.types import Suite
 
 __all__ = [
     "BASELINES",
@@ -25,6 +29,7 @@ __all__ = [
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
+    "default_models",
     "make_model",
 ]
 
@@ -36,12 +41,26 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
     ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
 
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
-"""The models ``bench run`` scores when none is named."""
+"""The models ``bench run`` scores when none is named (unless a suite names its own)."""
+
+
+def default_models(suites: Sequence[Suite]) -> tuple[str, ...]:
+    """The models to score on ``suites`` when the user names none.
+
+    Each suite contributes its ``suite.models`` (e.g. a language-modelling suite names
+    a language model) or, if it declares none, :data:`BASELINES`; the result is their
+    union in first-seen order.
+    """
+    names: list[str] = []
+    for suite in suites:
+        names += [m for m in (suite.models or BASELINES) if m not in names]
+    return tuple(names)
 
 
 def make_model(spec: str) -> Adapter:
