@@ -144,7 +144,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     """Train and score every model on every suite per the protocol; return the records.
 
     Model groups (``all-baselines``) are expanded; a group member that cannot be built
-    (a missing optional package) is skipped and named in ``RunResult.skipped``.
+    (a missing optional package) or supports none of a suite's tasks is skipped and
+    named in ``RunResult.skipped``.
 
     Raises
     ------
@@ -159,6 +160,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
     makers = _checked_models(config, result)
+    grouped = {name for name, from_group in expand_models(config.models) if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
         result.suites.append(data.suite)
@@ -167,6 +169,9 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
                 task.kind, task.choices, data.suite.domains, data.suite.in_domain)
         folds = plan_folds(data, config.protocol)
         for model_name, factory in makers.items():
+            if model_name in grouped and not _supports_any(factory(), data.suite, config):
+                result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
+                continue
             for trial in range(config.trials):
                 chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted)
     result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
@@ -179,6 +184,11 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
     return load_suite_data(suite, data_dir=config.data_dir)
+
+
+def _supports_any(adapter: Adapter, suite: Suite, config: RunConfig) -> bool:
+    wanted = [suite.task(n) for n in config.tasks] if config.tasks else list(suite.tasks)
+    return any(adapter.supports(t) for t in wanted)
 
 
 def _checked_models(config: RunConfig, result: RunResult) -> dict[str, Callable[[], Adapter]]:

@@ -10,12 +10,16 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable import CallableAdapter
 from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
+
+if TYPE_CHECKING:
+    from bench.suites.types import Suite
 
 __all__ = [
     "BASELINES",
@@ -27,6 +31,7 @@ __all__ = [
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
+    "default_models",
     "expand_models",
     "make_model",
 ]
@@ -47,20 +52,35 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
      "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders])."),
     ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
      "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders])."),
+    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
 
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
-"""The models ``bench run`` scores when none is named."""
+"""The models ``bench run`` scores when none is named (unless a suite names its own)."""
+
+
+def default_models(suites: Sequence[Suite]) -> tuple[str, ...]:
+    """The models to score on ``suites`` when the user names none.
+
+    Each suite contributes its ``suite.models`` (e.g. a language-modelling suite names
+    a language model) or, if it declares none, :data:`BASELINES`; the result is their
+    union in first-seen order.
+    """
+    names: list[str] = []
+    for suite in suites:
+        names += [m for m in (suite.models or BASELINES) if m not in names]
+    return tuple(names)
 
 MODEL_GROUPS: dict[str, tuple[str, ...]] = {
     "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",
-                      "source-only-minilm", "finetuned-minilm"),
+                      "source-only-minilm", "finetuned-minilm", "byte-ngram"),
     "mitigations": ("source-only", "augmented", "multitask", "finetuned", "source-only-minilm", "finetuned-minilm"),
 }
-"""Names that stand for several models. A member that needs a missing optional package
-is skipped (with the reason in the run's ``skipped`` list) instead of failing the run."""
+"""Names that stand for several models. A member that needs a missing optional package,
+or supports none of a suite's tasks, is skipped (with the reason in the run's ``skipped``
+list) instead of failing the run."""
 
 
 def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:
