@@ -117,3 +117,18 @@ def test_lodo_run_scores_each_domain_once(tiny_suite: Path) -> None:
     assert not result.records.duplicated(["domain", "example_id"]).any()
     by_domain = result.records.groupby("domain")["train_domains"].unique()
     assert by_domain["books"].tolist() == ["electronics+movies"]
+
+
+def test_cli_exposes_protocol_and_trials(tiny_suite: Path, tmp_path: Path) -> None:
+    from bench.cli import main
+
+    argv = ["run", str(tiny_suite), "--model", "tests.test_mitigations:small_source_only", "--task", "sentiment",
+            "--protocol", "lodo", "--trials", "2", "--no-save-models", "--out", str(tmp_path), "-q"]
+    assert main(argv) == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    records = pd.read_csv(run_dir / "records.csv.gz")
+    assert sorted(records["trial"].unique()) == [0, 1]
+    assert set(records["fold"]) == {"leave_out=books", "leave_out=electronics", "leave_out=movies"}
+    trials = pd.read_csv(run_dir / "trials.csv")
+    assert set(trials["trials"]) == {2} and {"seed_mean", "seed_std", "example_ci_low"} <= set(trials.columns)
+    assert main(["run", str(tiny_suite), "--protocol", "lodox", "--out", str(tmp_path)]) == 2

@@ -93,9 +93,8 @@ def _task_from_json(data: Mapping[str, Any]) -> Task:
 def _state(adapter: Adapter) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
     if isinstance(adapter, NgramTextModel):
         return _ngram_state(adapter)
-    assert isinstance(adapter, EncoderHeadModel)
-    tensors = {f"heads.{k}": v.detach().clone() for k, v in adapter.heads.state_dict().items()}
-    return {}, tensors
+    heads: nn.ModuleDict = adapter.heads  # type: ignore[attr-defined]  # an EncoderHeadModel (see _kind)
+    return {}, {f"heads.{k}": v.detach().clone() for k, v in heads.state_dict().items()}
 
 
 def _ngram_state(model: NgramTextModel) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
