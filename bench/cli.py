@@ -52,6 +52,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for entry in registry.entries():
             aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
             print(f"  {entry.name.ljust(width)}  {entry.description}{aliases}")
+        if name == "models":
+            from bench.adapters import MODEL_GROUPS
+
+            print("model groups:")
+            for group, members in MODEL_GROUPS.items():
+                print(f"  {group.ljust(width)}  {', '.join(members)}")
     return 0
 
 
