@@ -57,8 +57,11 @@ __all__ = [
 class Augmenter(Protocol):
     """``(text, rng) -> text``; deterministic given the generator's state."""
 
-    name: str
-    strength: float
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def strength(self) -> float: ...
 
     def __call__(self, text: str, rng: np.random.Generator) -> str: ...
 
@@ -213,7 +216,11 @@ CASUAL_MARKERS: tuple[str, ...] = ("tbh", "imo", "ngl", "fwiw", "👀", "🤷")
 def _replace_words(text: str, pairs: Sequence[tuple[str, str]], p: float, rng: np.random.Generator) -> str:
     for source, target in pairs:
         pattern = re.compile(rf"\b{re.escape(source)}\b(?!')", re.IGNORECASE)
-        text = pattern.sub(lambda m, t=target: _match_case(m.group(0), t) if rng.random() < p else m.group(0), text)
+
+        def swap(match: re.Match[str], target: str = target) -> str:
+            return _match_case(match.group(0), target) if rng.random() < p else match.group(0)
+
+        text = pattern.sub(swap, text)
     return text
 
 

@@ -161,7 +161,7 @@ def _read_header(folder: Path) -> dict[str, Any]:
     return header
 
 
-def _build(kind: str, name: str, options: Mapping[str, Any]) -> Adapter:
+def _build(kind: str, name: str, options: Mapping[str, Any]) -> NgramTextModel | EncoderHeadModel:
     if kind.startswith("encoder-head"):
         config = HeadConfig(**options["config"])
         if kind == "encoder-head":
