@@ -52,6 +52,12 @@ def _cmd_list(args: argparse.Namespace) -> int:
         for entry in registry.entries():
             aliases = f" (aliases: {', '.join(entry.aliases)})" if entry.aliases else ""
             print(f"  {entry.name.ljust(width)}  {entry.description}{aliases}")
+        if name == "models":
+            from bench.adapters import MODEL_GROUPS
+
+            print("model groups:")
+            for group, members in MODEL_GROUPS.items():
+                print(f"  {group.ljust(width)}  {', '.join(members)}")
     return 0
 
 
@@ -73,8 +79,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         batch_size=args.batch_size,
         data_dir=args.data_dir,
         protocol=args.protocol,
+        trials=args.trials,
     )
-    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar)
+    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
+                    save_models=not args.no_save_models)
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     print(format_table(summary_table(done.scored.metrics, done.scored.gaps, done.scored.infos)))
@@ -92,8 +100,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
                      help="registered suite names or suite TOML files (default: toy-reviews)")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
-                     help="model name, plugin or module:factory; repeatable (default: the suite's "
-                          "own models, else the bundled baselines)")
+                     help="model name, group (all-baselines, mitigations), plugin, module:factory or the folder "
+                          "of a saved model; repeatable (default: the suite's own models, else the bundled "
+                          "baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
     run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     run.add_argument("--out", default="results", metavar="DIR",
@@ -101,7 +110,12 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
     run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
     run.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
-    run.add_argument("--protocol", metavar="NAME", help="override the suites' protocol")
+    run.add_argument("--protocol", metavar="NAME",
+                     help="override the suites' protocol: id_ood, leave_one_domain_out, transfer_matrix, zero_shot")
+    run.add_argument("--trials", type=_positive_int, default=1, metavar="N",
+                     help="train every model N times with different seeds; writes trials.csv (default: 1)")
+    run.add_argument("--no-save-models", action="store_true",
+                     help="do not save the trained baselines' weights under <run folder>/models/")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
 
@@ -241,6 +255,57 @@ def _add_report_parser(commands: argparse._SubParsersAction) -> None:
     report.set_defaults(handler=_cmd_report)
 
 
+# --- bench mitigations -------------------------------------------------------------------
+def _cmd_mitigations(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.mitigations import MITIGATION_GROUP, ComparisonOptions, mitigation_tables
+    from bench.pipeline import evaluate
+    from bench.report import format_table
+    from bench.report.mitigations import mitigation_summary
+    from bench.runner import RunConfig
+
+    config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
+                       data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
+    options = ComparisonOptions(resamples=args.resamples, permutations=args.permutations, seed=args.seed)
+    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
+                    save_models=not args.no_save_models, more_tables=mitigation_tables(options))
+    for note in done.result.skipped:
+        print(f"skipped: {note}", file=sys.stderr)
+    table = pd.read_csv(done.run_dir / "mitigations.csv")
+    print(format_table(mitigation_summary(table)))
+    print("\nGap: in-domain minus pooled out-of-domain (positive = worse out of domain), 95% bootstrap CI."
+          "\nReduction: gap(vs) − gap(mitigation), paired bootstrap CI, paired permutation p;"
+          " closed = reduction / gap(vs)."
+          "\nMcNemar: exact test of the two models' out-of-domain accuracy on the same examples.")
+    if args.trials > 1:
+        print(f"Spread over {args.trials} training seeds: trials.csv (a different uncertainty from the CIs above).")
+    print(f"run folder:  {done.run_dir}  (mitigations.csv, gaps.csv, metrics.csv)")
+    return 0
+
+
+def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
+    cmd = commands.add_parser(
+        "mitigations", help="compare each mitigation's out-of-domain gap with source-only's",
+        description="Train source-only, augmented, multitask and finetuned (and the MiniLM pair where installed) "
+                    "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
+                    "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
+    cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
+    cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
+    cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
+                     help="training seeds per model (default: 1)")
+    cmd.add_argument("--resamples", type=_positive_int, default=10_000, metavar="N",
+                     help="bootstrap resamples (default: 10000)")
+    cmd.add_argument("--permutations", type=_positive_int, default=2_000, metavar="N",
+                     help="paired permutations per test (default: 2000)")
+    cmd.add_argument("--out", default="results", metavar="DIR", help="folder for runs/ and leaderboard.csv")
+    cmd.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
+    cmd.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
+    cmd.add_argument("--no-save-models", action="store_true", help="do not save the trained models' weights")
+    cmd.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    cmd.set_defaults(handler=_cmd_mitigations)
+
+
 # --- bench score / bench compare (statistics) -------------------------------------------
 def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--resamples", type=int, default=10_000, metavar="N",
@@ -325,6 +390,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_run_parser(commands)
     _add_data_parser(commands)
     _add_report_parser(commands)
+    _add_mitigations_parser(commands)
     _add_statistics_parsers(commands)
     return parser
 

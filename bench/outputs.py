@@ -102,10 +102,11 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
 
 
 def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFrame],
-              meta: Mapping[str, Any]) -> Path:
+              meta: Mapping[str, Any], folders: Mapping[str, Path] | None = None) -> Path:
     """Write the run folder atomically; return its path ``<out>/runs/<run_id>``.
 
-    ``tables`` maps file names (``"metrics.csv"``, ``"gaps.csv"``, …) to tables.
+    ``tables`` maps file names (``"metrics.csv"``, ``"gaps.csv"``, …) to tables;
+    ``folders`` maps sub-folder names (``"models"``) to finished folders that are moved in.
     """
     runs = check_writable(out)
     final = runs / result.run_id
@@ -118,6 +119,9 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
         for name, table in tables.items():
             table.to_csv(staging / name, index=False)
         (staging / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        for name, folder in (folders or {}).items():
+            if folder.is_dir():
+                os.replace(folder, staging / name)
         os.replace(staging, final)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)

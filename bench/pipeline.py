@@ -2,18 +2,30 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.outputs import check_writable, read_run, replace_tables, run_metadata, task_infos_from_metadata, write_run
+from bench.outputs import (
+    check_writable,
+    read_run,
+    replace_tables,
+    run_metadata,
+    task_infos_from_metadata,
+    write_run,
+)
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, run
 from bench.scoring.tables import TaskInfo, score_tables
+from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
 
-__all__ = ["CompletedRun", "ScoredRun", "compare_run", "evaluate", "rescore_run", "score_run"]
+__all__ = ["CompletedRun", "MoreTables", "ScoredRun", "compare_run", "evaluate", "extra_tables", "first_trial",
+           "rescore_run", "score_run"]
 
 
 @dataclass
@@ -36,24 +48,66 @@ class CompletedRun:
 
 
 def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo], **options: Any) -> ScoredRun:
-    """Per-domain metrics and cross-domain gaps of ``records`` (one bootstrap per metric
-    serves both tables). ``options``: ``resamples, level, seed, method, permutations``
-    as for :func:`bench.scoring.tables.score_tables`."""
-    tables = score_tables(records, infos, **options)
+    """Per-domain metrics and cross-domain gaps of ``records`` (of trial 0 when there are
+    several; one bootstrap per metric serves both tables). ``options``: ``resamples,
+    level, seed, method, permutations`` as for :func:`bench.scoring.tables.score_tables`."""
+    tables = score_tables(first_trial(records), infos, **options)
     return ScoredRun(tables.metrics, tables.gaps, infos)
 
 
-def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None) -> CompletedRun:
+def first_trial(records: pd.DataFrame) -> pd.DataFrame:
+    """The records of trial 0 (all records when there is no ``trial`` column)."""
+    if "trial" not in records.columns:
+        return records
+    return records[records["trial"] == 0]
+
+
+def _uses_protocol(result: RunResult, name: str) -> bool:
+    return any((result.config.protocol or suite.protocol) == name for suite in result.suites)
+
+
+def extra_tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame]:
+    """``trials.csv`` (with ``--trials`` > 1) and ``transfer_matrix.csv`` + ``transfer_summary.csv``
+    (under the ``transfer_matrix`` protocol)."""
+    tables: dict[str, pd.DataFrame] = {}
+    if result.config.trials > 1:
+        gaps = scored.gaps[scored.gaps["domain_b"] == "OOD"].rename(columns={"domain_b": "domain", "gap": "value"})
+        intervals = pd.concat([scored.metrics.assign(kind="metric"), gaps.assign(kind="id_ood_gap")])
+        tables["trials.csv"] = trials_table(result.records, scored.infos, intervals)
+    if _uses_protocol(result, "transfer_matrix"):
+        trial0 = first_trial(result.records)
+        tables["transfer_matrix.csv"] = transfer_matrix(trial0, scored.infos)
+        tables["transfer_summary.csv"] = transfer_summary(trial0, scored.infos)
+    return tables
+
+
+MoreTables = Callable[[RunResult, ScoredRun], dict[str, pd.DataFrame]]
+"""Computes further run-folder tables (file name → table) from a run and its scores."""
+
+
+def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
+             save_models: bool = True, more_tables: MoreTables | None = None) -> CompletedRun:
     """Run ``config``, score it, write ``<out>/runs/<run_id>/`` and merge ``<out>/leaderboard.csv``.
 
     The output folder is checked for writing before any model runs. Nothing is
-    written if the run fails.
+    written if the run fails. With ``save_models``, trial 0's trained baselines are
+    saved under ``<run folder>/models/`` (see :mod:`bench.baselines.persist`);
+    ``more_tables`` adds tables (e.g. ``mitigations.csv``) to the run folder.
     """
-    check_writable(out)
-    result = run(config, progress=progress)
-    scored = score_run(result.records, result.task_infos)
-    tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps}
-    run_dir = write_run(out, result, tables, run_metadata(result))
+    from bench.baselines.persist import ModelSaver
+
+    runs = check_writable(out)
+    models = Path(tempfile.mkdtemp(prefix=".models-", dir=runs))
+    try:
+        saver = ModelSaver(models) if save_models else None
+        result = run(config, progress=progress, on_fitted=saver)
+        scored = score_run(result.records, result.task_infos)
+        tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
+        tables |= more_tables(result, scored) if more_tables else {}
+        meta = {**run_metadata(result), "saved_models": saver.saved if saver else []}
+        run_dir = write_run(out, result, tables, meta, {"models": models} if saver and saver.saved else None)
+    finally:
+        shutil.rmtree(models, ignore_errors=True)
     rows = leaderboard_rows(scored.metrics, scored.gaps, scored.infos, result.run_id)
     board = merge_leaderboard(Path(out) / "leaderboard.csv", rows)
     return CompletedRun(result, scored, run_dir, board)
@@ -78,7 +132,7 @@ def rescore_run(run_dir: str | Path, *, progress: Progress | None = None, **opti
     ScoreOptions(**options)
     meta, records = read_run(run_dir)
     infos = task_infos_from_metadata(meta)
-    tables = score_tables(records, infos, progress=progress, **options)
+    tables = score_tables(first_trial(records), infos, progress=progress, **options)
     replace_tables(run_dir, {"metrics.csv": tables.metrics, "gaps.csv": tables.gaps})
     return ScoredRun(tables.metrics, tables.gaps, infos)
 
@@ -99,7 +153,8 @@ def compare_run(run_dir: str | Path, model_a: str, model_b: str, *, run_dir_b: s
     if run_dir_b is not None:
         meta_b, records_b = read_run(run_dir_b)
         infos = task_infos_from_metadata(meta_b) | infos
-    table = compare_models(records, infos, model_a, model_b, records_b=records_b, **options)
+    records_b = None if records_b is None else first_trial(records_b)
+    table = compare_models(first_trial(records), infos, model_a, model_b, records_b=records_b, **options)
     target = Path(output) if output else Path(run_dir) / f"compare-{_safe(model_a)}-vs-{_safe(model_b)}.csv"
     replace_tables(target.parent, {target.name: table})
     return table, target

@@ -19,15 +19,23 @@ from typing import Any, ContextManager
 import numpy as np
 import pandas as pd
 
-from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, make_model
+from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.validate import check_log_probs, check_nll, check_values
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
 from bench.scoring.tables import TaskInfo
-from bench.seeding import seed_hash
-from bench.suites import Fold, Suite, SuiteData, Task, load_suite, load_suite_data, plan_folds
+from bench.seeding import trial_seed
+from bench.suites import (
+    Fold,
+    Suite,
+    SuiteData,
+    Task,
+    load_suite,
+    load_suite_data,
+    plan_folds,
+)
 from bench.suites.types import Example
 
-__all__ = ["Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]
+__all__ = ["FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]
 
 Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
 """``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
@@ -60,6 +68,9 @@ class RunConfig:
         Folder searched for data files (``None``: ``$XDBENCH_DATA`` or the default).
     protocol
         Override the suites' own protocol.
+    trials
+        Train and score every trainable model this many times, with trial ``t``'s seeds
+        ``trial_seed(seed, t, adapter name, suite, fold)``; records carry the ``trial`` column.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -70,8 +81,11 @@ class RunConfig:
     batch_size: int = 64
     data_dir: str | None = None
     protocol: str | None = None
+    trials: int = 1
 
     def __post_init__(self) -> None:
+        if not isinstance(self.trials, int) or self.trials < 1:
+            raise ConfigError(f"trials must be a positive integer. Got {self.trials!r} instead.")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise ConfigError(f"limit must be a positive integer (examples per domain). Got {self.limit!r} instead.")
         if not isinstance(self.batch_size, int) or self.batch_size < 1:
@@ -96,6 +110,28 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class FitKey:
+    """Which fitted model: ``(model, suite, fold, trial)``; ``domain`` is set for an adapted copy."""
+
+    model: str
+    suite: str
+    fold: str
+    trial: int
+    domain: str | None = None
+
+    def label(self, trials: int) -> str:
+        """``model/suite/fold[/trialT][/adapted=domain]`` (the trial only when ``trials > 1``)."""
+        parts = [self.model, self.suite, self.fold]
+        parts += [f"trial{self.trial}"] if trials > 1 else []
+        parts += [f"adapted={self.domain}"] if self.domain else []
+        return "/".join(parts)
+
+
+OnFitted = Callable[[FitKey, Adapter], None]
+"""Called with every model right after it is trained (e.g. to save its weights)."""
+
+
 def make_run_id(config: RunConfig, now: datetime | None = None) -> str:
     """``<UTC time>-<8 hex of the config hash>``, e.g. ``20261129T210501Z-3fa2c9d1``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -103,8 +139,13 @@ def make_run_id(config: RunConfig, now: datetime | None = None) -> str:
     return f"{stamp}-{digest[:8]}"
 
 
-def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | None = None) -> RunResult:
+def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | None = None,
+        on_fitted: OnFitted | None = None) -> RunResult:
     """Train and score every model on every suite per the protocol; return the records.
+
+    Model groups (``all-baselines``) are expanded; a group member that cannot be built
+    (a missing optional package) or supports none of a suite's tasks is skipped and
+    named in ``RunResult.skipped``.
 
     Raises
     ------
@@ -118,7 +159,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     progress = progress or _silent
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
-    makers = {name: _checked_model(name) for name in config.models}
+    makers = _checked_models(config, result)
+    grouped = {name for name, from_group in expand_models(config.models) if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
         result.suites.append(data.suite)
@@ -126,8 +168,12 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
             result.task_infos[(data.suite.name, task.name)] = TaskInfo(
                 task.kind, task.choices, data.suite.domains, data.suite.in_domain)
         folds = plan_folds(data, config.protocol)
-        for model_name in config.models:
-            chunks += _run_model(model_name, makers[model_name], data, folds, config, result, progress)
+        for model_name, factory in makers.items():
+            if model_name in grouped and not _supports_any(factory(), data.suite, config):
+                result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
+                continue
+            for trial in range(config.trials):
+                chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted)
     result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
     result.records.insert(0, "run_id", result.run_id)
     return result
@@ -140,9 +186,23 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     return load_suite_data(suite, data_dir=config.data_dir)
 
 
-def _checked_model(name: str) -> Callable[[], Adapter]:
-    make_model(name)  # fail fast on unknown names, before any training
-    return lambda: make_model(name)
+def _supports_any(adapter: Adapter, suite: Suite, config: RunConfig) -> bool:
+    wanted = [suite.task(n) for n in config.tasks] if config.tasks else list(suite.tasks)
+    return any(adapter.supports(t) for t in wanted)
+
+
+def _checked_models(config: RunConfig, result: RunResult) -> dict[str, Callable[[], Adapter]]:
+    makers: dict[str, Callable[[], Adapter]] = {}
+    for name, from_group in expand_models(config.models):
+        try:
+            make_model(name)  # fail fast on unknown names, before any training
+        except CapabilityError as exc:
+            if not from_group:
+                raise
+            result.skipped.append(f"{name}: {exc}")
+            continue
+        makers[name] = lambda name=name: make_model(name)  # type: ignore[misc]
+    return makers
 
 
 def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:
@@ -164,29 +224,61 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
     return chosen
 
 
-def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold],
-               config: RunConfig, result: RunResult, progress: Progress) -> list[pd.DataFrame]:
+def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
+               config: RunConfig, result: RunResult, progress: Progress,
+               on_fitted: OnFitted | None) -> list[pd.DataFrame]:
     chunks = []
     for fold in folds:
         adapter = factory()
         tasks = _selected_tasks(adapter, data.suite, config, result)
-        started = time.perf_counter()
-        if adapter.trainable:
-            if not fold.train:
-                raise CapabilityError(
-                    f"Model {name!r} must be trained, but protocol {fold.name!r} of suite {data.suite.name!r} "
-                    "has no training data. Use a pretrained model or another protocol.")
-            adapter.fit(fold.train, tasks, seed=seed_hash(config.seed, name, data.suite.name, fold.name))
-        result.timings[f"fit/{name}/{data.suite.name}/{fold.name}"] = time.perf_counter() - started
-        result.fingerprints[f"{name}/{data.suite.name}/{fold.name}"] = adapter.fingerprint()
+        key = FitKey(name, data.suite.name, fold.name, trial)
+        seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
+        fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+        if adapter.trainable and on_fitted:
+            on_fitted(key, adapter)
+        by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
         started = time.perf_counter()
         for task in tasks:
-            chunks += _score_fold(adapter, name, data.suite, task, fold, config, progress)
-        result.timings[f"score/{name}/{data.suite.name}/{fold.name}"] = time.perf_counter() - started
+            chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress)
+        result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
+    for chunk in chunks:
+        chunk["trial"] = trial
     return chunks
 
 
-def _score_fold(adapter: Adapter, name: str, suite: Suite, task: Task, fold: Fold,
+def _fit(adapter: Adapter, suite: Suite, fold: Fold, tasks: list[Task], seed: int, key: FitKey,
+         config: RunConfig, result: RunResult) -> list[Task]:
+    """Train ``adapter`` on the fold (if trainable); return the tasks it was trained for."""
+    fit_tasks = [t for t in suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
+    started = time.perf_counter()
+    if adapter.trainable:
+        if not fold.train:
+            raise CapabilityError(
+                f"Model {key.model!r} must be trained, but protocol {fold.name!r} of suite {suite.name!r} "
+                "has no training data. Use a pretrained model or another protocol.")
+        adapter.fit(fold.train, fit_tasks, seed=seed)
+    result.timings[f"fit/{key.label(config.trials)}"] = time.perf_counter() - started
+    result.fingerprints[key.label(config.trials)] = adapter.fingerprint()
+    return fit_tasks
+
+
+def _adapt(adapter: Adapter, fold: Fold, tasks: list[Task], seed: int, key: FitKey, config: RunConfig,
+           result: RunResult) -> dict[str, Adapter]:
+    """The model that scores each test domain: an adapted copy where the fold offers a pool."""
+    by_domain = {domain: adapter for domain in fold.test}
+    if not adapter.adaptable:
+        return by_domain
+    for domain, pool in fold.adapt.items():
+        started = time.perf_counter()
+        # the pool is the domain's train split: fold.adapt never holds a test example
+        by_domain[domain] = adapter.adapted(pool, tasks, seed=trial_seed(seed, 0, "adapt", domain))
+        label = FitKey(key.model, key.suite, key.fold, key.trial, domain).label(config.trials)
+        result.timings[f"adapt/{label}"] = time.perf_counter() - started
+        result.fingerprints[label] = by_domain[domain].fingerprint()
+    return by_domain
+
+
+def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
                 config: RunConfig, progress: Progress) -> list[pd.DataFrame]:
     chunks = []
     for domain, examples in fold.test.items():
@@ -195,7 +287,7 @@ def _score_fold(adapter: Adapter, name: str, suite: Suite, task: Task, fold: Fol
         examples = examples[: config.limit] if config.limit else examples
         description = f"{name} · {suite.name}/{task.name} · {domain}"
         with progress(len(examples), description) as advance:
-            frame = score_examples(adapter, task, examples, batch_size=config.batch_size,
+            frame = score_examples(by_domain[domain], task, examples, batch_size=config.batch_size,
                                    where=f"{suite.name}/{task.name}/{domain}", advance=advance)
         frame.insert(0, "model", name)
         frame.insert(1, "suite", suite.name)

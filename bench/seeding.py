@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 
-__all__ = ["seed_hash"]
+__all__ = ["seed_hash", "trial_seed"]
 
 
 def seed_hash(seed: int, *names: object) -> int:
@@ -18,3 +18,13 @@ def seed_hash(seed: int, *names: object) -> int:
     """
     text = "|".join([str(seed), *map(str, names)])
     return int.from_bytes(hashlib.sha256(text.encode()).digest()[:4], "big")
+
+
+def trial_seed(seed: int, trial: int, *names: object) -> int:
+    """The seed of a component in trial ``trial`` (0-based) of a run with seed ``seed``.
+
+    Trial 0 is ``seed_hash(seed, *names)``, the seed of a single-trial run, so one trial
+    of a many-trial run reproduces the single run; trial ``t > 0`` is
+    ``seed_hash(seed, "trial", t, *names)``.
+    """
+    return seed_hash(seed, *names) if trial == 0 else seed_hash(seed, "trial", trial, *names)

@@ -53,7 +53,7 @@ def test_run_end_to_end_writes_files_and_prints_a_table(tmp_path: Path, capsys: 
 
 @pytest.mark.parametrize(("argv", "message"), [
     (["run", "toy-review"], "error: Unknown suite 'toy-review'. Did you mean: toy-reviews?"),
-    (["run", "--model", "sourceonly"], "error: Unknown model 'sourceonly'. Did you mean: source-only?"),
+    (["run", "--model", "sourceonly"], "error: Unknown model 'sourceonly'. Did you mean: source-only"),
     (["run", "nope.toml"], "error: Cannot read suite file nope.toml"),
 ])
 def test_errors_are_one_clear_line(argv: list[str], message: str, tmp_path: Path,

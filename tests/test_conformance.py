@@ -14,7 +14,7 @@ from bench.scoring.metrics import METRICS
 from bench.suites import SUITES, load_suite, load_suite_data
 from tests.conftest import SHARED_DATA
 
-OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm"}
+OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm"}
 
 
 @pytest.mark.parametrize("name", SUITES.names())

@@ -32,7 +32,8 @@ def broken_after_first_batch():
 
 def test_run_folder_follows_the_contract(tiny_suite: Path, tmp_path: Path) -> None:
     done = evaluate(RunConfig(suites=(str(tiny_suite),), models=("majority", "source-only")), tmp_path / "out")
-    assert sorted(p.name for p in done.run_dir.iterdir()) == ["gaps.csv", "metrics.csv", "records.csv.gz", "run.json"]
+    assert sorted(p.name for p in done.run_dir.iterdir()) == ["gaps.csv", "metrics.csv", "models", "records.csv.gz",
+                                                               "run.json"]
     meta, records = read_run(done.run_dir)
     assert set(RECORD_COLUMNS) <= set(records.columns)
     assert {"prob_negative", "prob_positive"} <= set(records.columns)

@@ -9,6 +9,7 @@ because the user named it) and installed plugins of the entry-point group
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
@@ -24,12 +25,14 @@ __all__ = [
     "BASELINES",
     "METHOD_BY_KIND",
     "MODELS",
+    "MODEL_GROUPS",
     "Adapter",
     "CallableAdapter",
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
     "default_models",
+    "expand_models",
     "make_model",
 ]
 
@@ -41,6 +44,14 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
     ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+    # -- mitigations (bench.baselines.strategies) --
+    ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style)."),
+    ("multitask", "bench.baselines:multitask", "Shared trunk, one head per task, trained jointly on all tasks."),
+    ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain."),
+    ("source-only-minilm", "bench.baselines.encoder_model:source_only_minilm",
+     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders])."),
+    ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
+     "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders])."),
     ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
@@ -62,9 +73,28 @@ def default_models(suites: Sequence[Suite]) -> tuple[str, ...]:
         names += [m for m in (suite.models or BASELINES) if m not in names]
     return tuple(names)
 
+MODEL_GROUPS: dict[str, tuple[str, ...]] = {
+    "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",
+                      "source-only-minilm", "finetuned-minilm", "byte-ngram"),
+    "mitigations": ("source-only", "augmented", "multitask", "finetuned", "source-only-minilm", "finetuned-minilm"),
+}
+"""Names that stand for several models. A member that needs a missing optional package,
+or supports none of a suite's tasks, is skipped (with the reason in the run's ``skipped``
+list) instead of failing the run."""
+
+
+def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:
+    """``(model, from_group)`` for each model in ``specs``, groups expanded, duplicates dropped."""
+    out: dict[str, bool] = {}
+    for spec in specs:
+        for name in MODEL_GROUPS.get(spec, (spec,)):
+            out[name] = out.get(name, True) and spec in MODEL_GROUPS
+    return list(out.items())
+
 
 def make_model(spec: str) -> Adapter:
-    """A fresh adapter for a registered name, a plugin name, or ``"module:factory"``.
+    """A fresh adapter for a registered name, a plugin name, ``"module:factory"``, or the
+    folder of a saved model (see :mod:`bench.baselines.persist`).
 
     Raises
     ------
@@ -73,6 +103,10 @@ def make_model(spec: str) -> Adapter:
     ConfigError
         If the factory does not return an :class:`Adapter`.
     """
+    if spec not in MODELS and Path(spec, "model.json").is_file():
+        from bench.baselines.persist import load_model
+
+        return load_model(spec)
     if spec not in MODELS:
         load_plugins()
     if spec not in MODELS and ":" in spec:

@@ -18,7 +18,12 @@ The task is passed to every method (not only its choices) so that a model with o
 per task, or a language model with a prompt template per task, knows which to use.
 
 A trainable adapter also implements ``fit(train, tasks, *, seed)``; the protocol decides
-what it is trained on. ``fingerprint()`` identifies the model (name, configuration and,
+what it is trained on. An adapter with ``trains_all_tasks`` (a multi-task model) is
+fitted on every task of the suite it supports, even when only some are scored. An
+``adaptable`` adapter (transfer learning) also implements ``adapted(pool, tasks, *, seed)``:
+given the *train* split of a domain it was not trained on, it returns a copy adapted to
+that domain (e.g. fine-tuned on a few of the pool's examples), which scores that domain.
+``fingerprint()`` identifies the model (name, configuration and,
 once trained, a hash of its weights) for caching and for ``run.json``.
 """
 
@@ -62,11 +67,19 @@ class Adapter:
         The task kinds this adapter can score.
     trainable
         Whether the adapter must be fitted (``fit``) before it scores.
+    adaptable
+        Whether the adapter implements ``adapted`` (per-target-domain adaptation).
     """
 
     name: str = "adapter"
     task_kinds: ClassVar[frozenset[str]] = frozenset()
     trainable: ClassVar[bool] = False
+    adaptable: ClassVar[bool] = False
+
+    @property
+    def trains_all_tasks(self) -> bool:
+        """Whether ``fit`` should get every task of the suite (multi-task models)."""
+        return False
 
     def supports(self, task: Task) -> bool:
         """Whether this adapter can score ``task``."""
@@ -75,6 +88,13 @@ class Adapter:
     def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
         """Train on ``train`` for ``tasks``; only trainable adapters implement it."""
         raise CapabilityError(f"Model {self.name!r} is not trainable.")
+
+    def adapted(self, pool: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> Adapter:
+        """A copy of this (fitted) model adapted to the domain of ``pool``, a domain's *train* split.
+
+        Only adaptable adapters implement it; the runner never passes test examples.
+        """
+        raise CapabilityError(f"Model {self.name!r} cannot adapt to a new domain.")
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         """Log-probabilities of ``task.choices`` per example, shape ``(n, k)``, natural log."""

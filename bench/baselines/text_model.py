@@ -1,18 +1,29 @@
 """A small torch text model: hashed n-grams → mean embedding → one linear head per task.
 
-:class:`NgramTextModel` is the trainable adapter behind the ``source-only`` baseline.
-With ``joint=False`` it trains one network per task; with ``joint=True`` one shared
-trunk (the embedding) with a head per task, trained on the summed task losses.
+:class:`NgramTextModel` is the trainable adapter behind the ``source-only``,
+``augmented``, ``multitask`` and ``finetuned`` baselines. With ``joint=False`` it trains
+one network per task; with ``joint=True`` one shared trunk (the embedding) with a head
+per task, trained on the weighted sum of the task losses (:func:`batch_loss`).
 
-Losses: classification heads use cross-entropy ``-ln softmax(z)_y`` (nats); regression
-heads use mean squared error on standardised targets ``(y - mean) / std`` (train-split
-statistics), and predictions are mapped back and clipped to the task's value range.
+Losses (all means over the examples of a mini-batch that carry the task's target):
+
+- classification: cross-entropy ``-ln softmax(z)_y`` (nats);
+- regression: mean squared error on standardised targets ``(y - mean) / std``
+  (train-split statistics), multiplied by ``TrainConfig.regression_weight``;
+  predictions are mapped back and clipped to the task's value range.
+
+The embedding starts at zero (as fastText's output layer does), so an n-gram never seen
+in training adds nothing to a text's mean vector instead of random noise, and the saved
+weights need only the rows that training touched. The embedding is trained with
+:class:`torch.optim.SparseAdam` (only the rows of a batch's n-grams are updated), the
+heads with :class:`torch.optim.Adam`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -21,15 +32,29 @@ from torch import nn
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.features import HashedNgrams
-from bench.errors import CapabilityError, DataError
+from bench.errors import CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
 
-__all__ = ["NgramNet", "NgramTextModel", "TrainConfig"]
+__all__ = ["NgramNet", "NgramTextModel", "TaskTargets", "TrainConfig", "batch_loss", "supports_task", "task_targets",
+           "train_net"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Hyperparameters of :class:`NgramTextModel` (one place, recorded in ``run.json``)."""
+    """Hyperparameters of :class:`NgramTextModel` (one place, recorded in ``run.json``).
+
+    Attributes
+    ----------
+    n_buckets, max_n
+        Hashed vocabulary size and longest n-gram (see :class:`HashedNgrams`).
+    dim
+        Embedding width.
+    epochs, batch_size, lr
+        Passes over the training set, examples per step, Adam learning rate.
+    regression_weight
+        Weight ``λ`` of each regression loss in the summed loss of a joint model:
+        ``L = Σ_classification CE + λ · Σ_regression MSE``.
+    """
 
     n_buckets: int = 2**18
     max_n: int = 2
@@ -37,8 +62,17 @@ class TrainConfig:
     epochs: int = 8
     batch_size: int = 32
     lr: float = 0.02
-    weight_decay: float = 0.0
     regression_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        for name in ("n_buckets", "max_n", "dim", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if not isinstance(value, int) or value < 1:
+                raise ConfigError(f"TrainConfig.{name} must be a positive integer. Got {value!r} instead.")
+        if not self.lr > 0 or not self.regression_weight >= 0:
+            raise ConfigError(
+                f"TrainConfig.lr must be > 0 and regression_weight ≥ 0. "
+                f"Got {self.lr!r} and {self.regression_weight!r}.")
 
 
 class NgramNet(nn.Module):
@@ -52,9 +86,10 @@ class NgramNet(nn.Module):
         Output width per head name: ``k`` for a classification task, 1 for regression.
     """
 
-    def __init__(self, n_buckets: int, dim: int, heads: dict[str, int]) -> None:
+    def __init__(self, n_buckets: int, dim: int, heads: Mapping[str, int]) -> None:
         super().__init__()
-        self.embedding = nn.EmbeddingBag(n_buckets, dim, mode="mean")
+        self.embedding = nn.EmbeddingBag(n_buckets, dim, mode="mean", sparse=True)
+        nn.init.zeros_(self.embedding.weight)
         self.heads = nn.ModuleDict({name: nn.Linear(dim, width) for name, width in heads.items()})
 
     def forward(self, ids: torch.Tensor, offsets: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -63,16 +98,143 @@ class NgramNet(nn.Module):
 
 
 @dataclass
-class _TaskTargets:
+class TaskTargets:
+    """One task's training targets, aligned with the rows of the training set.
+
+    Attributes
+    ----------
+    task
+        The task.
+    rows
+        Sorted indices of the training examples that have this task's target.
+    values
+        Class indices (long) or standardised values ``(y - mean) / std`` (float).
+    mean, std
+        Standardisation of a regression target (0 and 1 for classification).
+    """
+
     task: Task
-    rows: np.ndarray  # indices of training examples that have this target
-    values: torch.Tensor  # class indices (long) or standardised values (float)
+    rows: np.ndarray
+    values: torch.Tensor
     mean: float = 0.0
     std: float = 1.0
 
 
+def task_targets(train: Sequence[Example], task: Task, *, mean: float | None = None,
+                 std: float | None = None) -> TaskTargets:
+    """The targets of ``task`` in ``train``; regression targets standardised.
+
+    ``mean`` and ``std`` default to the statistics of ``train`` (``std`` 1 when all
+    targets are equal); fine-tuning passes the pre-training ones.
+
+    Raises
+    ------
+    DataError
+        If no example of ``train`` has a target for ``task``.
+    """
+    rows = np.array([i for i, ex in enumerate(train) if task.name in ex.targets], dtype=np.int64)
+    if len(rows) == 0:
+        raise DataError(f"No training example has a target for task {task.name!r}.")
+    raw = np.array([train[i].targets[task.name] for i in rows], dtype=np.float64)
+    if task.kind == "classification":
+        return TaskTargets(task, rows, torch.from_numpy(raw.astype(np.int64)))
+    mean = float(raw.mean()) if mean is None else mean
+    std = (float(raw.std()) or 1.0) if std is None else std
+    return TaskTargets(task, rows, torch.from_numpy((raw - mean) / std).float(), mean, std)
+
+
+def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: Mapping[str, TaskTargets],
+               regression_weight: float = 1.0) -> torch.Tensor:
+    """The summed task loss of one mini-batch.
+
+    .. math::
+        L = \\sum_{t \\in \\text{classification}} \\frac{1}{|B_t|}
+            \\sum_{i \\in B_t} -\\ln \\operatorname{softmax}(z_{t,i})_{y_{t,i}}
+          + \\lambda \\sum_{t \\in \\text{regression}} \\frac{1}{|B_t|} \\sum_{i \\in B_t} (\\hat s_{t,i} - s_{t,i})^2
+
+    where :math:`B_t` are the examples of the batch with a target for task :math:`t`,
+    :math:`s = (y - \\text{mean}) / \\text{std}` is the standardised regression target and
+    :math:`\\lambda` is ``regression_weight``. A task with no target in the batch adds 0.
+
+    Parameters
+    ----------
+    outputs
+        Head outputs per task for the batch, ``(b, k)`` logits or ``(b, 1)`` values.
+    batch
+        Indices (into the training set) of the batch's examples, in output order.
+    targets
+        Targets per task name, from :func:`task_targets`.
+    regression_weight
+        :math:`\\lambda`.
+    """
+    total = torch.zeros(())
+    for name, target in targets.items():
+        mask = np.isin(batch, target.rows)
+        if not mask.any():
+            continue
+        positions = np.searchsorted(target.rows, batch[mask])
+        out = outputs[name][torch.from_numpy(np.nonzero(mask)[0])]
+        wanted = target.values[torch.from_numpy(positions)]
+        if target.task.kind == "classification":
+            total = total + nn.functional.cross_entropy(out, wanted)
+        else:
+            total = total + regression_weight * nn.functional.mse_loss(out.squeeze(-1), wanted)
+    return total
+
+
+def supports_task(model: Adapter, task: Task) -> bool:
+    """Kind check; a loaded (no longer trainable) model supports only the tasks it was trained for."""
+    if task.kind not in model.task_kinds:
+        return False
+    if model.trainable:
+        return True
+    saved = getattr(model, "targets", {}).get(task.name)
+    return saved is not None and saved.task.kind == task.kind and saved.task.choices == task.choices
+
+
+def _bag(id_lists: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
+    lengths = torch.tensor([0] + [len(ids) for ids in id_lists[:-1]], dtype=torch.long)
+    flat = torch.tensor([i for ids in id_lists for i in ids], dtype=torch.long)
+    return flat, lengths.cumsum(0)
+
+
+def train_net(net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, TaskTargets], *, epochs: int,
+              batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
+    """Train ``net`` in place on hashed n-gram ids with :func:`batch_loss`.
+
+    Mini-batches are a fresh permutation per epoch from a generator seeded with ``seed``.
+    """
+    optimisers = [torch.optim.SparseAdam(list(net.embedding.parameters()), lr=lr),
+                  torch.optim.Adam(list(net.heads.parameters()), lr=lr)]
+    generator = torch.Generator().manual_seed(seed)
+    net.train()
+    for _ in range(epochs):
+        order = torch.randperm(len(ids), generator=generator).numpy()
+        for start in range(0, len(order), batch_size):
+            batch = order[start : start + batch_size]
+            outputs = net(*_bag([ids[i] for i in batch]))
+            loss = batch_loss(outputs, batch, targets, regression_weight)
+            for optimiser in optimisers:
+                optimiser.zero_grad()
+            loss.backward()
+            for optimiser in optimisers:
+                optimiser.step()
+    net.eval()
+
+
 class NgramTextModel(Adapter):
-    """Trainable hashed n-gram model for classification and regression tasks."""
+    """Trainable hashed n-gram model for classification and regression tasks.
+
+    Parameters
+    ----------
+    name
+        The model's name in records.
+    config
+        Hyperparameters.
+    joint
+        ``False``: one network per task. ``True``: one shared trunk with a head per task,
+        trained on all of the suite's tasks at once (multi-task learning).
+    """
 
     task_kinds = frozenset({"classification", "regression"})
     trainable = True
@@ -82,8 +244,16 @@ class NgramTextModel(Adapter):
         self.config = config or TrainConfig()
         self.joint = joint
         self.featurizer = HashedNgrams(self.config.n_buckets, self.config.max_n)
-        self.nets: dict[str, NgramNet] = {}
-        self.targets: dict[str, _TaskTargets] = {}
+        self.nets: dict[str, NgramNet] = {}  # task name -> network (one shared by all tasks if joint)
+        self.targets: dict[str, TaskTargets] = {}
+
+    @property
+    def trains_all_tasks(self) -> bool:
+        """A joint model is trained on every task of the suite it supports."""
+        return self.joint
+
+    def supports(self, task: Task) -> bool:
+        return supports_task(self, task)
 
     # -- training -------------------------------------------------------------------
     def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
@@ -91,62 +261,51 @@ class NgramTextModel(Adapter):
         tasks = [t for t in tasks if self.supports(t)]
         if not tasks:
             raise CapabilityError(f"Model {self.name!r} supports none of the tasks given.")
-        self.targets = {t.name: _targets(train, t) for t in tasks}
-        groups = [tasks] if self.joint else [[t] for t in tasks]
+        if not train:
+            raise DataError(f"Model {self.name!r} got no training examples.")
+        self.targets = {t.name: task_targets(train, t) for t in tasks}
+        ids = self._ids(train)
         self.nets = {}
-        for group in groups:
+        for group in ([tasks] if self.joint else [[t] for t in tasks]):
             torch.manual_seed(seed)
             heads = {t.name: (len(t.choices) if t.kind == "classification" else 1) for t in group}
             net = NgramNet(self.config.n_buckets, self.config.dim, heads)
-            self._train(net, train, group, seed)
+            self._train(net, ids, {t.name: self.targets[t.name] for t in group}, seed=seed)
             for t in group:
                 self.nets[t.name] = net
 
-    def _train(self, net: NgramNet, train: Sequence[Example], tasks: Sequence[Task], seed: int) -> None:
-        cfg = self.config
-        ids = [self.featurizer.ids(ex.text) for ex in train]
-        optimiser = torch.optim.Adam(net.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-        generator = torch.Generator().manual_seed(seed)
-        net.train()
-        for _ in range(cfg.epochs):
-            order = torch.randperm(len(train), generator=generator).numpy()
-            for start in range(0, len(order), cfg.batch_size):
-                batch = order[start : start + cfg.batch_size]
-                loss = self._batch_loss(net, ids, batch, tasks)
-                optimiser.zero_grad()
-                loss.backward()
-                optimiser.step()
-        net.eval()
+    def _ids(self, examples: Sequence[Example]) -> list[list[int]]:
+        return [self.featurizer.ids(ex.text) for ex in examples]
 
-    def _batch_loss(self, net: NgramNet, ids: list[list[int]], batch: np.ndarray, tasks: Sequence[Task]) -> torch.Tensor:
-        flat, offsets = _bag([ids[i] for i in batch])
-        outputs = net(flat, offsets)
-        total = torch.zeros(())
-        for task in tasks:
-            target = self.targets[task.name]
-            mask = np.isin(batch, target.rows)
-            if not mask.any():
-                continue
-            positions = np.searchsorted(target.rows, batch[mask])
-            out = outputs[task.name][torch.from_numpy(np.nonzero(mask)[0])]
-            wanted = target.values[torch.from_numpy(positions)]
-            if task.kind == "classification":
-                total = total + nn.functional.cross_entropy(out, wanted)
-            else:
-                total = total + self.config.regression_weight * nn.functional.mse_loss(out.squeeze(-1), wanted)
-        return total
+    def _train(self, net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, TaskTargets], *, seed: int,
+               epochs: int | None = None, lr: float | None = None, batch_size: int | None = None) -> None:
+        cfg = self.config
+        train_net(net, ids, targets, epochs=epochs or cfg.epochs, batch_size=batch_size or cfg.batch_size,
+                  lr=lr or cfg.lr, regression_weight=cfg.regression_weight, seed=seed)
+
+    def groups(self) -> dict[str, NgramNet]:
+        """Each distinct network under the ``+``-joined names of its tasks (``"sentiment+rating"``)."""
+        found: dict[int, tuple[list[str], NgramNet]] = {}
+        for name, net in self.nets.items():
+            found.setdefault(id(net), ([], net))[0].append(name)
+        return {"+".join(names): net for names, net in found.values()}
+
+    def net_for(self, task: Task) -> NgramNet:
+        """The network holding ``task``'s head."""
+        if task.name not in self.nets:
+            raise CapabilityError(f"Model {self.name!r} was not trained for task {task.name!r}; call fit first.")
+        return self.nets[task.name]
 
     # -- scoring --------------------------------------------------------------------
     def _outputs(self, examples: Sequence[Example], task: Task) -> torch.Tensor:
-        if task.name not in self.nets:
-            raise CapabilityError(f"Model {self.name!r} was not trained for task {task.name!r}; call fit first.")
+        net = self.net_for(task)
         flat, offsets = self.featurizer([ex.text for ex in examples])
         with torch.inference_mode():
-            return self.nets[task.name](flat, offsets)[task.name].float()
+            return net(flat, offsets)[task.name].float()
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         logits = self._outputs(examples, task)
-        return torch.log_softmax(logits, dim=-1).double().numpy()
+        return torch.log_softmax(logits.double(), dim=-1).numpy()
 
     def predict_values(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         target = self.targets[task.name]
@@ -155,23 +314,10 @@ class NgramTextModel(Adapter):
             values = np.clip(values, *task.value_range)
         return values
 
+    def options(self) -> dict[str, Any]:
+        """The constructor options, for fingerprints and saved models."""
+        return {"config": asdict(self.config), "joint": self.joint}
+
     def fingerprint(self) -> str:
         digests = [state_dict_digest(net) for _, net in sorted(self.nets.items())]
-        return config_fingerprint(self.name, {**asdict(self.config), "joint": self.joint}, *digests)
-
-
-def _bag(id_lists: list[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = torch.tensor([0] + [len(ids) for ids in id_lists[:-1]], dtype=torch.long)
-    flat = torch.tensor([i for ids in id_lists for i in ids], dtype=torch.long)
-    return flat, lengths.cumsum(0)
-
-
-def _targets(train: Sequence[Example], task: Task) -> _TaskTargets:
-    rows = np.array([i for i, ex in enumerate(train) if task.name in ex.targets], dtype=np.int64)
-    if len(rows) == 0:
-        raise DataError(f"No training example has a target for task {task.name!r}.")
-    raw = np.array([train[i].targets[task.name] for i in rows], dtype=np.float64)
-    if task.kind == "classification":
-        return _TaskTargets(task, rows, torch.from_numpy(raw.astype(np.int64)))
-    mean, std = float(raw.mean()), float(raw.std()) or 1.0
-    return _TaskTargets(task, rows, torch.from_numpy((raw - mean) / std).float(), mean, std)
+        return config_fingerprint(self.name, {"class": type(self).__qualname__, **self.options()}, *digests)
