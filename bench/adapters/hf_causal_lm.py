@@ -47,7 +47,7 @@ import numpy as np
 import torch
 from scipy.special import logsumexp
 
-from bench.adapters.base import Adapter, config_fingerprint
+from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.lm_scoring import PackedBatch, ScoreRequest, rolling_windows, score_requests
 from bench.errors import CapabilityError, ConfigError, MissingDataError
 from bench.suites.types import Example, Task
@@ -289,7 +289,7 @@ class HFCausalLM(Adapter):
     # -- classification -----------------------------------------------------------
     def choice_requests(self, examples: Sequence[Example], task: Task) -> list[ScoreRequest]:
         """One request per example: the prompt and one branch per choice continuation."""
-        prompts = [_fill(task.prompt, ex.text) for ex in examples]
+        prompts = [prompt_text(task, ex.text) for ex in examples]
         contexts, continuations = [], []
         for prompt in prompts:
             stripped = prompt.rstrip()
@@ -375,11 +375,6 @@ def _model_context(model: Any, tokenizer: Any) -> int:
             return value
     limit = getattr(tokenizer, "model_max_length", None)
     return limit if isinstance(limit, int) and 0 < limit < 10**9 else 2048
-
-
-def _fill(template: str | None, text: str) -> str:
-    """The prompt: ``template`` with ``{text}`` replaced (the text alone without a template)."""
-    return text if template is None else template.replace("{text}", text)
 
 
 # -- factories for the model registry ------------------------------------------------
