@@ -21,7 +21,7 @@ __all__ = ["GAP_COLUMNS", "METRIC_COLUMNS", "TaskInfo", "gaps_table", "metrics_t
 
 METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low", "ci_high", "n"]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
-               "p_value", "p_adjusted"]
+               "p_value", "p_adjusted", "value_a", "value_b"]
 POOLED = "ALL"
 POOLED_OOD = "OOD"
 
@@ -87,6 +87,7 @@ def gaps_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo])
     """``id_ood`` gap point estimates: the in-domain set against each out-of-domain
     domain and against all out-of-domain examples pooled (``domain_b = "OOD"``).
 
+    Columns ``value_a`` and ``value_b`` hold the two metric values compared.
     ``gap = m(ID) − m(OOD)`` for higher-is-better metrics and ``m(OOD) − m(ID)`` for
     losses, so a positive gap always means "worse out of domain".
     """
@@ -103,5 +104,5 @@ def gaps_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo])
                 m_out = metric.compute(task_columns(part, info), where=f"{model}/{suite}/{task}/{domain}")
                 gap = m_in - m_out if metric.higher_is_better else m_out - m_in
                 rows.append((model, suite, task, metric.name, "id_ood", "+".join(info.in_domain), domain, gap,
-                             math.nan, math.nan, math.nan, math.nan))
+                             math.nan, math.nan, math.nan, math.nan, m_in, m_out))
     return pd.DataFrame(rows, columns=GAP_COLUMNS)

@@ -1,0 +1,142 @@
+"""Write a run's files: ``run.json``, ``records.csv.gz``, ``metrics.csv``, ``gaps.csv``.
+
+A run folder appears complete or not at all: everything is written into a hidden
+temporary folder beside it, which is renamed to ``<out>/runs/<run_id>`` only once every
+file is on disk. A run that fails leaves no folder that looks finished.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Mapping
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from bench.errors import OutputError
+from bench.runner import RunResult
+from bench.scoring.tables import TaskInfo
+
+__all__ = ["RECORD_COLUMNS", "check_writable", "read_run", "run_metadata", "write_run"]
+
+RECORD_COLUMNS = ["run_id", "model", "suite", "task", "domain", "split", "example_id", "target", "prediction",
+                  "correct", "nll"]
+_PACKAGES = ("xdbench", "torch", "numpy", "scipy", "pandas", "transformers")
+
+
+def check_writable(out: str | Path) -> Path:
+    """Create ``out/runs`` if needed and check a file can be written there.
+
+    Raises
+    ------
+    OutputError
+        Naming the folder and the operating system's reason.
+    """
+    runs = Path(out) / "runs"
+    try:
+        runs.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=runs, prefix=".write-check-"):
+            pass
+    except OSError as exc:
+        raise OutputError(f"Cannot write to output folder {Path(out)}: {exc.strerror or exc}.") from exc
+    return runs
+
+
+def _versions() -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in _PACKAGES:
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            continue
+    return found
+
+
+def _git_commit() -> str | None:
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, timeout=5,
+                              cwd=Path(__file__).parent)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return done.stdout.strip() or None if done.returncode == 0 else None
+
+
+def run_metadata(result: RunResult) -> dict[str, Any]:
+    """The content of ``run.json``: config, suites, tasks, fingerprints, versions, timings."""
+    return {
+        "run_id": result.run_id,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "config": asdict(result.config),
+        "suites": [
+            {"name": s.name, "version": s.version, "content_hash": s.content_hash, "protocol": s.protocol,
+             "path": str(s.path) if s.path else None, "domains": list(s.domains), "in_domain": list(s.in_domain),
+             "split": asdict(s.split)}
+            for s in result.suites
+        ],
+        "tasks": {f"{suite}/{task}": asdict(info) for (suite, task), info in result.task_infos.items()},
+        "fingerprints": result.fingerprints,
+        "skipped": result.skipped,
+        "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
+        "versions": _versions(),
+        "git_commit": _git_commit(),
+    }
+
+
+def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], TaskInfo]:
+    """The :class:`TaskInfo` per ``(suite, task)`` stored in ``run.json``."""
+    infos = {}
+    for key, raw in meta["tasks"].items():
+        suite, _, task = key.partition("/")
+        infos[(suite, task)] = TaskInfo(raw["kind"], tuple(raw["choices"]), tuple(raw["domains"]),
+                                        tuple(raw["in_domain"]))
+    return infos
+
+
+def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFrame],
+              meta: Mapping[str, Any]) -> Path:
+    """Write the run folder atomically; return its path ``<out>/runs/<run_id>``.
+
+    ``tables`` maps file names (``"metrics.csv"``, ``"gaps.csv"``, …) to tables.
+    """
+    runs = check_writable(out)
+    final = runs / result.run_id
+    if final.exists():
+        raise OutputError(f"Run folder {final} exists already; refusing to overwrite it.")
+    staging = Path(tempfile.mkdtemp(prefix=f".{result.run_id}-", dir=runs))
+    try:
+        result.records.to_csv(staging / "records.csv.gz", index=False,
+                              compression={"method": "gzip", "mtime": 0})
+        for name, table in tables.items():
+            table.to_csv(staging / name, index=False)
+        (staging / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
+        os.replace(staging, final)
+    except OSError as exc:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise OutputError(f"Cannot write run folder {final}: {exc.strerror or exc}.") from exc
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return final
+
+
+def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
+    """``(run.json content, records)`` of a run folder."""
+    from bench.errors import DataError
+
+    run_dir = Path(run_dir)
+    meta_path, records_path = run_dir / "run.json", run_dir / "records.csv.gz"
+    for path in (meta_path, records_path):
+        if not path.is_file():
+            raise DataError(f"{run_dir} is not a complete run folder: {path.name} is missing.")
+    meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    records = pd.read_csv(records_path, dtype={"example_id": str})
+    return meta, records

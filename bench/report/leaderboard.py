@@ -1,0 +1,86 @@
+"""The leaderboard: one row per ``(model, suite, task)``, merged across runs.
+
+Columns: ``model, suite, task, kind, metric`` (the task kind's primary metric),
+``mean_<m>`` (unweighted mean over domains) for every metric ``m`` of the kind,
+``id_<metric>``, ``ood_<metric>`` (pooled), ``worst_domain``, ``worst_<metric>``,
+``gap_<metric>`` (in-domain vs pooled out-of-domain, signed so that positive is worse
+out of domain) with ``gap_<metric>_ci_low/high``, ``n`` and ``run_id``.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import pandas as pd
+from filelock import FileLock
+
+from bench.errors import OutputError
+from bench.scoring.metrics import PRIMARY_METRIC, metrics_for
+from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
+
+__all__ = ["KEY", "leaderboard_rows", "merge_leaderboard"]
+
+KEY = ["model", "suite", "task"]
+
+
+def _row(model: str, suite: str, task: str, info: TaskInfo, metrics: pd.DataFrame, gaps: pd.DataFrame) -> dict:
+    primary = PRIMARY_METRIC[info.kind]
+    higher = metrics_for(info.kind)[0].higher_is_better
+    row: dict = {"model": model, "suite": suite, "task": task, "kind": info.kind, "metric": primary}
+    per_domain = metrics[metrics["domain"].isin(info.domains)]
+    for name, values in per_domain.groupby("metric", sort=False)["value"]:
+        row[f"mean_{name}"] = float(values.mean())
+    domains = per_domain[per_domain["metric"] == primary].set_index("domain")["value"]
+    if len(domains):
+        worst = domains.idxmin() if higher else domains.idxmax()
+        row["worst_domain"], row[f"worst_{primary}"] = worst, float(domains[worst])
+    pooled = gaps[(gaps["metric"] == primary) & (gaps["kind"] == "id_ood") & (gaps["domain_b"] == POOLED_OOD)]
+    if len(pooled):
+        gap = pooled.iloc[0]
+        row[f"gap_{primary}"] = gap["gap"]
+        row[f"gap_{primary}_ci_low"], row[f"gap_{primary}_ci_high"] = gap["ci_low"], gap["ci_high"]
+        row[f"id_{primary}"], row[f"ood_{primary}"] = gap["value_a"], gap["value_b"]
+    all_rows = metrics[(metrics["domain"] == POOLED) & (metrics["metric"] == primary)]
+    row["n"] = int(all_rows["n"].iloc[0]) if len(all_rows) else 0
+    return row
+
+
+def leaderboard_rows(metrics: pd.DataFrame, gaps: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo],
+                     run_id: str) -> pd.DataFrame:
+    """Leaderboard rows of one run, from its metrics and gaps tables."""
+    rows = []
+    for (model, suite, task), part in metrics.groupby(KEY, sort=False):
+        sel = (gaps["model"] == model) & (gaps["suite"] == suite) & (gaps["task"] == task)
+        rows.append(_row(model, suite, task, infos[(suite, task)], part, gaps[sel]) | {"run_id": run_id})
+    return pd.DataFrame(rows)
+
+
+def _column_order(columns: pd.Index) -> list[str]:
+    first = [*KEY, "kind", "metric"]
+    last = ["n", "run_id"]
+    middle = sorted(c for c in columns if c not in first and c not in last)
+    return [c for c in first if c in columns] + middle + [c for c in last if c in columns]
+
+
+def merge_leaderboard(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """Merge ``rows`` into the CSV at ``path``: rows with the same model, suite and task
+    are replaced. Written to a temporary file and renamed, under a file lock."""
+    path = Path(path)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with FileLock(str(path) + ".lock", timeout=60):
+            old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=KEY)
+            keys = set(map(tuple, rows[KEY].to_numpy().tolist()))
+            keep = old[[tuple(k) not in keys for k in old[KEY].to_numpy().tolist()]]
+            merged = pd.concat([keep, rows], ignore_index=True) if len(keep) else rows.copy()
+            merged = merged.sort_values(KEY, kind="stable").reset_index(drop=True)
+            merged = merged[_column_order(merged.columns)]
+            handle, temp = tempfile.mkstemp(prefix=".leaderboard-", suffix=".csv", dir=path.parent)
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                merged.to_csv(stream, index=False)
+            os.replace(temp, path)
+    except OSError as exc:
+        raise OutputError(f"Cannot update leaderboard {path}: {exc.strerror or exc}.") from exc
+    return merged
