@@ -19,6 +19,7 @@ any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections.abc import Callable
 from urllib.parse import parse_qsl
@@ -98,6 +99,9 @@ def make_model(spec: str) -> Adapter:
     """
     name, argument, options = parse_model_spec(spec)
     factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
+    if not builtins.callable(factory):  # the name `callable` here is the submodule bench.adapters.callable
+        raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
+                          "(a function or class that returns an Adapter).")
     args = () if argument is None else (argument,)
     try:
         inspect.signature(factory).bind(*args, **options)  # type: ignore[arg-type]

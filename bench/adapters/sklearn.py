@@ -82,7 +82,7 @@ class SklearnAdapter(Adapter):
     def _columns(self, task: Task) -> np.ndarray:
         """For each of ``classes_``, the index of its task choice."""
         columns = []
-        for label in self.estimator.classes_:
+        for label in self.estimator.classes_.tolist():  # numpy scalars → str / int
             if isinstance(label, str) and label in task.choices:
                 columns.append(task.choices.index(label))
             elif isinstance(label, (int, np.integer)) and 0 <= int(label) < len(task.choices):
