@@ -177,3 +177,22 @@ def test_classification_without_a_prompt_scores_after_the_text(tiny) -> None:  #
     bare = type(SENTIMENT)("s", "classification", ("no", "yes"))
     request = tiny.choice_requests(examples(["Fine."]), bare)[0]
     assert list(request.context) == [tiny.prefix_id, *tiny.encode(["Fine."])[0]]
+
+
+def test_missing_transformers_says_how_to_install(tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
+    with pytest.raises(CapabilityError, match=r"hf-causal-lm needs the package 'transformers'.*pip install \"xdbench\[hf\]\""):
+        make_model(f"hf-causal-lm:{tiny_lm_dir}")
+
+
+def test_long_prompts_are_truncated_from_the_left(tiny_lm_dir: Path) -> None:
+    lm = make_model(f"hf-causal-lm:{tiny_lm_dir}?max_length=8")
+    request = lm.choice_requests(examples([TEXTS[5]]), THREE_WAY)[0]
+    longest = max(len(b) for b in request.branches)
+    assert len(request.context) + longest - 1 == 8  # every branch's positions fit the window
+    full = [lm.prefix_id, *lm.encode([THREE_WAY.prompt.replace("{text}", TEXTS[5])])[0]]
+    assert list(request.context) == full[-len(request.context):]
+    assert np.isfinite(lm.log_probs(examples([TEXTS[5]]), THREE_WAY)).all()
