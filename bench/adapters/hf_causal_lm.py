@@ -248,6 +248,7 @@ class HFCausalLM(Adapter):
         self.prefix_id = self._prefix_id()
         self.pad_id = self.prefix_id
         self.advance: Callable[[int], None] = lambda n: None
+        self._path = self._choose_path()
 
     def _prefix_id(self) -> int:
         tok = self.tokenizer
@@ -262,11 +263,15 @@ class HFCausalLM(Adapter):
         raise ConfigError(f"Model {self.name!r} has no BOS or EOS token; set the prefix_token option.")
 
     # -- model calls --------------------------------------------------------------
-    def _hidden(self, batch: PackedBatch) -> torch.Tensor:
+    def _mask(self, batch: PackedBatch) -> torch.Tensor:
         allowed = batch.attention_mask  # additive float mask: works with eager and sdpa attention
-        mask = torch.zeros(allowed.shape, dtype=self.model.dtype).masked_fill(~allowed, torch.finfo(self.model.dtype).min)
-        decoder = self.model.get_decoder()
-        out = decoder(input_ids=batch.input_ids, attention_mask=mask, position_ids=batch.position_ids, use_cache=False)
+        return torch.zeros(allowed.shape, dtype=self.model.dtype).masked_fill(~allowed, torch.finfo(self.model.dtype).min)
+
+    def _hidden(self, batch: PackedBatch) -> torch.Tensor:
+        """Final hidden states ``(R, L, H)`` (fast path: the output layer runs only where needed)."""
+        decoder = getattr(self.model, self.model.base_model_prefix, None) or self.model.get_decoder()
+        out = decoder(input_ids=batch.input_ids, attention_mask=self._mask(batch),
+                      position_ids=batch.position_ids, use_cache=False)
         return out.last_hidden_state
 
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -274,9 +279,35 @@ class HFCausalLM(Adapter):
         cap = getattr(self.model.config, "final_logit_softcapping", None)
         return torch.tanh(logits / cap) * cap if cap else logits
 
+    def _logits(self, batch: PackedBatch) -> torch.Tensor:
+        """All logits ``(R, L, V)`` from the full model (fallback path)."""
+        return self.model(input_ids=batch.input_ids, attention_mask=self._mask(batch),
+                          position_ids=batch.position_ids, use_cache=False).logits
+
+    def _choose_path(self) -> tuple[Callable[[PackedBatch], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
+        """The fast path if it reproduces a plain forward pass on a probe text, else the full model.
+
+        Raises
+        ------
+        ConfigError
+            If neither path reproduces the plain forward pass (the model ignores custom
+            attention masks or position ids).
+        """
+        ids = [self.prefix_id, *self.encode(["The quick brown fox jumps over the lazy dog."])[0][:10]]
+        request = ScoreRequest((ids[0],), (tuple(ids[1:]),))
+        with torch.inference_mode():
+            plain = torch.log_softmax(self.model(torch.tensor([ids])).logits[0, :-1].float(), dim=-1)
+        expected = plain[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()
+        for path in ((self._hidden, self._head), (self._logits, lambda logits: logits)):
+            got = score_requests([request], *path, pad_id=self.pad_id)[0][0]
+            if np.allclose(got, expected, atol=1e-3):
+                return path
+        raise ConfigError(f"Model {self.name!r} does not reproduce its own log-probabilities with a custom attention "
+                          "mask and position ids, which packed scoring needs; it cannot be used with hf-causal-lm.")
+
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[np.ndarray]]:
         """Token log-probabilities of every branch of every request (nats), batched."""
-        return score_requests(requests, self._hidden, self._head, pad_id=self.pad_id,
+        return score_requests(requests, *self._path, pad_id=self.pad_id,
                               batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size,
                               advance=self.advance)
 

@@ -189,10 +189,10 @@ def test_missing_transformers_says_how_to_install(tiny_lm_dir: Path, monkeypatch
 
 
 def test_long_prompts_are_truncated_from_the_left(tiny_lm_dir: Path) -> None:
-    lm = make_model(f"hf-causal-lm:{tiny_lm_dir}?max_length=8")
+    lm = make_model(f"hf-causal-lm:{tiny_lm_dir}?max_length=24")
     request = lm.choice_requests(examples([TEXTS[5]]), THREE_WAY)[0]
     longest = max(len(b) for b in request.branches)
-    assert len(request.context) + longest - 1 == 8  # every branch's positions fit the window
+    assert len(request.context) + longest - 1 == 24  # every branch's positions fit the window
     full = [lm.prefix_id, *lm.encode([THREE_WAY.prompt.replace("{text}", TEXTS[5])])[0]]
     assert list(request.context) == full[-len(request.context):]
     assert np.isfinite(lm.log_probs(examples([TEXTS[5]]), THREE_WAY)).all()
