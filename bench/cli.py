@@ -30,7 +30,7 @@ def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None
     from tqdm import tqdm
 
     with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr,
-              disable=not sys.stderr.isatty() and None) as bar:
+              disable=None) as bar:  # None: off when stderr is not a terminal
         yield bar.update
 
 
@@ -133,6 +133,91 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.set_defaults(handler=_cmd_serve)
 
 
+# --- bench report ------------------------------------------------------------------------
+def _cmd_report(args: argparse.Namespace) -> int:
+    from bench.report.html import write_report
+
+    print(f"report: {write_report(args.run_dir, args.output)}")
+    return 0
+
+
+def _add_report_parser(commands: argparse._SubParsersAction) -> None:
+    report = commands.add_parser("report", help="write an HTML report (tables and figures) of a run folder",
+                                 description="Write a self-contained HTML report of a run folder.")
+    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: RUN_DIR/report.html)")
+    report.set_defaults(handler=_cmd_report)
+
+
+# --- bench score / bench compare (statistics) -------------------------------------------
+def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--resamples", type=int, default=10_000, metavar="N",
+                        help="bootstrap resamples (default: 10000)")
+    parser.add_argument("--level", type=float, default=0.95, metavar="L", help="confidence level (default: 0.95)")
+    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the resampling (default: 0)")
+    parser.add_argument("--method", choices=["BCa", "percentile"], default="BCa",
+                        help="bootstrap interval (default: BCa)")
+    parser.add_argument("--permutations", type=int, default=2_000, metavar="N",
+                        help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+
+
+def _statistics_options(args: argparse.Namespace) -> dict:
+    return {"resamples": args.resamples, "level": args.level, "seed": args.seed, "method": args.method,
+            "permutations": args.permutations}
+
+
+def _cmd_score(args: argparse.Namespace) -> int:
+    from bench.pipeline import rescore_run
+    from bench.report import format_table, summary_table
+
+    scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar, **_statistics_options(args))
+    print(format_table(summary_table(scored.metrics, scored.gaps, scored.infos)))
+    print(f"wrote: {args.run_dir}/metrics.csv ({len(scored.metrics)} rows), "
+          f"{args.run_dir}/gaps.csv ({len(scored.gaps)} rows)")
+    return 0
+
+
+def _cmd_compare(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.pipeline import compare_run
+
+    if len(args.run_dirs) > 2:
+        raise ConfigError(f"bench compare takes one run folder, or two (model A from the first, B from the "
+                          f"second). Got {len(args.run_dirs)}.")
+    second = args.run_dirs[1] if len(args.run_dirs) == 2 else None
+    table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
+                              **_statistics_options(args))
+    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
+    columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
+               "p_value", "test"]
+    print(shown[columns].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    print(f"\ndifference > 0: {args.models[1]} better than {args.models[0]} (for gaps: a smaller gap).")
+    print(f"wrote: {path}")
+    return 0
+
+
+def _add_statistics_parsers(commands: argparse._SubParsersAction) -> None:
+    score = commands.add_parser(
+        "score", help="recompute metrics.csv and gaps.csv of a run folder from its records",
+        description="Recompute per-domain metrics with intervals and every cross-domain gap (bootstrap CI, "
+                    "permutation p-value, Holm, minimum detectable gap) from RUN_DIR/records.csv.gz; no model runs.")
+    score.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
+    _add_statistics_options(score)
+    score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.set_defaults(handler=_cmd_score)
+    compare = commands.add_parser(
+        "compare", help="paired comparison of two models on the same examples",
+        description="Compare model B with model A on their common examples: exact McNemar test for accuracy, "
+                    "paired bootstrap CI and paired permutation test for the other metrics and for the "
+                    "difference of their in-domain vs out-of-domain gaps.")
+    compare.add_argument("run_dirs", nargs="+", metavar="RUN_DIR",
+                         help="one run folder holding both models, or two (A from the first, B from the second)")
+    compare.add_argument("--models", nargs=2, required=True, metavar=("A", "B"), help="reference model, challenger")
+    compare.add_argument("--output", "-o", metavar="FILE", help="CSV to write (default: RUN_DIR/compare-A-vs-B.csv)")
+    _add_statistics_options(compare)
+    compare.set_defaults(handler=_cmd_compare)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bench`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -147,6 +232,8 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
     _add_serve_parser(commands)
+    _add_report_parser(commands)
+    _add_statistics_parsers(commands)
     return parser
 
 

@@ -26,7 +26,7 @@ from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.scoring.tables import TaskInfo
 
-__all__ = ["RECORD_COLUMNS", "check_writable", "read_run", "run_metadata", "write_run"]
+__all__ = ["RECORD_COLUMNS", "check_writable", "read_run", "replace_tables", "run_metadata", "write_run"]
 
 RECORD_COLUMNS = ["run_id", "model", "suite", "task", "domain", "split", "example_id", "target", "prediction",
                   "correct", "nll"]
@@ -140,3 +140,28 @@ def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
     records = pd.read_csv(records_path, dtype={"example_id": str})
     return meta, records
+
+
+def replace_tables(run_dir: str | Path, tables: Mapping[str, pd.DataFrame]) -> list[Path]:
+    """Write ``tables`` (file name → table) into an existing run folder, each through a
+    temporary file renamed over the old one, so that a reader never sees half a file.
+
+    Raises
+    ------
+    OutputError
+        Naming the file and the operating system's reason.
+    """
+    run_dir = Path(run_dir)
+    written = []
+    for name, table in tables.items():
+        final = run_dir / name
+        handle, temp = tempfile.mkstemp(prefix=f".{name}-", dir=run_dir)
+        try:
+            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+                table.to_csv(stream, index=False)
+            os.replace(temp, final)
+        except OSError as exc:
+            Path(temp).unlink(missing_ok=True)
+            raise OutputError(f"Cannot write {final}: {exc.strerror or exc}.") from exc
+        written.append(final)
+    return written

@@ -216,7 +216,7 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
     (classification) or ``n_tokens, n_bytes`` (language modelling).
     """
     method = getattr(adapter, METHOD_BY_KIND[task.kind])
-    parts = []
+    parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {start}-{start + len(batch) - 1}"
@@ -230,12 +230,13 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
         advance(len(batch))
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
-    return pd.concat(parts, ignore_index=True)
+    return pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
 
 
-def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> pd.DataFrame:
+def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> dict[str, np.ndarray]:
+    """Validated record columns of one batch."""
     n = len(batch)
-    ids = [ex.id for ex in batch]
+    ids = np.array([ex.id for ex in batch], dtype=object)
     if task.kind == "classification":
         log_p = check_log_probs(output, n, len(task.choices), where)
         target = np.array([int(ex.targets[task.name]) for ex in batch])
@@ -244,13 +245,14 @@ def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> p
                                    "correct": (prediction == target).astype(np.int64),
                                    "nll": -log_p[np.arange(n), target]}
         columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
-        return pd.DataFrame(columns)
+        return columns
     if task.kind == "regression":
         values = check_values(output, n, where)
         target = np.array([float(ex.targets[task.name]) for ex in batch])
-        return pd.DataFrame({"example_id": ids, "target": target, "prediction": values,
-                             "correct": np.nan, "nll": (values - target) ** 2})
+        return {"example_id": ids, "target": target, "prediction": values, "correct": np.full(n, np.nan),
+                "nll": (values - target) ** 2}
     nll, tokens = check_nll(output, n, where)
     n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in batch])
-    return pd.DataFrame({"example_id": ids, "target": np.nan, "prediction": np.nan, "correct": np.nan,
-                         "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes})
+    missing = np.full(n, np.nan)
+    return {"example_id": ids, "target": missing, "prediction": missing, "correct": missing,
+            "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes}

@@ -1,27 +1,35 @@
 """Metrics from per-example records.
 
-Every metric here is a *ratio of sums* over the examples of a group:
+Every metric is a function of *sums of per-example components* over the examples of a
+group. Each example :math:`i` contributes a row :math:`c_i \\in \\mathbb{R}^C` and the
+metric of a group :math:`G` is :math:`m(G) = f\\big(\\sum_{i \\in G} c_i\\big)`. Most
+metrics are a *ratio of sums*, :math:`C = 2`, :math:`c_i = (v_i, w_i)` and
 
 .. math:: m = \\frac{\\sum_i v_i}{\\sum_i w_i}
 
-with per-example values :math:`v_i` and weights :math:`w_i` (1 unless stated). A mean
-is the case :math:`w_i = 1`. Writing metrics this way gives grouped values, pooled values
-and bootstrap resamples from the same two vectors.
+with per-example values :math:`v_i` and weights :math:`w_i` (1 unless stated); a mean is
+the case :math:`w_i = 1`. The binned calibration errors have one component per bin.
+Writing metrics this way gives grouped values, pooled values, bootstrap resamples,
+jackknife values and permutations from the same component matrix, cheaply
+(:mod:`bench.scoring.bootstrap`).
 
 =====================  ===================  ==========================================  ======
-metric                 task kind            v_i / w_i                                   better
+metric                 task kind            definition                                  better
 =====================  ===================  ==========================================  ======
-``accuracy``           classification       1[argmax p = y] / 1                         higher
-``cross_entropy``      classification       −ln p(y) (nats) / 1                         lower
-``brier``              classification       Σ_k (p_k − 1[y = k])² / 1                   lower
-``mse``                regression           (ŷ − y)² / 1                                lower
-``mae``                regression           |ŷ − y| / 1                                 lower
-``cross_entropy``      language_modeling    Σ token NLL (nats) / tokens → nats/token    lower
-``bits_per_byte``      language_modeling    Σ token NLL / (ln 2) / UTF-8 bytes          lower
+``accuracy``           classification       mean 1[argmax p = y]                        higher
+``cross_entropy``      classification       mean −ln p(y), nats                         lower
+``brier``              classification       mean Σ_k (p_k − 1[y = k])²                  lower
+``ece``                classification       Σ_b (n_b / n) |acc_b − conf_b|, 15 equal-   lower
+                                            width bins of the top-choice probability
+``ece_equal_mass``     classification       the same over 15 equal-mass bins            lower
+``mse``                regression           mean (ŷ − y)²                               lower
+``mae``                regression           mean |ŷ − y|                                lower
+``cross_entropy``      language_modeling    Σ token NLL / Σ tokens, nats/token          lower
+``bits_per_byte``      language_modeling    Σ token NLL / (ln 2 · Σ UTF-8 bytes)        lower
 =====================  ===================  ==========================================  ======
 
-A group with no examples (or zero total weight) has value NaN and raises
-:class:`~bench.errors.EmptyDomainWarning`, never 0.
+A group with fewer than ``metric.min_examples`` examples (or zero total weight) has value
+NaN and raises :class:`~bench.errors.EmptyDomainWarning`, never 0.
 """
 
 from __future__ import annotations
@@ -36,9 +44,12 @@ import numpy as np
 from bench.errors import EmptyDomainWarning
 from bench.registry import Registry
 
-__all__ = ["METRICS", "PRIMARY_METRIC", "Metric", "metrics_for"]
+__all__ = ["ECE_BINS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for"]
 
 Columns = Mapping[str, np.ndarray]
+
+ECE_BINS = 15
+"""Number of bins of the expected calibration error (Guo et al. 2017)."""
 
 
 @dataclass(frozen=True)
@@ -57,31 +68,111 @@ class Metric:
         Per-example numerator and (optional) denominator from record columns.
     unit
         Unit of the value, for reports.
+    description
+        One line for listings.
+    min_examples
+        Fewer examples than this give NaN plus :class:`EmptyDomainWarning`.
     """
 
     name: str
     kind: str
     higher_is_better: bool
-    values: Callable[[Columns], np.ndarray]
+    values: Callable[[Columns], np.ndarray] | None = None
     weights: Callable[[Columns], np.ndarray] | None = None
     unit: str = ""
     description: str = ""
+    min_examples: int = 1
 
     def parts(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Per-example ``(v, w)`` arrays, float64."""
+        if self.values is None:
+            raise TypeError(f"Metric {self.name!r} is not a ratio of sums; use components().")
         v = np.asarray(self.values(columns), dtype=np.float64)
         w = np.ones_like(v) if self.weights is None else np.asarray(self.weights(columns), dtype=np.float64)
         return v, w
 
-    def compute(self, columns: Columns, *, where: str = "") -> float:
-        """``Σv / Σw`` over the records in ``columns``; NaN with a warning when empty."""
+    def components(self, columns: Columns) -> np.ndarray:
+        """Per-example components, shape ``(n, C)``; here ``C = 2``: ``(v, w)``."""
         v, w = self.parts(columns)
-        total = w.sum()
-        if v.size == 0 or total == 0:
-            warnings.warn(f"{self.name}{' for ' + where if where else ''}: no examples; value is NaN.",
-                          EmptyDomainWarning, stacklevel=2)
+        return np.column_stack([v, w])
+
+    def combine(self, sums: np.ndarray) -> np.ndarray:
+        """The metric from component sums of shape ``(..., C)``: ``Σv / Σw``.
+
+        Returns NaN where the total weight is 0.
+        """
+        sums = np.asarray(sums, dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(sums[..., 1] != 0, sums[..., 0] / np.where(sums[..., 1] != 0, sums[..., 1], 1.0), np.nan)
+
+    def value(self, components: np.ndarray, *, where: str = "") -> float:
+        """The metric of the rows of ``components`` (shape ``(n, C)``); NaN plus a warning
+        when there are fewer than ``min_examples`` rows or no weight."""
+        n = len(components)
+        result = float(self.combine(components.sum(axis=0))) if n else math.nan
+        if n < self.min_examples or not math.isfinite(result):
+            _warn_empty(self, n, where)
             return math.nan
-        return float(v.sum() / total)
+        return result
+
+    def compute(self, columns: Columns, *, where: str = "") -> float:
+        """The metric over the records in ``columns``; NaN with a warning when empty."""
+        return self.value(self.components(columns), where=where)
+
+
+def _warn_empty(metric: Metric, n: int, where: str) -> None:
+    at = f" for {where}" if where else ""
+    if n == 0:
+        count = "no examples"
+    elif n < metric.min_examples:
+        count = f"{n} examples (needs at least {metric.min_examples})"
+    else:
+        count = f"{n} examples but zero total weight"
+    warnings.warn(f"{metric.name}{at}: {count}; value is NaN.", EmptyDomainWarning, stacklevel=3)
+
+
+@dataclass(frozen=True)
+class CalibrationMetric(Metric):
+    """Expected calibration error of the top choice over ``n_bins`` bins.
+
+    .. math:: \\mathrm{ECE} = \\sum_b \\frac{n_b}{n} \\left| \\mathrm{acc}_b - \\mathrm{conf}_b \\right|
+              = \\frac{1}{n} \\sum_b \\Big| \\sum_{i \\in b} (1[\\hat y_i = y_i] - \\hat p_i) \\Big|
+
+    where :math:`\\hat p_i = \\max_k p_{ik}` is the top-choice probability. Equal-width
+    bins are :math:`((b-1)/B, b/B]` (the first also holds 0). Equal-mass bins have edges
+    at the :math:`b/B` quantiles of :math:`\\hat p` over *all* the records passed to
+    :meth:`components` (for a table: all records of one model and task), so that every
+    domain is binned alike and gaps compare like with like.
+
+    Components: one per bin, :math:`(1[\\hat y_i = y_i] - \\hat p_i) \\cdot 1[i \\in b]`,
+    then a count column of ones.
+    """
+
+    n_bins: int = ECE_BINS
+    equal_mass: bool = False
+
+    def components(self, columns: Columns) -> np.ndarray:
+        probs = np.asarray(columns["probs"], dtype=np.float64)
+        confidence = probs.max(axis=1) if probs.size else np.zeros(0)
+        correct = np.asarray(columns["correct"], dtype=np.float64)
+        bins = self.bin_of(confidence)
+        out = np.zeros((len(confidence), self.n_bins + 1))
+        out[np.arange(len(confidence)), bins] = correct - confidence
+        out[:, -1] = 1.0
+        return out
+
+    def bin_of(self, confidence: np.ndarray) -> np.ndarray:
+        """The bin (0 … n_bins − 1) of each top-choice probability."""
+        if self.equal_mass and confidence.size:
+            edges = np.quantile(confidence, np.linspace(0, 1, self.n_bins + 1)[1:-1])
+            return np.searchsorted(edges, confidence, side="left")
+        return np.clip(np.ceil(confidence * self.n_bins).astype(np.int64) - 1, 0, self.n_bins - 1)
+
+    def combine(self, sums: np.ndarray) -> np.ndarray:
+        sums = np.asarray(sums, dtype=np.float64)
+        count = sums[..., -1]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return np.where(count > 0, np.abs(sums[..., :-1]).sum(axis=-1) / np.where(count > 0, count, 1.0), np.nan)
 
 
 def _col(name: str) -> Callable[[Columns], np.ndarray]:
@@ -108,6 +199,11 @@ _add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction"
 _add(Metric("cross_entropy", "classification", False, _col("nll"), unit="nats",
             description="Mean −ln p(target), nats."))
 _add(Metric("brier", "classification", False, _brier, description="Mean Σ_k (p_k − 1[y = k])²."))
+_add(CalibrationMetric("ece", "classification", False, unit="fraction", min_examples=ECE_BINS,
+                       description="Expected calibration error, 15 equal-width bins of the top-choice probability."))
+_add(CalibrationMetric("ece_equal_mass", "classification", False, unit="fraction", min_examples=ECE_BINS,
+                       equal_mass=True,
+                       description="Expected calibration error, 15 equal-mass bins of the top-choice probability."))
 _add(Metric("mse", "regression", False, _col("nll"), description="Mean squared error."))
 _add(Metric("mae", "regression", False, lambda c: np.abs(_col("prediction")(c) - _col("target")(c)),
             description="Mean absolute error."))
@@ -124,3 +220,14 @@ def metrics_for(kind: str) -> list[Metric]:
     """The metrics that apply to task ``kind``, primary first."""
     found = [METRICS.get(n) for n in METRICS.names() if n.startswith(f"{kind}/")]
     return sorted(found, key=lambda m: (m.name != PRIMARY_METRIC.get(kind), m.name))
+
+
+def get_metric(kind: str, name: str) -> Metric:
+    """The metric ``name`` of task kind ``kind``.
+
+    Raises
+    ------
+    UnknownNameError
+        With close matches and the list of registered ``kind/name`` keys.
+    """
+    return METRICS.get(f"{kind}/{name}")

@@ -88,7 +88,7 @@ def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str, prefix:
     for key in table:
         if key not in allowed:
             close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" Did you mean {prefix}{close[0]!r}?" if close else ""
+            hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
             raise SuiteError(
                 f"{where}: unknown key '{prefix}{key}'.{hint} Allowed: {', '.join(sorted(allowed))}."
             )

@@ -1,0 +1,403 @@
+"""Vectorised, stratified bootstrap of statistics of component sums.
+
+Every metric of :mod:`bench.scoring.metrics` is a function of the *sums* of per-example
+components over a group. A stratified bootstrap resamples, within each stratum (domain)
+:math:`s`, :math:`n_s` examples with replacement, so a resample is fully described by the
+resampled component sums :math:`S^*_s \\in \\mathbb{R}^C` of each stratum; any statistic
+of the strata (a domain's metric, the pooled metric, a gap between two sets of domains)
+is a function of the array of sums of shape ``(S, C)``. :class:`StratifiedBootstrap`
+draws those sums once and evaluates any number of statistics on them.
+
+The sums are drawn exactly, by the cheapest exact route:
+
+- a stratum whose component rows take few distinct values (``≤ 32``; e.g. 0/1 correctness
+  with unit weight) draws the counts of each distinct row from a multinomial
+  (a binomial for two values): the resampled sum of 0/1 values *is* a binomial draw;
+- otherwise indices are drawn in chunks of at most ``max_elements`` (default 2¹⁷) so that
+  memory stays bounded for any number of examples.
+
+Rows are sorted before resampling, so the result does not depend on record order, and
+each stratum draws from its own child generator (``rng.spawn``), so relabelling the
+strata permutes the results without changing them.
+
+Intervals follow :func:`scipy.stats.bootstrap`: the percentile interval, and the BCa
+interval (Efron 1987) with the bias correction :math:`\\hat z_0 = \\Phi^{-1}(\\#\\{\\theta^*_b
+< \\hat\\theta\\} + \\#\\{\\theta^*_b \\le \\hat\\theta\\}) / 2B)` and the acceleration from
+the jackknife of each stratum (computed in closed form from the sums, :math:`O(n)`):
+
+.. math::
+    U_{si} = (n_s - 1)(\\bar\\theta_{s\\cdot} - \\hat\\theta_{s(i)}), \\qquad
+    \\hat a = \\frac{1}{6} \\frac{\\sum_s \\sum_i U_{si}^3 / n_s^3}
+                           {\\big(\\sum_s \\sum_i U_{si}^2 / n_s^2\\big)^{3/2}}.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+from scipy.special import ndtr, ndtri
+
+from bench.errors import StatisticsError
+from bench.scoring.intervals import check_level
+
+__all__ = [
+    "METHODS",
+    "BootstrapResult",
+    "ConfidenceInterval",
+    "StratifiedBootstrap",
+    "bootstrap_ratio",
+    "check_resamples",
+    "make_rng",
+    "resample_sums",
+]
+
+METHODS = ("percentile", "BCa")
+MIN_RESAMPLES = 100
+MAX_DISTINCT = 32
+DEFAULT_CHUNK = 2**17
+
+Statistic = Callable[[np.ndarray], np.ndarray]
+"""Maps component sums of shape ``(..., S, C)`` to values of shape ``(...)`` or ``(..., K)``."""
+
+
+class ConfidenceInterval(NamedTuple):
+    """Lower and upper bound of a two-sided interval."""
+
+    low: float | np.ndarray
+    high: float | np.ndarray
+
+
+@dataclass(frozen=True)
+class BootstrapResult:
+    """A bootstrap interval, in the manner of :class:`scipy.stats._resampling.BootstrapResult`.
+
+    Attributes
+    ----------
+    estimate
+        The statistic on the observed data.
+    low, high
+        Interval bounds at confidence ``level``.
+    level
+        Two-sided confidence level.
+    standard_error
+        Standard deviation (``ddof=1``) of the bootstrap distribution.
+    method
+        ``"percentile"`` or ``"BCa"`` (the method actually used: BCa falls back to the
+        percentile interval when the jackknife acceleration is undefined).
+    n_resamples
+        Number of resamples.
+    distribution
+        The bootstrap distribution (``None`` unless asked for).
+    """
+
+    estimate: float | np.ndarray
+    low: float | np.ndarray
+    high: float | np.ndarray
+    level: float
+    standard_error: float | np.ndarray
+    method: str
+    n_resamples: int
+    distribution: np.ndarray | None = field(default=None, repr=False)
+
+    @property
+    def confidence_interval(self) -> ConfidenceInterval:
+        """``(low, high)`` as a named tuple, as scipy returns it."""
+        return ConfidenceInterval(self.low, self.high)
+
+
+def check_resamples(n_resamples: int, name: str = "n_resamples") -> int:
+    """Validate a number of resamples: an integer of at least 100."""
+    if isinstance(n_resamples, bool) or not isinstance(n_resamples, int | np.integer) or n_resamples < MIN_RESAMPLES:
+        raise StatisticsError(
+            f"The {name!r} parameter must be an integer of at least {MIN_RESAMPLES}. Got {n_resamples!r} instead.")
+    return int(n_resamples)
+
+
+def check_method(method: str) -> str:
+    """Validate an interval method name."""
+    if method not in METHODS:
+        raise StatisticsError(f"The 'method' parameter must be one of {', '.join(METHODS)}. Got {method!r} instead.")
+    return method
+
+
+def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
+    """An explicit generator: ``seed`` itself if it is one, else ``default_rng(seed)``."""
+    return seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
+
+
+def _as_parts(parts: np.ndarray, where: str = "") -> np.ndarray:
+    parts = np.asarray(parts, dtype=np.float64)
+    if parts.ndim == 1:
+        parts = parts[:, None]
+    if parts.ndim != 2:
+        raise StatisticsError(f"Components{where} must have shape (n, C). Got shape {parts.shape} instead.")
+    return parts
+
+
+def _sorted_rows(parts: np.ndarray) -> np.ndarray:
+    """Rows in lexicographic order: a canonical order independent of the records' order."""
+    if len(parts) < 2:
+        return parts
+    return parts[np.lexsort(parts.T[::-1])]
+
+
+def _distinct_rows(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(rows, counts)`` if the rows take at most ``MAX_DISTINCT`` values, else ``None``."""
+    for j in range(parts.shape[1]):
+        if len(np.unique(parts[:, j])) > MAX_DISTINCT:
+            return None
+    rows, counts = np.unique(parts, axis=0, return_counts=True)
+    return (rows, counts) if len(rows) <= MAX_DISTINCT else None
+
+
+def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, *,
+                  max_elements: int = DEFAULT_CHUNK) -> np.ndarray:
+    """Component sums of ``n_resamples`` resamples (with replacement, size ``n``) of the rows.
+
+    Parameters
+    ----------
+    parts
+        Per-example components, shape ``(n, C)``.
+    n_resamples
+        Number of resamples ``B``.
+    rng
+        The generator the draws come from.
+    max_elements
+        Upper bound on the indices drawn at once (memory: about 16 bytes each).
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(B, C)``. Exact: by multinomial counts of the distinct rows when there are
+        few, else by chunked index resampling.
+    """
+    parts = _sorted_rows(_as_parts(parts))
+    n, c = parts.shape
+    if n == 0:
+        return np.zeros((n_resamples, c))
+    distinct = _distinct_rows(parts)
+    if distinct is not None:
+        rows, counts = distinct
+        if len(rows) == 1:
+            return np.broadcast_to(n * rows[0], (n_resamples, c)).copy()
+        if len(rows) == 2:
+            k = rng.binomial(n, counts[1] / n, size=n_resamples)
+            draws = np.column_stack([n - k, k])
+        else:
+            draws = rng.multinomial(n, counts / n, size=n_resamples)
+        return draws.astype(np.float64) @ rows
+    return _index_sums(parts, n_resamples, rng, max_elements)
+
+
+def _one_hot(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """``(column, value)`` of each row if every row has at most one non-zero entry."""
+    nonzero = dense != 0
+    if dense.shape[1] <= 2 or np.any(nonzero.sum(axis=1) > 1):
+        return None
+    return nonzero.argmax(axis=1), dense.max(axis=1) + dense.min(axis=1)
+
+
+def gather_sums(dense: np.ndarray, idx: np.ndarray, one_hot: tuple[np.ndarray, np.ndarray] | None = None
+                ) -> np.ndarray:
+    """Column sums of the rows ``idx[r]`` of ``dense`` for every row ``r`` of ``idx``:
+    shape ``(R, C)``. Uses a per-column gather for ≤ 2 columns, a weighted ``bincount``
+    for one-hot rows (binned metrics) and a count-matrix product otherwise."""
+    r = idx.shape[0]
+    n, c = dense.shape
+    if c <= 2:
+        return np.stack([dense[:, j][idx].sum(axis=1) for j in range(c)], axis=-1)
+    if one_hot is not None:
+        column, value = one_hot
+        keys = column[idx] + (np.arange(r) * c)[:, None]
+        return np.bincount(keys.ravel(), weights=value[idx].ravel(), minlength=r * c).reshape(r, c)
+    counts = np.bincount((idx + (np.arange(r) * n)[:, None]).ravel(), minlength=r * n).reshape(r, n)
+    return counts @ dense
+
+
+def _index_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, max_elements: int) -> np.ndarray:
+    n, c = parts.shape
+    constant = np.all(parts == parts[0], axis=0)
+    varying = np.flatnonzero(~constant)
+    out = np.empty((n_resamples, c))
+    out[:, constant] = n * parts[0, constant]
+    dense = np.ascontiguousarray(parts[:, varying])
+    one_hot = _one_hot(dense)
+    rows = max(1, max_elements // n)
+    for start in range(0, n_resamples, rows):
+        r = min(rows, n_resamples - start)
+        out[start : start + r, varying] = gather_sums(dense, rng.integers(0, n, size=(r, n)), one_hot)
+    return out
+
+
+class StratifiedBootstrap:
+    """Resampled component sums of several strata, drawn once, for any statistic of them.
+
+    Parameters
+    ----------
+    strata
+        Per-example components of each stratum, each of shape ``(n_s, C)``.
+    n_resamples
+        Number of resamples ``B`` (at least 100; 10,000 by default).
+    rng
+        Seed or generator; stratum ``s`` draws from child ``s`` of ``rng.spawn(S)``.
+    max_elements
+        Bound on the indices drawn at once (see :func:`resample_sums`).
+
+    Attributes
+    ----------
+    totals
+        Observed sums, shape ``(S, C)``.
+    sums
+        Resampled sums, shape ``(B, S, C)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> a, b = np.c_[[1., 0., 1., 1.], np.ones(4)], np.c_[[0., 0., 1., 0.], np.ones(4)]
+    >>> boot = StratifiedBootstrap([a, b], n_resamples=1000, rng=0)
+    >>> pooled = lambda s: s[..., 0].sum(-1) / s[..., 1].sum(-1)
+    >>> float(boot.interval(pooled).estimate)
+    0.5
+    """
+
+    def __init__(self, strata: Sequence[np.ndarray], *, n_resamples: int = 10_000,
+                 rng: int | np.random.Generator | None = None, max_elements: int = DEFAULT_CHUNK) -> None:
+        self.n_resamples = check_resamples(n_resamples)
+        self.strata = [_sorted_rows(_as_parts(p, f" of stratum {i}")) for i, p in enumerate(strata)]
+        if not self.strata:
+            raise StatisticsError("At least one stratum is needed for a bootstrap.")
+        widths = {p.shape[1] for p in self.strata}
+        if len(widths) != 1:
+            raise StatisticsError(f"All strata must have the same number of components. Got {sorted(widths)}.")
+        children = make_rng(rng).spawn(len(self.strata))
+        self.totals = np.stack([p.sum(axis=0) for p in self.strata])
+        self.sums = np.stack([resample_sums(p, self.n_resamples, g, max_elements=max_elements)
+                              for p, g in zip(self.strata, children, strict=True)], axis=1)
+
+    @property
+    def sizes(self) -> np.ndarray:
+        """Examples per stratum."""
+        return np.array([len(p) for p in self.strata])
+
+    def distribution(self, statistic: Statistic) -> np.ndarray:
+        """The statistic on every resample: shape ``(B,)`` or ``(B, K)``."""
+        return np.asarray(statistic(self.sums), dtype=np.float64)
+
+    def jackknife(self, statistic: Statistic, stratum: int, max_elements: int = DEFAULT_CHUNK) -> np.ndarray:
+        """Leave-one-out values of the statistic for the examples of one stratum, in closed
+        form from the sums: shape ``(n_s,)`` or ``(n_s, K)``."""
+        parts = self.strata[stratum]
+        rows = max(1, max_elements // max(1, self.totals.size))
+        values = []
+        for start in range(0, len(parts), rows):
+            block = np.broadcast_to(self.totals, (min(rows, len(parts) - start), *self.totals.shape)).copy()
+            block[:, stratum, :] -= parts[start : start + rows]
+            values.append(np.asarray(statistic(block), dtype=np.float64))
+        return np.concatenate(values) if values else np.zeros(0)
+
+    def interval(self, statistic: Statistic, *, level: float = 0.95, method: str = "BCa",
+                 keep_distribution: bool = False) -> BootstrapResult:
+        """A two-sided interval for ``statistic``.
+
+        Parameters
+        ----------
+        statistic
+            Maps sums ``(..., S, C)`` to ``(...)`` (or ``(..., K)`` for K statistics at once).
+        level
+            Confidence level in (0, 1).
+        method
+            ``"BCa"`` (default, as in scipy) or ``"percentile"``.
+        keep_distribution
+            Keep the bootstrap distribution in the result.
+        """
+        level, method = check_level(level), check_method(method)
+        estimate = np.asarray(statistic(self.totals), dtype=np.float64)
+        theta = self.distribution(statistic)
+        alpha = (1 - level) / 2
+        used = method
+        if method == "BCa":
+            probs = self._bca_levels(statistic, estimate, theta, alpha)
+            if probs is None:
+                used, probs = "percentile", (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+        else:
+            probs = (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+        low, high = _percentiles(theta, probs[0]), _percentiles(theta, probs[1])
+        se = theta.std(axis=0, ddof=1) if theta.shape[0] > 1 else np.full(estimate.shape, math.nan)
+        return BootstrapResult(_scalar(estimate), _scalar(low), _scalar(high), level, _scalar(se), used,
+                               self.n_resamples, theta if keep_distribution else None)
+
+    def _bca_levels(self, statistic: Statistic, estimate: np.ndarray, theta: np.ndarray,
+                    alpha: float) -> tuple[np.ndarray, np.ndarray] | None:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            z0 = ndtri(((theta < estimate).sum(axis=0) + (theta <= estimate).sum(axis=0)) / (2 * len(theta)))
+            num = np.zeros(estimate.shape)
+            den = np.zeros(estimate.shape)
+            for s, n in enumerate(self.sizes):
+                if n < 2:
+                    return None
+                jack = self.jackknife(statistic, s)
+                u = (n - 1) * (jack.mean(axis=0) - jack)
+                num = num + (u**3).sum(axis=0) / n**3
+                den = den + (u**2).sum(axis=0) / n**2
+            a = num / (6 * den**1.5)
+        a = np.where(den == 0, 0.0, a)  # a constant jackknife: no acceleration
+        if not np.all(np.isfinite(a)):
+            return None
+        z0 = np.where(np.isfinite(z0), z0, 0.0)  # degenerate distribution: the interval is a point
+        za, zb = ndtri(alpha), ndtri(1 - alpha)
+        return (ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))), ndtr(z0 + (z0 + zb) / (1 - a * (z0 + zb))))
+
+
+def _percentiles(theta: np.ndarray, probs: np.ndarray) -> np.ndarray:
+    """Linear-interpolation percentile of each column of ``theta`` at its own probability."""
+    if theta.ndim == 1:
+        return np.asarray(np.percentile(theta, 100 * float(probs)) if np.isfinite(probs) else math.nan)
+    return np.array([np.percentile(theta[:, k], 100 * p) if np.isfinite(p) else math.nan
+                     for k, p in enumerate(np.ravel(probs))])
+
+
+def _scalar(x: np.ndarray) -> float | np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return float(x) if x.ndim == 0 else x
+
+
+def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strata: np.ndarray | None = None, *,
+                    n_resamples: int = 10_000, level: float = 0.95, method: str = "BCa",
+                    rng: int | np.random.Generator | None = None, keep_distribution: bool = False) -> BootstrapResult:
+    """Stratified bootstrap interval for the pooled ratio of sums :math:`\\sum v_i / \\sum w_i`.
+
+    Parameters
+    ----------
+    values, weights
+        Per-example numerator and denominator (``weights`` defaults to ones: a mean).
+    strata
+        Stratum label of each example; resampling is within strata (default: one stratum).
+    n_resamples, level, method, rng, keep_distribution
+        As for :meth:`StratifiedBootstrap.interval`.
+
+    Raises
+    ------
+    StatisticsError
+        If the arrays' lengths differ, or a parameter is invalid.
+    """
+    values = np.asarray(values, dtype=np.float64).ravel()
+    weights = np.ones_like(values) if weights is None else np.asarray(weights, dtype=np.float64).ravel()
+    labels = np.zeros(len(values), dtype=np.int64) if strata is None else np.asarray(strata).ravel()
+    if not len(values) == len(weights) == len(labels):
+        raise StatisticsError(f"values, weights and strata must have the same length. "
+                              f"Got {len(values)}, {len(weights)} and {len(labels)}.")
+    if len(values) == 0:
+        raise StatisticsError("Cannot bootstrap an empty sample: values has length 0.")
+    parts = np.column_stack([values, weights])
+    groups = [parts[labels == u] for u in np.unique(labels)]
+    boot = StratifiedBootstrap(groups, n_resamples=n_resamples, rng=rng)
+    return boot.interval(_pooled_ratio, level=level, method=method, keep_distribution=keep_distribution)
+
+
+def _pooled_ratio(sums: np.ndarray) -> np.ndarray:
+    total = sums.sum(axis=-2)
+    return total[..., 0] / total[..., 1]

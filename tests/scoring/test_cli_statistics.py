@@ -1,0 +1,89 @@
+"""bench score and bench compare, end to end on a real run folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from bench.cli import main
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("results")
+    assert main(["run", "toy-reviews", "--model", "majority", "--model", "uniform", "--out", str(out),
+                 "--limit", "40", "--quiet"]) == 0
+    (folder,) = (out / "runs").iterdir()
+    return folder
+
+
+def test_score_recomputes_the_tables_from_the_records(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    before = pd.read_csv(run_dir / "gaps.csv")
+    assert main(["score", str(run_dir), "--resamples", "300", "--permutations", "200", "--level", "0.8",
+                 "--seed", "3", "-q"]) == 0
+    printed = capsys.readouterr().out
+    assert "gap ID→OOD" in printed and "gaps.csv" in printed
+    gaps, metrics = pd.read_csv(run_dir / "gaps.csv"), pd.read_csv(run_dir / "metrics.csv")
+    assert set(gaps["kind"]) == {"id_ood", "pairwise", "best_worst"}
+    assert gaps["mdg"].notna().any() and gaps["p_adjusted"].notna().any()
+    assert len(gaps) == len(before)
+    pd.testing.assert_series_equal(gaps["gap"], before["gap"])  # point estimates do not depend on options
+    width, width_before = gaps["ci_high"] - gaps["ci_low"], before["ci_high"] - before["ci_low"]
+    wide = width_before > 0
+    assert (width[wide] < width_before[wide]).mean() > 0.9  # an 80% interval is narrower than a 95% one
+    assert metrics["ci_low"].notna().all()
+
+
+def test_score_is_reproducible(run_dir: Path) -> None:
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "-q"]) == 0
+    first = pd.read_csv(run_dir / "gaps.csv")
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "-q"]) == 0
+    pd.testing.assert_frame_equal(first, pd.read_csv(run_dir / "gaps.csv"))
+
+
+def test_compare_writes_a_paired_comparison(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(run_dir), "--models", "majority", "uniform", "--resamples", "300",
+                 "--permutations", "200"]) == 0
+    printed = capsys.readouterr().out
+    assert "mcnemar_exact" in printed and "uniform better than majority" in printed
+    table = pd.read_csv(run_dir / "compare-majority-vs-uniform.csv")
+    assert set(table["kind"]) == {"metric", "id_ood_gap"}
+    assert (table["n"] > 0).all()
+
+
+def test_compare_two_run_folders(run_dir: Path, tmp_path: Path) -> None:
+    target = tmp_path / "cmp.csv"
+    assert main(["compare", str(run_dir), str(run_dir), "--models", "uniform", "uniform", "--resamples", "200",
+                 "--permutations", "200", "-o", str(target)]) == 0
+    table = pd.read_csv(target)
+    assert (table["model_b"] == "uniform@b").all()
+    assert (table["difference"].abs() < 1e-12).all()  # the same model's records against themselves
+
+
+@pytest.mark.parametrize(("argv", "message"), [
+    (["--level", "2"], r"confidence level must be a number in the open interval \(0, 1\). Got 2.0"),
+    (["--resamples", "10"], r"The 'resamples' parameter must be an integer of at least 100. Got 10"),
+    (["--permutations", "1"], r"The 'permutations' parameter must be an integer of at least 100. Got 1"),
+])
+def test_score_rejects_bad_options_before_writing(run_dir: Path, argv: list[str], message: str,
+                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    stamp = (run_dir / "gaps.csv").stat().st_mtime_ns
+    assert main(["score", str(run_dir), *argv]) == 2
+    assert pytest.importorskip("re").search(message, capsys.readouterr().err)
+    assert (run_dir / "gaps.csv").stat().st_mtime_ns == stamp
+
+
+def test_score_of_a_folder_that_is_not_a_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", str(tmp_path)]) == 2
+    assert "is not a complete run folder: run.json is missing" in capsys.readouterr().err
+    assert not list(tmp_path.iterdir())
+
+
+def test_compare_errors(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["compare", str(run_dir), "--models", "majority", "nobody", "--resamples", "200"]) == 2
+    assert "No records of model 'nobody'. Models in the records: majority, uniform" in \
+        capsys.readouterr().err
+    assert main(["compare", str(run_dir), str(run_dir), str(run_dir), "--models", "a", "b"]) == 2
+    assert "takes one run folder, or two" in capsys.readouterr().err

@@ -1,0 +1,56 @@
+"""One check over every registry entry: every bundled suite loads and every registered
+model scores the toy suite with valid outputs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bench.adapters import MODELS, make_model
+from bench.errors import MissingDataError
+from bench.runner import RunConfig, run
+from bench.scoring.metrics import METRICS
+from bench.suites import SUITES, load_suite, load_suite_data
+from tests.conftest import SHARED_DATA
+
+OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm"}
+
+
+@pytest.mark.parametrize("name", SUITES.names())
+def test_every_bundled_suite_loads(name: str) -> None:
+    suite = load_suite(name)
+    assert suite.name == name and suite.tasks and suite.domains
+    try:
+        data = load_suite_data(suite, data_dir=SHARED_DATA)
+    except MissingDataError as exc:
+        pytest.skip(f"data for {name} not present: {exc}")
+    for domain in suite.domains:
+        assert data.domains[domain].test, f"{name}/{domain} has an empty test split"
+
+
+@pytest.mark.parametrize("name", [n for n in MODELS.names() if n not in OPTIONAL_MODELS])
+def test_every_model_scores_the_toy_suite(name: str, tiny_suite: Path) -> None:
+    adapter = make_model(name)
+    suite = load_suite(tiny_suite)
+    if not any(adapter.supports(t) for t in suite.tasks):
+        pytest.skip(f"{name} supports none of the toy tasks ({', '.join(sorted(adapter.task_kinds))})")
+    result = run(RunConfig(suites=(str(tiny_suite),), models=(name,), limit=8))
+    assert len(result.records) > 0 and result.records["nll"].notna().all()
+
+
+@pytest.mark.parametrize("name", METRICS.names())
+def test_every_metric_is_order_invariant(name: str) -> None:
+    import numpy as np
+
+    metric = METRICS.get(name)
+    rng = np.random.default_rng(1)
+    n = 50
+    probs = rng.dirichlet([1, 1], n)
+    target = rng.integers(0, 2, n)
+    columns = {"target": target, "prediction": probs.argmax(1), "correct": (probs.argmax(1) == target).astype(float),
+               "nll": rng.uniform(0.1, 3, n), "probs": probs, "n_tokens": rng.integers(1, 9, n),
+               "n_bytes": rng.integers(5, 40, n)}
+    order = rng.permutation(n)
+    shuffled = {k: v[order] for k, v in columns.items()}
+    assert metric.compute(columns) == pytest.approx(metric.compute(shuffled), rel=1e-12)

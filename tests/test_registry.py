@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+from importlib import metadata
+
+import pytest
+
+from bench import registry
+from bench.errors import ConfigError, RegistryError, UnknownNameError
+from bench.registry import Registry, load_object
+
+
+def make() -> Registry[object]:
+    reg: Registry[object] = Registry("widget")
+
+    @reg.register("hugging-face", aliases=("hf",), description="the hub one")
+    def hub() -> str:
+        return "hub"
+
+    reg.add("vllm", "json:dumps")
+    return reg
+
+
+def test_register_alias_and_lazy_target() -> None:
+    reg = make()
+    assert reg.get("hf")() == "hub"
+    assert reg.canonical("hf") == "hugging-face"
+    import json
+
+    assert reg.get("vllm") is json.dumps
+    assert reg.names() == ["hugging-face", "vllm"]
+    assert "hf" in reg and "nope" not in reg
+    assert reg.entry("hugging-face").description == "the hub one"
+
+
+def test_description_defaults_to_first_docstring_line() -> None:
+    reg: Registry[object] = Registry("widget")
+
+    @reg.register("x")
+    def x() -> None:
+        """First line.
+
+        More."""
+
+    assert reg.entry("x").description == "First line."
+
+
+def test_duplicate_name_or_alias_is_rejected() -> None:
+    reg = make()
+    with pytest.raises(RegistryError, match="widget name 'vllm' is already registered"):
+        reg.add("vllm", object())
+    with pytest.raises(RegistryError, match="'hf' is already registered"):
+        reg.add("other", object(), aliases=("hf",))
+
+
+def test_unknown_name_suggests_and_lists() -> None:
+    reg = make()
+    with pytest.raises(UnknownNameError, match=r"Unknown widget 'hugging-fase'\. Did you mean: hugging-face\? "
+                                               r"Available: hf, hugging-face, vllm\."):
+        reg.get("hugging-fase")
+    with pytest.raises(KeyError):  # also a KeyError for callers that expect one
+        reg.get("zzz")
+
+
+@pytest.mark.parametrize(("spec", "message"), [
+    ("nocolon", "Expected 'module:attribute'"),
+    ("no_such_module_xyz:thing", "Cannot import module 'no_such_module_xyz'"),
+    ("json:no_such_attr", "Module 'json' has no attribute 'no_such_attr'"),
+])
+def test_load_object_errors(spec: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_object(spec)
+
+
+def test_plugins_load_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls = []
+    point = metadata.EntryPoint(name="demo", value="json:dumps", group=registry.PLUGIN_GROUP)
+    monkeypatch.setattr(registry, "_plugins_loaded", False)
+    monkeypatch.setattr(registry.metadata, "entry_points", lambda group: [point] if group == registry.PLUGIN_GROUP else [])
+    monkeypatch.setattr("json.dumps", lambda *a: calls.append(a))
+    assert registry.load_plugins() == ["demo"]
+    assert calls == [()]
+    assert registry.load_plugins() == []  # only once

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from bench.adapters import CallableAdapter
+from bench.errors import CapabilityError, ConfigError, UnknownNameError
+from bench.runner import RunConfig, make_run_id, run
+
+
+def lm_only() -> CallableAdapter:
+    return CallableAdapter("lm-only", text_nll=lambda t: (np.ones(len(t)), np.ones(len(t))))
+
+
+def classifier_only() -> CallableAdapter:
+    return CallableAdapter("coin", log_probs=lambda t, c: np.full((len(t), len(c)), -np.log(len(c))))
+
+
+def test_records_cover_every_model_task_and_domain(tiny_suite: Path) -> None:
+    result = run(RunConfig(suites=(str(tiny_suite),), models=("majority", "source-only"), limit=7))
+    records = result.records
+    assert set(records["model"]) == {"majority", "source-only"}
+    counts = records.groupby(["model", "task", "domain"]).size()
+    assert (counts == 7).all() and len(counts) == 2 * 2 * 3
+    assert set(records["run_id"]) == {result.run_id} and set(records["fold"]) == {"id_ood"}
+    assert set(records["train_domains"]) == {"books"}
+    assert records["example_id"].is_unique is False  # one row per (model, task), same examples
+    assert records.groupby(["model", "task"])["example_id"].apply(lambda s: s.is_unique).all()
+
+
+def test_same_seed_same_records_other_seed_other_model(tiny_suite: Path) -> None:
+    config = RunConfig(suites=(str(tiny_suite),), models=("source-only",))
+    a, b = run(config).records, run(config).records
+    pd.testing.assert_frame_equal(a.drop(columns="run_id"), b.drop(columns="run_id"))
+    c = run(RunConfig(suites=(str(tiny_suite),), models=("source-only",), seed=1)).records
+    assert not np.allclose(a["nll"], c["nll"])
+
+
+def test_unsupported_tasks_are_skipped_or_refused(tiny_suite: Path) -> None:
+    result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:classifier_only",)))
+    assert set(result.records["task"]) == {"sentiment"}
+    assert result.skipped == ["coin on tiny-reviews/rating: regression not supported"]
+    with pytest.raises(CapabilityError, match="Model 'coin' cannot score regression task 'rating' of suite 'tiny-reviews'"):
+        run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:classifier_only",), tasks=("rating",)))
+    with pytest.raises(CapabilityError, match="Model 'lm-only' supports none of the tasks of suite 'tiny-reviews'"):
+        run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:lm_only",)))
+
+
+def test_trainable_model_under_zero_shot_is_refused(tiny_suite: Path) -> None:
+    with pytest.raises(CapabilityError, match="Model 'majority' must be trained, but protocol 'zero_shot'"):
+        run(RunConfig(suites=(str(tiny_suite),), models=("majority",), protocol="zero_shot"))
+    zero = run(RunConfig(suites=(str(tiny_suite),), models=("uniform",), protocol="zero_shot"))
+    assert set(zero.records["fold"]) == {"zero_shot"} and set(zero.records["train_domains"].fillna("")) == {""}
+
+
+@pytest.mark.parametrize(("kwargs", "message"), [
+    ({"limit": 0}, "limit must be a positive integer"),
+    ({"batch_size": 0}, "batch_size must be a positive integer"),
+    ({"models": ()}, "At least one model"),
+    ({"suites": ()}, "At least one suite"),
+])
+def test_config_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        RunConfig(**kwargs)
+
+
+def test_unknown_task_is_reported_before_training(tiny_suite: Path) -> None:
+    with pytest.raises(UnknownNameError, match="Suite 'tiny-reviews' has no task 'topic'. Available: sentiment, rating"):
+        run(RunConfig(suites=(str(tiny_suite),), tasks=("topic",)))
+
+
+def test_run_id_is_time_and_config_hash() -> None:
+    from datetime import UTC, datetime
+
+    when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
+    a, b = make_run_id(RunConfig(), when), make_run_id(RunConfig(seed=1), when)
+    assert a.startswith("20260102T030405Z-") and a != b and len(a.split("-")[1]) == 8
