@@ -15,6 +15,8 @@ from bench.suites import SUITES, load_suite, load_suite_data
 from tests.conftest import SHARED_DATA
 
 OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm"}
+# Families that need an argument (a path or URL); tests/adapters/test_conformance.py covers them.
+OPTIONAL_MODELS |= {"hf-causal-lm", "openai-compatible"}
 
 
 @pytest.mark.parametrize("name", SUITES.names())
