@@ -92,7 +92,7 @@ def _handler(scorer: TokenScorer, lock: threading.Lock, log: Callable[[str], Non
     class CompletionsHandler(BaseHTTPRequestHandler):
         protocol_version = "HTTP/1.1"
 
-        def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 (stdlib signature)
+        def log_message(self, format: str, *args: Any) -> None:
             log(f"{self.address_string()} {format % args}")
 
         def _send(self, status: int, body: dict[str, Any]) -> None:
@@ -107,7 +107,7 @@ def _handler(scorer: TokenScorer, lock: threading.Lock, log: Callable[[str], Non
             kind = "invalid_request_error" if status < 500 else "server_error"
             self._send(status, {"error": {"message": message, "type": kind, "code": status}})
 
-        def do_GET(self) -> None:  # noqa: N802 (stdlib name)
+        def do_GET(self) -> None:
             if self.path.rstrip("/") in ("/v1/models", "/models"):
                 self._send(200, {"object": "list", "data": [{"id": scorer.name, "object": "model", "owned_by": "xdbench"}]})
             elif self.path == "/health":
@@ -115,7 +115,7 @@ def _handler(scorer: TokenScorer, lock: threading.Lock, log: Callable[[str], Non
             else:
                 self._error(404, f"No route {self.path!r}; use POST /v1/completions.")
 
-        def do_POST(self) -> None:  # noqa: N802 (stdlib name)
+        def do_POST(self) -> None:
             if self.path.rstrip("/") not in ("/v1/completions", "/completions"):
                 self._error(404, f"No route {self.path!r}; use POST /v1/completions.")
                 return

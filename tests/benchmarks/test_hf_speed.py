@@ -23,7 +23,7 @@ RESULTS: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
-def setup(smollm2) -> tuple[Any, Any, list]:  # noqa: ANN001
+def setup(smollm2) -> tuple[Any, Any, list]:  # noqa: F811 (the imported fixture)
     data = load_suite_data(load_suite("toy-reviews"))
     task = data.suite.task("sentiment")
     examples = [ex for d in data.suite.domains for ex in data.domains[d].test[: N_BATCHED // 4]]
@@ -31,11 +31,11 @@ def setup(smollm2) -> tuple[Any, Any, list]:  # noqa: ANN001
     return smollm2, task, examples
 
 
-def _tokens(lm, task, examples) -> int:  # noqa: ANN001
+def _tokens(lm, task, examples) -> int:
     return sum(len(r.context) + sum(len(b) for b in r.branches) for r in lm.choice_requests(examples, task))
 
 
-def _measure(benchmark, key: str, tokens: int, fn) -> Any:  # noqa: ANN001
+def _measure(benchmark, key: str, tokens: int, fn) -> Any:
     started = time.perf_counter()
     out = benchmark.pedantic(fn, rounds=1, iterations=1)
     seconds = benchmark.stats.stats.mean if benchmark.stats else time.perf_counter() - started
@@ -45,14 +45,14 @@ def _measure(benchmark, key: str, tokens: int, fn) -> Any:  # noqa: ANN001
 
 
 @pytest.mark.benchmark(group="hf-causal-lm scoring")
-def test_batched_length_sorted(benchmark, setup) -> None:  # noqa: ANN001
+def test_batched_length_sorted(benchmark, setup) -> None:
     lm, task, examples = setup
     out = _measure(benchmark, "batched", _tokens(lm, task, examples), lambda: lm.log_probs(examples, task))
     assert out.shape == (len(examples), 2)
 
 
 @pytest.mark.benchmark(group="hf-causal-lm scoring")
-def test_one_example_at_a_time(benchmark, setup) -> None:  # noqa: ANN001
+def test_one_example_at_a_time(benchmark, setup) -> None:
     lm, task, examples = setup
     few = examples[:: len(examples) // N_SINGLE][:N_SINGLE]
     out = _measure(benchmark, "one_at_a_time", _tokens(lm, task, few),
@@ -61,7 +61,7 @@ def test_one_example_at_a_time(benchmark, setup) -> None:  # noqa: ANN001
 
 
 @pytest.mark.benchmark(group="hf-causal-lm scoring")
-def test_one_sequence_per_choice(benchmark, setup) -> None:  # noqa: ANN001
+def test_one_sequence_per_choice(benchmark, setup) -> None:
     """lm-eval's plain recipe: every (prompt + choice) its own unbatched forward pass."""
     import torch
 
@@ -85,7 +85,7 @@ def test_one_sequence_per_choice(benchmark, setup) -> None:  # noqa: ANN001
     np.testing.assert_allclose(out, lm.choice_scores(few, task), atol=1e-4)
 
 
-def test_speedup(benchmark) -> None:  # noqa: ANN001
+def test_speedup(benchmark) -> None:
     """Ratios of tokens/s, batched over the others (targets: ≥ 3× over one at a time)."""
     if set(RESULTS) != {"batched", "one_at_a_time", "one_sequence_per_choice"}:
         pytest.skip("run the whole module to compare")
