@@ -258,7 +258,7 @@ class HFCausalLM(Adapter):
         tok = self.tokenizer
         if self.config.prefix_token is not None:
             token_id = tok.convert_tokens_to_ids(self.config.prefix_token)
-            if token_id is None or token_id == tok.unk_token_id:
+            if token_id is None or tok.convert_ids_to_tokens(int(token_id)) != self.config.prefix_token:
                 raise ConfigError(f"prefix_token {self.config.prefix_token!r} is not in the vocabulary of {self.name!r}.")
             return int(token_id)
         for candidate in (tok.bos_token_id, tok.eos_token_id):
