@@ -23,12 +23,15 @@ RESULTS: dict[str, float] = {}
 
 
 @pytest.fixture(scope="module")
-def setup(smollm2) -> tuple[Any, Any, list]:  # noqa: F811 (the imported fixture)
+def setup(smollm2, request: pytest.FixtureRequest) -> tuple[Any, Any, list, int]:  # noqa: F811 (the imported fixture)
+    """Model, task, examples and how many to score singly (a few when benchmarks are disabled)."""
+    measuring = not request.config.getoption("benchmark_disable", default=False)
+    n_batched, n_single = (N_BATCHED, N_SINGLE) if measuring else (8, 2)
     data = load_suite_data(load_suite("toy-reviews"))
     task = data.suite.task("sentiment")
-    examples = [ex for d in data.suite.domains for ex in data.domains[d].test[: N_BATCHED // 4]]
+    examples = [ex for d in data.suite.domains for ex in data.domains[d].test[: n_batched // 4]]
     smollm2.log_probs(examples[:2], task)  # warm-up
-    return smollm2, task, examples
+    return smollm2, task, examples, n_single
 
 
 def _tokens(lm, task, examples) -> int:
@@ -46,15 +49,15 @@ def _measure(benchmark, key: str, tokens: int, fn) -> Any:
 
 @pytest.mark.benchmark(group="hf-causal-lm scoring")
 def test_batched_length_sorted(benchmark, setup) -> None:
-    lm, task, examples = setup
+    lm, task, examples, _ = setup
     out = _measure(benchmark, "batched", _tokens(lm, task, examples), lambda: lm.log_probs(examples, task))
     assert out.shape == (len(examples), 2)
 
 
 @pytest.mark.benchmark(group="hf-causal-lm scoring")
 def test_one_example_at_a_time(benchmark, setup) -> None:
-    lm, task, examples = setup
-    few = examples[:: len(examples) // N_SINGLE][:N_SINGLE]
+    lm, task, examples, n_single = setup
+    few = examples[:: len(examples) // n_single][:n_single]
     out = _measure(benchmark, "one_at_a_time", _tokens(lm, task, few),
                    lambda: np.concatenate([lm.log_probs([ex], task) for ex in few]))
     np.testing.assert_allclose(out, lm.log_probs(few, task), atol=1e-4)  # same numbers (float32), only slower
@@ -65,8 +68,8 @@ def test_one_sequence_per_choice(benchmark, setup) -> None:
     """lm-eval's plain recipe: every (prompt + choice) its own unbatched forward pass."""
     import torch
 
-    lm, task, examples = setup
-    few = examples[:: len(examples) // N_SINGLE][:N_SINGLE]
+    lm, task, examples, n_single = setup
+    few = examples[:: len(examples) // n_single][:n_single]
     requests = lm.choice_requests(few, task)
 
     def plain() -> np.ndarray:
