@@ -6,6 +6,7 @@ import argparse
 import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 from bench import __version__
 from bench.errors import BenchError
@@ -56,14 +57,16 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # --- bench run ---------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.adapters import BASELINES
+    from bench.adapters import default_models
     from bench.pipeline import evaluate
     from bench.report import format_table, summary_table
     from bench.runner import RunConfig
+    from bench.suites import load_suite
 
+    suites = tuple(args.suites or ["toy-reviews"])
     config = RunConfig(
-        suites=tuple(args.suites or ["toy-reviews"]),
-        models=tuple(args.model or BASELINES),
+        suites=suites,
+        models=tuple(args.model or default_models([load_suite(s) for s in suites])),
         tasks=tuple(args.task or ()),
         seed=args.seed,
         limit=args.limit,
@@ -89,7 +92,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
                      help="registered suite names or suite TOML files (default: toy-reviews)")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
-                     help="model name, plugin or module:factory; repeatable (default: the bundled baselines)")
+                     help="model name, plugin or module:factory; repeatable (default: the suite's "
+                          "own models, else the bundled baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
     run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     run.add_argument("--out", default="results", metavar="DIR",
@@ -131,6 +135,125 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
     serve.add_argument("--quiet", "-q", action="store_true", help="do not log requests")
     serve.set_defaults(handler=_cmd_serve)
+
+
+# --- bench data --------------------------------------------------------------------------
+def _data_dir(args: argparse.Namespace) -> Path:
+    from bench.data import default_data_dir
+
+    return Path(args.data_dir).expanduser() if args.data_dir else default_data_dir()
+
+
+def _print_rows(rows: Sequence[Sequence[str]]) -> None:
+    widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+
+
+def _cmd_data_list(args: argparse.Namespace) -> int:
+    from bench.data.status import data_status
+
+    folder = _data_dir(args)
+    print(f"data directory: {folder}")
+    rows = [(r.suite, r.dataset, r.state, str(r.path)) for r in data_status(folder)]
+    _print_rows([("suite", "data set", "state", "path"), *rows])
+    return 0
+
+
+def _cmd_data_check(args: argparse.Namespace) -> int:
+    from bench.data.status import data_status, resolve_datasets
+
+    folder = _data_dir(args)
+    wanted = {d for name in args.names for d in resolve_datasets(name)} if args.names else None
+    seen: dict[Path, tuple[str, str]] = {}
+    for row in data_status(folder):
+        if wanted is None or row.dataset in wanted:
+            seen[row.path] = (row.dataset, row.state)
+    for path, (dataset, state) in seen.items():
+        print(f"{state.upper() if state != 'ok' else 'ok':<18} {dataset:<18} {path}")
+    bad = [state for _, state in seen.values() if state != "ok"]
+    if bad:
+        print(f"{len(bad)} of {len(seen)} file(s) missing or corrupt; get them with "
+              "'bench data download NAME'.", file=sys.stderr)
+        return 1
+    print(f"all {len(seen)} file(s) verified in {folder}")
+    return 0
+
+
+def _cmd_data_download(args: argparse.Namespace) -> int:
+    from bench.data.download import download_dataset
+    from bench.data.status import resolve_datasets
+
+    folder = _data_dir(args)
+    names = list(dict.fromkeys(d for name in args.names for d in resolve_datasets(name)))
+    for name in names:
+        with _download_bar(args.quiet) as progress:
+            report = download_dataset(name, folder, base_url=args.base_url, timeout=args.timeout,
+                                      force=args.force, progress=progress)
+        for path in report.written:
+            print(f"downloaded {name}: {path}")
+        for path in report.present:
+            print(f"present    {name}: {path} (checksum ok)")
+    return 0
+
+
+@contextlib.contextmanager
+def _download_bar(quiet: bool) -> Iterator[Callable[[str, int, int | None], None] | None]:
+    if quiet:
+        yield None
+        return
+    from tqdm import tqdm
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(url: str, done: int, total: int | None) -> None:
+        if url not in bars:
+            bars[url] = tqdm(total=total, desc=url.rsplit("/", 1)[-1], unit="B", unit_scale=True,
+                             leave=False, file=sys.stderr)
+        bars[url].update(done - bars[url].n)
+
+    try:
+        yield progress
+    finally:
+        for bar in bars.values():
+            bar.close()
+
+
+def _cmd_data_describe(args: argparse.Namespace) -> int:
+    import pandas as pd
+
+    from bench.data.describe import describe_suite
+
+    table = describe_suite(args.suite, data_dir=_data_dir(args))
+    with pd.option_context("display.max_rows", None, "display.max_columns", None, "display.width", 200):
+        print(table.to_string(index=False, float_format=lambda v: f"{v:.4g}"))
+    return 0
+
+
+def _add_data_parser(commands: argparse._SubParsersAction) -> None:
+    data = commands.add_parser("data", help="find, verify, download and describe data sets",
+                               description="Data files of the data-backed suites: where they are expected, "
+                                           "whether they verify, how to download them, and what they hold.")
+    actions = data.add_subparsers(dest="data_command", metavar="ACTION", required=True)
+    folder_help = "data directory (default: $XDBENCH_DATA or the user cache folder)"
+    listing = actions.add_parser("list", help="each data-backed suite's files: where, present, checksum ok")
+    listing.set_defaults(handler=_cmd_data_list)
+    check = actions.add_parser("check", help="verify SHA-256 sums; exit 1 if a file is missing or corrupt")
+    check.add_argument("names", nargs="*", metavar="NAME", help="data sets or suites to check (default: all)")
+    check.set_defaults(handler=_cmd_data_check)
+    download = actions.add_parser("download", help="download data sets from their original homes, verified")
+    download.add_argument("names", nargs="+", metavar="NAME", help="a data set (e.g. masc_tagged) or a suite")
+    download.add_argument("--base-url", metavar="URL", help="a mirror serving the files (default: original URLs, "
+                          "or $XDBENCH_DATA_MIRROR)")
+    download.add_argument("--timeout", type=float, default=60.0, metavar="S", help="seconds without data (default: 60)")
+    download.add_argument("--force", action="store_true", help="download even if present and verified")
+    download.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    download.set_defaults(handler=_cmd_data_download)
+    describe = actions.add_parser("describe", help="label balance, text lengths and sizes per domain and split")
+    describe.add_argument("suite", metavar="SUITE_OR_PATH")
+    describe.set_defaults(handler=_cmd_data_describe)
+    for action in (listing, check, download, describe):
+        action.add_argument("--data-dir", metavar="DIR", help=folder_help)
 
 
 # --- bench report ------------------------------------------------------------------------
@@ -232,6 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
     _add_serve_parser(commands)
+    _add_data_parser(commands)
     _add_report_parser(commands)
     _add_statistics_parsers(commands)
     return parser

@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import builtins
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
@@ -29,6 +30,9 @@ from bench.adapters.callable import CallableAdapter
 from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
+
+if TYPE_CHECKING:
+    from bench.suites.types import Suite
 
 __all__ = [
     "BASELINES",
@@ -39,6 +43,7 @@ __all__ = [
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
+    "default_models",
     "make_model",
     "parse_model_spec",
 ]
@@ -57,12 +62,26 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
      "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file)."),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
      "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME."),
+    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
 
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
-"""The models ``bench run`` scores when none is named."""
+"""The models ``bench run`` scores when none is named (unless a suite names its own)."""
+
+
+def default_models(suites: Sequence[Suite]) -> tuple[str, ...]:
+    """The models to score on ``suites`` when the user names none.
+
+    Each suite contributes its ``suite.models`` (e.g. a language-modelling suite names
+    a language model) or, if it declares none, :data:`BASELINES`; the result is their
+    union in first-seen order.
+    """
+    names: list[str] = []
+    for suite in suites:
+        names += [m for m in (suite.models or BASELINES) if m not in names]
+    return tuple(names)
 
 
 def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:

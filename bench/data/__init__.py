@@ -49,6 +49,14 @@ SOURCES.add(
     "bench.data.synthetic:load_toy_reviews",
     description="Synthetic product reviews in four domains with built-in shift.",
 )
+SOURCES.add("uci-sentiment", "bench.data.uci:load_uci_sentiment",
+            description="UCI Sentiment Labelled Sentences: amazon, imdb, yelp.")
+SOURCES.add("reviews-movies-products", "bench.data.reviews:load_reviews",
+            description="Rotten Tomatoes snippets against Hu & Liu product-review sentences.")
+SOURCES.add("masc-genres", "bench.data.masc:load_masc_genres",
+            description="MASC genres (plus webtext, abc) as fixed-length documents for language modelling.")
+SOURCES.add("table", "bench.data.table:load_table",
+            description="Your own JSONL, CSV or Parquet table: text, domain and target columns.")
 
 
 def default_data_dir() -> Path:

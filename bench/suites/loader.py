@@ -21,7 +21,7 @@ from bench.suites.types import TASK_KINDS, SplitRule, Suite, Task
 __all__ = ["parse_suite", "read_suite_file"]
 
 _TOP_KEYS = {"suite", "source", "split", "tasks", "domains"}
-_SUITE_KEYS = {"name", "version", "description", "protocol", "in_domain"}
+_SUITE_KEYS = {"name", "version", "description", "protocol", "in_domain", "models"}
 _TASK_KEYS = {"name", "kind", "choices", "prompt", "verbalizers", "value_range"}
 _SPLIT_KEYS = {"test_fraction", "seed"}
 
@@ -81,7 +81,16 @@ def parse_suite(
         domain_descriptions=descriptions,
         path=path,
         content_hash=digest[:16],
+        models=_parse_models(head, where),
     )
+
+
+def _parse_models(head: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    """``suite.models``: the models ``bench run`` scores on this suite when none is named."""
+    raw = head.get("models", [])
+    if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
+        raise SuiteError(f"{where}: 'suite.models' must be a list of model names, got {raw!r}.")
+    return tuple(raw)
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:

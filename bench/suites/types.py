@@ -123,6 +123,8 @@ class Suite:
     domain_descriptions: Mapping[str, str] = field(default_factory=dict)
     path: Path | None = None
     content_hash: str = ""
+    models: tuple[str, ...] = ()
+    """Models ``bench run`` scores on this suite when none is named (empty: the default baselines)."""
 
     @property
     def out_domain(self) -> tuple[str, ...]:

@@ -102,6 +102,7 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] = {
     "majority": _registered("majority"),
     "uniform": _registered("uniform"),
     "source-only": _registered("source-only"),
+    "byte-ngram": _registered("byte-ngram"),
     "smollm2-135m": _smollm2,
     "hf-causal-lm": _hf,
     "openai-compatible": _http,
@@ -121,7 +122,7 @@ def fitted(request: pytest.FixtureRequest, toy) -> Iterator[Adapter]:
     for adapter in builder(request):
         if adapter.trainable:
             tasks, train, _ = toy
-            adapter.fit(train, tasks, seed=0)
+            adapter.fit(train, [t for t in [*tasks, LM_TASK] if adapter.supports(t)], seed=0)
         yield adapter
 
 
