@@ -25,7 +25,8 @@ RESULTS: dict[str, float] = {}
 @pytest.fixture(scope="module")
 def setup(smollm2, request: pytest.FixtureRequest) -> tuple[Any, Any, list, int]:  # noqa: F811 (the imported fixture)
     """Model, task, examples and how many to score singly (a few when benchmarks are disabled)."""
-    measuring = not request.config.getoption("benchmark_disable", default=False)
+    options = request.config.getoption
+    measuring = options("benchmark_enable", default=False) or not options("benchmark_disable", default=False)
     n_batched, n_single = (N_BATCHED, N_SINGLE) if measuring else (8, 2)
     data = load_suite_data(load_suite("toy-reviews"))
     task = data.suite.task("sentiment")
