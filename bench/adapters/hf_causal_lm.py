@@ -126,8 +126,9 @@ class HFCausalLMConfig:
 class TokenLogprobs:
     """Per-token log-probabilities of one text (what an OpenAI-style ``echo`` returns).
 
-    ``logprobs[i] = ln p(token_i | prefix, tokens_<i)`` in nats; ``offsets[i]`` is the
-    character index in the text where token ``i`` starts.
+    ``tokens[i]`` is token ``i`` decoded to text (``" world"``), ``logprobs[i] =
+    ln p(token_i | prefix, tokens_<i)`` in nats, and ``offsets[i]`` is the character
+    index in the text where token ``i`` starts.
     """
 
     tokens: list[str]
@@ -376,7 +377,7 @@ class HFCausalLM(Adapter):
         for i in range(len(texts)):
             ids = encoded["input_ids"][i]
             out.append(TokenLogprobs(
-                tokens=self.tokenizer.convert_ids_to_tokens(ids),
+                tokens=[self.tokenizer.decode([token]) for token in ids],
                 offsets=[int(a) for a, _ in encoded["offset_mapping"][i]],
                 logprobs=np.concatenate(per_text[i]) if per_text[i] else np.zeros(0)))
         return out

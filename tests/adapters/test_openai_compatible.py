@@ -255,3 +255,18 @@ def test_continuation_tokens_are_those_after_the_prompt(fake_server) -> None:
 def test_bad_configuration(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         make_model(spec)
+
+
+def test_served_answer_has_openai_fields(tiny, tiny_url: str) -> None:  # noqa: ANN001
+    import urllib.request
+
+    text = "The kettle leaked."
+    body = json.dumps({"prompt": [text], "echo": True, "logprobs": 1, "max_tokens": 0}).encode()
+    request = urllib.request.Request(tiny_url + "/completions", data=body, headers={"Content-Type": "application/json"})
+    with urllib.request.urlopen(request, timeout=30) as response:
+        answer = json.loads(response.read())
+    logprobs = answer["choices"][0]["logprobs"]
+    assert "".join(logprobs["tokens"]) == text
+    assert [text.index(t, o) for t, o in zip(logprobs["tokens"], logprobs["text_offset"], strict=True)] == logprobs["text_offset"]
+    assert answer["usage"]["prompt_tokens"] == len(logprobs["tokens"]) == len(tiny.encode([text])[0])
+    assert -sum(logprobs["token_logprobs"]) == pytest.approx(tiny.text_nll(examples([text]), LM)[0][0], abs=1e-4)
