@@ -120,6 +120,37 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.set_defaults(handler=_cmd_run)
 
 
+# --- bench serve -------------------------------------------------------------------------
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from bench.adapters import make_model
+    from bench.serve import make_server
+
+    adapter = make_model(args.model)
+    log = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    server = make_server(adapter, args.host, args.port, log=log)
+    host, port = server.server_address[:2]
+    print(f"serving {adapter.name!r} on http://{host}:{port}/v1 (POST /v1/completions with echo=true, "
+          "logprobs, max_tokens=0); Ctrl-C stops", flush=True)
+    try:
+        server.serve_forever()
+    finally:
+        server.server_close()
+    return 0
+
+
+def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
+    serve = commands.add_parser(
+        "serve", help="serve a language model over the OpenAI-compatible completions API",
+        description="Serve a model's prompt log-probabilities at http://HOST:PORT/v1/completions "
+                    "(echo=true, logprobs, max_tokens=0), for --model openai-compatible:URL.")
+    serve.add_argument("--model", "-m", required=True, metavar="NAME",
+                       help="model name, NAME:ARGUMENT or module:factory (a language model)")
+    serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--quiet", "-q", action="store_true", help="do not log requests")
+    serve.set_defaults(handler=_cmd_serve)
+
+
 # --- bench data --------------------------------------------------------------------------
 def _data_dir(args: argparse.Namespace) -> Path:
     from bench.data import default_data_dir
@@ -388,6 +419,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", nargs="?", choices=["suites", "models", "metrics", "protocols"])
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
+    _add_serve_parser(commands)
     _add_data_parser(commands)
     _add_report_parser(commands)
     _add_mitigations_parser(commands)

