@@ -63,16 +63,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 # --- bench run ---------------------------------------------------------------------------
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.adapters import default_models
     from bench.pipeline import evaluate
     from bench.report import format_table, summary_table
     from bench.runner import RunConfig
-    from bench.suites import load_suite
 
     suites = tuple(args.suites or ["toy-reviews"])
     config = RunConfig(
         suites=suites,
-        models=tuple(args.model or default_models([load_suite(s) for s in suites])),
+        models=tuple(args.model or ()),
         tasks=tuple(args.task or ()),
         seed=args.seed,
         limit=args.limit,
