@@ -10,7 +10,13 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from bench.adapters import MODELS, Adapter, CallableAdapter, TorchModuleAdapter, make_model  # noqa: E402
+from bench.adapters import (  # noqa: E402
+    MODELS,
+    Adapter,
+    CallableAdapter,
+    TorchModuleAdapter,
+    make_model,
+)
 from bench.errors import (  # noqa: E402
     AdapterError,
     BenchError,

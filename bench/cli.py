@@ -7,9 +7,13 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench import __version__
 from bench.errors import BenchError
+
+if TYPE_CHECKING:
+    from bench.pipeline import ScoredRun
 
 __all__ = ["build_parser", "main"]
 
@@ -62,17 +66,23 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 # --- bench run ---------------------------------------------------------------------------
+def _print_summary(scored: ScoredRun) -> None:
+    from bench.report import format_table, summary_tables
+
+    for suite, table in summary_tables(scored.metrics, scored.gaps, scored.infos).items():
+        print(f"\n{suite}\n{format_table(table)}")
+    print("\n* in-domain (trained on); [low, high]: 95% interval. Gap: in-domain minus pooled out-of-domain,"
+          " signed so that positive = worse out of domain.")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
-    from bench.adapters import default_models
     from bench.pipeline import evaluate
-    from bench.report import format_table, summary_table
     from bench.runner import RunConfig
-    from bench.suites import load_suite
 
     suites = tuple(args.suites or ["toy-reviews"])
     config = RunConfig(
         suites=suites,
-        models=tuple(args.model or default_models([load_suite(s) for s in suites])),
+        models=tuple(args.model or ()),
         tasks=tuple(args.task or ()),
         seed=args.seed,
         limit=args.limit,
@@ -85,8 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                     save_models=not args.no_save_models)
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
-    print(format_table(summary_table(done.scored.metrics, done.scored.gaps, done.scored.infos)))
-    print("\n* in-domain (trained on). Gap: in-domain minus pooled out-of-domain, positive = worse out of domain.")
+    _print_summary(done.scored)
     print(f"run folder:  {done.run_dir}")
     print(f"leaderboard: {done.run_dir.parent.parent / 'leaderboard.csv'}")
     return 0
@@ -356,10 +365,9 @@ def _statistics_options(args: argparse.Namespace) -> dict:
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import rescore_run
-    from bench.report import format_table, summary_table
 
     scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar, **_statistics_options(args))
-    print(format_table(summary_table(scored.metrics, scored.gaps, scored.infos)))
+    _print_summary(scored)
     print(f"wrote: {args.run_dir}/metrics.csv ({len(scored.metrics)} rows), "
           f"{args.run_dir}/gaps.csv ({len(scored.gaps)} rows)")
     return 0

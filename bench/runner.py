@@ -55,7 +55,9 @@ class RunConfig:
     suites
         Registered suite names or paths to suite TOML files.
     models
-        Registered model names, plugin names or ``module:factory`` specs.
+        Registered model names, groups (``all-baselines``), plugin names, ``module:factory``
+        specs or saved-model folders. Empty: each suite's own defaults (``[suite] models``,
+        else :data:`~bench.adapters.BASELINES`), each skipped where it cannot serve.
     tasks
         Task names to score; empty means every task a model supports.
     seed
@@ -74,7 +76,7 @@ class RunConfig:
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
-    models: tuple[str, ...] = BASELINES
+    models: tuple[str, ...] = ()
     tasks: tuple[str, ...] = ()
     seed: int = 0
     limit: int | None = None
@@ -92,8 +94,6 @@ class RunConfig:
             raise ConfigError(f"batch_size must be a positive integer. Got {self.batch_size!r} instead.")
         if not self.suites:
             raise ConfigError("At least one suite is needed.")
-        if not self.models:
-            raise ConfigError("At least one model is needed.")
 
 
 @dataclass
@@ -159,8 +159,9 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     progress = progress or _silent
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
-    makers = _checked_models(config, result)
-    grouped = {name for name, from_group in expand_models(config.models) if from_group}
+    plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
+    makers = _checked_models(plans, result)
+    grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
         result.suites.append(data.suite)
@@ -168,7 +169,10 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
             result.task_infos[(data.suite.name, task.name)] = TaskInfo(
                 task.kind, task.choices, data.suite.domains, data.suite.in_domain)
         folds = plan_folds(data, config.protocol)
-        for model_name, factory in makers.items():
+        for model_name in plans[data.suite.name]:
+            if model_name not in makers:
+                continue
+            factory = makers[model_name]
             if model_name in grouped and not _supports_any(factory(), data.suite, config):
                 result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
                 continue
@@ -191,9 +195,22 @@ def _supports_any(adapter: Adapter, suite: Suite, config: RunConfig) -> bool:
     return any(adapter.supports(t) for t in wanted)
 
 
-def _checked_models(config: RunConfig, result: RunResult) -> dict[str, Callable[[], Adapter]]:
+def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
+    """``{model: optional}`` for ``suite``: the models named in the config, groups expanded,
+    or else the suite's own default models (``[suite] models``, or :data:`BASELINES`).
+    An optional model (a group member or a default) is skipped where it cannot serve."""
+    if config.models:
+        return dict(expand_models(config.models))
+    return {name: True for name, _ in expand_models(suite.models or BASELINES)}
+
+
+def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult) -> dict[str, Callable[[], Adapter]]:
+    """A factory per model of ``plans`` (suite → {model: optional}), each built once to
+    fail fast on unknown names; an optional model that cannot be built is skipped."""
     makers: dict[str, Callable[[], Adapter]] = {}
-    for name, from_group in expand_models(config.models):
+    names = dict.fromkeys(name for plan in plans.values() for name in plan)
+    for name in names:
+        from_group = all(plan.get(name, True) for plan in plans.values())
         try:
             make_model(name)  # fail fast on unknown names, before any training
         except CapabilityError as exc:

@@ -59,7 +59,6 @@ def test_trainable_model_under_zero_shot_is_refused(tiny_suite: Path) -> None:
 @pytest.mark.parametrize(("kwargs", "message"), [
     ({"limit": 0}, "limit must be a positive integer"),
     ({"batch_size": 0}, "batch_size must be a positive integer"),
-    ({"models": ()}, "At least one model"),
     ({"suites": ()}, "At least one suite"),
 ])
 def test_config_errors(kwargs: dict, message: str) -> None:
@@ -78,3 +77,17 @@ def test_run_id_is_time_and_config_hash() -> None:
     when = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
     a, b = make_run_id(RunConfig(), when), make_run_id(RunConfig(seed=1), when)
     assert a.startswith("20260102T030405Z-") and a != b and len(a.split("-")[1]) == 8
+
+
+def test_without_named_models_each_suite_runs_its_own_defaults(tiny_suite: Path, tmp_path: Path) -> None:
+    lm_suite = tmp_path / "lm.toml"
+    lm_suite.write_text(
+        'domains = ["a", "b"]\n[suite]\nname = "lm-tiny"\nin_domain = ["a"]\nmodels = ["tests.test_runner:lm_only"]\n'
+        '[source]\ntype = "table"\npath = "lm.jsonl"\ntext_column = "text"\ndomain_column = "domain"\n'
+        '[[tasks]]\nname = "text"\nkind = "language_modeling"\n')
+    (tmp_path / "lm.jsonl").write_text("".join(
+        f'{{"text": "sample {i}", "domain": "{"ab"[i % 2]}"}}\n' for i in range(8)))
+    result = run(RunConfig(suites=(str(tiny_suite), str(lm_suite)), limit=2))
+    by_suite = result.records.groupby("suite")["model"].unique().to_dict()
+    assert sorted(by_suite["tiny-reviews"]) == ["majority", "source-only", "uniform"]
+    assert list(by_suite["lm-tiny"]) == ["tests.test_runner:lm_only"]

@@ -23,7 +23,6 @@ import builtins
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
@@ -31,9 +30,6 @@ from bench.adapters.callable import CallableAdapter
 from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
-
-if TYPE_CHECKING:
-    from bench.suites.types import Suite
 
 __all__ = [
     "BASELINES",
@@ -45,7 +41,6 @@ __all__ = [
     "ModelFactory",
     "TorchModuleAdapter",
     "config_fingerprint",
-    "default_models",
     "expand_models",
     "make_model",
     "parse_model_spec",
@@ -82,18 +77,6 @@ for _name, _target, _description in _BUILTIN_MODELS:
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
 """The models ``bench run`` scores when none is named (unless a suite names its own)."""
 
-
-def default_models(suites: Sequence[Suite]) -> tuple[str, ...]:
-    """The models to score on ``suites`` when the user names none.
-
-    Each suite contributes its ``suite.models`` (e.g. a language-modelling suite names
-    a language model) or, if it declares none, :data:`BASELINES`; the result is their
-    union in first-seen order.
-    """
-    names: list[str] = []
-    for suite in suites:
-        names += [m for m in (suite.models or BASELINES) if m not in names]
-    return tuple(names)
 
 MODEL_GROUPS: dict[str, tuple[str, ...]] = {
     "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",

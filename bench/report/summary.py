@@ -6,10 +6,9 @@ import math
 
 import pandas as pd
 
-from bench.scoring.metrics import PRIMARY_METRIC
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["format_table", "summary_table"]
+__all__ = ["SUMMARY_METRICS", "format_table", "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -20,27 +19,69 @@ def _cell(value: float, low: float, high: float) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-def summary_table(metrics: pd.DataFrame, gaps: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo]) -> pd.DataFrame:
-    """One row per (suite, task, model): the primary metric per domain (in-domain
-    domains marked ``*``), pooled, and the in-domain vs out-of-domain gap."""
-    rows = []
-    for (suite, task, model), part in metrics.groupby(["suite", "task", "model"], sort=False):
-        info = infos[(suite, task)]
-        primary = PRIMARY_METRIC[info.kind]
-        values = part[part["metric"] == primary].set_index("domain")
-        row = {"suite": suite, "task": task, "model": model, "metric": primary}
-        for domain in [*info.domains, POOLED]:
-            if domain in values.index:
-                v = values.loc[domain]
-                label = f"{domain}*" if domain in info.in_domain else domain
-                row[label] = _cell(v["value"], v["ci_low"], v["ci_high"])
-        gap = gaps[(gaps["suite"] == suite) & (gaps["task"] == task) & (gaps["model"] == model)
-                   & (gaps["metric"] == primary) & (gaps["domain_b"] == POOLED_OOD)]
-        if len(gap):
-            g = gap.iloc[0]
-            row["gap ID→OOD"] = _cell(g["gap"], g["ci_low"], g["ci_high"])
-        rows.append(row)
-    return pd.DataFrame(rows).fillna("")
+SUMMARY_METRICS: dict[str, tuple[str, ...]] = {
+    "classification": ("accuracy",),
+    "regression": ("mse",),
+    "language_modeling": ("cross_entropy", "bits_per_byte"),
+}
+"""The metrics shown in the terminal per task kind (all of them are in metrics.csv)."""
+
+WIDE_DOMAINS = 6
+"""Suites with at most this many domains get one column per domain; others one row each."""
+
+GAP_LABEL = "gap ID→OOD"
+
+
+def _value_cell(frame: pd.DataFrame, domain: str) -> str:
+    if domain not in frame.index:
+        return ""
+    v = frame.loc[domain]
+    return _cell(v["value"], v["ci_low"], v["ci_high"])
+
+
+def _gap_cell(gaps: pd.DataFrame, suite: str, task: str, model: str, metric: str) -> str:
+    gap = gaps[(gaps["suite"] == suite) & (gaps["task"] == task) & (gaps["model"] == model)
+               & (gaps["metric"] == metric) & (gaps["kind"] == "id_ood") & (gaps["domain_b"] == POOLED_OOD)]
+    return _cell(*gap.iloc[0][["gap", "ci_low", "ci_high"]]) if len(gap) else ""
+
+
+def _series(metrics: pd.DataFrame, gaps: pd.DataFrame, suite: str, info: TaskInfo) -> list[tuple[tuple[str, str, str], dict[str, str]]]:
+    """``((task, model, metric), {domain label: cell})`` for each shown metric of a suite."""
+    out = []
+    for (task, model), part in metrics[metrics["suite"] == suite].groupby(["task", "model"], sort=False):
+        for metric in SUMMARY_METRICS[info.kind]:
+            values = part[part["metric"] == metric].set_index("domain")
+            cells = {(f"{d}*" if d in info.in_domain else d): _value_cell(values, d) for d in [*info.domains, POOLED]}
+            cells[GAP_LABEL] = _gap_cell(gaps, suite, task, model, metric)
+            out.append(((task, model, metric), cells))
+    return out
+
+
+def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
+                   infos: dict[tuple[str, str], TaskInfo]) -> dict[str, pd.DataFrame]:
+    """One table per suite: the shown metrics per domain (in-domain domains marked ``*``),
+    pooled (``ALL``), and the in-domain vs pooled out-of-domain gap with its interval.
+
+    A suite with few domains gets a row per (task, model, metric) and a column per
+    domain; one with many domains the transpose, so that the table fits a terminal.
+    """
+    tables = {}
+    for suite in dict.fromkeys(metrics["suite"]):
+        rows = []
+        for (s, task), info in infos.items():
+            if s == suite:
+                rows += [row for row in _series(metrics[metrics["task"] == task], gaps, suite, info)]
+        if not rows:
+            continue
+        wide = pd.DataFrame([{"task": t, "model": m, "metric": k, **cells} for (t, m, k), cells in rows])
+        n_domains = wide.shape[1] - 4
+        if n_domains <= WIDE_DOMAINS + 1:
+            tables[suite] = wide.fillna("")
+        else:
+            long = wide.set_index(["task", "model", "metric"]).T
+            long.columns = [" ".join(c) if len({r[0][0] for r in rows}) > 1 else f"{c[1]} {c[2]}" for c in long.columns]
+            tables[suite] = long.rename_axis("domain").reset_index().fillna("")
+    return tables
 
 
 def format_table(table: pd.DataFrame) -> str:

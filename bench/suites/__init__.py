@@ -14,7 +14,16 @@ from bench.registry import Registry
 from bench.suites.loader import parse_suite, read_suite_file
 from bench.suites.protocols import PROTOCOLS, Fold, plan_folds
 from bench.suites.splits import split_examples
-from bench.suites.types import SPLITS, TASK_KINDS, DomainData, Example, SplitRule, Suite, SuiteData, Task
+from bench.suites.types import (
+    SPLITS,
+    TASK_KINDS,
+    DomainData,
+    Example,
+    SplitRule,
+    Suite,
+    SuiteData,
+    Task,
+)
 
 __all__ = [
     "BUNDLED_DIR",

@@ -257,7 +257,7 @@ def test_bad_configuration(spec: str, message: str) -> None:
         make_model(spec)
 
 
-def test_served_answer_has_openai_fields(tiny, tiny_url: str) -> None:  # noqa: ANN001
+def test_served_answer_has_openai_fields(tiny, tiny_url: str) -> None:
     import urllib.request
 
     text = "The kettle leaked."

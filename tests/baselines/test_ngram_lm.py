@@ -7,7 +7,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from bench.adapters import MODELS, default_models, make_model
+from bench.adapters import MODELS, make_model
 from bench.baselines.ngram_lm import ByteNgramLM, KneserNeyTables
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.suites import load_suite
@@ -99,7 +99,10 @@ def test_errors() -> None:
 
 
 def test_registered_and_chosen_by_default_for_language_modelling_suites() -> None:
+    from bench.runner import RunConfig, _suite_models
+
     assert "byte-ngram" in MODELS
-    assert default_models([load_suite("masc-genres")]) == ("byte-ngram",)
-    assert default_models([load_suite("uci-sentiment"), load_suite("masc-genres")]) == (
-        "majority", "uniform", "source-only", "byte-ngram")
+    assert _suite_models(load_suite("masc-genres"), RunConfig()) == {"byte-ngram": True}
+    assert _suite_models(load_suite("uci-sentiment"), RunConfig()) == {
+        "majority": True, "uniform": True, "source-only": True}
+    assert _suite_models(load_suite("masc-genres"), RunConfig(models=("majority",))) == {"majority": False}
