@@ -66,10 +66,22 @@ def _uses_protocol(result: RunResult, name: str) -> bool:
     return any((result.config.protocol or suite.protocol) == name for suite in result.suites)
 
 
+def across_model_tables(records: pd.DataFrame, metrics: pd.DataFrame,
+                        infos: dict[tuple[str, str], TaskInfo]) -> dict[str, pd.DataFrame]:
+    """``robustness.csv`` (effective robustness, where a task has ≥ 3 models) and
+    ``domain_agreement.csv`` (Kendall's W across tasks, where a suite has ≥ 2 tasks);
+    tables with no rows are left out. Uses trial 0 only."""
+    from bench.scoring.robustness import domain_agreement_table, effective_robustness_table
+
+    tables = {"robustness.csv": effective_robustness_table(first_trial(records), infos),
+              "domain_agreement.csv": domain_agreement_table(metrics, infos)}
+    return {name: table for name, table in tables.items() if len(table)}
+
+
 def extra_tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame]:
-    """``trials.csv`` (with ``--trials`` > 1) and ``transfer_matrix.csv`` + ``transfer_summary.csv``
-    (under the ``transfer_matrix`` protocol)."""
-    tables: dict[str, pd.DataFrame] = {}
+    """``trials.csv`` (with ``--trials`` > 1), ``transfer_matrix.csv`` + ``transfer_summary.csv``
+    (under the ``transfer_matrix`` protocol) and the across-model tables."""
+    tables = across_model_tables(result.records, scored.metrics, scored.infos)
     if result.config.trials > 1:
         gaps = scored.gaps[scored.gaps["domain_b"] == "OOD"].rename(columns={"domain_b": "domain", "gap": "value"})
         intervals = pd.concat([scored.metrics.assign(kind="metric"), gaps.assign(kind="id_ood_gap")])
@@ -114,8 +126,8 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
 
 
 def rescore_run(run_dir: str | Path, *, progress: Progress | None = None, **options: Any) -> ScoredRun:
-    """Recompute ``metrics.csv`` and ``gaps.csv`` of a run folder from ``records.csv.gz``
-    and ``run.json`` (no model runs) and write them in place.
+    """Recompute ``metrics.csv``, ``gaps.csv`` (and the across-model tables) of a run
+    folder from ``records.csv.gz`` and ``run.json`` (no model runs); write them in place.
 
     ``options``: ``resamples, level, seed, method, permutations`` as for
     :func:`bench.scoring.tables.score_tables`. They are validated before anything is read.
@@ -133,7 +145,8 @@ def rescore_run(run_dir: str | Path, *, progress: Progress | None = None, **opti
     meta, records = read_run(run_dir)
     infos = task_infos_from_metadata(meta)
     tables = score_tables(first_trial(records), infos, progress=progress, **options)
-    replace_tables(run_dir, {"metrics.csv": tables.metrics, "gaps.csv": tables.gaps})
+    replace_tables(run_dir, {"metrics.csv": tables.metrics, "gaps.csv": tables.gaps,
+                             **across_model_tables(records, tables.metrics, infos)})
     return ScoredRun(tables.metrics, tables.gaps, infos)
 
 

@@ -32,8 +32,8 @@ def broken_after_first_batch():
 
 def test_run_folder_follows_the_contract(tiny_suite: Path, tmp_path: Path) -> None:
     done = evaluate(RunConfig(suites=(str(tiny_suite),), models=("majority", "source-only")), tmp_path / "out")
-    assert sorted(p.name for p in done.run_dir.iterdir()) == ["gaps.csv", "metrics.csv", "models", "records.csv.gz",
-                                                               "run.json"]
+    assert sorted(p.name for p in done.run_dir.iterdir()) == ["domain_agreement.csv", "gaps.csv", "metrics.csv",
+                                                               "models", "records.csv.gz", "run.json"]
     meta, records = read_run(done.run_dir)
     assert set(RECORD_COLUMNS) <= set(records.columns)
     assert {"prob_negative", "prob_positive"} <= set(records.columns)
@@ -80,3 +80,19 @@ def test_run_json_is_valid_json(tiny_suite: Path, tmp_path: Path) -> None:
     done = evaluate(RunConfig(suites=(str(tiny_suite),), models=("uniform",)), tmp_path)
     meta = json.loads((done.run_dir / "run.json").read_text())
     assert meta["tasks"]["tiny-reviews/sentiment"]["choices"] == ["negative", "positive"]
+
+
+def test_run_with_three_models_writes_effective_robustness_and_domain_agreement(tiny_suite: Path,
+                                                                                  tmp_path: Path) -> None:
+    from bench.scoring.robustness import domain_agreement_table, effective_robustness_table
+
+    done = evaluate(RunConfig(suites=(str(tiny_suite),), models=("majority", "uniform", "source-only")),
+                    tmp_path, save_models=False)
+    robustness = pd.read_csv(done.run_dir / "robustness.csv")
+    assert sorted(robustness["model"]) == ["majority", "source-only", "uniform"]
+    expected = effective_robustness_table(done.result.records, done.scored.infos)
+    pd.testing.assert_frame_equal(robustness, expected, check_dtype=False)
+    agreement = pd.read_csv(done.run_dir / "domain_agreement.csv")
+    assert len(agreement) == 3 and set(agreement["suite"]) == {"tiny-reviews"}
+    expected = domain_agreement_table(done.scored.metrics, done.scored.infos)
+    pd.testing.assert_frame_equal(agreement, expected, check_dtype=False, check_exact=False)
