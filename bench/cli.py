@@ -170,7 +170,7 @@ def _data_dir(args: argparse.Namespace) -> Path:
 def _print_rows(rows: Sequence[Sequence[str]]) -> None:
     widths = [max(len(row[k]) for row in rows) for k in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths)).rstrip())
+        print("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
 
 
 def _cmd_data_list(args: argparse.Namespace) -> int:

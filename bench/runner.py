@@ -12,9 +12,10 @@ import hashlib
 import json
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any, ContextManager
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +38,7 @@ from bench.suites.types import Example
 
 __all__ = ["FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]
 
-Progress = Callable[[int, str], ContextManager[Callable[[int], None]]]
+Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 """``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
 
 

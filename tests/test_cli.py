@@ -42,7 +42,8 @@ def test_run_end_to_end_writes_files_and_prints_a_table(tmp_path: Path, capsys: 
     assert len(records) == 2 * 2 * 4 * 40
     # The accuracy in metrics.csv is the mean of the records' 'correct' column.
     for (model, domain), part in records[records["task"] == "sentiment"].groupby(["model", "domain"]):
-        row = metrics.query("model == @model and task == 'sentiment' and domain == @domain and metric == 'accuracy'")
+        row = metrics[(metrics["model"] == model) & (metrics["task"] == "sentiment") & (metrics["domain"] == domain)
+                      & (metrics["metric"] == "accuracy")]
         assert row["value"].iloc[0] == pytest.approx(part["correct"].mean())
         assert row["n"].iloc[0] == 40
     board = pd.read_csv(out / "leaderboard.csv")

@@ -19,14 +19,13 @@ any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
 
 from __future__ import annotations
 
-import builtins
 import inspect
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
-from bench.adapters.callable import CallableAdapter
+from bench.adapters.callable_adapter import CallableAdapter
 from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
@@ -136,7 +135,7 @@ def make_model(spec: str) -> Adapter:
         return load_model(spec)
     name, argument, options = parse_model_spec(spec)
     factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
-    if not builtins.callable(factory):  # the name `callable` here is the submodule bench.adapters.callable
+    if not callable(factory):
         raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
                           "(a function or class that returns an Adapter).")
     args = () if argument is None else (argument,)

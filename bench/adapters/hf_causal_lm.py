@@ -332,7 +332,7 @@ class HFCausalLM(Adapter):
             contexts.append(stripped)
             continuations.append([moved + c for c in task.continuations])
         context_ids = self.encode(contexts)
-        whole = self.encode([ctx + cont for ctx, conts in zip(contexts, continuations) for cont in conts])
+        whole = self.encode([ctx + cont for ctx, conts in zip(contexts, continuations, strict=True) for cont in conts])
         k = len(task.continuations)
         requests = []
         for i, ctx in enumerate(context_ids):

@@ -112,7 +112,7 @@ def _documents(domain: str, stream: _Stream, begin: int, end: int, size: int, sp
     documents = []
     for start in range(begin, end - size + 1, size):
         text = "".join(w + ("\n" if e else " ") for w, e in zip(stream.words[start : start + size],
-                                                              stream.line_ends[start : start + size]))
+                                                              stream.line_ends[start : start + size], strict=True))
         documents.append(Example(stream.origin(start), domain, text.strip(), {}, split))
     return documents
 

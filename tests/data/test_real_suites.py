@@ -31,7 +31,7 @@ def test_uci_sentiment_matches_an_independent_parse(shared_data: Path) -> None:
         examples = data.domains[domain].train + data.domains[domain].test
         assert len(examples) == len(frame) == 1000
         by_line = {int(ex.id.rsplit(":", 1)[1]): ex for ex in examples}
-        for line, (text, label) in enumerate(zip(frame.text, frame.label), start=1):
+        for line, (text, label) in enumerate(zip(frame.text, frame.label, strict=True), start=1):
             assert by_line[line].text == text.strip()
             assert by_line[line].targets["sentiment"] == label
         assert sum(ex.targets["sentiment"] for ex in examples) == 500

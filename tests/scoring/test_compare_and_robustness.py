@@ -132,7 +132,9 @@ def test_effective_robustness_matches_a_least_squares_fit_in_logit_space() -> No
     acc_id = {"m1": 0.6, "m2": 0.7, "m3": 0.8, "m4": 0.9, "robust": 0.75}
     acc_ood = {"m1": 0.45, "m2": 0.52, "m3": 0.66, "m4": 0.78, "robust": 0.75}
     fit = effective_robustness(acc_id, acc_ood, reference=["m1", "m2", "m3", "m4"])
-    logit = lambda p: np.log(p / (1 - p))
+    def logit(p: np.ndarray) -> np.ndarray:
+        return np.log(p / (1 - p))
+
     ref = ["m1", "m2", "m3", "m4"]
     line = stats.linregress(logit(np.array([acc_id[m] for m in ref])), logit(np.array([acc_ood[m] for m in ref])))
     assert math.isclose(fit.slope, line.slope) and math.isclose(fit.intercept, line.intercept)
