@@ -34,7 +34,9 @@ the jackknife of each stratum (computed in closed form from the sums, :math:`O(n
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
@@ -107,6 +109,10 @@ class BootstrapResult:
     def confidence_interval(self) -> ConfidenceInterval:
         """``(low, high)`` as a named tuple, as scipy returns it."""
         return ConfidenceInterval(self.low, self.high)
+
+
+PARALLEL_THRESHOLD = 5_000_000
+"""Resampled elements (examples × resamples) above which strata are drawn in threads."""
 
 
 def check_resamples(n_resamples: int, name: str = "n_resamples") -> int:
@@ -233,6 +239,22 @@ def _index_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, m
     return out
 
 
+def _per_stratum_sums(strata: Sequence[np.ndarray], rngs: Sequence[np.random.Generator], n_resamples: int,
+                      max_elements: int) -> list[np.ndarray]:
+    """:func:`resample_sums` of each stratum with its own generator, strata in parallel
+    threads (numpy releases the GIL while drawing and gathering). Each stratum's draws
+    come from its own generator alone, so the result does not depend on the threads."""
+    def one(item: tuple[np.ndarray, np.random.Generator]) -> np.ndarray:
+        return resample_sums(item[0], n_resamples, item[1], max_elements=max_elements)
+
+    items = list(zip(strata, rngs, strict=True))
+    workers = min(len(items), os.cpu_count() or 1)
+    if workers <= 1 or sum(len(p) for p in strata) * n_resamples < PARALLEL_THRESHOLD:
+        return [one(item) for item in items]
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        return list(pool.map(one, items))
+
+
 class StratifiedBootstrap:
     """Resampled component sums of several strata, drawn once, for any statistic of them.
 
@@ -275,8 +297,7 @@ class StratifiedBootstrap:
             raise StatisticsError(f"All strata must have the same number of components. Got {sorted(widths)}.")
         children = make_rng(rng).spawn(len(self.strata))
         self.totals = np.stack([p.sum(axis=0) for p in self.strata])
-        self.sums = np.stack([resample_sums(p, self.n_resamples, g, max_elements=max_elements)
-                              for p, g in zip(self.strata, children, strict=True)], axis=1)
+        self.sums = np.stack(_per_stratum_sums(self.strata, children, self.n_resamples, max_elements), axis=1)
 
     @property
     def sizes(self) -> np.ndarray:
