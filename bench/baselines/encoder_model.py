@@ -31,6 +31,7 @@ from bench.baselines.strategies import FineTuneConfig, sample_labelled
 from bench.baselines.text_model import (
     TaskTargets,
     batch_loss,
+    minibatches,
     supports_task,
     task_targets,
 )
@@ -86,16 +87,12 @@ def train_heads(heads: nn.ModuleDict, features: torch.Tensor, targets: Mapping[s
                 epochs: int, batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
     """Train ``heads`` in place on fixed ``features`` ``(n, d)`` with :func:`batch_loss`."""
     optimiser = torch.optim.Adam(heads.parameters(), lr=lr)
-    generator = torch.Generator().manual_seed(seed)
-    for _ in range(epochs):
-        order = torch.randperm(len(features), generator=generator).numpy()
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            hidden = features[torch.from_numpy(batch)]
-            loss = batch_loss({n: h(hidden) for n, h in heads.items()}, batch, targets, regression_weight)
-            optimiser.zero_grad()
-            loss.backward()
-            optimiser.step()
+    for batch in minibatches(len(features), epochs=epochs, batch_size=batch_size, seed=seed):
+        hidden = features[torch.from_numpy(batch)]
+        loss = batch_loss({n: h(hidden) for n, h in heads.items()}, batch, targets, regression_weight)
+        optimiser.zero_grad()
+        loss.backward()
+        optimiser.step()
 
 
 class EncoderHeadModel(Adapter):

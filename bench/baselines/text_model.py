@@ -21,7 +21,7 @@ heads with :class:`torch.optim.Adam`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -35,8 +35,8 @@ from bench.baselines.features import HashedNgrams
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
 
-__all__ = ["NgramNet", "NgramTextModel", "TaskTargets", "TrainConfig", "batch_loss", "supports_task", "task_targets",
-           "train_net"]
+__all__ = ["NgramNet", "NgramTextModel", "TaskTargets", "TrainConfig", "batch_loss", "minibatches", "supports_task",
+           "task_targets", "train_net"]
 
 
 @dataclass(frozen=True)
@@ -198,6 +198,16 @@ def _bag(id_lists: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
     return flat, lengths.cumsum(0)
 
 
+def minibatches(n: int, *, epochs: int, batch_size: int, seed: int) -> Iterator[np.ndarray]:
+    """Index batches over ``n`` examples: a fresh permutation per epoch, drawn from a torch
+    generator seeded with ``seed``, cut into batches of ``batch_size``."""
+    generator = torch.Generator().manual_seed(seed)
+    for _ in range(epochs):
+        order = torch.randperm(n, generator=generator).numpy()
+        for start in range(0, n, batch_size):
+            yield order[start : start + batch_size]
+
+
 def train_net(net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, TaskTargets], *, epochs: int,
               batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
     """Train ``net`` in place on hashed n-gram ids with :func:`batch_loss`.
@@ -206,19 +216,15 @@ def train_net(net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, Tas
     """
     optimisers = [torch.optim.SparseAdam(list(net.embedding.parameters()), lr=lr),
                   torch.optim.Adam(list(net.heads.parameters()), lr=lr)]
-    generator = torch.Generator().manual_seed(seed)
     net.train()
-    for _ in range(epochs):
-        order = torch.randperm(len(ids), generator=generator).numpy()
-        for start in range(0, len(order), batch_size):
-            batch = order[start : start + batch_size]
-            outputs = net(*_bag([ids[i] for i in batch]))
-            loss = batch_loss(outputs, batch, targets, regression_weight)
-            for optimiser in optimisers:
-                optimiser.zero_grad()
-            loss.backward()
-            for optimiser in optimisers:
-                optimiser.step()
+    for batch in minibatches(len(ids), epochs=epochs, batch_size=batch_size, seed=seed):
+        outputs = net(*_bag([ids[i] for i in batch]))
+        loss = batch_loss(outputs, batch, targets, regression_weight)
+        for optimiser in optimisers:
+            optimiser.zero_grad()
+        loss.backward()
+        for optimiser in optimisers:
+            optimiser.step()
     net.eval()
 
 
