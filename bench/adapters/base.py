@@ -12,6 +12,11 @@ task kind                     method and return value
 ``language_modeling``         ``text_nll(examples, task) -> (nll, n_tokens)``: summed
                               negative log-likelihood of each text (nats) and its number
                               of scored tokens, two arrays of shape (n,).
+``multiple_choice``           ``loglikelihood(requests, task) -> list of float arrays``:
+                              per :class:`~bench.suites.prompts.ChoiceRequest`, the summed
+                              log-likelihood (nats) of each of its scored continuations
+                              after its prompt, shape ``(len(continuations),)``; not
+                              normalised over the options (lm-eval's ``loglikelihood``).
 ============================  ===========================================================
 
 The task is passed to every method (not only its choices) so that a model with one head
@@ -37,6 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.errors import CapabilityError
+from bench.suites.prompts import ChoiceRequest
 from bench.suites.types import Example, Task
 
 __all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
@@ -45,6 +51,7 @@ METHOD_BY_KIND: dict[str, str] = {
     "classification": "log_probs",
     "regression": "predict_values",
     "language_modeling": "text_nll",
+    "multiple_choice": "loglikelihood",
 }
 
 
@@ -112,6 +119,11 @@ class Adapter:
 
     def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
         """Summed NLL of each text (nats) and the number of tokens scored, each ``(n,)``."""
+        raise self._cannot(task)
+
+    def loglikelihood(self, requests: Sequence[ChoiceRequest], task: Task) -> list[np.ndarray]:
+        """Per request, ``ln p(prompt.target_delimiter + continuation_j | prompt.text())`` summed
+        over the continuation's tokens, for each ``j`` (nats, shape ``(k_i,)``)."""
         raise self._cannot(task)
 
     def fingerprint(self) -> str:

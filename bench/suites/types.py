@@ -8,8 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-TaskKind = Literal["classification", "regression", "language_modeling"]
-TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling")
+TaskKind = Literal["classification", "regression", "language_modeling", "multiple_choice"]
+TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling", "multiple_choice")
 SPLITS: tuple[str, ...] = ("train", "test")
 
 __all__ = [
@@ -43,7 +43,14 @@ class Example:
         Language-modelling tasks have none.
     split
         ``"train"`` or ``"test"`` where the source fixes it; ``None`` lets the suite's
-        split rule decide.
+        split rule decide. A source may also name other splits (MMLU's ``"dev"``), which
+        serve as few-shot pools and are never scored.
+    options
+        The example's own answer options (``multiple_choice`` tasks: MMLU's four
+        choices), in index order; its target is an index into them. Empty otherwise.
+    fields
+        Named text fields of the source row (``question``, ``title``, ``subject`` …) that
+        prompt templates refer to as ``{name}``; ``{text}`` is always :attr:`text`.
     """
 
     id: str
@@ -51,11 +58,17 @@ class Example:
     text: str
     targets: Mapping[str, float] = field(default_factory=dict)
     split: str | None = None
+    options: tuple[str, ...] = ()
+    fields: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def content_hash(self) -> str:
-        """SHA-256 (hex, 16 chars) of domain and text: the key of cached adapter outputs."""
+        """SHA-256 (hex, 16 chars) of domain, text, options and fields: the key of cached adapter outputs."""
         digest = hashlib.sha256(f"{self.domain}\x00{self.text}".encode())
+        for option in self.options:
+            digest.update(b"\x01" + option.encode())
+        for key in sorted(self.fields):
+            digest.update(f"\x02{key}\x00{self.fields[key]}".encode())
         return digest.hexdigest()[:16]
 
 
@@ -125,6 +138,9 @@ class Suite:
     content_hash: str = ""
     models: tuple[str, ...] = ()
     """Models ``bench run`` scores on this suite when none is named (empty: the default baselines)."""
+    domain_groups: Mapping[str, str] = field(default_factory=dict)
+    """Group of each domain (MMLU: subject → category such as ``"STEM"``); metrics and gaps are
+    also reported per group. Empty: no groups."""
 
     @property
     def out_domain(self) -> tuple[str, ...]:
