@@ -38,7 +38,7 @@ def test_malformed_toml_names_file_and_line(tmp_path: Path) -> None:
     ('name = "tiny-reviews"\n', "", r"missing required key 'suite\.name'"),
     ('type = "toy-reviews"\n', "", r"missing required key 'source\.type'"),
     ('kind = "regression"', 'kind = "ranking"', r"'tasks\[1\]\.kind' must be one of classification"),
-    ('choices = ["negative", "positive"]', 'choices = ["only"]', "needs 'choices' with at least 2 labels"),
+    ('choices = ["negative", "positive"]', 'choices = ["only"]', r"'tasks\[0\]\.choices' must have 2-1000 items, got 1"),
     ('in_domain = ["books"]', 'in_domain = ["bookz"]', "'suite.in_domain' names 'bookz', which is not a domain"),
     ('protocol = "id_ood"', 'protocol = "id-ood"', "'suite.protocol' must be one of"),
     ("test_fraction = 0.5", "test_fraction = 1.5", r"'split\.test_fraction' must be a number in \(0, 1\)"),

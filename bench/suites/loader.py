@@ -2,13 +2,16 @@
 
 A suite file has the tables ``[suite]``, ``[source]``, ``[split]`` (optional),
 ``[[tasks]]`` and ``domains`` (a list of names, or ``[[domains]]`` tables with ``name``
-and ``description``). Every problem is reported as a :class:`~bench.errors.SuiteError`
-that names the file and the key (or the line, for malformed TOML).
+and ``description``). The whole document is checked against the declarative schema in
+:mod:`bench.suites.schema` before anything is built; then the checks that span keys
+(unique names, ``in_domain`` among the domains, one verbalizer per choice) run. All
+problems found are reported together in one :class:`~bench.errors.SuiteError` that names
+the file, and for each problem the key and the (shortened) value, or the line for
+malformed TOML.
 """
 
 from __future__ import annotations
 
-import difflib
 import hashlib
 import tomllib
 from collections.abc import Mapping
@@ -16,14 +19,13 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import SuiteError
-from bench.suites.types import TASK_KINDS, SplitRule, Suite, Task
+from bench.suites.schema import check_document, quote
+from bench.suites.types import SplitRule, Suite, Task
 
-__all__ = ["parse_suite", "read_suite_file"]
+__all__ = ["MAX_SUITE_BYTES", "parse_suite", "read_suite_file"]
 
-_TOP_KEYS = {"suite", "source", "split", "tasks", "domains"}
-_SUITE_KEYS = {"name", "version", "description", "protocol", "in_domain", "models"}
-_TASK_KEYS = {"name", "kind", "choices", "prompt", "verbalizers", "value_range"}
-_SPLIT_KEYS = {"test_fraction", "seed"}
+MAX_SUITE_BYTES = 2**20
+"""Largest suite file read (1 MiB); a suite file declares data, it does not hold it."""
 
 
 def read_suite_file(path: str | Path) -> Suite:
@@ -32,21 +34,33 @@ def read_suite_file(path: str | Path) -> Suite:
     Raises
     ------
     SuiteError
-        If the file is missing, is not valid TOML (the message gives line and column),
-        or its content is invalid (the message names the key).
+        If the file is missing, larger than :data:`MAX_SUITE_BYTES`, not UTF-8, not valid
+        TOML (the message gives line and column, never the file's content), nested too
+        deeply, or its content is invalid (the message names each key).
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise SuiteError(f"Cannot read suite file {path}: {exc.strerror or exc}.") from exc
+    raw = _read_bytes(path)
     try:
         document = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
-        raise SuiteError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from exc
+        raise SuiteError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start}).") from None
     except tomllib.TOMLDecodeError as exc:
-        raise SuiteError(f"{path}: malformed TOML: {exc}.") from exc
+        raise SuiteError(f"{path}: malformed TOML: {exc}.") from None
+    except RecursionError:
+        raise SuiteError(f"{path}: malformed TOML: arrays or tables nested too deeply.") from None
     return parse_suite(document, where=str(path), path=path, content=raw)
+
+
+def _read_bytes(path: Path) -> bytes:
+    try:
+        if not path.is_file():
+            raise SuiteError(f"Cannot read suite file {path}: not a regular file (or it does not exist).")
+        size = path.stat().st_size
+        if size > MAX_SUITE_BYTES:
+            raise SuiteError(f"{path}: a suite file may have at most {MAX_SUITE_BYTES} bytes; this one has {size}.")
+        return path.read_bytes()
+    except OSError as exc:
+        raise SuiteError(f"Cannot read suite file {path}: {exc.strerror or type(exc).__name__}.") from None
 
 
 def parse_suite(
@@ -56,165 +70,90 @@ def parse_suite(
     path: Path | None = None,
     content: bytes | None = None,
 ) -> Suite:
-    """Build a :class:`Suite` from a parsed TOML document, validating every field."""
-    _check_keys(document, _TOP_KEYS, where, "")
-    head = _require_table(document, "suite", where)
-    _check_keys(head, _SUITE_KEYS, where, "suite.")
-    name = _require_str(head, "name", where, "suite.")
-    tasks = _parse_tasks(document, where)
-    domains, descriptions = _parse_domains(document, where)
-    in_domain = _parse_in_domain(head, domains, where)
-    source = dict(_require_table(document, "source", where))
-    if not isinstance(source.get("type"), str):
-        raise SuiteError(f"{where}: missing required key 'source.type' (a string naming the example source).")
+    """Build a :class:`Suite` from a parsed TOML document, validating every field.
+
+    Raises
+    ------
+    SuiteError
+        Listing every problem, one per line, each naming ``where`` and the key.
+    """
+    _raise_if(where, check_document(document))
+    head, tasks_raw = document["suite"], document["tasks"]
+    domains, descriptions = _parse_domains(document["domains"])
+    _raise_if(where, _cross_checks(head, tasks_raw, domains))
     digest = hashlib.sha256(content if content is not None else repr(document).encode()).hexdigest()
+    split = document.get("split", {})
     return Suite(
-        name=name,
+        name=head["name"],
         version=str(head.get("version", "0")),
         description=str(head.get("description", "")),
-        tasks=tasks,
+        tasks=tuple(_task(raw) for raw in tasks_raw),
         domains=domains,
-        in_domain=in_domain,
-        source=source,
-        split=_parse_split(document, where),
-        protocol=_parse_protocol(head, where),
+        in_domain=_in_domain(head, domains),
+        source=dict(document["source"]),
+        split=SplitRule(test_fraction=float(split.get("test_fraction", 0.5)), seed=split.get("seed", 0)),
+        protocol=str(head.get("protocol", "id_ood")),
         domain_descriptions=descriptions,
         path=path,
         content_hash=digest[:16],
-        models=_parse_models(head, where),
+        models=tuple(head.get("models", ())),
     )
 
 
-def _parse_models(head: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    """``suite.models``: the models ``bench run`` scores on this suite when none is named."""
-    raw = head.get("models", [])
-    if not isinstance(raw, list) or not all(isinstance(m, str) and m.strip() for m in raw):
-        raise SuiteError(f"{where}: 'suite.models' must be a list of model names, got {raw!r}.")
-    return tuple(raw)
+def _raise_if(where: str, problems: list[str]) -> None:
+    if len(problems) == 1:
+        raise SuiteError(f"{where}: {problems[0]}")
+    if problems:
+        lines = "\n".join(f"  - {p}" for p in problems)
+        raise SuiteError(f"{where}: {len(problems)} problems:\n{lines}")
 
 
-def _check_keys(table: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:
-    for key in table:
-        if key not in allowed:
-            close = difflib.get_close_matches(key, sorted(allowed), n=1)
-            hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
-            raise SuiteError(
-                f"{where}: unknown key '{prefix}{key}'.{hint} Allowed: {', '.join(sorted(allowed))}."
-            )
+def _parse_domains(raw: list[Any]) -> tuple[tuple[str, ...], dict[str, str]]:
+    if all(isinstance(item, str) for item in raw):
+        return tuple(raw), {}
+    return tuple(item["name"] for item in raw), {item["name"]: str(item.get("description", "")) for item in raw}
 
 
-def _require_table(document: Mapping[str, Any], key: str, where: str) -> Mapping[str, Any]:
-    if key not in document:
-        raise SuiteError(f"{where}: missing required table [{key}].")
-    value = document[key]
-    if not isinstance(value, Mapping):
-        raise SuiteError(f"{where}: '{key}' must be a table, got {type(value).__name__}.")
-    return value
-
-
-def _require_str(table: Mapping[str, Any], key: str, where: str, prefix: str) -> str:
-    if key not in table:
-        raise SuiteError(f"{where}: missing required key '{prefix}{key}'.")
-    value = table[key]
-    if not isinstance(value, str) or not value.strip():
-        raise SuiteError(f"{where}: '{prefix}{key}' must be a non-empty string, got {value!r}.")
-    return value
-
-
-def _parse_tasks(document: Mapping[str, Any], where: str) -> tuple[Task, ...]:
-    raw_tasks = document.get("tasks")
-    if not raw_tasks:
-        raise SuiteError(f"{where}: missing required key 'tasks' (at least one [[tasks]] table).")
-    if not isinstance(raw_tasks, list):
-        raise SuiteError(f"{where}: 'tasks' must be an array of tables ([[tasks]]).")
-    tasks = [_parse_task(raw, where, i) for i, raw in enumerate(raw_tasks)]
-    names = [t.name for t in tasks]
-    if len(set(names)) != len(names):
-        raise SuiteError(f"{where}: task names must be unique, got {names}.")
-    return tuple(tasks)
-
-
-def _parse_task(raw: Any, where: str, index: int) -> Task:
-    prefix = f"tasks[{index}]."
-    if not isinstance(raw, Mapping):
-        raise SuiteError(f"{where}: 'tasks[{index}]' must be a table.")
-    _check_keys(raw, _TASK_KEYS, where, prefix)
-    name = _require_str(raw, "name", where, prefix)
-    kind = _require_str(raw, "kind", where, prefix)
-    if kind not in TASK_KINDS:
-        raise SuiteError(f"{where}: '{prefix}kind' must be one of {', '.join(TASK_KINDS)}; got {kind!r}.")
-    choices = tuple(raw.get("choices", ()))
-    if kind == "classification" and len(choices) < 2:
-        raise SuiteError(f"{where}: classification task {name!r} needs 'choices' with at least 2 labels.")
-    if kind != "classification" and choices:
-        raise SuiteError(f"{where}: only classification tasks take 'choices' (task {name!r} is {kind}).")
-    verbalizers = tuple(raw.get("verbalizers", ()))
-    if verbalizers and len(verbalizers) != len(choices):
-        raise SuiteError(f"{where}: '{prefix}verbalizers' needs one entry per choice ({len(choices)}).")
-    value_range = raw.get("value_range")
-    if value_range is not None and (len(value_range) != 2 or value_range[0] >= value_range[1]):
-        raise SuiteError(f"{where}: '{prefix}value_range' must be [low, high] with low < high.")
-    return Task(
-        name=name,
-        kind=kind,  # type: ignore[arg-type]
-        choices=tuple(str(c) for c in choices),
-        prompt=raw.get("prompt"),
-        verbalizers=tuple(str(v) for v in verbalizers),
-        value_range=tuple(float(v) for v in value_range) if value_range else None,  # type: ignore[arg-type]
-    )
-
-
-def _parse_domains(document: Mapping[str, Any], where: str) -> tuple[tuple[str, ...], dict[str, str]]:
-    raw = document.get("domains")
-    if not raw:
-        raise SuiteError(f"{where}: missing required key 'domains' (a list of domain names).")
-    names: list[str] = []
-    descriptions: dict[str, str] = {}
-    for i, item in enumerate(raw):
-        if isinstance(item, str):
-            names.append(item)
-        elif isinstance(item, Mapping) and isinstance(item.get("name"), str):
-            names.append(item["name"])
-            descriptions[item["name"]] = str(item.get("description", ""))
-        else:
-            raise SuiteError(f"{where}: 'domains[{i}]' must be a name or a table with 'name'.")
-    if len(set(names)) != len(names):
-        raise SuiteError(f"{where}: domain names must be unique, got {names}.")
-    if "ALL" in names:
-        raise SuiteError(f"{where}: 'ALL' is reserved for pooled metrics; rename that domain.")
-    return tuple(names), descriptions
-
-
-def _parse_in_domain(head: Mapping[str, Any], domains: tuple[str, ...], where: str) -> tuple[str, ...]:
+def _in_domain(head: Mapping[str, Any], domains: tuple[str, ...]) -> tuple[str, ...]:
     raw = head.get("in_domain", [domains[0]])
-    if isinstance(raw, str):
-        raw = [raw]
-    for name in raw:
+    return (raw,) if isinstance(raw, str) else tuple(raw)
+
+
+def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domains: tuple[str, ...]) -> list[str]:
+    """Checks that span keys, run once every key has the right type."""
+    found = []
+    names = [t["name"] for t in tasks]
+    if len(set(names)) != len(names):
+        found.append(f"task names must be unique, got {quote(names)}.")
+    if len(set(domains)) != len(domains):
+        repeated = next(d for i, d in enumerate(domains) if d in domains[:i])
+        found.append(f"domain names must be unique; {quote(repeated)} appears more than once.")
+    if "ALL" in domains:
+        found.append("'ALL' is reserved for pooled metrics; rename that domain.")
+    for i, task in enumerate(tasks):
+        verbalizers, choices = task.get("verbalizers"), task.get("choices", [])
+        if verbalizers is not None and len(verbalizers) != len(choices):
+            found.append(f"'tasks[{i}].verbalizers' needs one entry per choice ({len(choices)}), got {len(verbalizers)}.")
+        low_high = task.get("value_range")
+        if low_high is not None and not low_high[0] < low_high[1]:
+            found.append(f"'tasks[{i}].value_range' must be [low, high] with low < high, got {quote(low_high)}.")
+    in_domain = _in_domain(head, domains)
+    for name in in_domain:
         if name not in domains:
-            raise SuiteError(
-                f"{where}: 'suite.in_domain' names {name!r}, which is not a domain. Domains: {', '.join(domains)}."
-            )
-    if len(raw) == len(domains):
-        raise SuiteError(f"{where}: 'suite.in_domain' must leave at least one out-of-domain domain.")
-    return tuple(raw)
+            found.append(f"'suite.in_domain' names {quote(name)}, which is not a domain. "
+                         f"Domains: {', '.join(domains[:20])}{' …' if len(domains) > 20 else ''}.")
+    if set(domains) <= set(in_domain):
+        found.append("'suite.in_domain' must leave at least one out-of-domain domain.")
+    return found
 
 
-def _parse_split(document: Mapping[str, Any], where: str) -> SplitRule:
-    raw = document.get("split", {})
-    _check_keys(raw, _SPLIT_KEYS, where, "split.")
-    fraction = raw.get("test_fraction", 0.5)
-    if not isinstance(fraction, int | float) or not 0 < fraction < 1:
-        raise SuiteError(f"{where}: 'split.test_fraction' must be a number in (0, 1), got {fraction!r}.")
-    seed = raw.get("seed", 0)
-    if not isinstance(seed, int):
-        raise SuiteError(f"{where}: 'split.seed' must be an integer, got {seed!r}.")
-    return SplitRule(test_fraction=float(fraction), seed=seed)
-
-
-def _parse_protocol(head: Mapping[str, Any], where: str) -> str:
-    from bench.suites.protocols import PROTOCOLS
-
-    protocol = head.get("protocol", "id_ood")
-    if protocol not in PROTOCOLS:
-        raise SuiteError(f"{where}: 'suite.protocol' must be one of {', '.join(PROTOCOLS.names())}; got {protocol!r}.")
-    return str(protocol)
+def _task(raw: Mapping[str, Any]) -> Task:
+    value_range = raw.get("value_range")
+    return Task(
+        name=raw["name"],
+        kind=raw["kind"],
+        choices=tuple(raw.get("choices", ())),
+        prompt=raw.get("prompt"),
+        verbalizers=tuple(raw.get("verbalizers", ())),
+        value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
+    )

@@ -140,7 +140,7 @@ def test_masc_domain_too_small_for_a_document(shared_data: Path) -> None:
     suite = parse_suite(_masc_suite(doc_tokens=5000))
     with pytest.raises(DataError, match=r"domain 'telephone' has \d+ tokens, too few for one train document of 5000"):
         load_examples(suite, data_dir=shared_data)
-    with pytest.raises(SuiteError, match=r"'doc_tokens' must be a positive integer, got 0"):
+    with pytest.raises(SuiteError, match=r"'source\.doc_tokens' must be an integer in \[1, 1000000\], got an integer 0"):
         load_examples(parse_suite(_masc_suite(doc_tokens=0)), data_dir=shared_data)
     bad = _masc_suite() | {"domains": ["newspaper", "poetry"]}
     with pytest.raises(SuiteError, match=r"Source 'masc-genres' has no domain\(s\) poetry\. Domains: .*blog"):

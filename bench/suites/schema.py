@@ -1,0 +1,434 @@
+"""The schema of a suite file: every key, its type, range and whether it is required.
+
+One declarative table (:data:`SUITE_SCHEMA`, with :data:`SOURCE_OPTIONS` for the options of
+each built-in example source) says what a suite file may contain. :func:`check_document`
+walks a parsed TOML document against it *before* anything is built or loaded and returns
+one message per problem, each naming the key (``tasks[1].choices``) and quoting the value
+(shortened, never more than :data:`QUOTE_CHARS` characters). Adding a key is adding one
+entry to a table.
+
+Rules the value types enforce:
+
+- strings are never split into lists: ``choices = "np"`` is an error, not ``["n", "p"]``;
+- numbers must be finite (TOML allows ``nan`` and ``inf``); integers are not floats
+  (``n_per_domain = 1e9`` is an error) and booleans are not numbers;
+- every list, string and integer has an upper bound, so that no suite file can make a run
+  hang or exhaust memory (``n_per_domain`` ≤ 100,000, ≤ 10,000 domains, ...);
+- lists of names have no duplicates (``choices = ["pos", "pos"]`` is an error).
+
+Keys of a table that the schema does not list are errors with a "did you mean"; the
+options of a source type the schema does not know (a plugin's) are left to that source.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+__all__ = [
+    "MAX_DOMAINS",
+    "MAX_N_PER_DOMAIN",
+    "QUOTE_CHARS",
+    "SOURCE_OPTIONS",
+    "SUITE_SCHEMA",
+    "Bool",
+    "Either",
+    "Int",
+    "Key",
+    "List",
+    "Map",
+    "Number",
+    "Str",
+    "Table",
+    "check_document",
+    "check_source_options",
+    "quote",
+]
+
+QUOTE_CHARS = 60
+MAX_NAME_CHARS = 200
+MAX_TEXT_CHARS = 20_000
+MAX_DOMAINS = 10_000
+MAX_TASKS = 100
+MAX_CHOICES = 1_000
+MAX_N_PER_DOMAIN = 100_000
+MAX_SEED = 2**63 - 1
+
+
+def quote(value: Any) -> str:
+    """``repr(value)`` cut to :data:`QUOTE_CHARS` characters (``…`` marks a cut)."""
+    text = repr(value)
+    return text if len(text) <= QUOTE_CHARS else text[: QUOTE_CHARS - 1] + "…"
+
+
+def _type_name(value: Any) -> str:
+    names = {str: "a string", bool: "a boolean", int: "an integer", float: "a float", list: "an array"}
+    if isinstance(value, Mapping):
+        return "a table"
+    return names.get(type(value), type(value).__name__)
+
+
+class ValueType:
+    """A rule for one value: :meth:`problems` lists what is wrong with ``value`` at ``key``."""
+
+    description = "a value"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        raise NotImplementedError
+
+    def _wrong(self, value: Any, key: str) -> list[str]:
+        return [f"'{key}' must be {self.description}, got {_type_name(value)} {quote(value)}."]
+
+
+@dataclass(frozen=True)
+class Str(ValueType):
+    """A string, non-empty unless ``empty``, at most ``max_chars`` long, optionally one of ``choices``."""
+
+    max_chars: int = MAX_NAME_CHARS
+    empty: bool = False
+    choices: Callable[[], Iterable[str]] | tuple[str, ...] | None = None
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return "a string" if self.empty else "a non-empty string"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, str) or (not self.empty and not value.strip()):
+            return self._wrong(value, key)
+        if len(value) > self.max_chars:
+            return [f"'{key}' is {len(value)} characters long; at most {self.max_chars} are allowed."]
+        if self.choices is not None:
+            allowed = tuple(self.choices() if callable(self.choices) else self.choices)
+            if value not in allowed:
+                close = difflib.get_close_matches(value, allowed, n=1)
+                hint = f" Did you mean {close[0]!r}?" if close else ""
+                return [f"'{key}' must be one of {', '.join(allowed)}; got {quote(value)}.{hint}"]
+        return []
+
+
+@dataclass(frozen=True)
+class Bool(ValueType):
+    """``true`` or ``false``."""
+
+    description = "true or false"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        return [] if isinstance(value, bool) else self._wrong(value, key)
+
+
+@dataclass(frozen=True)
+class Int(ValueType):
+    """An integer (not a float, not a boolean) in ``[low, high]``."""
+
+    low: int = 0
+    high: int = MAX_SEED
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"an integer in [{self.low}, {self.high}]"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, int) or isinstance(value, bool) or not self.low <= value <= self.high:
+            return self._wrong(value, key)
+        return []
+
+
+@dataclass(frozen=True)
+class Number(ValueType):
+    """A finite number in ``[low, high]``, or ``(low, high)`` where ``open``."""
+
+    low: float = -math.inf
+    high: float = math.inf
+    open: bool = False
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        brackets = "()" if self.open else "[]"
+        if math.isinf(self.low) and math.isinf(self.high):
+            return "a finite number"
+        return f"a number in {brackets[0]}{self.low:g}, {self.high:g}{brackets[1]}"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            return self._wrong(value, key)
+        inside = self.low < value < self.high if self.open else self.low <= value <= self.high
+        return [] if inside else self._wrong(value, key)
+
+
+@dataclass(frozen=True)
+class List(ValueType):
+    """An array of ``min_len``..``max_len`` items of type ``item``; ``unique`` forbids repeats."""
+
+    item: ValueType
+    min_len: int = 1
+    max_len: int = MAX_CHOICES
+    unique: bool = True
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return f"an array of {self.min_len}-{self.max_len} items, each {self.item.description}"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, list):
+            return self._wrong(value, key)
+        if not self.min_len <= len(value) <= self.max_len:
+            return [f"'{key}' must have {self.min_len}-{self.max_len} items, got {len(value)}."]
+        found = [p for i, v in enumerate(value) for p in self.item.problems(v, f"{key}[{i}]")]
+        if not found and self.unique:
+            repeated = _first_repeat(value)
+            if repeated is not None:
+                found.append(f"'{key}' must not repeat items; {quote(repeated)} appears more than once.")
+        return found
+
+
+def _first_repeat(values: list[Any]) -> Any:
+    """The first item of ``values`` equal to an earlier one (tables are skipped), else ``None``."""
+    seen: set[Any] = set()
+    for value in values:
+        if isinstance(value, Mapping | list):
+            continue
+        if value in seen:
+            return value
+        seen.add(value)
+    return None
+
+
+@dataclass(frozen=True)
+class Map(ValueType):
+    """A table of free keys (strings) whose values are all of type ``value``."""
+
+    value: ValueType
+    max_len: int = MAX_DOMAINS
+
+    description = "a table"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, Mapping):
+            return self._wrong(value, key)
+        if len(value) > self.max_len:
+            return [f"'{key}' has {len(value)} entries; at most {self.max_len} are allowed."]
+        return [p for k, v in value.items() for p in self.value.problems(v, f"{key}.{k}")]
+
+
+@dataclass(frozen=True)
+class Either(ValueType):
+    """The first of ``options`` whose type matches: ``Either(Str(), List(Str()))``."""
+
+    options: tuple[ValueType, ...]
+
+    @property
+    def description(self) -> str:  # type: ignore[override]
+        return " or ".join(o.description for o in self.options)
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        results = [o.problems(value, key) for o in self.options]
+        if any(not r for r in results):
+            return []
+        typed = [r for o, r in zip(self.options, results, strict=True) if _same_kind(o, value)]
+        return typed[0] if typed else self._wrong(value, key)
+
+
+def _same_kind(rule: ValueType, value: Any) -> bool:
+    kinds: dict[type, Callable[[Any], bool]] = {
+        Str: lambda v: isinstance(v, str), Bool: lambda v: isinstance(v, bool),
+        Int: lambda v: isinstance(v, int) and not isinstance(v, bool),
+        Number: lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+        List: lambda v: isinstance(v, list) and (not v or _same_kind(rule.item, v[0])),  # type: ignore[attr-defined]
+        Map: lambda v: isinstance(v, Mapping),
+        Table: lambda v: isinstance(v, Mapping),
+    }
+    test = kinds.get(type(rule))
+    return bool(test and test(value))
+
+
+@dataclass(frozen=True)
+class Key:
+    """One key of a :class:`Table`.
+
+    Attributes
+    ----------
+    type
+        The rule its value must follow.
+    required
+        Whether the key must be present.
+    doc
+        What the key means (shown in ``docs/suites.md``).
+    when
+        ``(other_key, values)``: the key is allowed only where ``other_key`` has one of
+        ``values`` (``choices`` only for classification tasks).
+    required_when
+        ``(other_key, values)``: the key is required where ``other_key`` has one of ``values``.
+    """
+
+    type: ValueType
+    required: bool = False
+    doc: str = ""
+    when: tuple[str, tuple[str, ...]] | None = None
+    required_when: tuple[str, tuple[str, ...]] | None = None
+
+
+@dataclass(frozen=True)
+class Table(ValueType):
+    """A TOML table with the given ``keys``; ``exclusive`` lists groups of keys of which at
+    most one may be given; ``open`` tables accept keys they do not list."""
+
+    keys: Mapping[str, Key]
+    exclusive: tuple[tuple[str, ...], ...] = ()
+    open: bool = False
+    description = "a table"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, Mapping):
+            return self._wrong(value, key)
+        prefix = f"{key}." if key else ""
+        found = [] if self.open else [_unknown(name, self.keys, prefix) for name in value if name not in self.keys]
+        for name, spec in self.keys.items():
+            found += _key_problems(value, name, spec, prefix)
+        for group in self.exclusive:
+            given = [name for name in group if name in value]
+            if len(given) > 1:
+                found.append(f"keys {', '.join(prefix + g for g in given)} exclude each other; give only one.")
+        return found
+
+
+def _unknown(name: str, keys: Mapping[str, Key], prefix: str) -> str:
+    close = difflib.get_close_matches(str(name), sorted(keys), n=1)
+    hint = f" Did you mean '{prefix}{close[0]}'?" if close else ""
+    return f"unknown key '{prefix}{name}'.{hint} Allowed: {', '.join(sorted(keys)) or '(none)'}."
+
+
+def _key_problems(table: Mapping[str, Any], name: str, spec: Key, prefix: str) -> list[str]:
+    full = f"{prefix}{name}"
+    if name not in table:
+        needed = spec.required or (spec.required_when is not None and _applies(table, spec.required_when))
+        if not needed:
+            return []
+        reason = f" ({spec.doc})" if spec.doc else ""
+        if spec.required_when is not None and not spec.required:
+            other, values = spec.required_when
+            reason = f" (required where '{prefix}{other}' is {' or '.join(values)})"
+        return [f"missing required key '{full}'{reason}."]
+    if spec.when is not None and not _applies(table, spec.when):
+        other, values = spec.when
+        return [f"'{full}' is only allowed where '{prefix}{other}' is {' or '.join(values)} "
+                f"(here it is {quote(table.get(other))})."]
+    return spec.type.problems(table[name], full)
+
+
+def _applies(table: Mapping[str, Any], rule: tuple[str, tuple[str, ...]]) -> bool:
+    other, values = rule
+    value = table.get(other)
+    return isinstance(value, str) and value in values
+
+
+def _protocols() -> tuple[str, ...]:
+    from bench.suites.protocols import PROTOCOLS
+
+    return tuple(PROTOCOLS.names())
+
+
+def _task_kinds() -> tuple[str, ...]:
+    from bench.suites.types import TASK_KINDS
+
+    return TASK_KINDS
+
+
+NAME = Str()
+NAMES = List(NAME, min_len=1, max_len=MAX_DOMAINS)
+TEXT = Str(max_chars=MAX_TEXT_CHARS, empty=True)
+
+SUITE_TABLE = Table({
+    "name": Key(NAME, required=True, doc="the suite's name"),
+    "version": Key(Either((Str(empty=True), Number())), doc="version string recorded in run.json"),
+    "description": Key(TEXT, doc="one paragraph shown by `bench suites`"),
+    "protocol": Key(Str(choices=_protocols), doc="what is trained on what"),
+    "in_domain": Key(Either((NAME, NAMES)), doc="the in-domain domain(s)"),
+    "models": Key(List(NAME, max_len=MAX_TASKS), doc="models `bench run` scores by default"),
+})
+
+TASK_TABLE = Table({
+    "name": Key(NAME, required=True, doc="task name"),
+    "kind": Key(Str(choices=_task_kinds), required=True, doc="the task kind"),
+    "choices": Key(List(Str(), min_len=2, max_len=MAX_CHOICES), doc="label names",
+                   when=("kind", ("classification",)), required_when=("kind", ("classification",))),
+    "prompt": Key(Str(max_chars=MAX_TEXT_CHARS), doc="prompt template with {text}"),
+    "verbalizers": Key(List(Str(empty=True), min_len=2, max_len=MAX_CHOICES, unique=True),
+                       doc="continuation per choice", when=("kind", ("classification",))),
+    "value_range": Key(List(Number(), min_len=2, max_len=2, unique=False), doc="[low, high] of the targets",
+                       when=("kind", ("regression",))),
+})
+
+DOMAIN_TABLE = Table({
+    "name": Key(NAME, required=True, doc="domain name"),
+    "description": Key(TEXT, doc="what the domain holds"),
+})
+
+SPLIT_TABLE = Table({
+    "test_fraction": Key(Number(0.0, 1.0, open=True), doc="share of each domain in the test split"),
+    "seed": Key(Int(0, MAX_SEED), doc="seed of the split order"),
+})
+
+SOURCE_TABLE = Table({"type": Key(NAME, required=True, doc="a string naming the example source")}, open=True)
+
+SUITE_SCHEMA = Table({
+    "suite": Key(SUITE_TABLE, required=True),
+    "source": Key(SOURCE_TABLE, required=True),
+    "split": Key(SPLIT_TABLE),
+    "tasks": Key(List(TASK_TABLE, min_len=1, max_len=MAX_TASKS, unique=False), required=True,
+                 doc="at least one [[tasks]] table"),
+    "domains": Key(Either((List(NAME, min_len=2, max_len=MAX_DOMAINS),
+                           List(DOMAIN_TABLE, min_len=2, max_len=MAX_DOMAINS, unique=False))),
+                   required=True, doc="a list of domain names, or [[domains]] tables"),
+})
+"""Every key of a suite file (see ``docs/suites.md``)."""
+
+_FRACTION = Number(0.0, 1.0)
+SOURCE_OPTIONS: dict[str, Table] = {
+    "toy-reviews": Table({
+        "n_per_domain": Key(Int(1, MAX_N_PER_DOMAIN), doc="reviews generated per domain"),
+        "seed": Key(Int(0, MAX_SEED), doc="generator seed"),
+        "label_shift": Key(Number(0.0, 0.5), doc="positive-rate shift of out-of-domain domains"),
+        "shared_rate": Key(_FRACTION, doc="chance a sentiment word is shared across domains"),
+        "contrast_rate": Key(_FRACTION, doc="chance of a contrast clause"),
+    }),
+    "uci-sentiment": Table({}),
+    "reviews-movies-products": Table({
+        "split_products": Key(Bool(), doc="one domain per product"),
+        "max_examples": Key(Either((Int(2, 10**9), Map(Int(2, 10**9)))), doc="cap per domain"),
+    }),
+    "masc-genres": Table({
+        "doc_tokens": Key(Int(1, 1_000_000), doc="words per document"),
+        "max_test_docs": Key(Int(1, 10**9), doc="test documents per genre"),
+        "max_train_docs": Key(Int(1, 10**9), doc="train documents per genre"),
+    }),
+    "table": Table({
+        "path": Key(Str(max_chars=4096), required=True, doc="the table file, relative to the suite file"),
+        "format": Key(Str(choices=("jsonl", "csv", "tsv", "parquet")), doc="file format"),
+        "text_column": Key(NAME, doc="column holding the text"),
+        "domain_column": Key(NAME, doc="column holding the domain"),
+        "columns": Key(Map(NAME, max_len=MAX_TASKS), doc="{task = column}"),
+        "split_column": Key(NAME, doc="column with train/test"),
+        "id_column": Key(NAME, doc="column with unique ids"),
+        "encoding": Key(Str(max_chars=40), doc="text encoding"),
+    }),
+}
+"""Options of each built-in source's ``[source]`` table, besides ``type``."""
+
+
+def check_source_options(source_type: str, options: Mapping[str, Any]) -> list[str]:
+    """Problems of a ``[source]`` table's options for ``source_type`` (none for unknown types)."""
+    schema = SOURCE_OPTIONS.get(source_type)
+    return [] if schema is None else schema.problems(options, "source")
+
+
+def check_document(document: Mapping[str, Any]) -> list[str]:
+    """Every problem of a parsed suite file against :data:`SUITE_SCHEMA`, one message each."""
+    found = SUITE_SCHEMA.problems(document, "")
+    source = document.get("source")
+    if isinstance(source, Mapping) and isinstance(source.get("type"), str):
+        found += check_source_options(source["type"], {k: v for k, v in source.items() if k != "type"})
+    return found
+
