@@ -23,6 +23,18 @@ option              meaning                                                  def
 Without ``id_column`` an example's id is ``<file name>:<line>`` for CSV and JSONL (the
 line where the record starts) and ``<file name>:row<k>`` (1-based) for Parquet.
 Parquet needs ``pyarrow`` (``pip install xdbench[parquet]``).
+
+What is checked, each with a :class:`~bench.errors.DataError` naming the file, the line
+(or row) and the column: duplicate column names (a CSV header or a JSON object naming
+a column twice), rows with more or fewer fields than the header, a text that is empty,
+not a string or longer than :data:`MAX_TEXT_CHARS` characters (CSV fields are limited to
+:data:`MAX_CSV_FIELD_CHARS` by the CSV reader), a null or repeated id in ``id_column``
+(both lines named), a label outside the choices, a boolean where a label or number is
+expected, a file larger than :data:`MAX_TABLE_BYTES` and a corrupt Parquet file. Accepted
+on purpose: a UTF-8 byte-order mark at the start of a CSV or JSONL file, and CRLF line
+ends. Messages quote cells and header names shortened, and list a header only where it
+looks like column names, so that pointing ``path`` at an unrelated file does not copy
+its content into an error.
 """
 
 from __future__ import annotations
@@ -31,6 +43,7 @@ import csv
 import io
 import json
 import math
+import re
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -38,12 +51,21 @@ from typing import TYPE_CHECKING, Any
 from bench.data.common import check_options
 from bench.data.text import decode_text
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
+from bench.suites.schema import check_source_options, quote
 from bench.suites.types import Example, Task
 
 if TYPE_CHECKING:
     from bench.data import SourceContext
 
-__all__ = ["FORMATS", "load_table", "read_rows"]
+__all__ = ["FORMATS", "MAX_CSV_FIELD_CHARS", "MAX_TABLE_BYTES", "MAX_TEXT_CHARS", "load_table", "read_rows"]
+
+MAX_TABLE_BYTES = 2**31
+"""Largest CSV / JSONL table read (2 GiB): the file is read into memory whole."""
+MAX_TEXT_CHARS = 2**20
+"""Longest text accepted in the text column (1 Mi characters)."""
+MAX_CSV_FIELD_CHARS = csv.field_size_limit()
+"""Longest CSV / TSV field (the :mod:`csv` reader's limit, 131,072 characters)."""
+_HEADER_NAME = re.compile(r"[\w .()\[\]-]{1,64}")
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _OPTIONS = ("path", "format", "text_column", "domain_column", "columns", "split_column", "id_column", "encoding")
@@ -51,33 +73,95 @@ Row = tuple[str, Mapping[str, Any]]  # (location, row)
 
 
 def _csv_rows(path: Path, text: str, delimiter: str) -> tuple[list[str], Iterator[Row]]:
-    reader = csv.DictReader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header = list(reader.fieldnames or [])
+    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
+    try:
+        header = next(reader, [])
+    except csv.Error as exc:
+        raise _csv_error(path, reader.line_num or 1, exc) from None
+    _check_header(path, header, "line 1")
 
     def rows() -> Iterator[Row]:
         start = reader.line_num + 1
-        for row in reader:
-            yield f"line {start}", row
+        while True:
+            try:
+                fields = next(reader)
+            except StopIteration:
+                return
+            except csv.Error as exc:
+                raise _csv_error(path, start, exc) from None
+            if fields:
+                if len(fields) != len(header):
+                    raise DataError(f"{path}, line {start}: the row has {len(fields)} field(s) but the header has "
+                                    f"{len(header)}; quote fields that contain the delimiter {delimiter!r}.")
+                yield f"line {start}", dict(zip(header, fields, strict=True))
             start = reader.line_num + 1
 
     return header, rows()
 
 
+def _csv_error(path: Path, line: int, exc: csv.Error) -> DataError:
+    if "field larger than field limit" in str(exc):
+        return DataError(f"{path}, line {line}: a field is longer than {MAX_CSV_FIELD_CHARS} characters, the CSV "
+                         "reader's limit. Store long texts as JSONL or Parquet.")
+    return DataError(f"{path}, line {line}: not a valid CSV row ({exc}).")
+
+
+def _check_header(path: Path, header: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for column in header:
+        if column in seen:
+            raise DataError(f"{path}, {where}: column {quote(column)} appears more than once; column names must be unique.")
+        seen.add(column)
+
+
+def _describe_columns(columns: list[str]) -> str:
+    """The columns for an error message, or only their count where they do not look like names."""
+    if columns and all(isinstance(c, str) and _HEADER_NAME.fullmatch(c) for c in columns):
+        shown = ", ".join(columns[:30])
+        return f"Its columns: {shown}{' …' if len(columns) > 30 else ''}."
+    if not columns:
+        return "It has no columns."
+    return (f"Its first line holds {len(columns)} field(s) that do not look like column names; "
+            "is this file a table with a header row?")
+
+
+def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in out:
+            raise _DuplicateKey(key)
+        out[key] = value
+    return out
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
 def _jsonl_rows(path: Path, text: str) -> tuple[list[str], Iterator[Row]]:
     parsed: list[Row] = []
     columns: dict[str, None] = {}
-    for number, line in enumerate(text.split("\n"), start=1):
+    for number, line in enumerate(text.removeprefix("\ufeff").split("\n"), start=1):
         if not line.strip():
             continue
-        try:
-            row = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}).") from exc
-        if not isinstance(row, dict):
-            raise DataError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
+        row = _json_line(path, number, line)
         columns.update(dict.fromkeys(row))
         parsed.append((f"line {number}", row))
     return list(columns), iter(parsed)
+
+
+def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
+    try:
+        row = json.loads(line, object_pairs_hook=_unique_keys)
+    except json.JSONDecodeError as exc:
+        raise DataError(f"{path}, line {number}: not valid JSON ({exc.msg}, column {exc.colno}).") from None
+    except _DuplicateKey as exc:
+        raise DataError(f"{path}, line {number}: key {quote(exc.args[0])} appears more than once in the object.") from None
+    except RecursionError:
+        raise DataError(f"{path}, line {number}: JSON nested too deeply.") from None
+    if not isinstance(row, dict):
+        raise DataError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
+    return row
 
 
 def _parquet_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
@@ -86,9 +170,12 @@ def _parquet_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
     except ImportError as exc:
         raise ConfigError(f"Reading {path} needs pyarrow: pip install 'xdbench[parquet]'.") from exc
     try:
+        _check_header(path, list(pq.read_schema(path).names), "header")
         table = pq.read_table(path)
+    except DataError:
+        raise
     except Exception as exc:  # pyarrow raises its own error types for corrupt files
-        raise DataError(f"{path}: not a readable Parquet file ({exc}).") from exc
+        raise DataError(f"{path}: not a readable Parquet file ({str(exc)[:200]}).") from None
     rows = table.to_pylist()
     return list(table.column_names), ((f"row {k}", row) for k, row in enumerate(rows, start=1))
 
@@ -103,6 +190,10 @@ def read_rows(path: Path, fmt: str, encoding: str = "utf-8") -> tuple[list[str],
     """
     if fmt == "parquet":
         return _parquet_rows(path)
+    size = path.stat().st_size
+    if size > MAX_TABLE_BYTES:
+        raise DataError(f"{path}: {size} bytes is more than the {MAX_TABLE_BYTES} a {fmt} table may have; "
+                        "split it or convert it to Parquet.")
     text = decode_text(path.read_bytes(), encoding, str(path), hint=" Or set 'encoding' in [source].")
     if fmt == "jsonl":
         return _jsonl_rows(path, text)
@@ -117,24 +208,36 @@ def _missing(value: Any) -> bool:
 def _label(value: Any, task: Task, where: str) -> float | None:
     if _missing(value):
         return None
+    if isinstance(value, bool):
+        raise DataError(f"{where}: target of task {task.name!r} is a boolean ({value!r}); "
+                        "give a choice name, a choice index or a number.")
     if task.kind == "regression":
         try:
             number = float(value)
-        except (TypeError, ValueError):
-            raise DataError(f"{where}: target of regression task {task.name!r} must be a number, got {value!r}.") from None
+        except (TypeError, ValueError, OverflowError):
+            raise DataError(f"{where}: target of regression task {task.name!r} must be a number, got {quote(value)}.") from None
         if not math.isfinite(number):
-            raise DataError(f"{where}: target of regression task {task.name!r} is not finite ({value!r}).")
+            raise DataError(f"{where}: target of regression task {task.name!r} is not finite ({quote(value)}).")
         return number
-    text = str(value).strip()
+    text = str(value).strip() if isinstance(value, str | int | float) else ""
     if text in task.choices:
         return task.choices.index(text)
-    is_index = (isinstance(value, int | float) and not isinstance(value, bool) and float(value).is_integer()) or text.isdigit()
-    if is_index and 0 <= int(float(text)) < len(task.choices):
-        return int(float(text))
+    index = _as_index(value, text)
+    if index is not None and 0 <= index < len(task.choices):
+        return index
     raise DataError(
-        f"{where}: label {value!r} of task {task.name!r} is outside its choices "
+        f"{where}: label {quote(value)} of task {task.name!r} is outside its choices "
         f"({', '.join(task.choices)}); give a choice name or an index 0-{len(task.choices) - 1}."
     )
+
+
+def _as_index(value: Any, text: str) -> int | None:
+    """``value`` as a whole number (``1``, ``1.0``, ``"1"``), else ``None``."""
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        return int(value) if math.isfinite(value) and value.is_integer() else None
+    return int(text) if text.isascii() and text.isdecimal() and len(text) < 10 else None
 
 
 def _target_columns(context: SourceContext, options: Mapping[str, Any], where: str) -> dict[str, str]:
@@ -165,6 +268,9 @@ def load_table(context: SourceContext) -> list[Example]:
     """Source ``table``: examples from a JSONL, CSV or Parquet file (see the module doc)."""
     where = str(context.suite.path or context.suite.name)
     options = check_options(context, "table", _OPTIONS)
+    problems = check_source_options("table", options)
+    if problems:
+        raise SuiteError(f"{where}: {problems[0]}")
     path, fmt = _table_path(context, options, where)
     columns, rows = read_rows(path, fmt, str(options.get("encoding", "utf-8")))
     declared = {"text_column": str(options.get("text_column", "text")),
@@ -173,9 +279,16 @@ def load_table(context: SourceContext) -> list[Example]:
     declared |= {k: str(options[k]) for k in ("split_column", "id_column") if k in options}
     absent = [f"{column!r} ({key})" for key, column in declared.items() if column not in columns]
     if absent:
-        raise DataError(f"Table {path} lacks the declared column(s) {', '.join(absent)}. "
-                        f"Its columns: {', '.join(columns) or '(none)'}.")
-    examples = [_example(context, path, location, row, declared) for location, row in rows]
+        raise DataError(f"Table {path} lacks the declared column(s) {', '.join(absent)}. {_describe_columns(columns)}")
+    examples: list[Example] = []
+    first_seen: dict[str, str] = {}
+    for location, row in rows:
+        example = _example(context, path, location, row, declared)
+        if example.id in first_seen:
+            raise DataError(f"{path}, {location}: example id {quote(example.id)} (column {declared.get('id_column')!r}) "
+                            f"was already used at {first_seen[example.id]}; ids must be unique.")
+        first_seen[example.id] = location
+        examples.append(example)
     _check_domains_present(context, path, examples, declared["domain_column"])
     return examples
 
@@ -185,10 +298,13 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
     text, domain = row.get(declared["text_column"]), row.get(declared["domain_column"])
     if _missing(text) or not isinstance(text, str):
         raise DataError(f"{where}: empty or non-text value in text column {declared['text_column']!r}.")
+    if len(text) > MAX_TEXT_CHARS:
+        raise DataError(f"{where}: the text in column {declared['text_column']!r} has {len(text)} characters; "
+                        f"at most {MAX_TEXT_CHARS} are accepted.")
     domain = "" if domain is None else str(domain).strip()
     if domain not in context.suite.domains:
-        raise DataError(f"{where}: domain {domain!r} is not declared by the suite. "
-                        f"Domains: {', '.join(context.suite.domains)}.")
+        raise DataError(f"{where}: domain {quote(domain)} is not declared by the suite. "
+                        f"Domains: {', '.join(context.suite.domains[:20])}{' …' if len(context.suite.domains) > 20 else ''}.")
     targets = {}
     for task in context.suite.tasks:
         column = declared.get(f"columns.{task.name}")
@@ -197,7 +313,11 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
             targets[task.name] = value
     split = _split_value(row, declared, where)
     if "id_column" in declared:
-        example_id = str(row[declared["id_column"]])
+        raw_id = row.get(declared["id_column"])
+        if _missing(raw_id) or isinstance(raw_id, bool | list | dict):
+            raise DataError(f"{where}: id column {declared['id_column']!r} is empty, null or not a scalar "
+                            f"({quote(raw_id)}); every row needs a unique id.")
+        example_id = str(raw_id).strip()
     else:
         example_id = f"{path.name}:{location.removeprefix('line ').replace('row ', 'row')}"
     return Example(example_id, domain, text, targets, split)
@@ -209,7 +329,7 @@ def _split_value(row: Mapping[str, Any], declared: dict[str, str], where: str) -
     value = str(row[declared["split_column"]]).strip().lower()
     if value not in ("train", "test"):
         raise DataError(f"{where}: split column {declared['split_column']!r} must be 'train', 'test' or empty; "
-                        f"got {row[declared['split_column']]!r}.")
+                        f"got {quote(row[declared['split_column']])}.")
     return value
 
 

@@ -155,7 +155,7 @@ def test_missing_table_and_bad_options(tmp_path: Path) -> None:
         load_examples(read_suite_file(_suite(tmp_path, 'path = "absent.csv"')))
     with pytest.raises(SuiteError, match=r"cannot tell the format of 'rows.txt'"):
         load_examples(read_suite_file(_suite(tmp_path, 'path = "rows.txt"')))
-    with pytest.raises(SuiteError, match=r"Source 'table' does not take option\(s\) txt_column"):
+    with pytest.raises(SuiteError, match=r"unknown key 'source\.txt_column'\. Did you mean 'source\.text_column'"):
         load_examples(read_suite_file(_suite(tmp_path, 'path = "rows.csv"\ntxt_column = "t"')))
     with pytest.raises(SuiteError, match=r"'source.columns' names task 'rating'"):
         load_examples(read_suite_file(_suite(tmp_path, 'path = "rows.csv"\ncolumns = { rating = "r" }')))
