@@ -22,6 +22,7 @@ from typing import Any
 
 import pandas as pd
 
+from bench.adapters.openai_compatible import redact_spec
 from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.scoring.tables import TaskInfo
@@ -71,11 +72,15 @@ def _git_commit() -> str | None:
 
 
 def run_metadata(result: RunResult) -> dict[str, Any]:
-    """The content of ``run.json``: config, suites, tasks, fingerprints, versions, timings."""
+    """The content of ``run.json``: config, suites, tasks, fingerprints, versions, timings.
+
+    Model specs are recorded with their URLs redacted
+    (:func:`~bench.adapters.openai_compatible.redact_url`): no user-info, token-like path
+    segments and query values as ``***``."""
     return {
         "run_id": result.run_id,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
-        "config": asdict(result.config),
+        "config": asdict(result.config) | {"models": [redact_spec(m) for m in result.config.models]},
         "suites": [
             {"name": s.name, "version": s.version, "content_hash": s.content_hash, "protocol": s.protocol,
              "path": str(s.path) if s.path else None, "domains": list(s.domains), "in_domain": list(s.in_domain),

@@ -21,6 +21,7 @@ import numpy as np
 import pandas as pd
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
+from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import check_log_probs, check_nll, check_values
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
 from bench.scoring.tables import TaskInfo
@@ -245,6 +246,7 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
 def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
                config: RunConfig, result: RunResult, progress: Progress,
                on_fitted: OnFitted | None) -> list[pd.DataFrame]:
+    name = redact_spec(name)  # records, fingerprints and timings carry no URL secrets
     chunks = []
     for fold in folds:
         adapter = factory()

@@ -16,26 +16,47 @@ the log-probability of every *prompt* token when asked for ``echo=true`` togethe
   log-probability score one token fewer than there are).
 
 Requests carry up to ``prompts_per_request`` prompts and run on a bounded thread pool.
-Each has a timeout; HTTP 429 and 5xx answers and dropped connections are retried with
-exponential back-off (``backoff · 2^attempt`` seconds, or the server's ``Retry-After``).
-The API key is read from the environment variable named by ``api_key_env`` at request
-time and sent as ``Authorization: Bearer``; it is never stored on the adapter, put in
-its fingerprint, or quoted in an error message.
+Each request has two time limits: ``timeout`` (seconds without a byte from the server,
+per read) and ``deadline`` (seconds for the whole exchange, however slowly the server
+trickles its answer); an answer is at most ``max_response_bytes`` long. HTTP 429 and
+5xx answers and dropped connections are retried ``max_retries`` times after a capped,
+jittered exponential back-off: before retry ``k`` (0-based) the client waits
+
+    ``min(backoff_max, backoff · 2^k) · U``,  ``U ~ Uniform(0.5, 1)``
+
+seconds, or the server's ``Retry-After`` (capped at ``backoff_max``).
+
+Secrets. The API key is read from the environment variable named by ``api_key_env`` at
+request time and sent as ``Authorization: Bearer``; it is never stored on the adapter,
+put in its fingerprint, or quoted in an error message: every message that quotes a
+server's answer has the key (and any ``Bearer`` token) replaced by ``***``. Redirects
+are followed only when they are 307/308 to the same scheme, host and port (at most 3);
+a redirect elsewhere is an error and nothing, the key included, is sent to the other
+host. ``base_url`` may not hold user-info (``user:pass@``). What is recorded of the URL
+(in ``run.json``, the leaderboard, the fingerprint's input and every message) is its
+redacted form, :func:`redact_url`: scheme, host, port and path, with each path segment
+that looks like a token (:data:`TOKEN_SEGMENT`: 16 or more characters mixing letters
+and digits, or starting ``sk-``) and every query value of the URL replaced by ``***``;
+a model spec keeps its adapter options (``?model=NAME&normalize=byte``) as given
+(:func:`redact_spec`).
 """
 
 from __future__ import annotations
 
+import http.client
 import json
+import math
 import os
+import random
+import re
 import socket
+import threading
 import time
-import urllib.error
-import urllib.request
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 from scipy.special import logsumexp
@@ -44,9 +65,60 @@ from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.errors import AdapterError, CapabilityError, ConfigError
 from bench.suites.types import Example, Task
 
-__all__ = ["EchoedPrompt", "OpenAICompatible", "OpenAICompatibleConfig", "openai_compatible"]
+__all__ = [
+    "TOKEN_SEGMENT",
+    "EchoedPrompt",
+    "OpenAICompatible",
+    "OpenAICompatibleConfig",
+    "openai_compatible",
+    "redact_spec",
+    "redact_url",
+]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_REDIRECTS = 3
+TOKEN_SEGMENT = re.compile(r"(?=[^/]*[A-Za-z])(?=[^/]*\d)[^/]{16,}|sk-[^/]+")
+"""A URL path segment that looks like a secret and is recorded as ``***``."""
+_BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
+_URL = re.compile(r"https?://[^\s\"'<>]+")
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user-info, with token-like path segments and every query value as ``***``.
+
+    >>> redact_url("https://user:pw@api.example.com:8443/v1/sk-abc/x?key=123&model=m")
+    'https://api.example.com:8443/v1/***/x?key=***&model=***'
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    path = "/".join("***" if TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return urlunsplit((parts.scheme, host + port, path, query, ""))
+
+
+def redact_spec(spec: str) -> str:
+    """A model spec with its URL redacted (:func:`redact_url`): what records, ``run.json`` and the
+    leaderboard name a model by. The options after the spec's first ``?`` are adapter options
+    (validated names such as ``model``, ``normalize``, ``api_key_env``; never the key itself)
+    and are kept as given.
+
+    >>> redact_spec("openai-compatible:http://h:8000/v1/sk-abc?model=m")
+    'openai-compatible:http://h:8000/v1/***?model=m'
+    """
+    body, mark, options = spec.partition("?")
+    return _URL.sub(lambda m: redact_url(m.group(0)), body) + mark + options
+
+
+def _redact(text: str, secret: str | None) -> str:
+    if secret and len(secret) >= 4:
+        text = text.replace(secret, "***")
+    return _BEARER.sub(r"\1***", _URL.sub(lambda m: redact_url(m.group(0)), text))
 
 
 @dataclass(frozen=True)
@@ -64,11 +136,17 @@ class OpenAICompatibleConfig:
     api_key_env
         Environment variable holding the API key (none sent when it is unset).
     timeout
-        Seconds to wait for one HTTP answer.
+        Seconds to wait for the next byte of an answer (per read), in (0, 3600].
+    deadline
+        Seconds one request may take in all, however slowly the answer arrives, in (0, 86400].
     max_retries
-        Retries of a request after a 429/5xx answer or a dropped connection.
+        Retries of a request after a 429/5xx answer or a dropped connection, 0-100.
     backoff
-        Seconds before the first retry; doubled for each later one.
+        Seconds before the first retry (before jitter); doubled for each later one.
+    backoff_max
+        Cap on any wait between retries (also on ``Retry-After``), seconds, ≥ ``backoff``.
+    max_response_bytes
+        Longest answer accepted, in bytes.
     max_workers
         Requests in flight at once.
     prompts_per_request
@@ -82,8 +160,11 @@ class OpenAICompatibleConfig:
     name: str = ""
     api_key_env: str = "OPENAI_API_KEY"
     timeout: float = 60.0
+    deadline: float = 600.0
     max_retries: int = 4
     backoff: float = 0.5
+    backoff_max: float = 30.0
+    max_response_bytes: int = 256 * 2**20
     max_workers: int = 4
     prompts_per_request: int = 16
     normalize: str = "none"
@@ -91,16 +172,38 @@ class OpenAICompatibleConfig:
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError(f"base_url must be an http(s) URL such as http://127.0.0.1:8000/v1. Got {self.base_url!r} instead.")
+            raise ConfigError("base_url must be an http(s) URL such as http://127.0.0.1:8000/v1. "
+                              f"Got {redact_url(self.base_url)!r} instead.")
         if parts.username or parts.password:
             raise ConfigError("base_url must not contain credentials; put the API key in the variable named by api_key_env.")
+        try:
+            parts.port  # noqa: B018 - raises on a malformed port
+        except ValueError:
+            raise ConfigError(f"base_url has an invalid port. Got {redact_url(self.base_url)!r} instead.") from None
         if self.normalize not in ("none", "token", "byte"):
             raise ConfigError(f"normalize must be one of none, token, byte. Got {self.normalize!r} instead.")
-        for key in ("max_workers", "prompts_per_request"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be a positive integer. Got {getattr(self, key)!r} instead.")
-        if self.timeout <= 0 or self.max_retries < 0 or self.backoff < 0:
-            raise ConfigError("timeout must be > 0 seconds, max_retries ≥ 0 and backoff ≥ 0 seconds.")
+        for key, low, high in (("max_workers", 1, 256), ("prompts_per_request", 1, 10_000), ("max_retries", 0, 100),
+                               ("max_response_bytes", 1, 2**40)):
+            _check_int(key, getattr(self, key), low, high)
+        for name, floor, ceiling in (("timeout", 0.0, 3600.0), ("deadline", 0.0, 86_400.0),
+                                     ("backoff", -1.0, 3600.0), ("backoff_max", -1.0, 3600.0)):
+            _check_seconds(name, getattr(self, name), floor, ceiling)
+        if self.backoff_max < self.backoff:
+            raise ConfigError(f"backoff_max must be ≥ backoff ({self.backoff:g} s). Got {self.backoff_max!r} instead.")
+
+
+def _check_int(key: str, value: Any, low: int, high: int) -> None:
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        what = "a positive integer" if low == 1 else "an integer"
+        raise ConfigError(f"{key} must be {what} in [{low}, {high}]. Got {value!r} instead.")
+
+
+def _check_seconds(key: str, value: Any, low: float, high: float) -> None:
+    """``value`` must be a finite number in ``(low, high]`` (``low = -1``: ``[0, high]``)."""
+    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+    if not ok or not (value >= 0 if low < 0 else value > low) or value > high:
+        rule = f"[0, {high:g}]" if low < 0 else f"({low:g}, {high:g}]"
+        raise ConfigError(f"{key} must be a finite number of seconds in {rule}. Got {value!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -119,50 +222,84 @@ class OpenAICompatible(Adapter):
     def __init__(self, config: OpenAICompatibleConfig) -> None:
         self.config = config
         self.url = config.base_url.rstrip("/") + "/completions"
-        self.name = config.name or config.model or urlsplit(config.base_url).netloc
+        self.shown_url = redact_url(self.url)
+        self.name = config.name or config.model or urlsplit(redact_url(config.base_url)).netloc
+        self._rng = random.Random()
 
     # -- HTTP -----------------------------------------------------------------------
+    def _secret(self) -> str | None:
+        return os.environ.get(self.config.api_key_env) or None
+
     def _headers(self) -> dict[str, str]:
-        headers = {"Content-Type": "application/json"}
-        key = os.environ.get(self.config.api_key_env)
+        headers = {"Content-Type": "application/json", "Accept": "application/json"}
+        key = self._secret()
         if key:
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _post_once(self, body: bytes) -> bytes:
-        request = urllib.request.Request(self.url, data=body, headers=self._headers(), method="POST")
-        with urllib.request.urlopen(request, timeout=self.config.timeout) as response:
-            return response.read()
+    def _post_once(self, body: bytes, where: str) -> bytes:
+        """One request, following same-origin 307/308 redirects; raises :class:`_Status` on 4xx/5xx."""
+        url = self.url
+        for _ in range(MAX_REDIRECTS + 1):
+            status, reason, headers, data = _exchange(url, body, self._headers(), self.config)
+            if status in (307, 308) and headers.get("location"):
+                target = urljoin(url, headers["location"])
+                if not _same_origin(target, self.url):
+                    raise AdapterError(
+                        f"{where}: {self.shown_url} redirected to {redact_url(target)}, another host; redirects to "
+                        "other hosts are not followed (the API key is not sent there). Set base_url to the server's address.")
+                url = target
+                continue
+            if 300 <= status < 400:
+                raise AdapterError(f"{where}: {self.shown_url} answered HTTP {status} {reason} (a redirect); only 307/308 "
+                                   "redirects to the same host are followed. Set base_url to the final address.")
+            if status >= 400:
+                raise _Status(status, reason, headers, data)
+            return data
+        raise AdapterError(f"{where}: {self.shown_url} redirected more than {MAX_REDIRECTS} times.")
 
     def _post(self, payload: dict[str, Any], where: str) -> Any:
         body = json.dumps(payload).encode()
         for attempt in range(self.config.max_retries + 1):
-            delay = self.config.backoff * 2**attempt
+            delay = self.retry_delay(attempt)
             try:
-                raw = self._post_once(body)
+                raw = self._post_once(body, where)
                 break
-            except urllib.error.HTTPError as exc:
-                detail = exc.read()[:300].decode("utf-8", "replace")
-                if exc.code not in RETRY_STATUSES or attempt == self.config.max_retries:
-                    raise AdapterError(f"{where}: {self.url} answered HTTP {exc.code} {exc.reason}"
-                                       f"{' after ' + str(attempt + 1) + ' attempts' if attempt else ''}: {detail}") from None
-                delay = _retry_after(exc, delay)
-            except TimeoutError as exc:
-                raise AdapterError(f"{where}: {self.url} did not answer within {self.config.timeout:g} s "
-                                   "(raise the timeout option or check the server).") from exc
-            except (urllib.error.URLError, ConnectionError) as exc:
-                reason = getattr(exc, "reason", exc)
-                if isinstance(reason, (TimeoutError, socket.timeout)):
-                    raise AdapterError(f"{where}: {self.url} did not answer within {self.config.timeout:g} s "
-                                       "(raise the timeout option or check the server).") from None
+            except _Status as exc:
+                if exc.status not in RETRY_STATUSES or attempt == self.config.max_retries:
+                    detail = self._scrub(exc.body[:300].decode("utf-8", "replace"))
+                    tries = f" after {attempt + 1} attempts" if attempt else ""
+                    raise AdapterError(f"{where}: {self.shown_url} answered HTTP {exc.status} {self._scrub(exc.reason)}"
+                                       f"{tries}: {detail}") from None
+                delay = _retry_after(exc.headers, delay, self.config.backoff_max)
+            except _TooLarge:
+                raise AdapterError(f"{where}: {self.shown_url} answered more than max_response_bytes = "
+                                   f"{self.config.max_response_bytes} bytes.") from None
+            except _Deadline:
+                raise AdapterError(f"{where}: {self.shown_url} did not finish answering within the deadline of "
+                                   f"{self.config.deadline:g} s (raise the deadline option or check the server).") from None
+            except TimeoutError:
+                raise AdapterError(f"{where}: {self.shown_url} did not answer within {self.config.timeout:g} s "
+                                   "(raise the timeout option or check the server).") from None
+            except (OSError, http.client.HTTPException) as exc:
                 if attempt == self.config.max_retries:
-                    raise AdapterError(f"{where}: cannot reach {self.url} after {attempt + 1} attempts: {reason}. "
+                    reason = self._scrub(str(exc) or type(exc).__name__)
+                    raise AdapterError(f"{where}: cannot reach {self.shown_url} after {attempt + 1} attempts: {reason}. "
                                        "Is the server running?") from None
             time.sleep(delay)
         try:
             return json.loads(raw)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-            raise AdapterError(f"{where}: {self.url} returned malformed JSON ({exc}): {raw[:200]!r}") from None
+        except (json.JSONDecodeError, UnicodeDecodeError, RecursionError) as exc:
+            raise AdapterError(f"{where}: {self.shown_url} returned malformed JSON ({type(exc).__name__}): "
+                               f"{self._scrub(repr(raw[:200]))}") from None
+
+    def retry_delay(self, attempt: int) -> float:
+        """Seconds to wait before retry ``attempt`` (0-based): ``min(backoff_max, backoff · 2^attempt) · U(0.5, 1)``."""
+        base = min(self.config.backoff_max, self.config.backoff * 2.0 ** min(attempt, 60))
+        return base * (0.5 + 0.5 * self._rng.random())
+
+    def _scrub(self, text: str) -> str:
+        return _redact(text.replace(self.url, self.shown_url), self._secret())
 
     def echo(self, prompts: Sequence[str], where: str = "") -> list[EchoedPrompt]:
         """Per-token log-probabilities of each prompt, from the endpoint, in order.
@@ -185,7 +322,7 @@ class OpenAICompatible(Adapter):
         payload = {"prompt": prompts, "echo": True, "logprobs": 1, "max_tokens": 0, "temperature": 0.0}
         if self.config.model:
             payload["model"] = self.config.model
-        return _parse_choices(self._post(payload, where), prompts, self.url, where)
+        return _parse_choices(self._post(payload, where), prompts, self.shown_url, where)
 
     # -- scoring --------------------------------------------------------------------
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
@@ -224,17 +361,93 @@ class OpenAICompatible(Adapter):
     def fingerprint(self) -> str:
         parts = urlsplit(self.config.base_url)
         settings = asdict(self.config) | {"base_url": urlunsplit((parts.scheme, parts.netloc, parts.path, "", ""))}
-        for volatile in ("timeout", "max_retries", "backoff", "max_workers", "prompts_per_request"):
+        for volatile in ("timeout", "deadline", "max_retries", "backoff", "backoff_max", "max_response_bytes",
+                         "max_workers", "prompts_per_request"):
             settings.pop(volatile)
         return config_fingerprint(self.name, settings)
 
 
-def _retry_after(error: urllib.error.HTTPError, default: float) -> float:
-    value = error.headers.get("Retry-After") if error.headers else None
+class _Status(Exception):
+    """An HTTP error answer (4xx/5xx), caught inside :meth:`OpenAICompatible._post`."""
+
+    def __init__(self, status: int, reason: str, headers: Mapping[str, str], body: bytes) -> None:
+        super().__init__(status)
+        self.status, self.reason, self.headers, self.body = status, reason, headers, body
+
+
+class _Deadline(Exception):
+    """The request ran past :attr:`OpenAICompatibleConfig.deadline`."""
+
+
+class _TooLarge(Exception):
+    """The answer is longer than :attr:`OpenAICompatibleConfig.max_response_bytes`."""
+
+
+def _same_origin(a: str, b: str) -> bool:
+    pa, pb = urlsplit(a), urlsplit(b)
+    return (pa.scheme, pa.hostname, pa.port) == (pb.scheme, pb.hostname, pb.port) and not (pa.username or pa.password)
+
+
+def _exchange(url: str, body: bytes, headers: Mapping[str, str],
+              config: OpenAICompatibleConfig) -> tuple[int, str, dict[str, str], bytes]:
+    """POST ``body`` to ``url``: ``(status, reason, lower-cased headers, body)``, within the deadline.
+
+    A watchdog shuts the socket down when ``config.deadline`` passes, which ends any read
+    in progress; ``config.timeout`` bounds each read; answers longer than
+    ``config.max_response_bytes`` are refused.
+    """
+    parts = urlsplit(url)
+    kind = http.client.HTTPSConnection if parts.scheme == "https" else http.client.HTTPConnection
+    connection = kind(parts.hostname or "", parts.port, timeout=config.timeout)
+    fired = threading.Event()
+
+    def abort() -> None:
+        fired.set()
+        sock = connection.sock
+        if sock is not None:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+
+    watchdog = threading.Timer(config.deadline, abort)
+    watchdog.daemon = True
+    watchdog.start()
     try:
-        return min(float(value), 60.0) if value is not None else default
+        target = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+        connection.request("POST", target, body=body, headers=dict(headers))
+        response = connection.getresponse()
+        data = _read_capped(response, config.max_response_bytes)
+        if fired.is_set():
+            raise _Deadline()
+        return response.status, response.reason, {k.lower(): v for k, v in response.getheaders()}, data
+    except (OSError, http.client.HTTPException):
+        if fired.is_set():
+            raise _Deadline() from None
+        raise
+    finally:
+        watchdog.cancel()
+        connection.close()
+
+
+def _read_capped(response: http.client.HTTPResponse, limit: int) -> bytes:
+    chunks, total = [], 0
+    while chunk := response.read1(65536):
+        total += len(chunk)
+        if total > limit:
+            raise _TooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _retry_after(headers: Mapping[str, str], default: float, cap: float) -> float:
+    """The server's ``Retry-After`` in seconds (capped at ``cap``), else ``default``."""
+    value = headers.get("retry-after")
+    try:
+        seconds = float(value) if value is not None else default
     except ValueError:
         return default
+    return min(max(seconds, 0.0), cap) if math.isfinite(seconds) else default
 
 
 def _parse_choices(answer: Any, prompts: list[str], url: str, where: str) -> list[EchoedPrompt]:
