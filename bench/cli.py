@@ -132,12 +132,16 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
 # --- bench serve -------------------------------------------------------------------------
 def _cmd_serve(args: argparse.Namespace) -> int:
     from bench.adapters import make_model
-    from bench.serve import make_server
+    from bench.serve import is_loopback, make_server
 
     adapter = make_model(args.model)
     log = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     server = make_server(adapter, args.host, args.port, log=log)
     host, port = server.server_address[:2]
+    if not is_loopback(str(host)):
+        print(f"warning: listening on {host}, not on 127.0.0.1: anyone who can reach this machine can use the model "
+              "(the server has no authentication). Use --host 127.0.0.1 to serve this machine only.",
+              file=sys.stderr, flush=True)
     print(f"serving {adapter.name!r} on http://{host}:{port}/v1 (POST /v1/completions with echo=true, "
           "logprobs, max_tokens=0); Ctrl-C stops", flush=True)
     try:
@@ -155,7 +159,8 @@ def _add_serve_parser(commands: argparse._SubParsersAction) -> None:
     serve.add_argument("--model", "-m", required=True, metavar="NAME",
                        help="model name, NAME:ARGUMENT or module:factory (a language model)")
     serve.add_argument("--port", type=int, default=8000, help="port (default: 8000; 0 picks a free one)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--host", default="127.0.0.1",
+                       help="address to listen on (default: 127.0.0.1; another address warns: no authentication)")
     serve.add_argument("--quiet", "-q", action="store_true", help="do not log requests")
     serve.set_defaults(handler=_cmd_serve)
 
