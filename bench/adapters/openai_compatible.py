@@ -338,7 +338,8 @@ class OpenAICompatible(Adapter):
         for i, ctx in enumerate(contexts):
             for j, cont in enumerate(task.continuations):
                 scores[i, j] = self._continuation_score(echoed[i * k + j], len(ctx), moved[i] + cont)
-        return scores - logsumexp(scores, axis=1, keepdims=True)
+        with np.errstate(invalid="ignore"):  # a NaN or inf score is reported by the runner's checks
+            return scores - logsumexp(scores, axis=1, keepdims=True)
 
     def _continuation_score(self, echoed: EchoedPrompt, start: int, continuation: str) -> float:
         values = [lp for off, lp in zip(echoed.text_offset, echoed.token_logprobs, strict=True) if off >= start and lp is not None]
@@ -461,17 +462,32 @@ def _parse_choices(answer: Any, prompts: list[str], url: str, where: str) -> lis
         logprobs = choice.get("logprobs") if isinstance(choice, dict) else None
         token_logprobs = logprobs.get("token_logprobs") if isinstance(logprobs, dict) else None
         offsets = logprobs.get("text_offset") if isinstance(logprobs, dict) else None
-        if not token_logprobs or offsets is None or all(v is None for v in token_logprobs):
+        if token_logprobs is None or offsets is None or (
+                isinstance(token_logprobs, list) and all(v is None for v in token_logprobs)):
             raise CapabilityError(
                 f"{where}: {url} returned no prompt log-probabilities. The endpoint must support "
                 "echo=true with logprobs and max_tokens=0 (vLLM, llama.cpp's server and `bench serve` do; "
                 "chat-only APIs and Ollama do not).")
-        if not isinstance(index, int) or not 0 <= index < len(prompts) or len(offsets) != len(token_logprobs):
-            raise AdapterError(f"{where}: {url} answered a malformed choice (index {index!r}).")
+        if (not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(prompts)
+                or not _numbers(offsets, ints=True) or not _numbers(token_logprobs, ints=False)
+                or len(offsets) != len(token_logprobs)):
+            raise AdapterError(f"{where}: {url} answered a malformed choice at position {position} (index "
+                               f"{str(index)[:20]!r}; 'text_offset' must be integers and 'token_logprobs' numbers or "
+                               "null, one per token).")
         out[index] = EchoedPrompt([int(o) for o in offsets], [None if v is None else float(v) for v in token_logprobs])
     if any(e is None for e in out):
         raise AdapterError(f"{where}: {url} answered duplicate choice indices.")
     return out  # type: ignore[return-value]
+
+
+def _numbers(values: Any, *, ints: bool) -> bool:
+    """Whether ``values`` is a list of integers (``ints``) or of numbers and nulls."""
+    if not isinstance(values, list):
+        return False
+    if ints:
+        return all(isinstance(v, int) and not isinstance(v, bool) for v in values)
+    return all(v is None or isinstance(v, float) or (isinstance(v, int) and not isinstance(v, bool) and abs(v) < 2**53)
+               for v in values)
 
 
 def openai_compatible(base_url: str | None = None, **options: str) -> OpenAICompatible:
