@@ -145,3 +145,12 @@ def test_bundled_suites_pass_the_schema() -> None:
 
     for name in SUITES.names():
         assert load_suite(name).name == name
+
+
+def test_docs_list_every_key_of_the_schema() -> None:
+    from bench.suites.schema import key_rows
+
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "suites.md").read_text(encoding="utf-8")
+    rows = key_rows() + [r for table in SOURCE_OPTIONS.values() for r in key_rows(table, "source.")]
+    for key, rule, required, _ in rows:
+        assert f"| `{key}` | {rule} | {required} |" in docs, key

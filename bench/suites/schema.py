@@ -45,6 +45,7 @@ __all__ = [
     "Table",
     "check_document",
     "check_source_options",
+    "key_rows",
     "quote",
 ]
 
@@ -94,6 +95,14 @@ class Str(ValueType):
     @property
     def description(self) -> str:  # type: ignore[override]
         return "a string" if self.empty else "a non-empty string"
+
+    @property
+    def rule(self) -> str:
+        """The description with the allowed values, for the reference table."""
+        if self.choices is None:
+            return self.description
+        allowed = tuple(self.choices() if callable(self.choices) else self.choices)
+        return f"one of {', '.join(allowed)}"
 
     def problems(self, value: Any, key: str) -> list[str]:
         if not isinstance(value, str) or (not self.empty and not value.strip()):
@@ -416,6 +425,28 @@ SOURCE_OPTIONS: dict[str, Table] = {
     }),
 }
 """Options of each built-in source's ``[source]`` table, besides ``type``."""
+
+
+def key_rows(table: Table = SUITE_SCHEMA, prefix: str = "") -> list[tuple[str, str, str, str]]:
+    """``(key, rule, required, meaning)`` for every key of ``table``, nested tables flattened
+    (``tasks[].choices``): the reference table of ``docs/suites.md``."""
+    rows = []
+    for name, spec in table.keys.items():
+        path = f"{prefix}{name}"
+        inner = spec.type.item if isinstance(spec.type, List) else spec.type
+        nested = inner if isinstance(inner, Table) else None
+        if isinstance(spec.type, Either):
+            nested = next((o.item for o in spec.type.options if isinstance(o, List) and isinstance(o.item, Table)), None)
+        required = "yes" if spec.required else (f"where {spec.required_when[0]} is {'/'.join(spec.required_when[1])}"
+                                                 if spec.required_when else "no")
+        rule = "table" if isinstance(spec.type, Table) else getattr(spec.type, "rule", spec.type.description)
+        if spec.when:
+            rule += f"; only where {spec.when[0]} is {'/'.join(spec.when[1])}"
+        rows.append((path, rule, required, spec.doc))
+        if nested is not None and nested.keys:
+            marker = "[]." if isinstance(spec.type, List | Either) else "."
+            rows += key_rows(nested, f"{path}{marker}")
+    return rows
 
 
 def check_source_options(source_type: str, options: Mapping[str, Any]) -> list[str]:
