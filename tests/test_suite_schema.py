@@ -18,6 +18,8 @@ PROBES = [
      r"'domains' must be an array of 2-10000 items, each a non-empty string or .*got an integer 5"),
     ('protocol = "id_ood"', 'protocol = ["x"]', r"'suite\.protocol' must be a non-empty string, got an array \['x'\]"),
     ("value_range = [1, 5]", "value_range = 5", r"'tasks\[1\]\.value_range' must be an array .*got an integer 5"),
+    ("value_range = [1, 5]", 'value_range = "np"', r"'tasks\[1\]\.value_range' must be an array of 2 items, each a finite number, got a string 'np'"),
+    ("value_range = [1, 5]", "value_range = [1, 2, 3]", r"'tasks\[1\]\.value_range' must have 2 items, got 3"),
     ("value_range = [1, 5]", "value_range = [5, 1]", r"'tasks\[1\]\.value_range' must be \[low, high\] with low < high"),
     ("value_range = [1, 5]", "value_range = [1, nan]", r"'tasks\[1\]\.value_range\[1\]' must be a finite number, got a float nan"),
     ("value_range = [1, 5]", "value_range = [1, inf]", r"'tasks\[1\]\.value_range\[1\]' must be a finite number, got a float inf"),

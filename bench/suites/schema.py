@@ -178,13 +178,17 @@ class List(ValueType):
 
     @property
     def description(self) -> str:  # type: ignore[override]
-        return f"an array of {self.min_len}-{self.max_len} items, each {self.item.description}"
+        return f"an array of {self._size} items, each {self.item.description}"
+
+    @property
+    def _size(self) -> str:
+        return str(self.min_len) if self.min_len == self.max_len else f"{self.min_len}-{self.max_len}"
 
     def problems(self, value: Any, key: str) -> list[str]:
         if not isinstance(value, list):
             return self._wrong(value, key)
         if not self.min_len <= len(value) <= self.max_len:
-            return [f"'{key}' must have {self.min_len}-{self.max_len} items, got {len(value)}."]
+            return [f"'{key}' must have {self._size} items, got {len(value)}."]
         found = [p for i, v in enumerate(value) for p in self.item.problems(v, f"{key}[{i}]")]
         if not found and self.unique:
             repeated = _first_repeat(value)

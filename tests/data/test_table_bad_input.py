@@ -44,6 +44,9 @@ CSV_PROBES = [
      r"rows\.csv, line 3: example id 'k1' \(column 'id'\) was already used at line 2; ids must be unique"),
     ("rows.csv", HEADER + GOOD, 'text_column = ["title", "text"]',
      r"suite\.toml: 'source\.text_column' must be a non-empty string, got an array \['title', 'text'\]"),
+    ("rows.csv", HEADER + GOOD, 'columns = "np"', r"suite\.toml: 'source\.columns' must be a table, got a string 'np'"),
+    ("rows.csv", HEADER + GOOD, 'columns = { sentiment = ["a", "b"] }',
+     r"suite\.toml: 'source\.columns\.sentiment' must be a non-empty string, got an array"),
     ("rows.csv", HEADER + GOOD + "odd,a,²,5\n", "", r"rows\.csv, line 4, column 'sentiment': label '²' of task 'sentiment'"),
     ("rows.jsonl", '{"text": "a", "text": "b", "domain": "a"}\n', "",
      r"rows\.jsonl, line 1: key 'text' appears more than once in the object"),
@@ -96,6 +99,21 @@ def test_an_unrelated_file_is_not_copied_into_the_error(tmp_path: Path) -> None:
                                         r"Its first line holds 1 field\(s\) that do not look like column names") as caught:
         _load(tmp_path, passwd)
     assert "SECRET" not in str(caught.value) and "nologin" not in str(caught.value)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "tsv", "jsonl"])
+def test_a_suite_pointing_at_etc_passwd_does_not_quote_it(tmp_path: Path, fmt: str) -> None:
+    passwd = Path("/etc/passwd")
+    if not passwd.is_file():
+        pytest.skip("no /etc/passwd on this system")
+    first_line = passwd.read_text(encoding="utf-8", errors="replace").splitlines()[0]
+    suite_path = tmp_path / "suite.toml"
+    suite_path.write_text(SUITE.format(source=f'path = "/etc/passwd"\nformat = "{fmt}"'), encoding="utf-8")
+    with pytest.raises(DataError, match=r"/etc/passwd") as caught:
+        load_examples(read_suite_file(suite_path), data_dir=tmp_path)
+    message = str(caught.value)
+    assert first_line not in message and "/bin/" not in message and "root:" not in message
+    assert len(message) < 400
 
 
 def test_corrupt_parquet_names_the_file(tmp_path: Path) -> None:
