@@ -16,13 +16,16 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import SuiteError
+from bench.suites.prompts import FORMATS, SAMPLERS, PromptFormat
 from bench.suites.types import TASK_KINDS, SplitRule, Suite, Task
 
 __all__ = ["parse_suite", "read_suite_file"]
 
 _TOP_KEYS = {"suite", "source", "split", "tasks", "domains"}
 _SUITE_KEYS = {"name", "version", "description", "protocol", "in_domain", "models"}
-_TASK_KEYS = {"name", "kind", "choices", "prompt", "verbalizers", "value_range"}
+_FORMAT_KEYS = {"style", "description", "num_fewshot", "fewshot_split", "fewshot_sampler", "target_delimiter",
+                "fewshot_delimiter", "labels"}
+_TASK_KEYS = {"name", "kind", "choices", "prompt", "verbalizers", "value_range"} | _FORMAT_KEYS
 _SPLIT_KEYS = {"test_fraction", "seed"}
 
 
@@ -62,7 +65,7 @@ def parse_suite(
     _check_keys(head, _SUITE_KEYS, where, "suite.")
     name = _require_str(head, "name", where, "suite.")
     tasks = _parse_tasks(document, where)
-    domains, descriptions = _parse_domains(document, where)
+    domains, descriptions, groups = _parse_domains(document, where)
     in_domain = _parse_in_domain(head, domains, where)
     source = dict(_require_table(document, "source", where))
     if not isinstance(source.get("type"), str):
@@ -82,6 +85,7 @@ def parse_suite(
         path=path,
         content_hash=digest[:16],
         models=_parse_models(head, where),
+        domain_groups=groups,
     )
 
 
@@ -161,28 +165,70 @@ def _parse_task(raw: Any, where: str, index: int) -> Task:
         prompt=raw.get("prompt"),
         verbalizers=tuple(str(v) for v in verbalizers),
         value_range=tuple(float(v) for v in value_range) if value_range else None,  # type: ignore[arg-type]
+        format=_parse_format(raw, kind, name, where, prefix),
     )
 
 
-def _parse_domains(document: Mapping[str, Any], where: str) -> tuple[tuple[str, ...], dict[str, str]]:
+def _parse_format(raw: Mapping[str, Any], kind: str, name: str, where: str, prefix: str) -> PromptFormat:
+    """The prompt format keys of a ``multiple_choice`` task (see :class:`PromptFormat`)."""
+    given = sorted(set(raw) & _FORMAT_KEYS)
+    if kind != "multiple_choice":
+        if given:
+            raise SuiteError(f"{where}: only multiple_choice tasks take {', '.join(given)} (task {name!r} is {kind}).")
+        return PromptFormat()
+    style = raw.get("style", "letter")
+    if style not in FORMATS:
+        raise SuiteError(f"{where}: '{prefix}style' must be one of {', '.join(FORMATS)}; got {style!r}.")
+    sampler = raw.get("fewshot_sampler", "first_n")
+    if sampler not in SAMPLERS:
+        raise SuiteError(f"{where}: '{prefix}fewshot_sampler' must be one of {', '.join(SAMPLERS)}; got {sampler!r}.")
+    k = raw.get("num_fewshot", 0)
+    if not isinstance(k, int) or isinstance(k, bool) or k < 0:
+        raise SuiteError(f"{where}: '{prefix}num_fewshot' must be a non-negative integer, got {k!r}.")
+    split = str(raw.get("fewshot_split", ""))
+    if split == "test":
+        raise SuiteError(f"{where}: '{prefix}fewshot_split' cannot be 'test': exemplars never come from scored examples.")
+    if k and not split:
+        raise SuiteError(f"{where}: '{prefix}num_fewshot' = {k} needs '{prefix}fewshot_split' (e.g. \"dev\").")
+    texts = {key: raw[key] for key in ("prompt", "description", "target_delimiter", "fewshot_delimiter") if key in raw}
+    for key, value in texts.items():
+        if not isinstance(value, str):
+            raise SuiteError(f"{where}: '{prefix}{key}' must be a string, got {value!r}.")
+    labels = raw.get("labels", [])
+    if not isinstance(labels, list) or not all(isinstance(x, str) and x for x in labels) or len(set(labels)) != len(labels):
+        raise SuiteError(f"{where}: '{prefix}labels' must be a list of distinct non-empty strings, got {labels!r}.")
+    return PromptFormat(style=style, template=texts.get("prompt"), description=texts.get("description", ""),
+                        num_fewshot=k, fewshot_split=split, fewshot_sampler=sampler,
+                        target_delimiter=texts.get("target_delimiter", " "),
+                        fewshot_delimiter=texts.get("fewshot_delimiter", "\n\n"), labels=tuple(labels))
+
+
+def _parse_domains(document: Mapping[str, Any], where: str
+                   ) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
     raw = document.get("domains")
     if not raw:
         raise SuiteError(f"{where}: missing required key 'domains' (a list of domain names).")
     names: list[str] = []
     descriptions: dict[str, str] = {}
+    groups: dict[str, str] = {}
     for i, item in enumerate(raw):
         if isinstance(item, str):
             names.append(item)
         elif isinstance(item, Mapping) and isinstance(item.get("name"), str):
+            _check_keys(item, {"name", "description", "group"}, where, f"domains[{i}].")
             names.append(item["name"])
             descriptions[item["name"]] = str(item.get("description", ""))
+            if "group" in item:
+                if not isinstance(item["group"], str) or not item["group"].strip():
+                    raise SuiteError(f"{where}: 'domains[{i}].group' must be a non-empty string.")
+                groups[item["name"]] = item["group"]
         else:
             raise SuiteError(f"{where}: 'domains[{i}]' must be a name or a table with 'name'.")
     if len(set(names)) != len(names):
         raise SuiteError(f"{where}: domain names must be unique, got {names}.")
     if "ALL" in names:
         raise SuiteError(f"{where}: 'ALL' is reserved for pooled metrics; rename that domain.")
-    return tuple(names), descriptions
+    return tuple(names), descriptions, groups
 
 
 def _parse_in_domain(head: Mapping[str, Any], domains: tuple[str, ...], where: str) -> tuple[str, ...]:
