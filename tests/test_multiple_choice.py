@@ -345,3 +345,14 @@ def test_bundled_uci_sentiment_uses_lm_evals_prompt() -> None:
     task = load_suite("uci-sentiment").tasks[0]
     assert task.prompt == "Review: {text}\nSentiment:"
     assert task.continuations == (" negative", " positive")
+
+
+def test_the_own_qa_example_runs_and_renders_as_documented() -> None:
+    example = Path(__file__).resolve().parent.parent / "examples" / "own-qa" / "suite.toml"
+    result = run(RunConfig(suites=(str(example),), models=("tests.test_multiple_choice:lengths_model",),
+                           log_samples=True))
+    prompts = {s["example_id"]: s for s in result.samples}
+    assert prompts["q3"]["prompt"] == ("Questions about geo.\n\nCapitals: What is the capital of France?\nA. Paris\n"
+                                       "B. Rome\nC. Berlin\nD. Madrid\nAnswer: A\n\nRivers: Which river flows "
+                                       "through Cairo?\nA. Nile\nB. Danube\nAnswer:")
+    assert prompts["q3"]["continuations"] == [" A", " B"] and len(result.records) == 4
