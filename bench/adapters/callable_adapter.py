@@ -68,9 +68,9 @@ class CallableAdapter(Adapter):
         loglikelihood: LoglikelihoodFn | None = None,
         version: str = "",
     ) -> None:
-        functions = {"classification": log_probs, "regression": predict_values, "language_modeling": text_nll,
+        functions: dict[str, Callable[..., Any] | None] = {"classification": log_probs, "regression": predict_values, "language_modeling": text_nll,
                      "multiple_choice": loglikelihood}
-        given = {kind: fn for kind, fn in functions.items() if fn is not None}
+        given: dict[str, Callable[..., Any]] = {kind: fn for kind, fn in functions.items() if fn is not None}
         if not given:
             raise ConfigError(f"CallableAdapter {name!r} needs at least one of log_probs, predict_values, text_nll, "
                               "loglikelihood.")

@@ -18,7 +18,7 @@ Other accepted places for the same files: ``<data_dir>/sentiment labelled senten
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -118,7 +118,8 @@ class Dataset:
             return raw
         from bench.registry import load_object
 
-        return load_object(self.convert)(raw)  # type: ignore[no-any-return]
+        convert: Callable[[bytes], bytes] = load_object(self.convert)  # type: ignore[assignment]
+        return convert(raw)
 
     def file(self, path: str) -> DataFile:
         """The :class:`DataFile` whose canonical path is ``path``."""
