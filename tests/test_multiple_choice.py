@@ -356,3 +356,17 @@ def test_the_own_qa_example_runs_and_renders_as_documented() -> None:
                                        "B. Rome\nC. Berlin\nD. Madrid\nAnswer: A\n\nRivers: Which river flows "
                                        "through Cairo?\nA. Nile\nB. Danube\nAnswer:")
     assert prompts["q3"]["continuations"] == [" A", " B"] and len(result.records) == 4
+
+
+def test_cli_flags_are_recorded_in_run_json(qa_suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    assert main(["run", str(qa_suite), "--model", "tests.test_multiple_choice:options_factory", "--out", str(out),
+                 "-q", "--num-fewshot", "1", "--log-samples", "--device", "cuda:0", "--dtype", "bfloat16",
+                 "--apply-chat-template"]) == 0
+    (run_dir,) = [p for p in (out / "runs").iterdir() if not p.name.startswith(".")]
+    config = json.loads((run_dir / "run.json").read_text())["config"]
+    assert {k: config[k] for k in ("num_fewshot", "log_samples", "device", "dtype", "apply_chat_template")} == {
+        "num_fewshot": 1, "log_samples": True, "device": "cuda:0", "dtype": "bfloat16", "apply_chat_template": True}
+    assert (run_dir / "samples.jsonl").is_file()
+    fingerprints = json.loads((run_dir / "run.json").read_text())["fingerprints"]
+    assert any(v.startswith("opts-cuda:0-bfloat16-True") for v in fingerprints.values())
