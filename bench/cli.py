@@ -30,6 +30,16 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a non-negative integer, got {value}")
+    return value
+
+
 @contextlib.contextmanager
 def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
     from tqdm import tqdm
@@ -90,6 +100,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         data_dir=args.data_dir,
         protocol=args.protocol,
         trials=args.trials,
+        num_fewshot=args.num_fewshot,
+        log_samples=args.log_samples,
+        device=args.device,
+        dtype=args.dtype,
+        apply_chat_template=args.apply_chat_template,
     )
     done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
                     save_models=not args.no_save_models)
@@ -125,6 +140,18 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="train every model N times with different seeds; writes trials.csv (default: 1)")
     run.add_argument("--no-save-models", action="store_true",
                      help="do not save the trained baselines' weights under <run folder>/models/")
+    run.add_argument("--num-fewshot", type=_non_negative_int, metavar="K",
+                     help="few-shot exemplars before each multiple-choice question, from the task's few-shot "
+                          "split (default: the task's own, 0 for mmlu)")
+    run.add_argument("--log-samples", action="store_true",
+                     help="write samples.jsonl: per multiple-choice example the exact prompt, each continuation "
+                          "and its log-likelihood, target and prediction")
+    run.add_argument("--device", metavar="DEVICE", help="device of language models: cpu, cuda, cuda:N, mps "
+                     "(default: the best available); trainable baselines ignore it")
+    run.add_argument("--dtype", metavar="DTYPE", help="weights dtype of language models: float32, bfloat16, "
+                     "float16, auto; trainable baselines ignore it")
+    run.add_argument("--apply-chat-template", action="store_true",
+                     help="render prompts with the tokenizer's chat template (instruct models)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     run.set_defaults(handler=_cmd_run)
 

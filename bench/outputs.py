@@ -27,7 +27,7 @@ from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.scoring.tables import TaskInfo
 
-__all__ = ["RECORD_COLUMNS", "check_writable", "read_run", "replace_tables", "run_metadata", "write_run"]
+__all__ = ["RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "read_run", "replace_tables", "run_metadata", "write_run"]
 
 RECORD_COLUMNS = ["run_id", "model", "suite", "task", "domain", "split", "example_id", "target", "prediction",
                   "correct", "nll"]
@@ -84,7 +84,7 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
         "suites": [
             {"name": s.name, "version": s.version, "content_hash": s.content_hash, "protocol": s.protocol,
              "path": str(s.path) if s.path else None, "domains": list(s.domains), "in_domain": list(s.in_domain),
-             "split": asdict(s.split)}
+             "split": asdict(s.split), "domain_groups": dict(s.domain_groups)}
             for s in result.suites
         ],
         "tasks": {f"{suite}/{task}": asdict(info) for (suite, task), info in result.task_infos.items()},
@@ -102,7 +102,7 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
     for key, raw in meta["tasks"].items():
         suite, _, task = key.partition("/")
         infos[(suite, task)] = TaskInfo(raw["kind"], tuple(raw["choices"]), tuple(raw["domains"]),
-                                        tuple(raw["in_domain"]))
+                                        tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})))
     return infos
 
 
@@ -123,6 +123,8 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
                               compression={"method": "gzip", "mtime": 0})
         for name, table in tables.items():
             table.to_csv(staging / name, index=False)
+        if result.config.log_samples:
+            _write_samples(staging / SAMPLES_FILE, result.samples)
         (staging / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         for name, folder in (folders or {}).items():
             if folder.is_dir():
@@ -135,6 +137,19 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return final
+
+
+SAMPLES_FILE = "samples.jsonl"
+"""With ``--log-samples``: one JSON object a line per scored ``multiple_choice`` example."""
+
+
+def _write_samples(path: Path, samples: list[dict[str, Any]]) -> None:
+    """``samples.jsonl``: ``model, suite, task, domain, example_id, prompt`` (the exact string
+    the model read), ``continuations`` (scored strings), ``loglikelihoods`` (nats), ``target``,
+    ``prediction``."""
+    with open(path, "w", encoding="utf-8") as handle:
+        for sample in samples:
+            handle.write(json.dumps(sample, ensure_ascii=False) + "\n")
 
 
 def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:

@@ -10,8 +10,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import re
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
@@ -19,10 +20,11 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.openai_compatible import redact_spec
-from bench.adapters.validate import check_log_probs, check_nll, check_values
+from bench.adapters.validate import check_log_probs, check_loglikelihoods, check_nll, check_values
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
 from bench.scoring.tables import TaskInfo
 from bench.seeding import trial_seed
@@ -35,9 +37,18 @@ from bench.suites import (
     load_suite_data,
     plan_folds,
 )
+from bench.suites.prompts import ChoiceRequest
+from bench.suites.render import build_requests
 from bench.suites.types import Example
 
-__all__ = ["FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run", "score_examples"]
+__all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run",
+           "score_examples"]
+
+DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16", "auto")
+"""Values of ``--dtype`` (passed to the language-model adapters)."""
+DEVICES = "cpu, cuda, cuda:N, mps"
+"""Values of ``--device`` (passed to the language-model adapters)."""
+_DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 """``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
@@ -75,6 +86,16 @@ class RunConfig:
     trials
         Train and score every trainable model this many times, with trial ``t``'s seeds
         ``trial_seed(seed, t, adapter name, suite, fold)``; records carry the ``trial`` column.
+    num_fewshot
+        Few-shot exemplars before each ``multiple_choice`` question (``None``: each task's
+        own ``num_fewshot``).
+    log_samples
+        Keep, per scored ``multiple_choice`` example, the prompt the model saw, each
+        continuation and its log-likelihood (``samples.jsonl`` in the run folder).
+    device, dtype, apply_chat_template
+        Passed to every model factory as keyword options (``device=``, ``dtype=``,
+        ``apply_chat_template=``) when set; a factory that does not take one is a
+        :class:`ConfigError`, except that trainable baselines ignore ``device`` and ``dtype``.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -86,8 +107,19 @@ class RunConfig:
     data_dir: str | None = None
     protocol: str | None = None
     trials: int = 1
+    num_fewshot: int | None = None
+    log_samples: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    apply_chat_template: bool = False
 
     def __post_init__(self) -> None:
+        if self.num_fewshot is not None and (not isinstance(self.num_fewshot, int) or self.num_fewshot < 0):
+            raise ConfigError(f"num_fewshot must be a non-negative integer. Got {self.num_fewshot!r} instead.")
+        if self.device is not None and not _DEVICE_PATTERN.fullmatch(self.device):
+            raise ConfigError(f"Unknown device {self.device!r}. Valid: {DEVICES}.")
+        if self.dtype is not None and self.dtype not in DTYPES:
+            raise ConfigError(f"Unknown dtype {self.dtype!r}. Valid: {', '.join(DTYPES)}.")
         if not isinstance(self.trials, int) or self.trials < 1:
             raise ConfigError(f"trials must be a positive integer. Got {self.trials!r} instead.")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
@@ -96,6 +128,13 @@ class RunConfig:
             raise ConfigError(f"batch_size must be a positive integer. Got {self.batch_size!r} instead.")
         if not self.suites:
             raise ConfigError("At least one suite is needed.")
+
+    @property
+    def model_options(self) -> dict[str, Any]:
+        """The keyword options every model factory gets (only those set)."""
+        options: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
+        options["apply_chat_template"] = True if self.apply_chat_template else None
+        return {key: value for key, value in options.items() if value is not None}
 
 
 @dataclass
@@ -110,6 +149,8 @@ class RunResult:
     fingerprints: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    """With ``log_samples``: one entry per scored ``multiple_choice`` example (``samples.jsonl``)."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +202,15 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     progress = progress or _silent
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
+    requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers = _checked_models(plans, result)
+    makers = _checked_models(plans, result, config)
     grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
         result.suites.append(data.suite)
         for task in data.suite.tasks:
-            result.task_infos[(data.suite.name, task.name)] = TaskInfo(
-                task.kind, task.choices, data.suite.domains, data.suite.in_domain)
+            result.task_infos[(data.suite.name, task.name)] = _task_info(data.suite, task)
         folds = plan_folds(data, config.protocol)
         for model_name in plans[data.suite.name]:
             if model_name not in makers:
@@ -179,10 +220,41 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
                 result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
                 continue
             for trial in range(config.trials):
-                chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted)
+                chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted,
+                                     requests[data.suite.name])
     result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
     result.records.insert(0, "run_id", result.run_id)
     return result
+
+
+def _task_info(suite: Suite, task: Task) -> TaskInfo:
+    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups))
+
+
+Requests = dict[str, dict[str, ChoiceRequest]]
+"""Per ``multiple_choice`` task name: example id → its request."""
+
+
+def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
+    """The rendered request of every test example (within ``limit``) of each
+    ``multiple_choice`` task: options, templates and few-shot pools are checked here,
+    before any model runs."""
+    out: Requests = {}
+    for task in data.suite.tasks:
+        if task.kind != "multiple_choice" or (config.tasks and task.name not in config.tasks):
+            continue
+        tests = {d: _scored(data.domains[d].test, task, config) for d in data.suite.domains}
+        built = build_requests(data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
+        out[task.name] = {r.example_id: r for domain_requests in built.values() for r in domain_requests}
+    return out
+
+
+def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[Example]:
+    """The examples of one domain's test split that a task scores, within ``limit``:
+    those with a target (all, for language modelling), in source order."""
+    if task.kind != "language_modeling":
+        examples = [ex for ex in examples if task.name in ex.targets]
+    return list(examples[: config.limit] if config.limit else examples)
 
 
 def _load(ref: str, config: RunConfig) -> SuiteData:
@@ -206,21 +278,23 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
     return {name: True for name, _ in expand_models(suite.models or BASELINES)}
 
 
-def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult) -> dict[str, Callable[[], Adapter]]:
+def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult,
+                    config: RunConfig) -> dict[str, Callable[[], Adapter]]:
     """A factory per model of ``plans`` (suite → {model: optional}), each built once to
-    fail fast on unknown names; an optional model that cannot be built is skipped."""
+    fail fast on unknown names and options; an optional model that cannot be built is skipped."""
     makers: dict[str, Callable[[], Adapter]] = {}
     names = dict.fromkeys(name for plan in plans.values() for name in plan)
+    options = config.model_options
     for name in names:
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
-            make_model(name)  # fail fast on unknown names, before any training
+            make_model(name, options=options)  # fail fast on unknown names, before any training
         except CapabilityError as exc:
             if not from_group:
                 raise
             result.skipped.append(f"{name}: {exc}")
             continue
-        makers[name] = lambda name=name: make_model(name)  # type: ignore[misc]
+        makers[name] = lambda name=name: make_model(name, options=options)  # type: ignore[misc]
     return makers
 
 
@@ -245,7 +319,7 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
 
 def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
                config: RunConfig, result: RunResult, progress: Progress,
-               on_fitted: OnFitted | None) -> list[pd.DataFrame]:
+               on_fitted: OnFitted | None, requests: Requests) -> list[pd.DataFrame]:
     name = redact_spec(name)  # records, fingerprints and timings carry no URL secrets
     chunks = []
     for fold in folds:
@@ -259,7 +333,8 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
         by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
         started = time.perf_counter()
         for task in tasks:
-            chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress)
+            chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress, result,
+                                  requests.get(task.name, {}))
         result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
     for chunk in chunks:
         chunk["trial"] = trial
@@ -299,16 +374,19 @@ def _adapt(adapter: Adapter, fold: Fold, tasks: list[Task], seed: int, key: FitK
 
 
 def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
-                config: RunConfig, progress: Progress) -> list[pd.DataFrame]:
+                config: RunConfig, progress: Progress, result: RunResult,
+                requests: Mapping[str, ChoiceRequest]) -> list[pd.DataFrame]:
     chunks = []
-    for domain, examples in fold.test.items():
-        if task.kind != "language_modeling":
-            examples = [ex for ex in examples if task.name in ex.targets]
-        examples = examples[: config.limit] if config.limit else examples
+    n_options = max((len(r.continuations) for r in requests.values()), default=0)
+    for domain, all_examples in fold.test.items():
+        examples = _scored(all_examples, task, config)
         description = f"{name} · {suite.name}/{task.name} · {domain}"
         with progress(len(examples), description) as advance:
             frame = score_examples(by_domain[domain], task, examples, batch_size=config.batch_size,
-                                   where=f"{suite.name}/{task.name}/{domain}", advance=advance)
+                                   where=f"{suite.name}/{task.name}/{domain}", advance=advance,
+                                   requests=requests, n_options=n_options)
+        if config.log_samples and task.kind == "multiple_choice":
+            result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
         frame.insert(0, "model", name)
         frame.insert(1, "suite", suite.name)
         frame.insert(2, "task", task.name)
@@ -321,24 +399,35 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
 
 
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
-                   where: str = "", advance: Callable[[int], None] = lambda n: None) -> pd.DataFrame:
+                   where: str = "", advance: Callable[[int], None] = lambda n: None,
+                   requests: Mapping[str, ChoiceRequest] | None = None, n_options: int = 0) -> pd.DataFrame:
     """Score ``examples`` on ``task`` in batches; validated per-example record columns.
 
     Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
-    (classification) or ``n_tokens, n_bytes`` (language modelling).
+    (classification), ``n_tokens, n_bytes`` (language modelling), or for
+    ``multiple_choice`` (whose ``requests`` map example ids to rendered requests)
+    ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for ``k < n_options``
+    (NaN beyond an example's own options; see :func:`_choice_records`).
     """
     method = getattr(adapter, METHOD_BY_KIND[task.kind])
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {start}-{start + len(batch) - 1}"
+        if task.kind == "multiple_choice":
+            inputs: Any = [(requests or {})[ex.id] for ex in batch]
+        else:
+            inputs = batch
         try:
-            output = method(batch, task)
+            output = method(inputs, task)
         except BenchError:
             raise
         except Exception as exc:
             raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
-        parts.append(_records(task, batch, output, label))
+        if task.kind == "multiple_choice":
+            parts.append(_choice_records(task, batch, inputs, output, label, max(n_options, 2)))
+        else:
+            parts.append(_records(task, batch, output, label))
         advance(len(batch))
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
@@ -368,3 +457,53 @@ def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> d
     missing = np.full(n, np.nan)
     return {"example_id": ids, "target": missing, "prediction": missing, "correct": missing,
             "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes}
+
+
+def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[ChoiceRequest], output: Any,
+                    where: str, n_max: int) -> dict[str, np.ndarray]:
+    """Record columns of a ``multiple_choice`` batch.
+
+    ``logprob_k`` is the raw summed log-likelihood of continuation ``k`` (nats, not
+    normalised), ``chars_k`` / ``bytes_k`` its length in characters / UTF-8 bytes without
+    the target delimiter (lm-eval's ``acc_norm`` / ``acc_bytes`` denominators); all NaN for
+    ``k ≥ n_options``. ``prediction = argmax_k logprob_k``; ``nll = −ln softmax(logprob)[target]``.
+    """
+    sizes = [len(r.continuations) for r in requests]
+    ids = [ex.id for ex in batch]
+    arrays = check_loglikelihoods(output, sizes, ids, where)
+    n = len(batch)
+    logprob = np.full((n, n_max), np.nan)
+    chars = np.full((n, n_max), np.nan)
+    size = np.full((n, n_max), np.nan)
+    for i, (array, request) in enumerate(zip(arrays, requests, strict=True)):
+        logprob[i, : len(array)] = array
+        chars[i, : len(array)] = [len(c) for c in request.continuations]
+        size[i, : len(array)] = [len(c.encode("utf-8")) for c in request.continuations]
+    target = np.array([int(ex.targets[task.name]) for ex in batch])
+    prediction = np.array([int(np.argmax(a)) for a in arrays])
+    log_norm = np.array([float(logsumexp(a)) for a in arrays])
+    columns: dict[str, Any] = {"example_id": np.array(ids, dtype=object), "target": target,
+                               "prediction": prediction, "correct": (prediction == target).astype(np.int64),
+                               "nll": log_norm - logprob[np.arange(n), target],
+                               "n_options": np.array(sizes, dtype=np.int64)}
+    columns |= {f"logprob_{k}": logprob[:, k] for k in range(n_max)}
+    columns |= {f"chars_{k}": chars[:, k] for k in range(n_max)}
+    columns |= {f"bytes_{k}": size[:, k] for k in range(n_max)}
+    return columns
+
+
+def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
+             requests: Mapping[str, ChoiceRequest]) -> list[dict[str, Any]]:
+    """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
+    render = getattr(adapter, "rendered_prompt", None)
+    out = []
+    for row in frame.itertuples(index=False):
+        request = requests[row.example_id]
+        k = len(request.continuations)
+        out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
+                    "example_id": row.example_id,
+                    "prompt": render(request.prompt) if callable(render) else request.prompt.text(),
+                    "continuations": list(request.scored_continuations()),
+                    "loglikelihoods": [float(getattr(row, f"logprob_{j}")) for j in range(k)],
+                    "target": int(row.target), "prediction": int(row.prediction)})
+    return out

@@ -135,8 +135,11 @@ def test_long_values_are_quoted_shortened(tmp_path: Path) -> None:
 def test_schema_lists_every_key_the_loader_reads() -> None:
     assert set(SUITE_SCHEMA.keys) == {"suite", "source", "split", "tasks", "domains"}
     tasks = SUITE_SCHEMA.keys["tasks"].type.item  # type: ignore[attr-defined]
-    assert set(tasks.keys) == {"name", "kind", "choices", "prompt", "verbalizers", "value_range"}
-    assert set(SOURCE_OPTIONS) == {"toy-reviews", "uci-sentiment", "reviews-movies-products", "masc-genres", "table"}
+    assert set(tasks.keys) == {"name", "kind", "choices", "prompt", "verbalizers", "value_range", "style",
+                               "description", "num_fewshot", "fewshot_split", "fewshot_sampler", "target_delimiter",
+                               "fewshot_delimiter", "labels"}
+    assert set(SOURCE_OPTIONS) == {"toy-reviews", "uci-sentiment", "reviews-movies-products", "masc-genres", "table",
+                                   "mmlu"}
     # A plugin source's options are its own business; only 'type' is checked.
     assert check_document({"suite": {"name": "s"}, "source": {"type": "my-plugin", "anything": [1]},
                            "tasks": [{"name": "t", "kind": "language_modeling"}], "domains": ["a", "b"]}) == []

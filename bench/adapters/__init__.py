@@ -20,8 +20,9 @@ any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
 from __future__ import annotations
 
 import inspect
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
@@ -117,24 +118,61 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     return name, argument, options
 
 
-def make_model(spec: str) -> Adapter:
+IGNORED_BY_TRAINABLE: frozenset[str] = frozenset({"device", "dtype"})
+"""Run-wide model options that trainable baselines (which choose their own device) ignore."""
+
+
+def make_model(spec: str, *, options: Mapping[str, Any] | None = None) -> Adapter:
     """A fresh adapter for a registered name, a plugin name, ``"module:factory"``, or the
     folder of a saved model (see :mod:`bench.baselines.persist`).
+
+    ``options`` are run-wide keyword options (``--device``, ``--dtype``,
+    ``--apply-chat-template``) added to the spec's own ``?k=v`` options (which win).
+    A trainable model whose factory does not take ``device`` or ``dtype`` is built without
+    them; any other option a factory does not take is an error.
 
     Raises
     ------
     UnknownNameError
         If ``spec`` is not registered (with suggestions) and is not ``module:factory``.
     ConfigError
-        If the factory does not take the argument or options given, or does not return
-        an :class:`Adapter`.
+        If the factory does not take the argument or options given (naming the model and
+        the option), or does not return an :class:`Adapter`.
     """
+    run_options = dict(options or {})
     if spec not in MODELS and Path(spec, "model.json").is_file():
         from bench.baselines.persist import load_model
 
-        return load_model(spec)
-    name, argument, options = parse_model_spec(spec)
+        adapter = load_model(spec)
+        _check_unused(spec, adapter, run_options)
+        return adapter
+    name, argument, spec_options = parse_model_spec(spec)
     factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
+    accepted = {k: v for k, v in run_options.items() if _accepts(factory, k)}
+    adapter = _build(spec, name, factory, argument, {**accepted, **spec_options})
+    _check_unused(spec, adapter, {k: v for k, v in run_options.items() if k not in accepted})
+    return adapter
+
+
+def _accepts(factory: Any, option: str) -> bool:
+    """Whether ``factory`` takes keyword ``option`` (or any keyword)."""
+    try:
+        parameters = inspect.signature(factory).parameters.values()
+    except (TypeError, ValueError):
+        return False
+    return any(p.name == option or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+def _check_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any]) -> None:
+    """A run-wide option the model did not take is an error, except device/dtype of a trainable one."""
+    refused = [k for k in unused if not (adapter.trainable and k in IGNORED_BY_TRAINABLE)]
+    if refused:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in refused)
+        raise ConfigError(f"Model {spec!r} does not take the option(s) {', '.join(refused)} (given with {flags}); "
+                          "drop the option or choose a model that takes it (hf-causal-lm, smollm2-135m).")
+
+
+def _build(spec: str, name: str, factory: Any, argument: str | None, options: dict[str, Any]) -> Adapter:
     if not callable(factory):
         raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
                           "(a function or class that returns an Adapter).")

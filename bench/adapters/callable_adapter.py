@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import ConfigError
+from bench.suites.prompts import ChoiceRequest
 from bench.suites.types import Example, Task
 
 __all__ = ["CallableAdapter"]
@@ -24,6 +25,7 @@ __all__ = ["CallableAdapter"]
 LogProbsFn = Callable[[list[str], tuple[str, ...]], Any]
 ValuesFn = Callable[[list[str]], Any]
 NllFn = Callable[[list[str]], tuple[Any, Any]]
+LoglikelihoodFn = Callable[[list[str], list[tuple[str, ...]]], Any]
 
 
 def _source_digest(fn: Callable[..., Any]) -> bytes:
@@ -46,6 +48,11 @@ class CallableAdapter(Adapter):
         ``fn(texts) -> (n,)`` predicted values (regression).
     text_nll
         ``fn(texts) -> (nll, n_tokens)``, NLL in nats (language modelling).
+    loglikelihood
+        ``fn(contexts, continuations) -> list of (k_i,) arrays`` (multiple choice): for each
+        request, ``contexts[i]`` is the prompt text and ``continuations[i]`` the scored
+        strings (target delimiter included, e.g. ``(" A", " B", " C", " D")``); return the
+        summed log-likelihood (nats, ≤ 0) of each continuation after its context.
     version
         Part of the fingerprint; bump it when the function's behaviour changes and its
         source cannot be read.
@@ -58,12 +65,15 @@ class CallableAdapter(Adapter):
         log_probs: LogProbsFn | None = None,
         predict_values: ValuesFn | None = None,
         text_nll: NllFn | None = None,
+        loglikelihood: LoglikelihoodFn | None = None,
         version: str = "",
     ) -> None:
-        functions = {"classification": log_probs, "regression": predict_values, "language_modeling": text_nll}
-        given = {kind: fn for kind, fn in functions.items() if fn is not None}
+        functions: dict[str, Callable[..., Any] | None] = {"classification": log_probs, "regression": predict_values, "language_modeling": text_nll,
+                     "multiple_choice": loglikelihood}
+        given: dict[str, Callable[..., Any]] = {kind: fn for kind, fn in functions.items() if fn is not None}
         if not given:
-            raise ConfigError(f"CallableAdapter {name!r} needs at least one of log_probs, predict_values, text_nll.")
+            raise ConfigError(f"CallableAdapter {name!r} needs at least one of log_probs, predict_values, text_nll, "
+                              "loglikelihood.")
         self.name = name
         self.task_kinds = frozenset(given)  # type: ignore[misc]
         self._functions = given
@@ -83,6 +93,12 @@ class CallableAdapter(Adapter):
         if "language_modeling" not in self._functions:
             raise self._cannot(task)
         return self._functions["language_modeling"]([ex.text for ex in examples])
+
+    def loglikelihood(self, requests: Sequence[ChoiceRequest], task: Task) -> list[np.ndarray]:
+        if "multiple_choice" not in self._functions:
+            raise self._cannot(task)
+        return self._functions["multiple_choice"]([r.prompt.text() for r in requests],
+                                                  [r.scored_continuations() for r in requests])
 
     def fingerprint(self) -> str:
         digests = [_source_digest(fn) for _, fn in sorted(self._functions.items())]

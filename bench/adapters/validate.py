@@ -13,7 +13,7 @@ from scipy.special import logsumexp
 
 from bench.errors import AdapterError
 
-__all__ = ["LOG_NORMALISATION_TOLERANCE", "check_log_probs", "check_nll", "check_values"]
+__all__ = ["LOG_NORMALISATION_TOLERANCE", "check_log_probs", "check_loglikelihoods", "check_nll", "check_values"]
 
 LOG_NORMALISATION_TOLERANCE = 1e-4
 """Largest accepted ``|logsumexp(row)|`` of a row of log-probabilities."""
@@ -69,3 +69,25 @@ def check_nll(value: Any, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
     if (tokens <= 0).any():
         raise AdapterError(f"{where}: text_nll returned a token count ≤ 0 for {int((tokens <= 0).sum())} text(s).")
     return nll, tokens
+
+
+def check_loglikelihoods(value: Any, sizes: list[int], ids: list[str], where: str) -> list[np.ndarray]:
+    """Validate ``loglikelihood`` output: one finite array per request, of its number of
+    continuations (``sizes``), each value ≤ 0 (a log-probability); ``ids`` name the requests."""
+    if not isinstance(value, list | tuple) or len(value) != len(sizes):
+        got = len(value) if isinstance(value, list | tuple) else type(value).__name__
+        raise AdapterError(f"{where}: loglikelihood must return one array per request ({len(sizes)}), got {got}.")
+    arrays = []
+    for item, size, example_id in zip(value, sizes, ids, strict=True):
+        array = _as_float_array(item, f"{where}, example {example_id!r}", "loglikelihood output")
+        if array.shape != (size,):
+            raise AdapterError(f"{where}, example {example_id!r}: loglikelihood returned shape {array.shape}, "
+                               f"expected ({size},) (one value per option).")
+        if not np.isfinite(array).all():
+            raise AdapterError(f"{where}, example {example_id!r}: loglikelihood returned a non-finite value "
+                               f"(NaN or inf): {array.tolist()}.")
+        if (array > 1e-6).any():
+            raise AdapterError(f"{where}, example {example_id!r}: loglikelihood returned a positive value "
+                               f"({array.max():.6g}); expected summed log-probabilities (≤ 0).")
+        arrays.append(array)
+    return arrays

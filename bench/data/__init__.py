@@ -55,6 +55,8 @@ SOURCES.add("reviews-movies-products", "bench.data.reviews:load_reviews",
             description="Rotten Tomatoes snippets against Hu & Liu product-review sentences.")
 SOURCES.add("masc-genres", "bench.data.masc:load_masc_genres",
             description="MASC genres (plus webtext, abc) as fixed-length documents for language modelling.")
+SOURCES.add("mmlu", "bench.data.mmlu:load_mmlu",
+            description="MMLU: 57 subjects of four-choice questions, test and dev (few-shot) splits.")
 SOURCES.add("table", "bench.data.table:load_table",
             description="Your own JSONL, CSV or Parquet table: text, domain and target columns.")
 

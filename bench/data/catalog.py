@@ -18,7 +18,7 @@ Other accepted places for the same files: ``<data_dir>/sentiment labelled senten
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -53,11 +53,16 @@ class DataFile:
         Expected SHA-256 of the file's bytes (hex).
     alternates
         Other accepted paths relative to the data directory, tried after ``path``.
+    originals
+        Accepted paths of the same file in its data set's *original* layout (e.g. MMLU's
+        ``data.tar`` unpacked), tried last; such a file is verified by converting it with
+        the data set's :attr:`Dataset.convert` and checking the SHA-256 of the result.
     """
 
     path: str
     sha256: str
     alternates: tuple[str, ...] = ()
+    originals: tuple[str, ...] = ()
 
     @property
     def candidates(self) -> tuple[str, ...]:
@@ -79,7 +84,8 @@ class Fetch:
     target
         For a plain file: its :attr:`DataFile.path`. Empty for an archive.
     members
-        For a zip archive: member name inside the zip → :attr:`DataFile.path`.
+        For a zip or tar archive: member name inside the archive → :attr:`DataFile.path`.
+        Members are converted with :attr:`Dataset.convert` (if set) before they are verified.
     sha256
         SHA-256 of the downloaded file, if pinned. Archive members are always checked
         against their own :attr:`DataFile.sha256`.
@@ -102,6 +108,18 @@ class Dataset:
     fetches: tuple[Fetch, ...]
     homepage: str
     license: str
+    convert: str = ""
+    """``"module:function"`` mapping the bytes of an original-layout file (archive member or
+    :attr:`DataFile.originals`) to the catalogued layout; empty: files are used as they come."""
+
+    def converted(self, raw: bytes) -> bytes:
+        """``raw`` in the catalogued layout (unchanged when the data set has no converter)."""
+        if not self.convert:
+            return raw
+        from bench.registry import load_object
+
+        convert: Callable[[bytes], bytes] = load_object(self.convert)  # type: ignore[assignment]
+        return convert(raw)
 
     def file(self, path: str) -> DataFile:
         """The :class:`DataFile` whose canonical path is ``path``."""
@@ -190,7 +208,42 @@ for _name, (_digest, _description, _license) in _NLTK_CORPORA.items():
         description=_description,
     )
 
+_MMLU_TAR = "https://people.eecs.berkeley.edu/~hendrycks/data.tar"
+
+
+def _mmlu_files() -> tuple[DataFile, ...]:
+    """The 114 MMLU files (57 subjects × test, dev) with the SHA-256 sums shipped in
+    ``bench/data/checksums/mmlu.sha256``."""
+    listing = (Path(__file__).parent / "checksums" / "mmlu.sha256").read_text(encoding="utf-8")
+    files = []
+    for line in listing.splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, relative = line.split(maxsplit=1)
+            files.append(DataFile(f"mmlu/{relative}", digest, (),
+                                  (f"data/{relative}", f"mmlu/data/{relative}")))
+    return tuple(files)
+
+
+_MMLU_FILES = _mmlu_files()
+DATASETS.add(
+    "mmlu",
+    Dataset(
+        name="mmlu",
+        description="MMLU (Hendrycks et al., ICLR 2021): 57 subjects, 14,042 test and 285 dev four-choice questions.",
+        files=_MMLU_FILES,
+        fetches=(
+            Fetch(url=_MMLU_TAR, mirror_path="mmlu/data.tar",
+                  members={item.originals[0]: item.path for item in _MMLU_FILES}),
+        ),
+        homepage="https://github.com/hendrycks/test",
+        license="MIT",
+        convert="bench.data.mmlu:to_catalogued",
+    ),
+    description="MMLU: 57 subjects of four-choice questions (test and dev).",
+)
+
 _SOURCE_DATASETS: dict[str, tuple[str, ...]] = {
+    "mmlu": ("mmlu",),
     "uci-sentiment": ("uci-sentiment",),
     "reviews-movies-products": ("sentence_polarity", "product_reviews_1", "product_reviews_2"),
     "masc-genres": ("masc_tagged", "webtext", "abc"),
@@ -212,23 +265,31 @@ def sha256_file(path: str | Path) -> str:
 
 
 _VERIFIED: dict[tuple[str, int, int], str] = {}
+"""Verified digests by (path, size, mtime), so that a file is hashed once per process."""
 
 
-def _cached_sha256(path: Path) -> str:
+def _cached_sha256(path: Path, dataset: Dataset | None = None) -> str:
+    """SHA-256 of the file, or (``dataset`` given) of the file converted to the catalogued layout."""
     stat = path.stat()
-    key = (str(path.resolve()), stat.st_size, stat.st_mtime_ns)
+    key = (f"{path.resolve()}{'|converted' if dataset else ''}", stat.st_size, stat.st_mtime_ns)
     if key not in _VERIFIED:
-        _VERIFIED[key] = sha256_file(path)
+        _VERIFIED[key] = (hashlib.sha256(dataset.converted(path.read_bytes())).hexdigest() if dataset
+                          else sha256_file(path))
     return _VERIFIED[key]
 
 
 def locate(item: DataFile, data_dir: Path) -> Path | None:
-    """The first accepted path of ``item`` that exists in ``data_dir``, else ``None``."""
-    for relative in item.candidates:
+    """The first accepted path of ``item`` that exists in ``data_dir`` (its original-layout
+    paths last), else ``None``."""
+    for relative in (*item.candidates, *item.originals):
         candidate = data_dir / relative
         if candidate.is_file():
             return candidate
     return None
+
+
+def _is_original(item: DataFile, found: Path, data_dir: Path) -> bool:
+    return any(found == data_dir / relative for relative in item.originals)
 
 
 @dataclass(frozen=True)
@@ -247,7 +308,7 @@ def file_status(dataset: Dataset, item: DataFile, data_dir: Path) -> FileStatus:
     found = locate(item, data_dir)
     if found is None:
         return FileStatus(dataset.name, data_dir / item.path, False, None)
-    actual = _cached_sha256(found)
+    actual = _cached_sha256(found, dataset if _is_original(item, found, data_dir) else None)
     return FileStatus(dataset.name, found, True, actual == item.sha256, actual)
 
 
@@ -267,7 +328,7 @@ def require(dataset_name: str, path: str, data_dir: str | Path) -> Path:
     item = dataset.file(path)
     status = file_status(dataset, item, data_dir)
     if not status.present:
-        looked = ", ".join(str(data_dir / p) for p in item.candidates)
+        looked = ", ".join(str(data_dir / p) for p in (*item.candidates, *item.originals))
         raise MissingDataError(
             f"Data file {Path(item.path).name!r} of data set {dataset.name!r} is missing. Looked in: {looked}. "
             f"Get it with `bench data download {dataset.name} --data-dir {data_dir}` "

@@ -43,21 +43,27 @@ def _targets(examples: list[Example], suite: Suite) -> dict[str, float]:
         elif task.kind == "regression":
             row[f"{task.name}:mean"] = float(values.mean()) if values.size else np.nan
             row[f"{task.name}:std"] = float(values.std(ddof=1)) if values.size > 1 else np.nan
+        elif task.kind == "multiple_choice":
+            options = np.array([len(ex.options) for ex in examples if task.name in ex.targets], dtype=np.float64)
+            row[f"{task.name}:options"] = float(options.mean()) if options.size else np.nan
+            row[f"{task.name}:answer_first"] = float(np.mean(values == 0)) if values.size else np.nan
     return row
 
 
 def describe_data(data: SuiteData) -> pd.DataFrame:
-    """One row per ``(domain, split)``: ``n``, label shares or target mean/std, length statistics.
+    """One row per ``(domain, split)`` (train, test and few-shot pools such as ``dev``): ``n``, label shares or target mean/std, length statistics.
 
     Columns: ``domain, split, n``, then for each classification task the share of each
     choice (``<task>:<choice>``, a fraction of the examples with a target), for each
-    regression task ``<task>:mean`` and ``<task>:std`` (ddof = 1), and the text length
+    regression task ``<task>:mean`` and ``<task>:std`` (ddof = 1), for each multiple-choice
+    task the mean number of options (``<task>:options``) and the share of answers that are
+    the first option (``<task>:answer_first``); then the text length
     in whitespace words (mean, median, 10th and 90th percentile) and characters (mean).
     Percentiles use numpy's default linear interpolation.
     """
     rows = []
     for domain in data.suite.domains:
-        for split in ("train", "test"):
+        for split in ("train", "test", *data.domains[domain].pools):
             examples = data.domains[domain].split(split)
             row: dict[str, object] = {"domain": domain, "split": split, "n": len(examples)}
             rows.append(row | _targets(examples, data.suite) | _lengths(examples))

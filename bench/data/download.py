@@ -18,6 +18,7 @@ import hashlib
 import http.client
 import os
 import shutil
+import tarfile
 import tempfile
 import urllib.error
 import urllib.request
@@ -150,7 +151,11 @@ def _url(fetch: Fetch, base_url: str | None) -> str:
 
 
 def _extract(archive: Path, fetch: Fetch, dataset: Dataset, data_dir: Path, url: str, staging: _Staging) -> None:
-    """Extract the members of ``archive`` that the catalog names, verifying each."""
+    """Extract the members of ``archive`` (zip or tar) that the catalog names, converting
+    (:attr:`Dataset.convert`) and verifying each."""
+    if tarfile.is_tarfile(archive):
+        _extract_tar(archive, fetch, dataset, data_dir, url, staging)
+        return
     try:
         with zipfile.ZipFile(archive) as handle:
             names = set(handle.namelist())
@@ -160,9 +165,28 @@ def _extract(archive: Path, fetch: Fetch, dataset: Dataset, data_dir: Path, url:
                 temporary = staging.temporary(data_dir / relative, keep=True)
                 with handle.open(member) as source, open(temporary, "wb") as target:
                     shutil.copyfileobj(source, target, _CHUNK)
+                if dataset.convert:
+                    temporary.write_bytes(dataset.converted(temporary.read_bytes()))
                 _verify(temporary, dataset.file(relative).sha256, f"{member!r} of {url}")
     except zipfile.BadZipFile as exc:
         raise ChecksumError(f"The file from {url} is not a valid zip archive ({exc}); nothing was written.") from exc
+
+
+def _extract_tar(archive: Path, fetch: Fetch, dataset: Dataset, data_dir: Path, url: str, staging: _Staging) -> None:
+    """Members of a tar archive, read by name only (no path from the archive reaches the disk)."""
+    try:
+        with tarfile.open(archive) as handle:
+            names = {member.name.removeprefix("./"): member for member in handle.getmembers() if member.isfile()}
+            for member, relative in fetch.members.items():
+                if member not in names:
+                    raise DataError(f"The archive from {url} has no member {member!r}; the data set may have changed.")
+                source = handle.extractfile(names[member])
+                raw = source.read() if source else b""
+                temporary = staging.temporary(data_dir / relative, keep=True)
+                temporary.write_bytes(dataset.converted(raw))
+                _verify(temporary, dataset.file(relative).sha256, f"{member!r} of {url}")
+    except tarfile.TarError as exc:
+        raise ChecksumError(f"The file from {url} is not a valid tar archive ({exc}); nothing was written.") from exc
 
 
 def _verify(path: Path, expected: str, what: str) -> None:

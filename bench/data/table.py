@@ -15,10 +15,21 @@ option              meaning                                                  def
 ``domain_column``   column holding the domain name                           ``domain``
 ``columns``         ``{task = "column"}`` where a target column is not       task names
                     named like its task
-``split_column``    column with ``train`` / ``test`` (empty: split rule)     none
+``split_column``    column with ``train`` / ``test`` (empty: split rule),    none
+                    or a few-shot pool: ``dev``, ``validation``, ``fewshot``
 ``id_column``       column with stable unique example ids                    none
 ``encoding``        text encoding of CSV / JSONL files                       ``utf-8``
+``text_template``   build the text from several columns, e.g.                none
+                    ``"{title}\n{body}"`` (instead of ``text_column``)
+``option_columns``  ``multiple_choice``: the columns holding each row's      none
+                    options, in order (e.g. ``["a", "b", "c", "d"]``); an
+                    empty cell means the row has fewer options
 ==================  =======================================================  ===========
+
+Every column of a row is also an :attr:`~bench.suites.Example.fields` entry (as text), so a
+task's prompt template can name any of them. A ``multiple_choice`` target is a 0-based
+option index, an option label (``A``, ``B``, … or the task's ``labels``) or the text of
+one of the row's options.
 
 Without ``id_column`` an example's id is ``<file name>:<line>`` for CSV and JSONL (the
 line where the record starts) and ``<file name>:row<k>`` (1-based) for Parquet.
@@ -68,8 +79,11 @@ MAX_CSV_FIELD_CHARS = csv.field_size_limit()
 _HEADER_NAME = re.compile(r"[\w .()\[\]-]{1,64}")
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
-_OPTIONS = ("path", "format", "text_column", "domain_column", "columns", "split_column", "id_column", "encoding")
+_OPTIONS = ("path", "format", "text_column", "domain_column", "columns", "split_column", "id_column", "encoding",
+            "text_template", "option_columns")
 Row = tuple[str, Mapping[str, Any]]  # (location, row)
+SPLIT_NAMES = ("train", "test", "dev", "validation", "fewshot")
+"""Values of ``split_column``; the last three are few-shot pools (never scored)."""
 
 
 def _csv_rows(path: Path, text: str, delimiter: str) -> tuple[list[str], Iterator[Row]]:
@@ -205,12 +219,30 @@ def _missing(value: Any) -> bool:
         isinstance(value, float) and math.isnan(value))
 
 
-def _label(value: Any, task: Task, where: str) -> float | None:
+def _option_label(value: Any, task: Task, options: tuple[str, ...], where: str) -> float:
+    """A ``multiple_choice`` target: an index, a label or an option's text."""
+    text = str(value).strip()
+    labels = [task.format.label(k) for k in range(len(options))]
+    if text in labels:
+        return labels.index(text)
+    if text.isdigit() or (isinstance(value, float) and value.is_integer()):
+        index = int(float(text))
+        if 0 <= index < len(options):
+            return index
+    if text in options:
+        return options.index(text)
+    raise DataError(f"{where}: target {value!r} of task {task.name!r} is none of the row's {len(options)} options; "
+                    f"give an index 0-{len(options) - 1}, a label ({', '.join(labels)}) or an option's text.")
+
+
+def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) -> float | None:
     if _missing(value):
         return None
     if isinstance(value, bool):
         raise DataError(f"{where}: target of task {task.name!r} is a boolean ({value!r}); "
                         "give a choice name, a choice index or a number.")
+    if task.kind == "multiple_choice":
+        return _option_label(value, task, options, where)
     if task.kind == "regression":
         try:
             number = float(value)
@@ -273,17 +305,20 @@ def load_table(context: SourceContext) -> list[Example]:
         raise SuiteError(f"{where}: {problems[0]}")
     path, fmt = _table_path(context, options, where)
     columns, rows = read_rows(path, fmt, str(options.get("encoding", "utf-8")))
-    declared = {"text_column": str(options.get("text_column", "text")),
-                "domain_column": str(options.get("domain_column", "domain"))}
+    declared = {} if "text_template" in options else {"text_column": str(options.get("text_column", "text"))}
+    declared["domain_column"] = str(options.get("domain_column", "domain"))
     declared |= {f"columns.{t}": c for t, c in _target_columns(context, options, where).items()}
     declared |= {k: str(options[k]) for k in ("split_column", "id_column") if k in options}
+    option_columns = _option_columns(options, where)
+    declared |= {f"option_columns[{k}]": c for k, c in enumerate(option_columns)}
     absent = [f"{column!r} ({key})" for key, column in declared.items() if column not in columns]
     if absent:
         raise DataError(f"Table {path} lacks the declared column(s) {', '.join(absent)}. {_describe_columns(columns)}")
+    template = options.get("text_template")
     examples: list[Example] = []
     first_seen: dict[str, str] = {}
     for location, row in rows:
-        example = _example(context, path, location, row, declared)
+        example = _example(context, path, location, row, declared, template, option_columns)
         if example.id in first_seen:
             raise DataError(f"{path}, {location}: example id {quote(example.id)} (column {declared.get('id_column')!r}) "
                             f"was already used at {first_seen[example.id]}; ids must be unique.")
@@ -293,14 +328,38 @@ def load_table(context: SourceContext) -> list[Example]:
     return examples
 
 
-def _example(context: SourceContext, path: Path, location: str, row: Mapping[str, Any], declared: dict[str, str]) -> Example:
-    where = f"{path}, {location}"
-    text, domain = row.get(declared["text_column"]), row.get(declared["domain_column"])
+def _option_columns(options: Mapping[str, Any], where: str) -> tuple[str, ...]:
+    raw = options.get("option_columns", [])
+    if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
+        raise SuiteError(f"{where}: 'source.option_columns' must be a list of column names, got {raw!r}.")
+    return tuple(raw)
+
+
+def _text(row: Mapping[str, Any], fields: dict[str, str], declared: dict[str, str], template: str | None,
+          where: str) -> str:
+    """The example's text: the text column, or ``text_template`` filled from the row's columns."""
+    if template is not None:
+        from bench.suites.render import render_template
+
+        text: Any = render_template(template, fields, f"{where} (source.text_template)")
+        if not text.strip():
+            raise DataError(f"{where}: 'source.text_template' gives an empty text.")
+        return str(text)
+    text = row.get(declared["text_column"])
     if _missing(text) or not isinstance(text, str):
         raise DataError(f"{where}: empty or non-text value in text column {declared['text_column']!r}.")
     if len(text) > MAX_TEXT_CHARS:
         raise DataError(f"{where}: the text in column {declared['text_column']!r} has {len(text)} characters; "
                         f"at most {MAX_TEXT_CHARS} are accepted.")
+    return text
+
+
+def _example(context: SourceContext, path: Path, location: str, row: Mapping[str, Any], declared: dict[str, str],
+             template: str | None = None, option_columns: tuple[str, ...] = ()) -> Example:
+    where = f"{path}, {location}"
+    fields = {str(k): "" if _missing(v) else str(v) for k, v in row.items()}
+    text, domain = _text(row, fields, declared, template, where), row.get(declared["domain_column"])
+    choices = tuple(fields[c] for c in option_columns if fields.get(c, "").strip())
     domain = "" if domain is None else str(domain).strip()
     if domain not in context.suite.domains:
         raise DataError(f"{where}: domain {quote(domain)} is not declared by the suite. "
@@ -308,7 +367,7 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
     targets = {}
     for task in context.suite.tasks:
         column = declared.get(f"columns.{task.name}")
-        value = _label(row.get(column), task, f"{where}, column {column!r}") if column else None
+        value = _label(row.get(column), task, f"{where}, column {column!r}", choices) if column else None
         if value is not None:
             targets[task.name] = value
     split = _split_value(row, declared, where)
@@ -320,16 +379,16 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
         example_id = str(raw_id).strip()
     else:
         example_id = f"{path.name}:{location.removeprefix('line ').replace('row ', 'row')}"
-    return Example(example_id, domain, text, targets, split)
+    return Example(example_id, domain, text, targets, split, choices, fields)
 
 
 def _split_value(row: Mapping[str, Any], declared: dict[str, str], where: str) -> str | None:
     if "split_column" not in declared or _missing(row.get(declared["split_column"])):
         return None
     value = str(row[declared["split_column"]]).strip().lower()
-    if value not in ("train", "test"):
-        raise DataError(f"{where}: split column {declared['split_column']!r} must be 'train', 'test' or empty; "
-                        f"got {quote(row[declared['split_column']])}.")
+    if value not in SPLIT_NAMES:
+        raise DataError(f"{where}: split column {declared['split_column']!r} must be 'train', 'test', "
+                        f"a few-shot pool ({', '.join(SPLIT_NAMES[2:])}) or empty; got {quote(row[declared['split_column']])}.")
     return value
 
 

@@ -23,6 +23,7 @@ SUMMARY_METRICS: dict[str, tuple[str, ...]] = {
     "classification": ("accuracy",),
     "regression": ("mse",),
     "language_modeling": ("cross_entropy", "bits_per_byte"),
+    "multiple_choice": ("accuracy",),
 }
 """The metrics shown in the terminal per task kind (all of them are in metrics.csv)."""
 

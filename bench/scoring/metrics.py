@@ -22,6 +22,15 @@ metric                 task kind            definition                          
 ``ece``                classification       Σ_b (n_b / n) |acc_b − conf_b|, 15 equal-   lower
                                             width bins of the top-choice probability
 ``ece_equal_mass``     classification       the same over 15 equal-mass bins            lower
+``accuracy``           multiple_choice      mean 1[argmax_k ℓ_k = y], ℓ_k the summed    higher
+                                            log-likelihood of option k
+``acc_norm``           multiple_choice      mean 1[argmax_k ℓ_k / chars_k = y]          higher
+                                            (lm-eval: chars of the continuation)
+``acc_bytes``          multiple_choice      mean 1[argmax_k ℓ_k / bytes_k = y]          higher
+``cross_entropy``      multiple_choice      mean −ln softmax(ℓ)_y, nats                 lower
+``brier``              multiple_choice      mean Σ_k (p_k − 1[y = k])², p = softmax(ℓ)  lower
+``ece``                multiple_choice      as for classification, p = softmax(ℓ)       lower
+``ece_equal_mass``     multiple_choice      the same over 15 equal-mass bins            lower
 ``mse``                regression           mean (ŷ − y)²                               lower
 ``mae``                regression           mean |ŷ − y|                                lower
 ``cross_entropy``      language_modeling    Σ token NLL / Σ tokens, nats/token          lower
@@ -187,6 +196,19 @@ def _brier(columns: Columns) -> np.ndarray:
     return ((probs - onehot) ** 2).sum(axis=1)
 
 
+def _normalised_correct(denominator: str) -> Callable[[Columns], np.ndarray]:
+    """1[argmax_k logprob_k / denominator_k = target] (lm-eval's ``acc_norm``, ``acc_bytes``);
+    padded options (NaN) never win."""
+    def values(columns: Columns) -> np.ndarray:
+        logprob = np.asarray(columns["logprobs"], dtype=np.float64)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            score = logprob / np.asarray(columns[denominator], dtype=np.float64)
+        score = np.where(np.isnan(score), -np.inf, score)
+        target = np.asarray(columns["target"], dtype=np.int64)
+        return (score.argmax(axis=1) == target).astype(np.float64) if len(target) else np.zeros(0)
+    return values
+
+
 METRICS: Registry[Metric] = Registry("metric")
 
 
@@ -204,6 +226,21 @@ _add(CalibrationMetric("ece", "classification", False, unit="fraction", min_exam
 _add(CalibrationMetric("ece_equal_mass", "classification", False, unit="fraction", min_examples=ECE_BINS,
                        equal_mass=True,
                        description="Expected calibration error, 15 equal-mass bins of the top-choice probability."))
+_add(Metric("accuracy", "multiple_choice", True, _col("correct"), unit="fraction",
+            description="Fraction of questions whose option of highest log-likelihood is the answer."))
+_add(Metric("acc_norm", "multiple_choice", True, _normalised_correct("chars"), unit="fraction",
+            description="Accuracy of argmax log-likelihood per character of the option (lm-eval's acc_norm)."))
+_add(Metric("acc_bytes", "multiple_choice", True, _normalised_correct("bytes"), unit="fraction",
+            description="Accuracy of argmax log-likelihood per UTF-8 byte of the option (lm-eval's acc_bytes)."))
+_add(Metric("cross_entropy", "multiple_choice", False, _col("nll"), unit="nats",
+            description="Mean −ln softmax over the options of the answer's log-likelihood, nats."))
+_add(Metric("brier", "multiple_choice", False, _brier,
+            description="Mean Σ_k (p_k − 1[y = k])², p = softmax of the options' log-likelihoods."))
+_add(CalibrationMetric("ece", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
+                       description="Expected calibration error (15 equal-width bins) of the options' softmax."))
+_add(CalibrationMetric("ece_equal_mass", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
+                       equal_mass=True,
+                       description="Expected calibration error (15 equal-mass bins) of the options' softmax."))
 _add(Metric("mse", "regression", False, _col("nll"), description="Mean squared error."))
 _add(Metric("mae", "regression", False, lambda c: np.abs(_col("prediction")(c) - _col("target")(c)),
             description="Mean absolute error."))
@@ -212,7 +249,8 @@ _add(Metric("cross_entropy", "language_modeling", False, _col("nll"), _col("n_to
 _add(Metric("bits_per_byte", "language_modeling", False, lambda c: _col("nll")(c) / math.log(2), _col("n_bytes"),
             unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2)."))
 
-PRIMARY_METRIC: dict[str, str] = {"classification": "accuracy", "regression": "mse", "language_modeling": "cross_entropy"}
+PRIMARY_METRIC: dict[str, str] = {"classification": "accuracy", "regression": "mse", "language_modeling": "cross_entropy",
+                                  "multiple_choice": "accuracy"}
 """The metric that ranks domains (worst domain) and models on a leaderboard, per kind."""
 
 

@@ -65,12 +65,14 @@ def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What scoring needs to know of a task: kind, choices and the suite's domains."""
+    """What scoring needs to know of a task: kind, choices and the suite's domains
+    (and, where the suite groups them, each domain's group: MMLU subject → category)."""
 
     kind: str
     choices: tuple[str, ...]
     domains: tuple[str, ...]
     in_domain: tuple[str, ...]
+    domain_groups: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def out_domain(self) -> tuple[str, ...]:
@@ -104,11 +106,28 @@ class ScoreTables:
     spread: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
+def _option_matrix(frame: pd.DataFrame, prefix: str) -> np.ndarray:
+    """Columns ``<prefix>0, <prefix>1, …`` as an ``(n, K)`` float array (NaN-padded)."""
+    k = 0
+    while f"{prefix}{k}" in frame.columns:
+        k += 1
+    return frame[[f"{prefix}{j}" for j in range(k)]].to_numpy(dtype=np.float64)
+
+
 def task_columns(frame: pd.DataFrame, info: TaskInfo) -> dict[str, np.ndarray]:
-    """Record columns as arrays, plus ``probs`` (n, k) in the task's choice order."""
+    """Record columns as arrays, plus ``probs`` (n, k): in the task's choice order
+    (classification), or the softmax over each question's options of ``logprob_k``
+    (multiple choice; 0 for padded options), with ``logprobs``, ``chars`` and ``bytes``."""
     columns = {name: frame[name].to_numpy() for name in frame.columns}
     if info.kind == "classification":
         columns["probs"] = frame[[f"prob_{c}" for c in info.choices]].to_numpy(dtype=np.float64)
+    if info.kind == "multiple_choice":
+        logprob = _option_matrix(frame, "logprob_")
+        shifted = np.where(np.isnan(logprob), -np.inf, logprob)
+        shifted = shifted - (shifted.max(axis=1, keepdims=True) if len(shifted) else 0.0)
+        weights = np.exp(shifted)
+        columns["probs"] = weights / weights.sum(axis=1, keepdims=True) if len(weights) else weights
+        columns |= {"logprobs": logprob, "chars": _option_matrix(frame, "chars_"), "bytes": _option_matrix(frame, "bytes_")}
     return columns
 
 

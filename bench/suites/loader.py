@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.errors import SuiteError
+from bench.suites.prompts import PromptFormat
 from bench.suites.schema import check_document, quote
 from bench.suites.types import SplitRule, Suite, Task
 
@@ -79,7 +80,7 @@ def parse_suite(
     """
     _raise_if(where, check_document(document))
     head, tasks_raw = document["suite"], document["tasks"]
-    domains, descriptions = _parse_domains(document["domains"])
+    domains, descriptions, groups = _parse_domains(document["domains"])
     _raise_if(where, _cross_checks(head, tasks_raw, domains))
     digest = hashlib.sha256(content if content is not None else repr(document).encode()).hexdigest()
     split = document.get("split", {})
@@ -97,6 +98,7 @@ def parse_suite(
         path=path,
         content_hash=digest[:16],
         models=tuple(head.get("models", ())),
+        domain_groups=groups,
     )
 
 
@@ -108,10 +110,13 @@ def _raise_if(where: str, problems: list[str]) -> None:
         raise SuiteError(f"{where}: {len(problems)} problems:\n{lines}")
 
 
-def _parse_domains(raw: list[Any]) -> tuple[tuple[str, ...], dict[str, str]]:
+def _parse_domains(raw: list[Any]) -> tuple[tuple[str, ...], dict[str, str], dict[str, str]]:
+    """Domain names, their descriptions and their groups (``[[domains]] group = "STEM"``)."""
     if all(isinstance(item, str) for item in raw):
-        return tuple(raw), {}
-    return tuple(item["name"] for item in raw), {item["name"]: str(item.get("description", "")) for item in raw}
+        return tuple(raw), {}, {}
+    names = tuple(item["name"] for item in raw)
+    descriptions = {item["name"]: str(item.get("description", "")) for item in raw}
+    return names, descriptions, {item["name"]: item["group"] for item in raw if "group" in item}
 
 
 def _in_domain(head: Mapping[str, Any], domains: tuple[str, ...]) -> tuple[str, ...]:
@@ -134,6 +139,7 @@ def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domai
         verbalizers, choices = task.get("verbalizers"), task.get("choices", [])
         if verbalizers is not None and len(verbalizers) != len(choices):
             found.append(f"'tasks[{i}].verbalizers' needs one entry per choice ({len(choices)}), got {len(verbalizers)}.")
+        found += _format_checks(task, i)
         low_high = task.get("value_range")
         if low_high is not None and not low_high[0] < low_high[1]:
             found.append(f"'tasks[{i}].value_range' must be [low, high] with low < high, got {quote(low_high)}.")
@@ -147,6 +153,27 @@ def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domai
     return found
 
 
+def _format_checks(task: Mapping[str, Any], i: int) -> list[str]:
+    """Few-shot keys that only make sense together."""
+    k, split = task.get("num_fewshot", 0), task.get("fewshot_split", "")
+    if split == "test":
+        return [f"'tasks[{i}].fewshot_split' cannot be 'test': exemplars never come from scored examples."]
+    if k and not split:
+        return [f"'tasks[{i}].num_fewshot' = {k} needs 'tasks[{i}].fewshot_split' (e.g. \"dev\")."]
+    return []
+
+
+def _prompt_format(raw: Mapping[str, Any]) -> PromptFormat:
+    """The prompt format keys of a ``multiple_choice`` task (see :class:`PromptFormat`)."""
+    if raw["kind"] != "multiple_choice":
+        return PromptFormat()
+    return PromptFormat(style=raw.get("style", "letter"), template=raw.get("prompt"),
+                        description=raw.get("description", ""), num_fewshot=raw.get("num_fewshot", 0),
+                        fewshot_split=raw.get("fewshot_split", ""), fewshot_sampler=raw.get("fewshot_sampler", "first_n"),
+                        target_delimiter=raw.get("target_delimiter", " "),
+                        fewshot_delimiter=raw.get("fewshot_delimiter", "\n\n"), labels=tuple(raw.get("labels", ())))
+
+
 def _task(raw: Mapping[str, Any]) -> Task:
     value_range = raw.get("value_range")
     return Task(
@@ -156,4 +183,5 @@ def _task(raw: Mapping[str, Any]) -> Task:
         prompt=raw.get("prompt"),
         verbalizers=tuple(raw.get("verbalizers", ())),
         value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
+        format=_prompt_format(raw),
     )

@@ -87,3 +87,69 @@ class ChoiceRequest:
     def scored_continuations(self) -> tuple[str, ...]:
         """The exact strings scored after :meth:`Prompt.text`."""
         return tuple(self.prompt.target_delimiter + c for c in self.continuations)
+
+
+# --- rendering: templates, formulations, few-shot --------------------------------------
+
+FORMATS: tuple[str, ...] = ("letter", "cloze")
+"""How a multiple-choice question is posed: ``letter`` lists the options as ``A. …`` and
+scores the labels ``A``…; ``cloze`` scores each option's own text."""
+
+SAMPLERS: tuple[str, ...] = ("first_n", "random")
+"""How few-shot exemplars are drawn from their split: the first ``k`` in source order
+(lm-eval's ``first_n``), or ``k`` drawn without replacement with a seed."""
+
+DEFAULT_TEMPLATES: dict[str, str] = {
+    "letter": "{text}\n{option_list}\nAnswer:",
+    "cloze": "Question: {text}\nAnswer:",
+}
+"""Question templates used when a task gives none (lm-eval's ``mmlu`` and
+``mmlu_continuation`` layouts when ``{text}`` is the stripped question)."""
+
+LETTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+
+
+@dataclass(frozen=True, slots=True)
+class PromptFormat:
+    """How the prompts of a ``multiple_choice`` task are written (TOML keys of ``[[tasks]]``).
+
+    Attributes
+    ----------
+    style
+        ``"letter"`` or ``"cloze"`` (see :data:`FORMATS`).
+    template
+        The question, with ``{field}`` placeholders (see :func:`render_template`);
+        ``None``: :data:`DEFAULT_TEMPLATES` of the style.
+    description
+        A line before the exemplars, with the same placeholders (MMLU: ``"The following
+        are multiple choice questions (with answers) about {subject}.\\n\\n"``).
+    num_fewshot
+        Exemplars before each question unless the run says otherwise (``--num-fewshot``).
+    fewshot_split
+        The split exemplars come from (MMLU: ``"dev"``); never ``"test"``.
+    fewshot_sampler
+        ``"first_n"`` or ``"random"`` (see :data:`SAMPLERS`).
+    target_delimiter, fewshot_delimiter
+        As in :class:`Prompt`.
+    labels
+        Option labels of the letter style (default ``A``, ``B``, …).
+    """
+
+    style: str = "letter"
+    template: str | None = None
+    description: str = ""
+    num_fewshot: int = 0
+    fewshot_split: str = ""
+    fewshot_sampler: str = "first_n"
+    target_delimiter: str = " "
+    fewshot_delimiter: str = "\n\n"
+    labels: tuple[str, ...] = ()
+
+    @property
+    def question_template(self) -> str:
+        """The question template, or the style's default."""
+        return self.template if self.template is not None else DEFAULT_TEMPLATES[self.style]
+
+    def label(self, index: int) -> str:
+        """The letter-style label of option ``index`` (``A`` for 0)."""
+        return self.labels[index] if self.labels else LETTERS[index]

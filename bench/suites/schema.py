@@ -349,6 +349,22 @@ def _task_kinds() -> tuple[str, ...]:
     return TASK_KINDS
 
 
+def _formats() -> tuple[str, ...]:
+    from bench.suites.prompts import FORMATS
+
+    return FORMATS
+
+
+def _samplers() -> tuple[str, ...]:
+    from bench.suites.prompts import SAMPLERS
+
+    return SAMPLERS
+
+
+_MULTIPLE_CHOICE = ("kind", ("multiple_choice",))
+MAX_FEWSHOT = 100
+
+
 NAME = Str()
 NAMES = List(NAME, min_len=1, max_len=MAX_DOMAINS)
 TEXT = Str(max_chars=MAX_TEXT_CHARS, empty=True)
@@ -372,11 +388,26 @@ TASK_TABLE = Table({
                        doc="continuation per choice", when=("kind", ("classification",))),
     "value_range": Key(List(Number(), min_len=2, max_len=2, unique=False), doc="[low, high] of the targets",
                        when=("kind", ("regression",))),
+    "style": Key(Str(choices=_formats), doc="letter (options listed as A. …) or cloze (option text scored)",
+                 when=_MULTIPLE_CHOICE),
+    "description": Key(Str(max_chars=MAX_TEXT_CHARS, empty=True), doc="line before the exemplars, with {fields}",
+                       when=_MULTIPLE_CHOICE),
+    "num_fewshot": Key(Int(0, MAX_FEWSHOT), doc="exemplars before each question (default 0)", when=_MULTIPLE_CHOICE),
+    "fewshot_split": Key(NAME, doc="split the exemplars come from (e.g. dev); never test", when=_MULTIPLE_CHOICE),
+    "fewshot_sampler": Key(Str(choices=_samplers), doc="first_n (lm-eval's MMLU) or random (seeded)",
+                           when=_MULTIPLE_CHOICE),
+    "target_delimiter": Key(Str(max_chars=40, empty=True), doc="between a prompt and its answer (default ' ')",
+                            when=_MULTIPLE_CHOICE),
+    "fewshot_delimiter": Key(Str(max_chars=40, empty=True), doc="after each exemplar (default blank line)",
+                             when=_MULTIPLE_CHOICE),
+    "labels": Key(List(Str(max_chars=40), min_len=2, max_len=MAX_CHOICES), doc="option labels (default A, B, C, …)",
+                  when=_MULTIPLE_CHOICE),
 })
 
 DOMAIN_TABLE = Table({
     "name": Key(NAME, required=True, doc="domain name"),
     "description": Key(TEXT, doc="what the domain holds"),
+    "group": Key(NAME, doc="group of the domain (MMLU: its category); metrics and gaps are also reported per group"),
 })
 
 SPLIT_TABLE = Table({
@@ -408,6 +439,7 @@ SOURCE_OPTIONS: dict[str, Table] = {
         "contrast_rate": Key(_FRACTION, doc="chance of a contrast clause"),
     }),
     "uci-sentiment": Table({}),
+    "mmlu": Table({}),
     "reviews-movies-products": Table({
         "split_products": Key(Bool(), doc="one domain per product"),
         "max_examples": Key(Either((Int(2, 10**9), Map(Int(2, 10**9)))), doc="cap per domain"),
@@ -426,7 +458,9 @@ SOURCE_OPTIONS: dict[str, Table] = {
         "split_column": Key(NAME, doc="column with train/test"),
         "id_column": Key(NAME, doc="column with unique ids"),
         "encoding": Key(Str(max_chars=40), doc="text encoding"),
-    }),
+        "text_template": Key(Str(max_chars=MAX_TEXT_CHARS), doc="text built from several columns, e.g. \"{title}\\n{text}\""),
+        "option_columns": Key(List(NAME, min_len=2, max_len=MAX_CHOICES), doc="one column per option (multiple choice)"),
+    }, exclusive=(("text_column", "text_template"),)),
 }
 """Options of each built-in source's ``[source]`` table, besides ``type``."""
 

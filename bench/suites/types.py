@@ -8,6 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.suites.prompts import PromptFormat
+
 TaskKind = Literal["classification", "regression", "language_modeling", "multiple_choice"]
 TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling", "multiple_choice")
 SPLITS: tuple[str, ...] = ("train", "test")
@@ -82,7 +84,8 @@ class Task:
         Task name; also the key of its target in :attr:`Example.targets`.
     kind
         ``"classification"`` (targets are indices into ``choices``), ``"regression"``
-        (numeric targets) or ``"language_modeling"`` (no target; the text is scored).
+        (numeric targets), ``"language_modeling"`` (no target; the text is scored) or
+        ``"multiple_choice"`` (targets are indices into each example's own ``options``).
     choices
         Label names of a classification task, in index order.
     prompt
@@ -92,6 +95,9 @@ class Task:
         ``" " + choice``.
     value_range
         ``(low, high)`` of regression targets, where known (e.g. 1-5 stars).
+    format
+        How ``multiple_choice`` prompts are written: style (letter or cloze), question
+        template, description, few-shot exemplars (see :class:`~bench.suites.prompts.PromptFormat`).
     """
 
     name: str
@@ -100,6 +106,7 @@ class Task:
     prompt: str | None = None
     verbalizers: tuple[str, ...] = ()
     value_range: tuple[float, float] | None = None
+    format: PromptFormat = PromptFormat()
 
     @property
     def continuations(self) -> tuple[str, ...]:
@@ -160,14 +167,20 @@ class Suite:
 
 @dataclass
 class DomainData:
-    """The train and test examples of one domain."""
+    """The train and test examples of one domain, and its other named splits (few-shot pools)."""
 
     train: list[Example] = field(default_factory=list)
     test: list[Example] = field(default_factory=list)
+    pools: dict[str, list[Example]] = field(default_factory=dict)
+    """Examples of splits other than train and test (MMLU's ``"dev"``), in source order; never scored."""
 
     def split(self, name: str) -> list[Example]:
-        """The examples of split ``name`` (``"train"`` or ``"test"``)."""
-        return self.train if name == "train" else self.test
+        """The examples of split ``name``: ``"train"``, ``"test"`` or a pool (created empty)."""
+        if name == "train":
+            return self.train
+        if name == "test":
+            return self.test
+        return self.pools.setdefault(name, [])
 
 
 @dataclass

@@ -25,11 +25,21 @@ from bench.adapters import (
 from bench.errors import CapabilityError
 from bench.runner import score_examples
 from bench.suites import Task, load_suite, load_suite_data
+from bench.suites.prompts import ChoiceRequest, Prompt, PromptFormat
 from bench.suites.types import Example
 from tests.adapters.conftest import serve_in_thread
 
 LM_TASK = Task("text", "language_modeling")
+MC_TASK = Task("mc", "multiple_choice", format=PromptFormat(style="cloze"))
 N_EXAMPLES = 8
+OPTIONS = (("yes", "no"), ("good", "bad", "fine"), ("a cat", "a dog", "a bird", "a fish"))
+
+
+def _mc_examples(examples: list[Example]) -> tuple[list[Example], dict[str, ChoiceRequest]]:
+    """The toy texts as questions with 2-4 options each, and their (cloze) requests."""
+    out = [Example(ex.id, ex.domain, ex.text, {"mc": i % 2}, "test", OPTIONS[i % 3]) for i, ex in enumerate(examples)]
+    requests = {ex.id: ChoiceRequest(ex.id, Prompt(f"{ex.text}\nAnswer:"), ex.options) for ex in out}
+    return out, requests
 
 
 @pytest.fixture(scope="module")
@@ -79,7 +89,9 @@ def _callable(request: pytest.FixtureRequest) -> Iterator[Adapter]:
     yield CallableAdapter("lengths", log_probs=lambda texts, choices: np.log(np.tile(
         np.arange(1, len(choices) + 1) / sum(range(1, len(choices) + 1)), (len(texts), 1))),
         predict_values=lambda texts: np.array([len(t) % 5 + 1.0 for t in texts]),
-        text_nll=lambda texts: (np.array([len(t) * 2.0 for t in texts]), np.array([max(1, len(t)) for t in texts])))
+        text_nll=lambda texts: (np.array([len(t) * 2.0 for t in texts]), np.array([max(1, len(t)) for t in texts])),
+        loglikelihood=lambda contexts, continuations: [-np.array([len(x) % 7 + len(c) + 1.0 for c in conts])
+                                                       for x, conts in zip(contexts, continuations, strict=True)])
 
 
 def _torch_module(request: pytest.FixtureRequest) -> Iterator[Adapter]:
@@ -131,17 +143,21 @@ def fitted(request: pytest.FixtureRequest, toy) -> Iterator[Adapter]:
 
 
 def _score(adapter: Adapter, task: Task, examples: list[Example], batch_size: int) -> pd.DataFrame:
+    if task.kind == "multiple_choice":
+        questions, requests = _mc_examples(examples)
+        return score_examples(adapter, task, questions, batch_size=batch_size, where="conformance",
+                              requests=requests, n_options=4)
     return score_examples(adapter, task, examples, batch_size=batch_size, where="conformance")
 
 
 def _tasks(adapter: Adapter, toy) -> list[Task]:
-    tasks = [t for t in [*toy[0], LM_TASK] if adapter.supports(t)]
+    tasks = [t for t in [*toy[0], LM_TASK, MC_TASK] if adapter.supports(t)]
     assert tasks, f"{adapter.name} supports no task kind"
     return tasks
 
 
 def _numbers(frame: pd.DataFrame) -> np.ndarray:
-    return frame.drop(columns=["example_id"]).to_numpy(dtype=float)
+    return np.nan_to_num(frame.drop(columns=["example_id"]).to_numpy(dtype=float), nan=-12345.0)
 
 
 def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:
@@ -150,6 +166,9 @@ def test_outputs_are_valid_and_deterministic(fitted: Adapter, toy) -> None:
         second = _score(fitted, task, toy[2], N_EXAMPLES)
         np.testing.assert_array_equal(_numbers(first), _numbers(second))
         assert len(first) == len(toy[2]) and np.isfinite(first["nll"]).all()
+        if task.kind == "multiple_choice":  # NaN only beyond each question's own options
+            logprob = first[[f"logprob_{k}" for k in range(4)]].to_numpy()
+            assert (np.isfinite(logprob).sum(axis=1) == first["n_options"]).all() and (logprob[:, :2] <= 0).all()
         if task.kind == "classification":
             probs = first[[f"prob_{c}" for c in task.choices]].to_numpy()
             np.testing.assert_allclose(logsumexp(np.log(probs), axis=1), 0, atol=1e-6)

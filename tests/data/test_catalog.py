@@ -22,6 +22,7 @@ def _sums(folder: Path) -> dict[str, str]:
 def test_catalog_checksums_match_the_published_sums(shared_data: Path) -> None:
     published = {f"uci-sentiment/{k}": v for k, v in _sums(shared_data / "uci-sentiment").items()}
     published |= {f"nltk_data/{k}": v for k, v in _sums(shared_data / "nltk_data").items()}
+    published |= {f"mmlu/{k}": v for k, v in _sums(shared_data / "mmlu").items()}
     for dataset in DATASETS.entries():
         for item in dataset.resolve().files:
             assert published[item.path] == item.sha256
@@ -74,4 +75,4 @@ def test_cli_list_and_check(shared_data: Path, capsys: pytest.CaptureFixture[str
     out = capsys.readouterr().out
     assert "masc-genres" in out and "uci-sentiment" in out and "missing" not in out
     assert main(["data", "check", "--data-dir", str(shared_data)]) == 0
-    assert "all 9 file(s) verified" in capsys.readouterr().out
+    assert "all 123 file(s) verified" in capsys.readouterr().out  # 9 + MMLU 57 subjects × (test, dev)
