@@ -42,7 +42,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.errors import CapabilityError
-from bench.suites.prompts import ChoiceRequest
+from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.types import Example, Task
 
 __all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
@@ -125,6 +125,16 @@ class Adapter:
         """Per request, ``ln p(prompt.target_delimiter + continuation_j | prompt.text())`` summed
         over the continuation's tokens, for each ``j`` (nats, shape ``(k_i,)``)."""
         raise self._cannot(task)
+
+    def rendered_prompt(self, prompt: Prompt) -> str:
+        """The exact string the model scores continuations after (default ``prompt.text()``;
+        a chat model returns its chat-templated rendering)."""
+        return prompt.text()
+
+    def rendered_continuations(self, request: ChoiceRequest) -> tuple[str, ...]:
+        """The exact strings scored after :meth:`rendered_prompt` (default
+        ``request.scored_continuations()``)."""
+        return request.scored_continuations()
 
     def fingerprint(self) -> str:
         """A stable identity of the model: name, configuration and weights."""
