@@ -506,9 +506,10 @@ class HFCausalLM(Adapter):
     def score(self, requests: Sequence[ScoreRequest], shared: Sequence[int] | None = None) -> list[list[np.ndarray]]:
         """Token log-probabilities of every branch of every request (nats), batched; the first
         ``shared[r]`` tokens of request ``r``'s context come from a prefix cache if enabled."""
-        cache = {"shared": shared, "prefill": self._prefill} if shared is not None and self.prefix_caching else {}
+        caching = shared is not None and self.prefix_caching
         return score_requests(requests, *self._path, pad_id=self.pad_id, device=self.device,
-                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size, **cache)
+                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size,
+                              shared=shared if caching else None, prefill=self._prefill if caching else None)
 
     # -- tokens -------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
