@@ -108,12 +108,22 @@ def _compare(benchmark, lm, hflm, pairs, label: str) -> None:
             "max_abs_diff": float(f"{result.max_abs_diff:.3g}"), "same_prediction": result.same_argmax,
             "accuracy_xdbench": round(result.accuracy_a, 4), "accuracy_lm_eval": round(result.accuracy_b, 4)}
     info |= {f"tokens_per_s_{k}": round(tokens / v, 1) for k, v in best.items()}
+    info |= _per_group_accuracy(requests, ours, theirs, [t for _, t in pairs])
     info |= {"xdbench_over_lm_eval": round(best["lm_eval"] / best["xdbench"], 2),
              "xdbench_over_bare": round(best["bare"] / best["xdbench"], 2)}
     benchmark.extra_info.update(info)
     benchmark.pedantic(lambda: None, rounds=1, iterations=1)
     print(f"\n{info}")  # noqa: T201 (a benchmark report, not library code)
     assert result.max_abs_diff <= 1e-4 and result.same_argmax >= 0.999, info
+
+
+def _per_group_accuracy(requests: list, ours: list, theirs: list, targets: list[int]) -> dict[str, str]:
+    """Accuracy of both per domain (the example id's part before the last '-'): 'xdbench/lm-eval'."""
+    out: dict[str, list[tuple[bool, bool]]] = {}
+    for r, a, b, t in zip(requests, ours, theirs, targets, strict=True):
+        out.setdefault(r.example_id.rsplit("-", 1)[0], []).append((int(np.argmax(a)) == t, int(np.argmax(b)) == t))
+    return {f"accuracy_{group}": f"{np.mean([x for x, _ in v]):.3f}/{np.mean([y for _, y in v]):.3f}"
+            for group, v in out.items()}
 
 
 @pytest.mark.benchmark(group="lm-eval agreement")
