@@ -495,15 +495,14 @@ def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[Cho
 def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
              requests: Mapping[str, ChoiceRequest]) -> list[dict[str, Any]]:
     """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
-    render = getattr(adapter, "rendered_prompt", None)
     out = []
     for row in frame.itertuples(index=False):
         request = requests[row.example_id]
         k = len(request.continuations)
         out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
                     "example_id": row.example_id,
-                    "prompt": render(request.prompt) if callable(render) else request.prompt.text(),
-                    "continuations": list(request.scored_continuations()),
+                    "prompt": adapter.rendered_prompt(request.prompt),
+                    "continuations": list(adapter.rendered_continuations(request)),
                     "loglikelihoods": [float(getattr(row, f"logprob_{j}")) for j in range(k)],
                     "target": int(row.target), "prediction": int(row.prediction)})
     return out

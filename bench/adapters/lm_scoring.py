@@ -18,12 +18,21 @@ Requests are sorted by packed length (longest first) and grouped into padded bat
 at most ``max_batch_size`` rows and ``batch_tokens`` padded positions, so padding is
 small; results are returned in the order of the requests, and do not depend on the batch
 composition beyond floating-point rounding.
+
+Prefix caching. Requests can also declare how many leading context tokens they share with
+others (``shared[r]``, e.g. the description and few-shot exemplars of a 5-shot prompt).
+Requests whose first ``shared[r]`` tokens are equal form a group; the keys and values of
+those tokens are computed once per group (``prefill(tokens)``), and only the rest of each
+request (its *suffix*: the remaining context and the branches) is run, attending to the
+cached prefix and, as above, to its own suffix. Positions continue after the prefix, so a
+cached request gets the same log-probabilities as an uncached one, up to rounding.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import torch
@@ -63,56 +72,72 @@ class PackedBatch:
     columns: torch.Tensor  # (N,) position whose logits predict it
     targets: torch.Tensor  # (N,) target token ids
     spans: list[list[tuple[int, int]]]  # per request, per branch: slice into the N targets
+    past: Any = None  # cached keys/values of a shared prefix (rows × prefix tokens), or None
+    offset: int = 0  # tokens in that prefix: positions start there, the mask has as many leading columns
 
 
-def _pack_row(request: ScoreRequest, length: int, pad_id: int) -> tuple[list[int], list[int], np.ndarray, list[int], list[int]]:
-    """Ids, positions, mask, and (column, target) per scored token, for one request."""
+def _pack_row(request: ScoreRequest, length: int, pad_id: int,
+              offset: int = 0) -> tuple[list[int], list[int], np.ndarray, list[int], list[int]]:
+    """Ids, positions, mask, and (column, target) per scored token, for one request.
+
+    With ``offset > 0`` the request continues a cached prefix of ``offset`` tokens: its
+    positions start at ``offset`` and the mask gets ``offset`` leading columns that every
+    row may attend to.
+    """
     context = list(request.context)
     c = len(context)
-    ids, positions = context[:], list(range(c))
-    mask = np.zeros((length, length), dtype=bool)
+    ids, positions = context[:], list(range(offset, offset + c))
+    full = np.zeros((length, offset + length), dtype=bool)
+    full[:, :offset] = True
+    mask = full[:, offset:]
     mask[:c, :c] = np.tril(np.ones((c, c), dtype=bool))
     columns: list[int] = []
     targets: list[int] = []
     for branch in request.branches:
         start, m = len(ids), len(branch) - 1
         ids += branch[:-1]
-        positions += range(c, c + m)
+        positions += range(offset + c, offset + c + m)
         mask[start : start + m, :c] = True
         mask[start : start + m, start : start + m] = np.tril(np.ones((m, m), dtype=bool))
         columns += [c - 1, *range(start, start + m)]
         targets += branch
     pad = length - len(ids)
     mask[len(ids) :, len(ids) :] = np.eye(pad, dtype=bool)  # padding sees only itself: no NaN
-    return ids + [pad_id] * pad, positions + [0] * pad, mask, columns, targets
+    return ids + [pad_id] * pad, positions + [offset] * pad, full, columns, targets
 
 
-def pack_batch(requests: Sequence[ScoreRequest], pad_id: int) -> PackedBatch:
-    """Pack ``requests`` into one right-padded batch (see the module docstring)."""
+def pack_batch(requests: Sequence[ScoreRequest], pad_id: int, *, offset: int = 0,
+               device: torch.device | str = "cpu") -> PackedBatch:
+    """Pack ``requests`` into one right-padded batch on ``device`` (see the module docstring).
+
+    ``offset`` is the length of a cached prefix the requests continue (0: none); the
+    attention mask is then ``(R, 1, L, offset + L)``.
+    """
     length = max(r.length for r in requests)
     ids, positions, masks, rows, columns, targets, spans = [], [], [], [], [], [], []
     for row, request in enumerate(requests):
-        row_ids, row_positions, mask, row_columns, row_targets = _pack_row(request, length, pad_id)
+        row_ids, row_positions, mask, row_columns, row_targets = _pack_row(request, length, pad_id, offset)
         ids.append(row_ids)
         positions.append(row_positions)
         masks.append(mask)
-        offset = len(targets)
+        start = len(targets)
         request_spans = []
         for branch in request.branches:
-            request_spans.append((offset, offset + len(branch)))
-            offset += len(branch)
+            request_spans.append((start, start + len(branch)))
+            start += len(branch)
         spans.append(request_spans)
         rows += [row] * len(row_targets)
         columns += row_columns
         targets += row_targets
     return PackedBatch(
-        input_ids=torch.tensor(ids, dtype=torch.long),
-        position_ids=torch.tensor(positions, dtype=torch.long),
-        attention_mask=torch.from_numpy(np.stack(masks))[:, None],
-        rows=torch.tensor(rows, dtype=torch.long),
-        columns=torch.tensor(columns, dtype=torch.long),
-        targets=torch.tensor(targets, dtype=torch.long),
+        input_ids=torch.tensor(ids, dtype=torch.long, device=device),
+        position_ids=torch.tensor(positions, dtype=torch.long, device=device),
+        attention_mask=torch.from_numpy(np.stack(masks))[:, None].to(device),
+        rows=torch.tensor(rows, dtype=torch.long, device=device),
+        columns=torch.tensor(columns, dtype=torch.long, device=device),
+        targets=torch.tensor(targets, dtype=torch.long, device=device),
         spans=spans,
+        offset=offset,
     )
 
 
@@ -146,7 +171,16 @@ def _target_log_probs(hidden: torch.Tensor, head: HeadFn, batch: PackedBatch) ->
         logits = head(selected[start : start + LOGIT_CHUNK]).float()
         log_p = torch.log_softmax(logits, dim=-1)
         out.append(log_p.gather(1, batch.targets[start : start + LOGIT_CHUNK, None])[:, 0])
-    return torch.cat(out).double().numpy()
+    return torch.cat(out).double().cpu().numpy()
+
+
+PrefillFn = Callable[[Sequence[int]], Any]
+"""``fn(prefix tokens) -> cached keys/values`` of one prefix (batch of one); :class:`PackedBatch`
+carries it as ``past`` and the hidden-state function expands it to the batch's rows."""
+
+CACHE_TOKENS_FACTOR = 4
+"""A prefix-cached batch holds at most ``CACHE_TOKENS_FACTOR × batch_tokens`` positions of
+keys and values (rows × (prefix + suffix)), which bounds the memory of the expanded cache."""
 
 
 def score_requests(
@@ -158,23 +192,50 @@ def score_requests(
     batch_tokens: int = 4096,
     max_batch_size: int = 64,
     advance: Callable[[int], None] = lambda n: None,
+    device: torch.device | str = "cpu",
+    shared: Sequence[int] | None = None,
+    prefill: PrefillFn | None = None,
 ) -> list[list[np.ndarray]]:
     """Token log-probabilities (nats) of every branch of every request, in request order.
 
     Returns ``out[r][i]``: an array of ``len(requests[r].branches[i])`` values
     ``ln p(b_t | context, b_<t)``. ``advance(n)`` is called with the number of scored
-    tokens after each batch.
+    tokens after each batch. With ``shared`` and ``prefill``, request ``r``'s first
+    ``shared[r]`` context tokens come from a cache computed once per distinct prefix
+    (0: no cache; it must leave at least one context token, else the request is uncached).
     """
     results: list[list[np.ndarray]] = [[] for _ in requests]
-    groups = batches_by_length([r.length for r in requests], batch_tokens=batch_tokens, max_batch_size=max_batch_size)
+    groups: dict[tuple[int, ...], list[int]] = {}
+    for index, request in enumerate(requests):
+        n = shared[index] if shared is not None and prefill is not None else 0
+        key = request.context[:n] if 0 < n < len(request.context) else ()
+        groups.setdefault(key, []).append(index)
+    for key in [k for k, members in groups.items() if k and len(members) == 1]:  # nothing to share
+        groups.setdefault((), []).extend(groups.pop(key))
     with torch.inference_mode():
-        for group in groups:
-            batch = pack_batch([requests[i] for i in group], pad_id)
-            scores = _target_log_probs(hidden_fn(batch), head_fn, batch)
-            for index, spans in zip(group, batch.spans, strict=True):
-                results[index] = [scores[a:b] for a, b in spans]
-            advance(sum(requests[i].n_targets for i in group))
+        for prefix, members in groups.items():
+            past = prefill(prefix) if prefix and prefill is not None else None
+            p = len(prefix)
+            parts = [ScoreRequest(requests[i].context[p:], requests[i].branches) for i in members]
+            limit = batch_tokens if not p else max(1, CACHE_TOKENS_FACTOR * batch_tokens)
+            for batch_members in _batches(parts, p, batch_tokens, limit, max_batch_size):
+                batch = pack_batch([parts[i] for i in batch_members], pad_id, offset=p, device=device)
+                batch.past = past
+                scores = _target_log_probs(hidden_fn(batch), head_fn, batch)
+                for local, spans in zip(batch_members, batch.spans, strict=True):
+                    results[members[local]] = [scores[a:b] for a, b in spans]
+                advance(sum(parts[i].n_targets for i in batch_members))
     return results
+
+
+def _batches(parts: Sequence[ScoreRequest], offset: int, batch_tokens: int, cache_tokens: int,
+             max_batch_size: int) -> list[list[int]]:
+    """Length-sorted batches of ``parts``; with a cached prefix, rows × (offset + longest) ≤ cache_tokens too."""
+    lengths = [r.length for r in parts]
+    if not offset:
+        return batches_by_length(lengths, batch_tokens=batch_tokens, max_batch_size=max_batch_size)
+    rows = max(1, min(max_batch_size, cache_tokens // (offset + max(lengths))))
+    return batches_by_length(lengths, batch_tokens=batch_tokens, max_batch_size=rows)
 
 
 def rolling_windows(tokens: Sequence[int], prefix_id: int, max_length: int) -> list[ScoreRequest]:
