@@ -168,7 +168,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
         result.suites.append(data.suite)
         for task in data.suite.tasks:
             result.task_infos[(data.suite.name, task.name)] = TaskInfo(
-                task.kind, task.choices, data.suite.domains, data.suite.in_domain)
+                task.kind, task.choices, data.suite.domains, data.suite.in_domain, dict(data.suite.domain_groups))
         folds = plan_folds(data, config.protocol)
         for model_name in plans[data.suite.name]:
             if model_name not in makers:

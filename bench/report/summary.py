@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["SUMMARY_METRICS", "format_table", "summary_tables"]
+__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -82,6 +82,28 @@ def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
             long.columns = [" ".join(c) if len({r[0][0] for r in rows}) > 1 else f"{c[1]} {c[2]}" for c in long.columns]
             tables[suite] = long.rename_axis("domain").reset_index().fillna("")
     return tables
+
+
+def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """For models with no in-domain set (zero-shot, leave-one-domain-out): one line per
+    (suite, task, model, shown metric) saying which domains differ from the pooled rest
+    beyond chance (Holm-adjusted p < ``alpha``), or plainly that none does."""
+    if gaps.empty or "domain_rest" not in set(gaps["kind"]):
+        return []
+    shown = {m for names in SUMMARY_METRICS.values() for m in names}
+    rows = gaps[(gaps["kind"] == "domain_rest") & gaps["metric"].isin(shown)]
+    notes = []
+    for (suite, task, model, metric), part in rows.groupby(["suite", "task", "model", "metric"], sort=False):
+        singles = part[~part["domain_b"].astype(str).str.startswith("group:")]
+        hits = part[part["p_adjusted"] < alpha]
+        where = f"{suite}/{task} {model} {metric}"
+        if hits.empty:
+            notes.append(f"{where}: no domain differs from the rest beyond chance "
+                         f"(Holm-adjusted p >= {alpha:g} for all {len(singles)} domains).")
+        else:
+            named = ", ".join(f"{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
+            notes.append(f"{where}: differ from the rest (Holm p < {alpha:g}; + = worse): {named}.")
+    return notes
 
 
 def format_table(table: pd.DataFrame) -> str:

@@ -34,12 +34,14 @@ from bench.scoring.bootstrap import (
     Statistic,
     StratifiedBootstrap,
     _as_parts,
+    check_method,
     check_resamples,
     make_rng,
 )
 from bench.scoring.gaps import POOLED_OOD, gap_statistic
 from bench.scoring.intervals import check_level
 from bench.scoring.metrics import Metric, metrics_for
+from bench.scoring.options import METHOD_CHOICES
 from bench.scoring.tables import POOLED, TaskInfo, task_columns
 from bench.seeding import seed_hash
 
@@ -255,7 +257,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
     for k, (label, (ga, gb)) in enumerate(zip(labels, groups, strict=True)):
         va = float(pair.metric.combine(np.concatenate(ga).sum(axis=0)))
         vb = float(pair.metric.combine(np.concatenate(gb).sum(axis=0)))
-        if pair.metric.name == "accuracy":
+        if pair.metric.paired_test == "mcnemar":
             p, test = mcnemar_exact(np.concatenate(ga)[:, 0], np.concatenate(gb)[:, 0]).p_value, "mcnemar_exact"
         else:
             p = paired_swap_test(ga, gb, lambda sa, sb: statistic(sa, sb)[..., -1],
@@ -306,7 +308,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     model_a, model_b
         The reference model and the challenger.
     resamples, level, seed, method
-        Paired bootstrap options.
+        Paired bootstrap options; ``method`` is case-insensitive, and ``"auto"`` (the
+        default of :class:`~bench.scoring.options.StatisticsOptions`) and ``"studentized"``
+        give BCa here (the paired bootstrap has no studentized variant).
     permutations
         Swaps per paired permutation test.
     records_b
@@ -328,8 +332,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
         Unknown model, no common examples, or invalid options.
     """
     check_level(level)
-    options = _Options(check_resamples(resamples, "resamples"), level, seed, method,
-                       check_resamples(permutations, "permutations"))
+    chosen = check_method(method, METHOD_CHOICES)
+    options = _Options(check_resamples(resamples, "resamples"), level, seed,
+                       "BCa" if chosen in ("auto", "studentized") else chosen, check_resamples(permutations, "permutations"))
     label_b = model_b
     if records_b is None:
         pool = records

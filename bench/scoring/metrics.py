@@ -44,7 +44,7 @@ import numpy as np
 from bench.errors import EmptyDomainWarning
 from bench.registry import Registry
 
-__all__ = ["ECE_BINS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for"]
+__all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for"]
 
 Columns = Mapping[str, np.ndarray]
 
@@ -72,6 +72,17 @@ class Metric:
         One line for listings.
     min_examples
         Fewer examples than this give NaN plus :class:`EmptyDomainWarning`.
+    interval
+        How a domain's value gets its interval (see :data:`INTERVAL_METHODS`):
+        ``"wilson"`` (closed form, 0/1 values), ``"studentized"`` (bootstrap-t of a ratio
+        of sums, the default) or a plain bootstrap ``"BCa"`` / ``"percentile"``.
+    gap_interval
+        How a two-sided gap between two sets of domains gets its interval:
+        ``"newcombe"`` (hybrid score interval of a difference of proportions, 0/1
+        values), ``"studentized"`` (default), ``"BCa"`` or ``"percentile"``.
+    paired_test
+        The test of two models on the same examples (:mod:`bench.scoring.compare`):
+        ``"mcnemar"`` (exact, 0/1 values) or ``"permutation"`` (paired sign flips, default).
     """
 
     name: str
@@ -82,6 +93,9 @@ class Metric:
     unit: str = ""
     description: str = ""
     min_examples: int = 1
+    interval: str = "studentized"
+    gap_interval: str = "studentized"
+    paired_test: str = "permutation"
 
     def parts(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Per-example ``(v, w)`` arrays, float64."""
@@ -95,6 +109,12 @@ class Metric:
         """Per-example components, shape ``(n, C)``; here ``C = 2``: ``(v, w)``."""
         v, w = self.parts(columns)
         return np.column_stack([v, w])
+
+    def moment_components(self, columns: Columns) -> np.ndarray:
+        """Components with the second moments a studentized interval needs, shape ``(n, 5)``:
+        ``(v, w, v², v·w, w²)``; :meth:`combine` reads the first two."""
+        v, w = self.parts(columns)
+        return np.column_stack([v, w, v * v, v * w, w * w])
 
     def combine(self, sums: np.ndarray) -> np.ndarray:
         """The metric from component sums of shape ``(..., C)``: ``Σv / Σw``.
@@ -150,6 +170,8 @@ class CalibrationMetric(Metric):
 
     n_bins: int = ECE_BINS
     equal_mass: bool = False
+    interval: str = "BCa"
+    gap_interval: str = "BCa"
 
     def components(self, columns: Columns) -> np.ndarray:
         probs = np.asarray(columns["probs"], dtype=np.float64)
@@ -187,6 +209,9 @@ def _brier(columns: Columns) -> np.ndarray:
     return ((probs - onehot) ** 2).sum(axis=1)
 
 
+INTERVAL_METHODS = ("wilson", "newcombe", "studentized", "BCa", "percentile")
+"""Interval methods a metric may declare (``Metric.interval``, ``Metric.gap_interval``)."""
+
 METRICS: Registry[Metric] = Registry("metric")
 
 
@@ -194,7 +219,8 @@ def _add(metric: Metric) -> None:
     METRICS.add(f"{metric.kind}/{metric.name}", metric, description=metric.description)
 
 
-_add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction",
+_add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction", interval="wilson",
+            gap_interval="newcombe", paired_test="mcnemar",
             description="Fraction of examples whose most probable choice is the target."))
 _add(Metric("cross_entropy", "classification", False, _col("nll"), unit="nats",
             description="Mean −ln p(target), nats."))

@@ -106,7 +106,8 @@ def test_gap_signs_kinds_and_values() -> None:
     gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=1_000, seed=0)
     kinds = [(g.kind, g.domain_a, g.domain_b) for g in gaps]
     assert kinds == [("id_ood", "a", "b"), ("id_ood", "a", "c"), ("id_ood", "a", "OOD"), ("pairwise", "a", "b"),
-                     ("pairwise", "a", "c"), ("pairwise", "b", "c"), ("best_worst", "a", "b")]
+                     ("pairwise", "a", "c"), ("pairwise", "b", "c"), ("best_worst", "a", "b"),
+                     ("spread", "ALL", "ALL")]
     mean = {d: s[:, 0].mean() for d, s in strata.items()}
     assert math.isclose(gaps[0].gap, mean["a"] - mean["b"]) and gaps[0].gap > 0
     assert math.isclose(gaps[2].value_b, np.r_[strata["b"][:, 0], strata["c"][:, 0]].mean())
@@ -148,7 +149,8 @@ def test_relabelling_domains_permutes_the_results() -> None:
 
 def test_invalid_options_are_named() -> None:
     strata = {"a": _ratio([1, 0, 1]), "b": _ratio([0, 0, 1])}
-    with pytest.raises(StatisticsError, match=r"Unknown gap kind\(s\) 'worst'. Valid: id_ood, pairwise, best_worst"):
+    with pytest.raises(StatisticsError,
+                       match=r"Unknown gap kind\(s\) 'worst'. Valid: id_ood, domain_rest, pairwise, best_worst, spread"):
         domain_gaps(strata, ACC, in_domain=["a"], kinds=["worst"])
     with pytest.raises(StatisticsError, match="The 'permutations' parameter must be an integer of at least 100"):
         domain_gaps(strata, ACC, in_domain=["a"], permutations=5)
