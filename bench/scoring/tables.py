@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
@@ -30,7 +31,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from bench.errors import StatisticsError
+from bench.errors import EmptyDomainWarning, StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
 from bench.scoring.intervals import wilson_interval
@@ -263,11 +264,16 @@ def _stack(statistics: list[Callable[[np.ndarray], np.ndarray]]) -> Callable[[np
 
 
 def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
-              frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions) -> list[tuple]:
-    gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
-                       level=options.level, method=options.method,
-                       seed=seed_hash(options.seed, *key, metric.name, "permutation"),
-                       permutations=options.permutations, kinds=options.kinds, where="/".join(key), bootstrap=boot)
+              frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
+              quiet: bool = False) -> list[tuple]:
+    with warnings.catch_warnings():
+        if quiet:  # the metrics rows have warned of these domains already
+            warnings.simplefilter("ignore", EmptyDomainWarning)
+        gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
+                           level=options.level, method=options.method,
+                           seed=seed_hash(options.seed, *key, metric.name, "permutation"),
+                           permutations=options.permutations, kinds=options.kinds, where="/".join(key),
+                           bootstrap=boot)
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
              g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, fold,
@@ -335,7 +341,7 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
             if metrics:
                 metric_rows += _metric_rows(key, metric, strata, info, frame, boot, options)
             if gaps:
-                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options)
+                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, quiet=metrics)
             advance(1)
     metrics_frame = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS + METRIC_EXTRA_COLUMNS)
     gaps_frame = pd.DataFrame(gap_rows, columns=GAP_COLUMNS + GAP_EXTRA_COLUMNS)
