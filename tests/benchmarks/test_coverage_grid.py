@@ -14,7 +14,7 @@ import re
 from pathlib import Path
 
 import pandas as pd
-import pytest
+from pytest_benchmark.fixture import BenchmarkFixture
 
 from bench.scoring.coverage import ACCURACY_CELLS, LOGNORMAL_CELLS, coverage_table
 
@@ -54,8 +54,8 @@ def write_docs(text: str, path: Path = DOCS) -> None:
     path.write_text(doc, encoding="utf-8")
 
 
-def test_coverage_grid(benchmark: pytest.FixtureRequest, request: pytest.FixtureRequest) -> None:
-    enabled = not request.config.getoption("benchmark_disable")
+def test_coverage_grid(benchmark: BenchmarkFixture) -> None:
+    enabled = not benchmark.disabled
     sizes = FULL if enabled else SMOKE
     cells = ACCURACY_CELLS + LOGNORMAL_CELLS if enabled else (ACCURACY_CELLS[0], LOGNORMAL_CELLS[0])
     table = benchmark.pedantic(coverage_table, args=(cells,), kwargs=sizes, rounds=1, iterations=1)
