@@ -21,15 +21,16 @@ where :math:`m(A)` pools the examples of the domains in :math:`A`. The compariso
 - ``best_worst``: the best against the worst domain; the statistic is the *range* of
   the domain values, :math:`\\max_d m(d) - \\min_d m(d)`, recomputed on every resample
   and permutation (so the selection of best and worst is part of the statistic). The
-  range is biased upward: with no true difference it is still positive, so its interval
-  never holds 0. Read its p-value to decide whether any domain differs, and its interval
-  only for how large the range is once it does;
+  range is biased upward: with no true difference it is still positive, so a percentile
+  interval never holds 0; its interval is the basic (bias-corrected) bootstrap interval
+  (``ci_method = "basic"``). Read its p-value to decide whether any domain differs, and
+  its interval only for how large the range is once it does;
 - ``spread``: the standard deviation (``ddof=0``) of the domain values
   (``domain_a = domain_b = "ALL"``, ``value_a`` the mean of the domain values), with the
   same upward bias and the same reading.
 
 Each gap has an interval (``ci_method``: Newcombe's hybrid score interval for 0/1 metrics,
-a studentized bootstrap for ratio metrics, a percentile bootstrap for the range and the
+a studentized bootstrap for ratio metrics, the basic bootstrap for the range and the
 spread, or the method forced by the options; a BCa interval that cannot be computed
 says ``BCa->percentile``), a two-sided permutation-test p-value of the domain labels,
 :math:`P(|T^*| \\ge |T|)`, and a Holm-adjusted p-value over all the comparisons of the
@@ -299,7 +300,7 @@ def _is_binary(parts: Sequence[np.ndarray]) -> bool:
 def _interval_method(kind: str, metric: Metric, method: str, binary: bool, moments: bool) -> str:
     """The interval a comparison gets (see :data:`~bench.scoring.options.METHOD_CHOICES`)."""
     if kind in ("best_worst", "spread"):
-        chosen = "percentile" if method in ("auto", "studentized") else method
+        chosen = "basic" if method in ("auto", "studentized") else method
     else:
         chosen = metric.gap_interval if method == "auto" else method
     if chosen == "newcombe" and not binary:
@@ -433,6 +434,10 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
             for j, k in enumerate(ks):
                 out[k] = (*_newcombe(comparisons[k], context), float(spread[j]), "newcombe")
             continue
+        if chosen == "basic":
+            for j, k in enumerate(ks):
+                out[k] = _basic_interval(boot, pairs[j][0], context.level)
+            continue
         if chosen == "studentized":
             result = studentized_interval(boot, stacked, _stack([p[1] for p in pairs if p[1] is not None]),
                                           level=context.level)
@@ -444,6 +449,19 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
         for j, k in enumerate(ks):
             out[k] = (float(low[j]), float(high[j]), float(se[j]), used)
     return out
+
+
+def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: float
+                    ) -> tuple[float, float, float, str]:
+    """The basic (bias-corrected) bootstrap interval of a non-negative statistic (range,
+    spread): :math:`[2\\hat\\theta - q_{1-\\alpha/2}, 2\\hat\\theta - q_{\\alpha/2}]` of the
+    bootstrap quantiles :math:`q`, clipped at 0. It subtracts the bootstrap's estimate
+    of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile interval
+    keeps (which, with no true difference, never holds 0)."""
+    result = boot.interval(statistic, level=level, method="percentile")
+    estimate = float(result.estimate)
+    low, high = 2 * estimate - float(result.high), 2 * estimate - float(result.low)
+    return max(0.0, low), max(0.0, high), float(result.standard_error), "basic"
 
 
 def _stack(statistics: Sequence[Statistic]) -> Statistic:

@@ -78,7 +78,7 @@ def test_gap_rows_say_which_interval_they_got() -> None:
     acc, mse = get_metric("classification", "accuracy"), get_metric("regression", "mse")
     binary = {d: np.column_stack([(rng.random(80) < p).astype(float), np.ones(80)]) for d, p in (("a", .9), ("b", .7))}
     gaps = domain_gaps(binary, acc, in_domain=["a"], resamples=300, method="auto", kinds=["id_ood", "best_worst"])
-    assert {g.kind: g.ci_method for g in gaps} == {"id_ood": "newcombe", "best_worst": "percentile"}
+    assert {g.kind: g.ci_method for g in gaps} == {"id_ood": "newcombe", "best_worst": "basic"}
     (first,) = [g for g in gaps if g.kind == "id_ood" and g.domain_b == "b"]
     assert (first.ci_low, first.ci_high) == pytest.approx(newcombe_interval(binary["a"][:, 0].sum(), 80,
                                                                             binary["b"][:, 0].sum(), 80))
@@ -96,3 +96,26 @@ def test_skewed_loss_cells_cover_near_their_level() -> None:
     table = coverage_table(cells, draws=150, resamples=400, seed=11, methods=("studentized",))
     assert len(table) == 2
     assert table["coverage"].between(0.88, 0.99).all(), table
+
+
+def test_best_worst_interval_is_the_basic_bootstrap_and_holds_zero_when_domains_are_equal() -> None:
+    """The range's interval subtracts the bootstrap's bias estimate: [2θ̂ − q_hi, 2θ̂ − q_lo]
+    (recomputed here from the same resamples), so with equal domains it usually holds 0,
+    where a percentile interval of the range never does."""
+    from bench.scoring.gaps import range_statistic
+
+    acc = get_metric("classification", "accuracy")
+    rng = np.random.default_rng(8)
+    held = 0
+    for trial in range(40):
+        strata = {d: np.column_stack([(rng.random(150) < 0.7).astype(float), np.ones(150)]) for d in "abcd"}
+        boot = StratifiedBootstrap(list(strata.values()), n_resamples=400, rng=trial)
+        (row,) = domain_gaps(strata, acc, in_domain=[], resamples=400, seed=trial, kinds=["best_worst"],
+                             method="auto", bootstrap=boot)
+        theta = boot.distribution(range_statistic(acc))
+        low_q, high_q = np.percentile(theta, [2.5, 97.5])
+        assert row.ci_method == "basic"
+        assert (row.ci_low, row.ci_high) == pytest.approx((max(0, 2 * row.gap - high_q), max(0, 2 * row.gap - low_q)))
+        held += row.ci_low <= 0 <= row.ci_high
+        assert low_q > 0  # the percentile interval of the range excludes the true 0
+    assert held >= 20
