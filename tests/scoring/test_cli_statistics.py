@@ -110,3 +110,23 @@ def test_compare_errors(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
         capsys.readouterr().err
     assert main(["compare", str(run_dir), str(run_dir), str(run_dir), "--models", "a", "b"]) == 2
     assert "takes one run folder, or two" in capsys.readouterr().err
+
+
+def test_run_takes_the_statistics_options_and_records_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path), "--limit", "20", "--quiet",
+                 "--no-save-models", "--level", "0.9", "--method", "PERCENTILE", "--resamples", "200",
+                 "--permutations", "300", "--stat-seed", "4"]) == 0
+    assert "90% interval (percentile" in capsys.readouterr().out
+    (folder,) = (tmp_path / "runs").iterdir()
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["statistics"] | {"kinds": None} == {"resamples": 200, "level": 0.9, "seed": 4, "method": "percentile",
+                                                    "permutations": 300, "kinds": None}
+    gaps = pd.read_csv(folder / "gaps.csv")
+    assert (gaps["level"] == 0.9).all() and (gaps["stat_seed"] == 4).all() and (gaps["permutations"] == 300).all()
+    bootstrapped = gaps["ci_method"].dropna()
+    assert len(bootstrapped) and (bootstrapped == "percentile").all()  # forced on every bootstrapped row
+    assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path / "x"), "--level", "1.5"]) == 2
+    assert "confidence level must be a number in the open interval (0, 1). Got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "runs").exists() or not list((tmp_path / "x" / "runs").iterdir())

@@ -114,3 +114,27 @@ def test_a_domain_without_records_is_a_nan_row_and_named(tmp_path: Path) -> None
     assert pooled["missing"] == "c" and pooled["n_b"] == 50  # the OOD side pooled b alone, and says so
     alone = gaps[(gaps["kind"] == "id_ood") & (gaps["domain_b"] == "c")].iloc[0]
     assert np.isnan(alone["gap"]) and np.isnan(alone["p_value"])
+
+
+def test_effective_robustness_uses_each_folds_own_in_domain_set() -> None:
+    from bench.scoring.robustness import effective_robustness_table
+    from bench.scoring.tables import TaskInfo
+
+    rng = np.random.default_rng(4)
+    rows = []
+    for k, trained in enumerate("abc"):
+        for d in "abc":
+            p = 0.9 - 0.1 * k if d == trained else 0.6 - 0.05 * k
+            rows += [{"model": "m", "suite": "s", "task": "t", "domain": d, "correct": float(c),
+                      "fold": f"train={trained}", "train_domains": trained} for c in rng.random(100) < p]
+    records = pd.DataFrame(rows)
+    info = TaskInfo("classification", ("x", "y"), ("a", "b", "c"), ("a",))
+    table = effective_robustness_table(records, {("s", "t"): info}).set_index("model")
+    assert list(table.index) == ["m@train=a", "m@train=b", "m@train=c"]
+    for trained in "abc":
+        fold = records[records["fold"] == f"train={trained}"]
+        own = fold["domain"] == trained
+        assert table.loc[f"m@train={trained}", "acc_id"] == pytest.approx(fold[own]["correct"].mean())
+        assert table.loc[f"m@train={trained}", "acc_ood"] == pytest.approx(fold[~own]["correct"].mean())
+    lodo = records[records["domain"] != records["train_domains"]].assign(train_domains="x")
+    assert effective_robustness_table(lodo, {("s", "t"): info}).empty  # no model has in-domain records
