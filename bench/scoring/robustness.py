@@ -22,7 +22,7 @@ from scipy.stats import chi2, rankdata
 
 from bench.errors import StatisticsError
 from bench.scoring.metrics import PRIMARY_METRIC, get_metric
-from bench.scoring.tables import POOLED, TaskInfo
+from bench.scoring.tables import POOLED, TaskInfo, model_keys
 
 __all__ = [
     "AGREEMENT_COLUMNS",
@@ -130,7 +130,7 @@ def effective_robustness_table(records: pd.DataFrame, infos: Mapping[tuple[str, 
         info = infos[(suite, task)]
         if info.kind != "classification":
             continue
-        frame = frame.assign(model=_model_keys(frame))
+        frame = frame.assign(model=model_keys(frame))
         is_id = _in_domain(frame, info)
         acc_id = frame[is_id].groupby("model", sort=False)["correct"].mean().to_dict()
         acc_ood = frame[~is_id].groupby("model", sort=False)["correct"].mean().to_dict()
@@ -143,16 +143,6 @@ def effective_robustness_table(records: pd.DataFrame, infos: Mapping[tuple[str, 
         rows += [(suite, task, m, acc_id[m], acc_ood[m], fit.predicted[m], fit.residuals[m], m in ref, fit.slope,
                   fit.intercept, fit.r_squared, fit.n_reference) for m in models]
     return pd.DataFrame(rows, columns=ROBUSTNESS_COLUMNS)
-
-
-def _model_keys(frame: pd.DataFrame) -> np.ndarray:
-    """``model``, or ``model@fold`` where a model's folds test the same domain (transfer matrix)."""
-    if "fold" not in frame.columns:
-        return frame["model"].to_numpy()
-    shared = frame.groupby(["model", "domain"])["fold"].nunique().groupby("model").max()
-    split = set(shared[shared > 1].index)
-    return np.array([f"{m}@{f}" if m in split else m for m, f in zip(frame["model"], frame["fold"], strict=True)],
-                    dtype=object)
 
 
 def _in_domain(frame: pd.DataFrame, info: TaskInfo) -> np.ndarray:

@@ -52,6 +52,7 @@ __all__ = [
     "fold_in_domain",
     "gaps_table",
     "metrics_table",
+    "model_keys",
     "score_tables",
     "spread_table",
     "task_columns",
@@ -140,6 +141,17 @@ def fold_in_domain(frame: pd.DataFrame, info: TaskInfo) -> tuple[str, ...]:
     own = [d in t.split("+") for d, t in zip(frame["domain"], trained, strict=True)]
     inside = frame.loc[own, "domain"].unique()
     return tuple(d for d in info.domains if d in inside)
+
+
+def model_keys(frame: pd.DataFrame) -> np.ndarray:
+    """The fitted model of each record: ``model``, or ``model@fold`` where a model's folds
+    test the same domain (``transfer_matrix``), as the tables name them."""
+    if "fold" not in frame.columns or frame.empty:
+        return frame["model"].to_numpy()
+    shared = frame.groupby(["model", "domain"])["fold"].nunique().groupby("model").max()
+    split = set(shared[shared > 1].index)
+    return np.array([f"{m}@{f}" if m in split else m for m, f in zip(frame["model"], frame["fold"], strict=True)],
+                    dtype=object)
 
 
 def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]

@@ -138,3 +138,21 @@ def test_effective_robustness_uses_each_folds_own_in_domain_set() -> None:
         assert table.loc[f"m@train={trained}", "acc_ood"] == pytest.approx(fold[~own]["correct"].mean())
     lodo = records[records["domain"] != records["train_domains"]].assign(train_domains="x")
     assert effective_robustness_table(lodo, {("s", "t"): info}).empty  # no model has in-domain records
+
+
+def test_trials_table_gap_is_each_folds_own() -> None:
+    from bench.scoring.tables import TaskInfo
+    from bench.scoring.transfer import trials_table
+
+    rng = np.random.default_rng(6)
+    rows = [{"model": "m", "suite": "s", "task": "t", "domain": d, "correct": float(c), "nll": 0.3, "target": 0,
+             "prediction": 0, "prob_x": 0.7, "prob_y": 0.3, "fold": f"train={k}", "train_domains": k, "trial": trial}
+            for trial in (0, 1) for k in "ab" for d in "ab" for c in rng.random(60) < (0.9 if d == k else 0.6)]
+    records = pd.DataFrame(rows)
+    info = TaskInfo("classification", ("x", "y"), ("a", "b"), ("a",))
+    table = trials_table(records, {("s", "t"): info})
+    gap = table[(table["kind"] == "id_ood_gap") & (table["metric"] == "accuracy")].set_index("model")
+    assert set(gap.index) == {"m@train=a", "m@train=b"}
+    fold = records[(records["fold"] == "train=b") & (records["trial"] == 0)]
+    expected = fold[fold["domain"] == "b"]["correct"].mean() - fold[fold["domain"] == "a"]["correct"].mean()
+    assert gap.loc["m@train=b", "value_trial0"] == pytest.approx(expected)
