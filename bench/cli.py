@@ -375,7 +375,8 @@ def _add_statistics_options(parser: argparse.ArgumentParser, seed: str = "--seed
                        help="seed of the resampling and permutations (default: 0)")
     group.add_argument("--method", type=_method, default="auto", metavar="M",
                        help="interval method: auto (each metric's own: Wilson/Newcombe for accuracy, studentized "
-                            "bootstrap for losses), studentized, BCa or percentile; any case (default: auto)")
+                            "(domains) and percentile (gaps) bootstrap for losses), studentized, BCa or "
+                            "percentile; any case (default: auto)")
     group.add_argument("--permutations", type=int, default=2_000, metavar="N",
                        help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
 

@@ -30,7 +30,7 @@ where :math:`m(A)` pools the examples of the domains in :math:`A`. The compariso
   same upward bias and the same reading.
 
 Each gap has an interval (``ci_method``: Newcombe's hybrid score interval for 0/1 metrics,
-a studentized bootstrap for ratio metrics, the basic bootstrap for the range and the
+a percentile bootstrap for ratio metrics (each metric's ``gap_interval``), the basic bootstrap for the range and the
 spread, or the method forced by the options; a BCa interval that cannot be computed
 says ``BCa->percentile``), a two-sided permutation-test p-value of the domain labels,
 :math:`P(|T^*| \\ge |T|)`, and a Holm-adjusted p-value over all the comparisons of the

@@ -9,7 +9,8 @@ domain, and resampled once (:class:`~bench.scoring.bootstrap.StratifiedBootstrap
 the domain intervals, the pooled interval and every gap interval come from those same
 resamples. Each metric declares its intervals (``Metric.interval``, ``Metric.gap_interval``):
 accuracy gets Wilson score intervals and Newcombe's hybrid score interval for its gaps (closed
-forms), ratio metrics a studentized bootstrap, the calibration errors BCa; ``ci_method``
+forms), ratio metrics a studentized bootstrap for a domain's value and a percentile one for
+their gaps, the calibration errors BCa; ``ci_method``
 records what each row got (see ``docs/statistics.md`` for the coverage behind the choice).
 
 Each (model, suite, task) group is one fitted model: under ``transfer_matrix`` the model
@@ -314,7 +315,8 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
         no other model's intervals.
     method
         ``"auto"`` (each metric's declared interval: Wilson / Newcombe for accuracy, a
-        studentized bootstrap for ratio metrics, BCa for the calibration errors),
+        studentized bootstrap for a ratio metric's domain values and a percentile one
+        for its gaps, BCa for the calibration errors, basic for the range and spread),
         ``"studentized"``, ``"BCa"`` or ``"percentile"``; case-insensitive.
     permutations
         Monte Carlo permutations per gap test (default 2,000: the Monte Carlo standard

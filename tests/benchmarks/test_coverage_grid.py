@@ -20,7 +20,7 @@ from bench.scoring.coverage import ACCURACY_CELLS, LOGNORMAL_CELLS, coverage_tab
 
 DOCS = Path(__file__).resolve().parents[2] / "docs" / "statistics.md"
 START, END = "<!-- coverage-grid:start -->", "<!-- coverage-grid:end -->"
-FULL = {"draws": 300, "resamples": 1_000}
+FULL = {"draws": 1_000, "resamples": 1_000}
 SMOKE = {"draws": 10, "resamples": 200}
 
 
