@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -42,7 +42,7 @@ from bench.scoring.gaps import POOLED_OOD, gap_statistic
 from bench.scoring.intervals import check_level
 from bench.scoring.metrics import Metric, metrics_for
 from bench.scoring.options import METHOD_CHOICES
-from bench.scoring.tables import POOLED, TaskInfo, task_columns
+from bench.scoring.tables import POOLED, TaskInfo, fold_in_domain, task_columns
 from bench.seeding import seed_hash
 
 __all__ = [
@@ -227,7 +227,7 @@ def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[st
     for suite, task in dict.fromkeys(tasks):
         rows = np.array([t == (suite, task) for t in tasks])
         part_a, part_b = frame_a[rows], frame_b[rows]
-        info = infos[(suite, task)]
+        info = replace(infos[(suite, task)], in_domain=fold_in_domain(part_a, infos[(suite, task)]))
         codes = part_a["domain"].to_numpy()
         domains = [d for d in info.domains if np.any(codes == d)]
         for metric in metrics_for(info.kind):
