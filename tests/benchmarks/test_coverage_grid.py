@@ -32,8 +32,9 @@ def markdown(table: pd.DataFrame, draws: int, resamples: int) -> str:
     lines = ["| cell | " + " | ".join(methods) + " |", "|---" * (len(methods) + 1) + "|"]
     for cell, row in wide[methods].iterrows():
         lines.append(f"| {cell} | " + " | ".join("" if pd.isna(v) else f"{100 * v:.1f}" for v in row) + " |")
+    se = 100 * (0.95 * 0.05 / draws) ** 0.5
     note = (f"\nNewcombe: exact coverage (sum over all outcomes). Bootstrap columns: {draws} simulated data sets per "
-            f"cell, {resamples} resamples each (Monte Carlo standard error about 1.1 points at 95 %). "
+            f"cell, {resamples} resamples each (Monte Carlo standard error {se:.1f} points at 95 %). "
             "`*`: fewer than 5 expected errors in a domain.")
     return "\n".join(lines) + "\n" + note
 
