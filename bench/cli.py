@@ -14,6 +14,7 @@ from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.pipeline import ScoredRun
+    from bench.scoring.options import StatisticsOptions
 
 __all__ = ["build_parser", "main"]
 
@@ -78,11 +79,15 @@ def _cmd_list(args: argparse.Namespace) -> int:
 # --- bench run ---------------------------------------------------------------------------
 def _print_summary(scored: ScoredRun) -> None:
     from bench.report import format_table, summary_tables
+    from bench.report.summary import chance_notes
 
     for suite, table in summary_tables(scored.metrics, scored.gaps, scored.infos).items():
         print(f"\n{suite}\n{format_table(table)}")
-    print("\n* in-domain (trained on); [low, high]: 95% interval. Gap: in-domain minus pooled out-of-domain,"
-          " signed so that positive = worse out of domain.")
+    for note in chance_notes(scored.gaps):
+        print(note)
+    level = f"{100 * scored.options.level:g}%"
+    print(f"\n* in-domain (trained on); [low, high]: {level} interval ({scored.options.method}: ci_method in the "
+          "CSVs). Gap: in-domain minus pooled out-of-domain, signed so that positive = worse out of domain.")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -90,6 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.runner import RunConfig
 
     suites = tuple(args.suites or ["toy-reviews"])
+    statistics = _statistics_options(args)
     config = RunConfig(
         suites=suites,
         models=tuple(args.model or ()),
@@ -107,7 +113,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         apply_chat_template=args.apply_chat_template,
     )
     done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
-                    save_models=not args.no_save_models)
+                    save_models=not args.no_save_models, statistics=statistics)
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     _print_summary(done.scored)
@@ -153,6 +159,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--apply-chat-template", action="store_true",
                      help="render prompts with the tokenizer's chat template (instruct models)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    _add_statistics_options(run, seed="--stat-seed")
     run.set_defaults(handler=_cmd_run)
 
 
@@ -331,7 +338,7 @@ def _add_report_parser(commands: argparse._SubParsersAction) -> None:
 def _cmd_mitigations(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bench.mitigations import MITIGATION_GROUP, ComparisonOptions, mitigation_tables
+    from bench.mitigations import MITIGATION_GROUP, mitigation_tables
     from bench.pipeline import evaluate
     from bench.report import format_table
     from bench.report.mitigations import mitigation_summary
@@ -339,14 +346,14 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
 
     config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
                        data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
-    options = ComparisonOptions(resamples=args.resamples, permutations=args.permutations, seed=args.seed)
+    options = _statistics_options(args)
     done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
-                    save_models=not args.no_save_models, more_tables=mitigation_tables(options))
+                    save_models=not args.no_save_models, more_tables=mitigation_tables(options), statistics=options)
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     table = pd.read_csv(done.run_dir / "mitigations.csv")
     print(format_table(mitigation_summary(table)))
-    print("\nGap: in-domain minus pooled out-of-domain (positive = worse out of domain), 95% bootstrap CI."
+    print(f"\nGap: in-domain minus pooled out-of-domain (positive = worse out of domain), {100 * options.level:g}% CI."
           "\nReduction: gap(vs) − gap(mitigation), paired bootstrap CI, paired permutation p;"
           " closed = reduction / gap(vs)."
           "\nMcNemar: exact test of the two models' out-of-domain accuracy on the same examples.")
@@ -366,10 +373,7 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
     cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
                      help="training seeds per model (default: 1)")
-    cmd.add_argument("--resamples", type=_positive_int, default=10_000, metavar="N",
-                     help="bootstrap resamples (default: 10000)")
-    cmd.add_argument("--permutations", type=_positive_int, default=2_000, metavar="N",
-                     help="paired permutations per test (default: 2000)")
+    _add_statistics_options(cmd, seed="--stat-seed")
     cmd.add_argument("--out", default="results", metavar="DIR", help="folder for runs/ and leaderboard.csv")
     cmd.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
     cmd.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
@@ -379,27 +383,51 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
 
 
 # --- bench score / bench compare (statistics) -------------------------------------------
-def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--resamples", type=int, default=10_000, metavar="N",
-                        help="bootstrap resamples (default: 10000)")
-    parser.add_argument("--level", type=float, default=0.95, metavar="L", help="confidence level (default: 0.95)")
-    parser.add_argument("--seed", type=int, default=0, metavar="S", help="seed of the resampling (default: 0)")
-    parser.add_argument("--method", choices=["BCa", "percentile"], default="BCa",
-                        help="bootstrap interval (default: BCa)")
-    parser.add_argument("--permutations", type=int, default=2_000, metavar="N",
-                        help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+def _method(text: str) -> str:
+    from bench.errors import StatisticsError
+    from bench.scoring.bootstrap import check_method
+    from bench.scoring.options import METHOD_CHOICES
+
+    try:
+        return check_method(text, METHOD_CHOICES)
+    except StatisticsError:
+        raise argparse.ArgumentTypeError(f"must be one of {', '.join(METHOD_CHOICES)} (any case), "
+                                         f"got {text!r}") from None
 
 
-def _statistics_options(args: argparse.Namespace) -> dict:
-    return {"resamples": args.resamples, "level": args.level, "seed": args.seed, "method": args.method,
-            "permutations": args.permutations}
+def _add_statistics_options(parser: argparse.ArgumentParser, seed: str = "--seed") -> None:
+    """The statistics options, the same on run, score, compare and mitigations (``seed``
+    names the seed flag: ``--stat-seed`` where ``--seed`` is the run's seed)."""
+    group = parser.add_argument_group("statistics", "intervals and tests (recorded on every row of the tables)")
+    group.add_argument("--resamples", type=int, default=10_000, metavar="N",
+                       help="bootstrap resamples (default: 10000)")
+    group.add_argument("--level", type=float, default=0.95, metavar="L", help="confidence level (default: 0.95)")
+    flags = [seed] if seed == "--stat-seed" else [seed, "--stat-seed"]
+    group.add_argument(*flags, dest="stat_seed", type=int, default=0, metavar="S",
+                       help="seed of the resampling and permutations (default: 0)")
+    group.add_argument("--method", type=_method, default="auto", metavar="M",
+                       help="interval method: auto (each metric's own: Wilson/Newcombe for accuracy, studentized "
+                            "(domains) and percentile (gaps) bootstrap for losses), studentized, BCa or "
+                            "percentile; any case (default: auto)")
+    group.add_argument("--permutations", type=int, default=2_000, metavar="N",
+                       help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+
+
+def _statistics_options(args: argparse.Namespace) -> StatisticsOptions:
+    from bench.scoring.options import StatisticsOptions
+
+    return StatisticsOptions(resamples=args.resamples, level=args.level, seed=args.stat_seed, method=args.method,
+                             permutations=args.permutations)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import rescore_run
 
-    scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar, **_statistics_options(args))
+    scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar,
+                         options=_statistics_options(args))
     _print_summary(scored)
+    if scored.replaced:
+        print(f"NOTE: {scored.replaced}", file=sys.stderr)
     print(f"wrote: {args.run_dir}/metrics.csv ({len(scored.metrics)} rows), "
           f"{args.run_dir}/gaps.csv ({len(scored.gaps)} rows)")
     return 0
@@ -413,8 +441,10 @@ def _cmd_compare(args: argparse.Namespace) -> int:
         raise ConfigError(f"bench compare takes one run folder, or two (model A from the first, B from the "
                           f"second). Got {len(args.run_dirs)}.")
     second = args.run_dirs[1] if len(args.run_dirs) == 2 else None
+    options = _statistics_options(args)
     table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
-                              **_statistics_options(args))
+                              resamples=options.resamples, level=options.level, seed=options.seed,
+                              method=options.method, permutations=options.permutations)
     shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
     columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
                "p_value", "test"]

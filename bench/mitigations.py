@@ -24,11 +24,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import pandas as pd
 
+from bench.scoring.metrics import get_metric
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import TaskInfo
 
 if TYPE_CHECKING:
@@ -61,15 +62,9 @@ MITIGATION_COLUMNS = [
 ]
 
 
-@dataclass(frozen=True)
-class ComparisonOptions:
-    """Resampling options of the paired comparisons (see :func:`~bench.scoring.compare.compare_models`)."""
-
-    resamples: int = 10_000
-    permutations: int = 2_000
-    level: float = 0.95
-    seed: int = 0
-    method: str = "BCa"
+ComparisonOptions = StatisticsOptions
+"""The statistics settings of the paired comparisons: the one options class that ``bench run``,
+``score``, ``compare`` and ``mitigations`` share (see :func:`~bench.scoring.compare.compare_models`)."""
 
 
 def mitigation_pairs(models: Sequence[str], baseline: str = "source-only") -> list[tuple[str, str]]:
@@ -112,7 +107,8 @@ def _pair_rows(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
         mine = own.get((pair[1], r.suite, r.task, r.metric, r.domain_b), (math.nan,) * 3)
         closed = r.difference / r.value_a if r.value_a and math.isfinite(r.value_a) and r.value_a > 0 else math.nan
         ood_a, ood_b = _ood_values(records, infos, pair, r.suite, r.task, r.metric, r.domain_b)
-        p, test = (_ood_accuracy_test(records, infos, pair, r.suite, r.task, r.domain_b) if r.metric == "accuracy"
+        paired = get_metric(infos[(r.suite, r.task)].kind, r.metric).paired_test
+        p, test = (_ood_accuracy_test(records, infos, pair, r.suite, r.task, r.domain_b) if paired == "mcnemar"
                    else (math.nan, ""))
         rows.append((r.suite, r.task, r.metric, r.domain_b, *pair, r.value_a, base[1], base[2], r.value_b, mine[1],
                      mine[2], r.difference, r.ci_low, r.ci_high, r.p_value, closed, ood_a, ood_b, p, test, r.n))

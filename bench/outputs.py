@@ -87,7 +87,8 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
              "split": asdict(s.split), "domain_groups": dict(s.domain_groups)}
             for s in result.suites
         ],
-        "tasks": {f"{suite}/{task}": asdict(info) for (suite, task), info in result.task_infos.items()},
+        "tasks": {f"{suite}/{task}": {"suite": suite, "task": task, **asdict(info)}
+                  for (suite, task), info in result.task_infos.items()},
         "fingerprints": result.fingerprints,
         "skipped": result.skipped,
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
@@ -100,7 +101,8 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
     """The :class:`TaskInfo` per ``(suite, task)`` stored in ``run.json``."""
     infos = {}
     for key, raw in meta["tasks"].items():
-        suite, _, task = key.partition("/")
+        suite, _, task = key.rpartition("/")  # a suite name may hold "/", a task name does not
+        suite, task = raw.get("suite", suite), raw.get("task", task)
         infos[(suite, task)] = TaskInfo(raw["kind"], tuple(raw["choices"]), tuple(raw["domains"]),
                                         tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})))
     return infos

@@ -21,11 +21,12 @@ from bench.outputs import (
 )
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, run
+from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
 
-__all__ = ["CompletedRun", "MoreTables", "ScoredRun", "compare_run", "evaluate", "extra_tables", "first_trial",
-           "rescore_run", "score_run"]
+__all__ = ["CompletedRun", "MoreTables", "ScoredRun", "compare_run", "describe_settings", "evaluate", "extra_tables",
+           "first_trial", "rescore_run", "score_run"]
 
 
 @dataclass
@@ -35,6 +36,9 @@ class ScoredRun:
     metrics: pd.DataFrame
     gaps: pd.DataFrame
     infos: dict[tuple[str, str], TaskInfo]
+    options: StatisticsOptions = StatisticsOptions()
+    replaced: str = ""
+    """What a rescoring replaced, when the old tables were scored with other settings."""
 
 
 @dataclass
@@ -47,12 +51,15 @@ class CompletedRun:
     leaderboard: pd.DataFrame
 
 
-def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo], **options: Any) -> ScoredRun:
+def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo],
+              options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
     """Per-domain metrics and cross-domain gaps of ``records`` (of trial 0 when there are
-    several; one bootstrap per metric serves both tables). ``options``: ``resamples,
-    level, seed, method, permutations`` as for :func:`bench.scoring.tables.score_tables`."""
-    tables = score_tables(first_trial(records), infos, **options)
-    return ScoredRun(tables.metrics, tables.gaps, infos)
+    several; one bootstrap per metric serves both tables). ``options`` (or ``settings``:
+    ``resamples, level, seed, method, permutations``): see
+    :class:`~bench.scoring.options.StatisticsOptions`."""
+    options = options or StatisticsOptions(**settings)
+    tables = score_tables(first_trial(records), infos, options=options)
+    return ScoredRun(tables.metrics, tables.gaps, infos, options)
 
 
 def first_trial(records: pd.DataFrame) -> pd.DataFrame:
@@ -98,13 +105,16 @@ MoreTables = Callable[[RunResult, ScoredRun], dict[str, pd.DataFrame]]
 
 
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
-             save_models: bool = True, more_tables: MoreTables | None = None) -> CompletedRun:
+             save_models: bool = True, more_tables: MoreTables | None = None,
+             statistics: StatisticsOptions | None = None) -> CompletedRun:
     """Run ``config``, score it, write ``<out>/runs/<run_id>/`` and merge ``<out>/leaderboard.csv``.
 
     The output folder is checked for writing before any model runs. Nothing is
     written if the run fails. With ``save_models``, trial 0's trained baselines are
     saved under ``<run folder>/models/`` (see :mod:`bench.baselines.persist`);
-    ``more_tables`` adds tables (e.g. ``mitigations.csv``) to the run folder.
+    ``more_tables`` adds tables (e.g. ``mitigations.csv``) to the run folder;
+    ``statistics`` sets every interval and test (recorded in ``run.json`` under
+    ``statistics`` and on every row of ``metrics.csv`` and ``gaps.csv``).
     """
     from bench.baselines.persist import ModelSaver
 
@@ -113,10 +123,12 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
     try:
         saver = ModelSaver(models) if save_models else None
         result = run(config, progress=progress, on_fitted=saver)
-        scored = score_run(result.records, result.task_infos)
+        statistics = statistics or StatisticsOptions()
+        scored = score_run(result.records, result.task_infos, statistics)
         tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
         tables |= more_tables(result, scored) if more_tables else {}
-        meta = {**run_metadata(result), "saved_models": saver.saved if saver else []}
+        meta = {**run_metadata(result), "saved_models": saver.saved if saver else [],
+                "statistics": statistics.record()}
         run_dir = write_run(out, result, tables, meta, {"models": models} if saver and saver.saved else None)
     finally:
         shutil.rmtree(models, ignore_errors=True)
@@ -125,12 +137,14 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
     return CompletedRun(result, scored, run_dir, board)
 
 
-def rescore_run(run_dir: str | Path, *, progress: Progress | None = None, **options: Any) -> ScoredRun:
+def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,
+                options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
     """Recompute ``metrics.csv``, ``gaps.csv`` (and the across-model tables) of a run
     folder from ``records.csv.gz`` and ``run.json`` (no model runs); write them in place.
 
-    ``options``: ``resamples, level, seed, method, permutations`` as for
-    :func:`bench.scoring.tables.score_tables`. They are validated before anything is read.
+    ``options`` (or ``settings``: ``resamples, level, seed, method, permutations``) are
+    validated before anything is read. Every row of the new tables records its settings;
+    where the old tables were scored with others, :attr:`ScoredRun.replaced` says which.
 
     Raises
     ------
@@ -139,15 +153,36 @@ def rescore_run(run_dir: str | Path, *, progress: Progress | None = None, **opti
     DataError
         If the folder lacks ``run.json`` or ``records.csv.gz``.
     """
-    from bench.scoring.tables import ScoreOptions
-
-    ScoreOptions(**options)
+    options = options or StatisticsOptions(**settings)
     meta, records = read_run(run_dir)
     infos = task_infos_from_metadata(meta)
-    tables = score_tables(first_trial(records), infos, progress=progress, **options)
+    previous = _previous_settings(Path(run_dir), meta)
+    tables = score_tables(first_trial(records), infos, progress=progress, options=options)
     replace_tables(run_dir, {"metrics.csv": tables.metrics, "gaps.csv": tables.gaps,
                              **across_model_tables(records, tables.metrics, infos)})
-    return ScoredRun(tables.metrics, tables.gaps, infos)
+    now = describe_settings(options.columns())
+    replaced = "" if previous == now else f"replaced metrics.csv and gaps.csv scored with {previous} by {now}"
+    return ScoredRun(tables.metrics, tables.gaps, infos, options, replaced)
+
+
+def describe_settings(settings: dict[str, Any]) -> str:
+    """``level=0.95, stat_method=auto, resamples=10000, permutations=2000, stat_seed=0``."""
+    return ", ".join(f"{k}={settings.get(k, '?')}" for k in SETTING_COLUMNS)
+
+
+def _previous_settings(run_dir: Path, meta: dict[str, Any]) -> str:
+    """The settings the run folder's current ``gaps.csv`` was scored with."""
+    path = run_dir / "gaps.csv"
+    try:
+        head = pd.read_csv(path, nrows=1) if path.exists() else pd.DataFrame()
+    except (OSError, ValueError, pd.errors.EmptyDataError):
+        head = pd.DataFrame()
+    if len(head) and set(SETTING_COLUMNS) <= set(head.columns):
+        return describe_settings({k: head.iloc[0][k] for k in SETTING_COLUMNS})
+    if "statistics" in meta:
+        stats = meta["statistics"]
+        return describe_settings({**stats, "stat_method": stats.get("method"), "stat_seed": stats.get("seed")})
+    return "unrecorded settings"
 
 
 def compare_run(run_dir: str | Path, model_a: str, model_b: str, *, run_dir_b: str | Path | None = None,

@@ -11,6 +11,7 @@ from bench.outputs import RECORD_COLUMNS, read_run, task_infos_from_metadata
 from bench.pipeline import evaluate, score_run
 from bench.report.leaderboard import merge_leaderboard
 from bench.runner import RunConfig
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import GAP_COLUMNS, METRIC_COLUMNS
 
 
@@ -37,7 +38,10 @@ def test_run_folder_follows_the_contract(tiny_suite: Path, tmp_path: Path) -> No
     meta, records = read_run(done.run_dir)
     assert set(RECORD_COLUMNS) <= set(records.columns)
     assert {"prob_negative", "prob_positive"} <= set(records.columns)
-    assert list(pd.read_csv(done.run_dir / "metrics.csv").columns) == METRIC_COLUMNS
+    columns = list(pd.read_csv(done.run_dir / "metrics.csv").columns)
+    assert columns[:len(METRIC_COLUMNS)] == METRIC_COLUMNS
+    assert {"ci_method", "fold", "train_domains", "level", "stat_method", "resamples", "stat_seed"} <= set(columns)
+    assert meta["statistics"] == StatisticsOptions().record()
     assert set(GAP_COLUMNS) <= set(pd.read_csv(done.run_dir / "gaps.csv").columns)
     assert meta["run_id"] == done.run_dir.name and meta["config"]["models"] == ["majority", "source-only"]
     assert meta["suites"][0]["content_hash"] and meta["versions"]["torch"]

@@ -8,7 +8,7 @@ import pandas as pd
 
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["SUMMARY_METRICS", "format_table", "summary_tables"]
+__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -46,15 +46,43 @@ def _gap_cell(gaps: pd.DataFrame, suite: str, task: str, model: str, metric: str
     return _cell(*gap.iloc[0][["gap", "ci_low", "ci_high"]]) if len(gap) else ""
 
 
-def _series(metrics: pd.DataFrame, gaps: pd.DataFrame, suite: str, info: TaskInfo) -> list[tuple[tuple[str, str, str], dict[str, str]]]:
-    """``((task, model, metric), {domain label: cell})`` for each shown metric of a suite."""
+def _trained_on(gaps: pd.DataFrame, suite: str, task: str, model: str, info: TaskInfo) -> set[str]:
+    """The model's own in-domain set (its fold's training domains), from its id_ood rows;
+    empty for a model with none (zero-shot, leave-one-domain-out); the suite's when the
+    model has no gap rows at all."""
+    mine = gaps[(gaps["suite"] == suite) & (gaps["task"] == task) & (gaps["model"] == model)] \
+        if not gaps.empty and "kind" in gaps.columns else gaps.iloc[0:0]
+    if mine.empty:
+        return set(info.in_domain)
+    rows = mine[mine["kind"] == "id_ood"]
+    return {d for label in dict.fromkeys(rows["domain_a"]) for d in str(label).split("+")}
+
+
+def _series(metrics: pd.DataFrame, gaps: pd.DataFrame, suite: str, info: TaskInfo
+            ) -> list[tuple[tuple[str, str, str], dict[str, str], frozenset[str]]]:
+    """``((task, model, metric), {domain: cell}, trained-on domains)`` per shown metric of a suite."""
     out = []
     for (task, model), part in metrics[metrics["suite"] == suite].groupby(["task", "model"], sort=False):
+        trained = frozenset(_trained_on(gaps, suite, task, model, info))
         for metric in SUMMARY_METRICS[info.kind]:
             values = part[part["metric"] == metric].set_index("domain")
-            cells = {(f"{d}*" if d in info.in_domain else d): _value_cell(values, d) for d in [*info.domains, POOLED]}
+            cells = {d: _value_cell(values, d) for d in [*info.domains, POOLED]}
             cells[GAP_LABEL] = _gap_cell(gaps, suite, task, model, metric)
-            out.append(((task, model, metric), cells))
+            out.append(((task, model, metric), cells, trained))
+    return out
+
+
+def _mark(rows: list[tuple[tuple[str, str, str], dict[str, str], frozenset[str]]]
+          ) -> list[tuple[tuple[str, str, str], dict[str, str]]]:
+    """Mark in-domain domains ``*``: in the header when every row shares one in-domain
+    set, else on each row's own cells (transfer matrix: each fold its own)."""
+    shared = len({trained for _, _, trained in rows}) == 1
+    out = []
+    for key, cells, trained in rows:
+        if shared:
+            out.append((key, {(f"{d}*" if d in trained else d): v for d, v in cells.items()}))
+        else:
+            out.append((key, {d: (f"{v}*" if d in trained and v else v) for d, v in cells.items()}))
     return out
 
 
@@ -68,12 +96,13 @@ def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
     """
     tables = {}
     for suite in dict.fromkeys(metrics["suite"]):
-        rows = []
+        series = []
         for (s, task), info in infos.items():
             if s == suite:
-                rows += [row for row in _series(metrics[metrics["task"] == task], gaps, suite, info)]
-        if not rows:
+                series += _series(metrics[metrics["task"] == task], gaps, suite, info)
+        if not series:
             continue
+        rows = _mark(series)
         wide = pd.DataFrame([{"task": t, "model": m, "metric": k, **cells} for (t, m, k), cells in rows])
         n_domains = wide.shape[1] - 4
         if n_domains <= WIDE_DOMAINS + 1:
@@ -83,6 +112,28 @@ def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
             long.columns = [" ".join(c) if len({r[0][0] for r in rows}) > 1 else f"{c[1]} {c[2]}" for c in long.columns]
             tables[suite] = long.rename_axis("domain").reset_index().fillna("")
     return tables
+
+
+def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:
+    """For models with no in-domain set (zero-shot, leave-one-domain-out): one line per
+    (suite, task, model, shown metric) saying which domains differ from the pooled rest
+    beyond chance (Holm-adjusted p < ``alpha``), or plainly that none does."""
+    if gaps.empty or "domain_rest" not in set(gaps["kind"]):
+        return []
+    shown = {m for names in SUMMARY_METRICS.values() for m in names}
+    rows = gaps[(gaps["kind"] == "domain_rest") & gaps["metric"].isin(shown)]
+    notes = []
+    for (suite, task, model, metric), part in rows.groupby(["suite", "task", "model", "metric"], sort=False):
+        singles = part[~part["domain_b"].astype(str).str.startswith("group:")]
+        hits = part[part["p_adjusted"] < alpha]
+        where = f"{suite}/{task} {model} {metric}"
+        if hits.empty:
+            notes.append(f"{where}: no domain differs from the rest beyond chance "
+                         f"(Holm-adjusted p >= {alpha:g} for all {len(singles)} domains).")
+        else:
+            named = ", ".join(f"{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
+            notes.append(f"{where}: differ from the rest (Holm p < {alpha:g}; + = worse): {named}.")
+    return notes
 
 
 def format_table(table: pd.DataFrame) -> str:

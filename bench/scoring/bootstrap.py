@@ -55,6 +55,7 @@ __all__ = [
     "check_resamples",
     "make_rng",
     "resample_sums",
+    "studentized_interval",
 ]
 
 METHODS = ("percentile", "BCa")
@@ -123,11 +124,12 @@ def check_resamples(n_resamples: int, name: str = "n_resamples") -> int:
     return int(n_resamples)
 
 
-def check_method(method: str) -> str:
-    """Validate an interval method name."""
-    if method not in METHODS:
-        raise StatisticsError(f"The 'method' parameter must be one of {', '.join(METHODS)}. Got {method!r} instead.")
-    return method
+def check_method(method: str, valid: Sequence[str] = METHODS) -> str:
+    """Validate an interval method name, case-insensitively; return its spelling in ``valid``."""
+    found = {m.lower(): m for m in valid}.get(method.lower()) if isinstance(method, str) else None
+    if found is None:
+        raise StatisticsError(f"The 'method' parameter must be one of {', '.join(valid)}. Got {method!r} instead.")
+    return found
 
 
 def make_rng(seed: int | np.random.Generator | None) -> np.random.Generator:
@@ -422,3 +424,49 @@ def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strat
 def _pooled_ratio(sums: np.ndarray) -> np.ndarray:
     total = sums.sum(axis=-2)
     return total[..., 0] / total[..., 1]
+
+
+def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, variance: Statistic, *,
+                         level: float = 0.95) -> BootstrapResult:
+    """Bootstrap-t (studentized) interval of ``statistic`` (Efron & Tibshirani 1993, ch. 12).
+
+    With :math:`\\hat\\theta` and :math:`\\hat s = \\sqrt{\\mathrm{variance}}` on the observed
+    sums, and :math:`t^*_b = (\\theta^*_b - \\hat\\theta) / s^*_b` on each resample,
+
+    .. math:: \\big[\\hat\\theta - t^*_{(1-\\alpha/2)} \\hat s,\\;
+              \\hat\\theta - t^*_{(\\alpha/2)} \\hat s\\big].
+
+    Resamples whose standard error is 0 or not finite are left out of the quantiles of
+    :math:`t^*`; where the observed standard error is 0 (to within :math:`10^{-9}`
+    relative) the interval is the point :math:`[\\hat\\theta, \\hat\\theta]`: every
+    example has the same value, so every resample equals it too.
+
+    Parameters
+    ----------
+    boot
+        The drawn resamples.
+    statistic, variance
+        Map sums ``(..., S, C)`` to the statistic and to its (delta-method) variance, each
+        of shape ``(...)`` or ``(..., K)``.
+    level
+        Two-sided confidence level.
+    """
+    level = check_level(level)
+    estimate = np.asarray(statistic(boot.totals), dtype=np.float64)
+    se = np.sqrt(np.asarray(variance(boot.totals), dtype=np.float64))
+    theta = boot.distribution(statistic)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        t = (theta - estimate) / np.sqrt(np.asarray(variance(boot.sums), dtype=np.float64))
+    t = np.where(np.isfinite(t), t, np.nan)
+    alpha = (1 - level) / 2
+    columns = t.reshape(len(t), -1)
+    q = np.array([np.nanpercentile(c, [100 * (1 - alpha), 100 * alpha]) if np.isfinite(c).any()
+                  else (np.nan, np.nan) for c in columns.T]).T.reshape(2, *estimate.shape) if columns.size \
+        else np.full((2, *estimate.shape), np.nan)
+    ok = (se > 1e-9 * np.maximum(1.0, np.abs(estimate))) & np.isfinite(q).all(axis=0)
+    with np.errstate(invalid="ignore"):
+        low = np.where(ok, estimate - q[0] * se, estimate)
+        high = np.where(ok, estimate - q[1] * se, estimate)
+    spread = theta.std(axis=0, ddof=1) if theta.shape[0] > 1 else np.full(estimate.shape, math.nan)
+    return BootstrapResult(_scalar(estimate), _scalar(low), _scalar(high), level, _scalar(spread), "studentized",
+                           boot.n_resamples)

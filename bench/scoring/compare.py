@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -34,13 +34,15 @@ from bench.scoring.bootstrap import (
     Statistic,
     StratifiedBootstrap,
     _as_parts,
+    check_method,
     check_resamples,
     make_rng,
 )
 from bench.scoring.gaps import POOLED_OOD, gap_statistic
 from bench.scoring.intervals import check_level
 from bench.scoring.metrics import Metric, metrics_for
-from bench.scoring.tables import POOLED, TaskInfo, task_columns
+from bench.scoring.options import METHOD_CHOICES
+from bench.scoring.tables import POOLED, TaskInfo, fold_in_domain, task_columns
 from bench.seeding import seed_hash
 
 __all__ = [
@@ -225,7 +227,7 @@ def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[st
     for suite, task in dict.fromkeys(tasks):
         rows = np.array([t == (suite, task) for t in tasks])
         part_a, part_b = frame_a[rows], frame_b[rows]
-        info = infos[(suite, task)]
+        info = replace(infos[(suite, task)], in_domain=fold_in_domain(part_a, infos[(suite, task)]))
         codes = part_a["domain"].to_numpy()
         domains = [d for d in info.domains if np.any(codes == d)]
         for metric in metrics_for(info.kind):
@@ -255,7 +257,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
     for k, (label, (ga, gb)) in enumerate(zip(labels, groups, strict=True)):
         va = float(pair.metric.combine(np.concatenate(ga).sum(axis=0)))
         vb = float(pair.metric.combine(np.concatenate(gb).sum(axis=0)))
-        if pair.metric.name == "accuracy":
+        if pair.metric.paired_test == "mcnemar":
             p, test = mcnemar_exact(np.concatenate(ga)[:, 0], np.concatenate(gb)[:, 0]).p_value, "mcnemar_exact"
         else:
             p = paired_swap_test(ga, gb, lambda sa, sb: statistic(sa, sb)[..., -1],
@@ -306,7 +308,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     model_a, model_b
         The reference model and the challenger.
     resamples, level, seed, method
-        Paired bootstrap options.
+        Paired bootstrap options; ``method`` is case-insensitive, and ``"auto"`` (the
+        default of :class:`~bench.scoring.options.StatisticsOptions`) and ``"studentized"``
+        give BCa here (the paired bootstrap has no studentized variant).
     permutations
         Swaps per paired permutation test.
     records_b
@@ -328,8 +332,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
         Unknown model, no common examples, or invalid options.
     """
     check_level(level)
-    options = _Options(check_resamples(resamples, "resamples"), level, seed, method,
-                       check_resamples(permutations, "permutations"))
+    chosen = check_method(method, METHOD_CHOICES)
+    options = _Options(check_resamples(resamples, "resamples"), level, seed,
+                       "BCa" if chosen in ("auto", "studentized") else chosen, check_resamples(permutations, "permutations"))
     label_b = model_b
     if records_b is None:
         pool = records

@@ -9,17 +9,34 @@ so that a positive gap means "worse on :math:`B`":
 where :math:`m(A)` pools the examples of the domains in :math:`A`. The comparisons of one
 (model, task, metric) are:
 
-- ``id_ood``: the in-domain set against each out-of-domain domain, and against all
-  out-of-domain domains pooled (``domain_b = "OOD"``);
+- ``id_ood``: the in-domain set (what the model was trained on) against each
+  out-of-domain domain, and against all out-of-domain domains pooled
+  (``domain_b = "OOD"``). Only where the model has an in-domain set among the scored
+  domains;
+- ``domain_rest``: where it has none (zero-shot models; leave-one-domain-out, where each
+  domain is scored by the model that never saw it): each domain ``d`` (``domain_b``)
+  against the pooled rest (``domain_a = "REST"``), and each domain group
+  (``domain_b = "group:<name>"``) against the other groups pooled;
 - ``pairwise``: every pair of domains, in the suite's order;
 - ``best_worst``: the best against the worst domain; the statistic is the *range* of
   the domain values, :math:`\\max_d m(d) - \\min_d m(d)`, recomputed on every resample
-  and permutation (so the selection of best and worst is part of the statistic).
+  and permutation (so the selection of best and worst is part of the statistic). The
+  range is biased upward: with no true difference it is still positive, so a percentile
+  interval never holds 0; its interval is the basic (bias-corrected) bootstrap interval
+  (``ci_method = "basic"``). Read its p-value to decide whether any domain differs, and
+  its interval only for how large the range is once it does;
+- ``spread``: the standard deviation (``ddof=0``) of the domain values
+  (``domain_a = domain_b = "ALL"``, ``value_a`` the mean of the domain values), with the
+  same upward bias and the same reading.
 
-Each gap has a stratified bootstrap interval (:mod:`bench.scoring.bootstrap`), a
-two-sided permutation-test p-value of the domain labels, :math:`P(|T^*| \\ge |T|)`, and a
-Holm-adjusted p-value over all the comparisons of the (model, task, metric). Beside each
-gap stands the minimum detectable gap (:func:`minimum_detectable_gap`).
+Each gap has an interval (``ci_method``: Newcombe's hybrid score interval for 0/1 metrics,
+a percentile bootstrap for ratio metrics (each metric's ``gap_interval``), the basic bootstrap for the range and the
+spread, or the method forced by the options; a BCa interval that cannot be computed
+says ``BCa->percentile``), a two-sided permutation-test p-value of the domain labels,
+:math:`P(|T^*| \\ge |T|)`, and a Holm-adjusted p-value over all the comparisons of the
+(model, task, metric). Beside each gap stands the minimum detectable gap
+(:func:`minimum_detectable_gap`). A domain with no examples gives NaN rows where it is
+compared alone and is named in ``missing`` where it was left out of a pooled side.
 """
 
 from __future__ import annotations
@@ -33,15 +50,16 @@ from scipy.stats import norm
 
 from bench.errors import StatisticsError
 from bench.scoring.bootstrap import (
-    BootstrapResult,
     Statistic,
     StratifiedBootstrap,
     _as_parts,
     check_resamples,
     make_rng,
+    studentized_interval,
 )
-from bench.scoring.intervals import check_level
+from bench.scoring.intervals import check_level, newcombe_interval
 from bench.scoring.metrics import Metric
+from bench.scoring.options import GAP_KINDS, StatisticsOptions
 from bench.scoring.permutation import permutation_test
 
 __all__ = [
@@ -56,10 +74,13 @@ __all__ = [
     "minimum_detectable_gap",
     "permutation_test",
     "range_statistic",
+    "ratio_variance",
+    "spread_statistic",
 ]
 
-GAP_KINDS = ("id_ood", "pairwise", "best_worst")
 POOLED_OOD = "OOD"
+REST = "REST"
+GROUP_PREFIX = "group:"
 
 
 @dataclass(frozen=True)
@@ -67,7 +88,9 @@ class Gap:
     """One comparison of two (sets of) domains for one metric.
 
     ``gap`` is positive when the metric is worse on ``domain_b``; ``relative_drop`` is
-    ``gap / |value_a|``; ``mdg`` is the minimum detectable gap at 80% power.
+    ``gap / |value_a|``; ``mdg`` is the minimum detectable gap at 80% power;
+    ``ci_method`` the interval used; ``missing`` the domains without examples that a
+    pooled side left out (``;``-separated).
     """
 
     kind: str
@@ -84,6 +107,8 @@ class Gap:
     n_b: int
     relative_drop: float
     mdg: float
+    ci_method: str = ""
+    missing: str = ""
 
 
 @dataclass(frozen=True)
@@ -116,6 +141,39 @@ def range_statistic(metric: Metric) -> Statistic:
     def statistic(sums: np.ndarray) -> np.ndarray:
         values = metric.combine(sums)
         return np.nanmax(values, axis=-1) - np.nanmin(values, axis=-1)
+
+    return statistic
+
+
+def spread_statistic(metric: Metric) -> Statistic:
+    """The standard deviation (``ddof=0``) of the strata's values, from sums ``(..., S, C)``."""
+
+    def statistic(sums: np.ndarray) -> np.ndarray:
+        return np.nanstd(metric.combine(sums), axis=-1)
+
+    return statistic
+
+
+def ratio_variance(a: Sequence[int], b: Sequence[int] | None = None) -> Statistic:
+    """Delta-method variance of :math:`m(A)` (or of :math:`m(A) - m(B)`) from moment sums.
+
+    The sums hold ``(v, w, v², v·w, w²)`` per stratum (:meth:`Metric.moment_components`).
+    For a set :math:`G` with :math:`r = \\sum v / \\sum w`,
+
+    .. math:: \\mathrm{Var}(r) \\approx \\frac{\\sum v^2 - 2 r \\sum v w + r^2 \\sum w^2}{(\\sum w)^2},
+
+    and the variance of a difference of two disjoint sets is the sum of theirs.
+    """
+    sets = [list(a)] + ([] if b is None else [list(b)])
+
+    def statistic(sums: np.ndarray) -> np.ndarray:
+        total = np.zeros(sums.shape[:-2])
+        for g in sets:
+            s = sums[..., g, :].sum(axis=-2)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = s[..., 0] / s[..., 1]
+                total = total + (s[..., 2] - 2 * r * s[..., 3] + r * r * s[..., 4]) / s[..., 1] ** 2
+        return np.maximum(total, 0.0)
 
     return statistic
 
@@ -157,11 +215,13 @@ def minimum_detectable_gap(parts_a: np.ndarray, parts_b: np.ndarray, metric: Met
     For 0/1 accuracy this is the textbook two-proportion formula
     :math:`(z_{1-\\alpha/2} + z_{0.8}) \\sqrt{\\bar p (1 - \\bar p)(1/n_A + 1/n_B)}`.
     For other metrics (binned calibration errors) the bootstrap ``standard_error`` of the
-    gap takes the place of the square root. NaN when a group is empty.
+    gap takes the place of the square root. NaN when a group is empty or the pooled
+    variance is 0 (then no gap size can be stated; 0 would claim any gap is seen).
     """
     z = float(norm.ppf(1 - alpha / 2) + norm.ppf(power))
     if metric.values is None:
-        return z * standard_error if standard_error is not None and math.isfinite(standard_error) else math.nan
+        ok = standard_error is not None and math.isfinite(standard_error) and standard_error > 0
+        return z * standard_error if ok and standard_error is not None else math.nan
     a, b = _as_parts(parts_a), _as_parts(parts_b)
     if len(a) == 0 or len(b) == 0:
         return math.nan
@@ -169,7 +229,7 @@ def minimum_detectable_gap(parts_a: np.ndarray, parts_b: np.ndarray, metric: Met
     r = both[:, 0].sum() / both[:, 1].sum()
     s2 = ((both[:, 0] - r * both[:, 1]) ** 2).sum() / (both[:, 1] ** 2).sum()
     var = sum(s2 * (g[:, 1] ** 2).sum() / g[:, 1].sum() ** 2 for g in (a, b))
-    return z * math.sqrt(var)
+    return z * math.sqrt(var) if math.isfinite(var) and var > 0 else math.nan
 
 
 def domain_spread(values: Mapping[str, float], higher_is_better: bool) -> DomainSpread:
@@ -195,15 +255,25 @@ class _Comparison:
 
 
 def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Sequence[float],
-                 higher_is_better: bool, kinds: Sequence[str]) -> list[_Comparison]:
+                 higher_is_better: bool, kinds: Sequence[str],
+                 groups: Mapping[str, Sequence[str]]) -> list[_Comparison]:
     index = {d: i for i, d in enumerate(domains)}
     ids = tuple(index[d] for d in in_domain if d in index)
     oods = tuple(i for i, d in enumerate(domains) if d not in in_domain)
+    everyone = tuple(range(len(domains)))
     out = []
     if "id_ood" in kinds and ids and oods:
         label = "+".join(domains[i] for i in ids)
         out += [_Comparison("id_ood", label, domains[j], ids, (j,)) for j in oods]
         out.append(_Comparison("id_ood", label, POOLED_OOD, ids, oods))
+    if "domain_rest" in kinds and not ids and len(domains) > 1:
+        out += [_Comparison("domain_rest", REST, domains[j], tuple(i for i in everyone if i != j), (j,))
+                for j in everyone]
+        for group, members in groups.items():
+            inside = tuple(index[d] for d in members if d in index)
+            rest = tuple(i for i in everyone if i not in inside)
+            if inside and rest:
+                out.append(_Comparison("domain_rest", REST, f"{GROUP_PREFIX}{group}", rest, inside))
     if "pairwise" in kinds:
         out += [_Comparison("pairwise", domains[i], domains[j], (i,), (j,))
                 for i in range(len(domains)) for j in range(i + 1, len(domains))]
@@ -212,19 +282,37 @@ def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Seque
         if spread.worst_domain and spread.worst_domain != spread.best_domain:
             out.append(_Comparison("best_worst", spread.best_domain, spread.worst_domain,
                                    (index[spread.best_domain],), (index[spread.worst_domain],)))
+    if "spread" in kinds and sum(math.isfinite(v) for v in values) > 1:
+        out.append(_Comparison("spread", "ALL", "ALL", everyone, everyone))
     return out
 
 
 def _check_kinds(kinds: Sequence[str]) -> tuple[str, ...]:
-    unknown = [k for k in kinds if k not in GAP_KINDS]
-    if unknown:
-        raise StatisticsError(f"Unknown gap kind(s) {', '.join(map(repr, unknown))}. Valid: {', '.join(GAP_KINDS)}.")
-    return tuple(kinds)
+    return StatisticsOptions(kinds=tuple(kinds)).kinds
+
+
+def _is_binary(parts: Sequence[np.ndarray]) -> bool:
+    """All values 0 or 1 with unit weights: a proportion (Newcombe applies)."""
+    rows = np.concatenate(parts) if parts else np.zeros((0, 2))
+    return bool(len(rows)) and bool(np.all((rows[:, 1] == 1) & ((rows[:, 0] == 0) | (rows[:, 0] == 1))))
+
+
+def _interval_method(kind: str, metric: Metric, method: str, binary: bool, moments: bool) -> str:
+    """The interval a comparison gets (see :data:`~bench.scoring.options.METHOD_CHOICES`)."""
+    if kind in ("best_worst", "spread"):
+        chosen = "basic" if method in ("auto", "studentized") else method
+    else:
+        chosen = metric.gap_interval if method == "auto" else method
+    if chosen == "newcombe" and not binary:
+        chosen = "studentized"
+    if chosen == "studentized" and not moments:
+        chosen = "BCa"
+    return chosen
 
 
 def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: Sequence[str],
-                resamples: int = 10_000, level: float = 0.95, method: str = "BCa",
-                seed: int | np.random.Generator | None = 0, permutations: int | None = None,
+                groups: Mapping[str, Sequence[str]] | None = None, resamples: int = 10_000, level: float = 0.95,
+                method: str = "BCa", seed: int | np.random.Generator | None = 0, permutations: int | None = None,
                 kinds: Sequence[str] = GAP_KINDS, where: str = "",
                 bootstrap: StratifiedBootstrap | None = None) -> list[Gap]:
     """Every gap of one (model, task, metric) with interval, p-values and MDG.
@@ -232,14 +320,21 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     Parameters
     ----------
     strata
-        Components (``metric.components``) of each domain, in the suite's domain order.
+        Components of each domain, in the suite's domain order: ``metric.components``,
+        or ``metric.moment_components`` for studentized intervals. A domain with no
+        rows gives NaN rows where it stands alone and ``missing`` where it is pooled.
     metric
-        The metric (direction, ``combine``).
+        The metric (direction, ``combine``, declared ``gap_interval``).
     in_domain
-        The in-domain set (set ``A`` of the ``id_ood`` gaps).
-    resamples, level, method
-        Bootstrap resamples, confidence level and interval method (see
-        :class:`~bench.scoring.bootstrap.StratifiedBootstrap`).
+        The in-domain set (set ``A`` of the ``id_ood`` gaps); empty for a model that was
+        trained on none of the domains (then the ``domain_rest`` gaps are made).
+    groups
+        Domain groups (name → member domains) for the ``domain_rest`` gaps.
+    resamples, level
+        Bootstrap resamples and confidence level.
+    method
+        ``"auto"`` (each comparison's declared method), ``"studentized"``, ``"BCa"`` or
+        ``"percentile"`` (case-insensitive); ``ci_method`` says what each row got.
     seed
         Seed or generator for the bootstrap and the permutations.
     permutations
@@ -249,64 +344,194 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     where
         Names the (model, suite, task) in warnings.
     bootstrap
-        Resampled sums of ``strata`` already drawn (e.g. for the metric intervals);
-        drawn here from ``seed`` when not given.
+        Resampled sums of the non-empty ``strata``, in order, already drawn (e.g. for the
+        metric intervals); drawn here from ``seed`` when not given.
 
     Returns
     -------
     list of Gap
-        ``id_ood`` (each OOD domain, then the pooled ``OOD``), ``pairwise`` (suite order),
-        ``best_worst``; ``p_adjusted`` is Holm over all of them. A comparison that occurs
-        twice (an ``id_ood`` and a ``pairwise`` gap of the same two domains) shares one
-        test, but counts twice in the Holm family.
+        ``id_ood`` (each OOD domain, then the pooled ``OOD``) or ``domain_rest`` (each
+        domain, then each group), ``pairwise`` (suite order), ``best_worst``, ``spread``;
+        ``p_adjusted`` is Holm over all of them. A comparison that occurs twice (an
+        ``id_ood`` and a ``pairwise`` gap of the same two domains) shares one test, but
+        counts twice in the Holm family.
 
     Raises
     ------
     StatisticsError
-        For an invalid level, too few resamples or permutations, or an unknown kind.
+        For an invalid level, method, too few resamples or permutations, or an unknown kind.
     """
-    level, kinds = check_level(level), _check_kinds(kinds)
+    from bench.scoring.bootstrap import check_method
+    from bench.scoring.options import METHOD_CHOICES
+
+    level, kinds, method = check_level(level), _check_kinds(kinds), check_method(method, METHOD_CHOICES)
     permutations = check_resamples(resamples if permutations is None else permutations, "permutations")
     domains = list(strata)
-    parts = [_as_parts(strata[d]) for d in domains]
+    parts = [_as_parts(strata[d]) if len(strata[d]) else np.zeros((0, np.shape(strata[d])[-1] if np.ndim(strata[d]) == 2
+                                                                  else 2)) for d in domains]
     values = [metric.value(p, where=f"{where}/{d}" if where else d) for p, d in zip(parts, domains, strict=True)]
-    comparisons = _comparisons(domains, in_domain, values, metric.higher_is_better, kinds)
-    if not comparisons:
-        return []
+    comparisons = _comparisons(domains, in_domain, values, metric.higher_is_better, kinds, groups or {})
+    present = [i for i, p in enumerate(parts) if len(p)]
+    if not comparisons or not present:
+        return [_empty_gap(c, values, domains) for c in comparisons]
     boot_rng, perm_rng = make_rng(seed).spawn(2)
-    boot = bootstrap if bootstrap is not None else StratifiedBootstrap(parts, n_resamples=resamples, rng=boot_rng)
-    statistics = [range_statistic(metric) if c.kind == "best_worst" else gap_statistic(metric, c.a, c.b)
-                  for c in comparisons]
-    result = boot.interval(lambda s: np.stack([f(s) for f in statistics], axis=-1), level=level, method=method)
+    kept = [parts[i] for i in present]
+    boot = bootstrap if bootstrap is not None else StratifiedBootstrap(kept, n_resamples=resamples, rng=boot_rng)
+    context = _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
+                       moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept))
+    intervals = _intervals(comparisons, context, boot, method)
     tests: dict[tuple, float] = {}
-    rows = []
-    for k, (c, rng) in enumerate(zip(comparisons, perm_rng.spawn(len(comparisons)), strict=True)):
-        rows.append(_gap(c, metric, parts, values, statistics[k], result, k, level, permutations, rng, tests))
+    rows = [_gap(c, context, intervals[k], rng, tests)
+            for k, (c, rng) in enumerate(zip(comparisons, perm_rng.spawn(len(comparisons)), strict=True))]
     adjusted = holm([g.p_value for g in rows])
     return [Gap(**{**g.__dict__, "p_adjusted": float(p)}) for g, p in zip(rows, adjusted, strict=True)]
 
 
-def _gap(c: _Comparison, metric: Metric, parts: list[np.ndarray], values: list[float], statistic: Statistic,
-         result: BootstrapResult, k: int, level: float, permutations: int, rng: np.random.Generator,
-         tests: dict[tuple, float]) -> Gap:
-    part_a = np.concatenate([parts[i] for i in c.a])
-    part_b = np.concatenate([parts[i] for i in c.b])
+@dataclass(frozen=True)
+class _Context:
+    metric: Metric
+    parts: list[np.ndarray]
+    values: list[float]
+    domains: list[str]
+    position: dict[int, int]
+    level: float
+    permutations: int
+    moments: bool
+    binary: bool
+
+    def kept(self, members: Sequence[int]) -> tuple[int, ...]:
+        """Positions in the bootstrap's strata of the members that have examples."""
+        return tuple(self.position[i] for i in members if i in self.position)
+
+    def missing(self, members: Sequence[int]) -> list[str]:
+        return [self.domains[i] for i in members if i not in self.position]
+
+
+def _statistic(c: _Comparison, context: _Context) -> tuple[Statistic, Statistic | None]:
+    metric = context.metric
+    if c.kind == "best_worst":
+        return range_statistic(metric), None
+    if c.kind == "spread":
+        return spread_statistic(metric), None
+    a, b = context.kept(c.a), context.kept(c.b)
+    return gap_statistic(metric, a, b), ratio_variance(a, b) if context.moments else None
+
+
+def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: StratifiedBootstrap,
+               method: str) -> list[tuple[float, float, float, str]]:
+    """``(low, high, bootstrap standard error, ci_method)`` of each comparison."""
+    out: list[tuple[float, float, float, str]] = [(math.nan, math.nan, math.nan, "")] * len(comparisons)
+    by_method: dict[str, list[int]] = {}
+    for k, c in enumerate(comparisons):
+        if _complete(c, context):
+            by_method.setdefault(_interval_method(c.kind, context.metric, method, context.binary,
+                                                  context.moments), []).append(k)
+    for chosen, ks in by_method.items():
+        pairs = [_statistic(comparisons[k], context) for k in ks]
+        stacked = _stack([p[0] for p in pairs])
+        if chosen == "newcombe":
+            spread = boot.distribution(stacked).reshape(boot.n_resamples, -1).std(axis=0, ddof=1)
+            for j, k in enumerate(ks):
+                out[k] = (*_newcombe(comparisons[k], context), float(spread[j]), "newcombe")
+            continue
+        if chosen == "basic":
+            for j, k in enumerate(ks):
+                out[k] = _basic_interval(boot, pairs[j][0], context.level)
+            continue
+        if chosen == "studentized":
+            result = studentized_interval(boot, stacked, _stack([p[1] for p in pairs if p[1] is not None]),
+                                          level=context.level)
+            used = "studentized"
+        else:
+            result = boot.interval(stacked, level=context.level, method=chosen)
+            used = chosen if result.method == chosen else f"{chosen}->{result.method}"
+        low, high, se = (np.atleast_1d(x) for x in (result.low, result.high, result.standard_error))
+        for j, k in enumerate(ks):
+            out[k] = (float(low[j]), float(high[j]), float(se[j]), used)
+    return out
+
+
+def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: float
+                    ) -> tuple[float, float, float, str]:
+    """The basic (bias-corrected) bootstrap interval of a non-negative statistic (range,
+    spread): :math:`[2\\hat\\theta - q_{1-\\alpha/2}, 2\\hat\\theta - q_{\\alpha/2}]` of the
+    bootstrap quantiles :math:`q`, clipped at 0. It subtracts the bootstrap's estimate
+    of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile interval
+    keeps (which, with no true difference, never holds 0)."""
+    result = boot.interval(statistic, level=level, method="percentile")
+    estimate = float(result.estimate)
+    low, high = 2 * estimate - float(result.high), 2 * estimate - float(result.low)
+    return max(0.0, low), max(0.0, high), float(result.standard_error), "basic"
+
+
+def _stack(statistics: Sequence[Statistic]) -> Statistic:
+    return lambda sums: np.stack([f(sums) for f in statistics], axis=-1)
+
+
+def _complete(c: _Comparison, context: _Context) -> bool:
+    """Both sides have examples and finite values (else the row is NaN)."""
+    if c.kind in ("best_worst", "spread"):
+        return True
+    return bool(context.kept(c.a)) and bool(context.kept(c.b)) and math.isfinite(_side_values(c, context)[2])
+
+
+def _newcombe(c: _Comparison, context: _Context) -> tuple[float, float]:
+    part_a, part_b = (np.concatenate([context.parts[i] for i in side]) for side in (c.a, c.b))
+    low, high = newcombe_interval(float(part_a[:, 0].sum()), len(part_a), float(part_b[:, 0].sum()), len(part_b),
+                                  context.level)
+    return (low, high) if context.metric.higher_is_better else (-high, -low)
+
+
+def _side_values(c: _Comparison, context: _Context) -> tuple[float, float, float]:
+    """``(m(A), m(B), gap)``; for the spread ``(mean of domain values, nan, std)``."""
+    metric, values = context.metric, context.values
+    if c.kind == "spread":
+        finite = np.array([v for v in values if math.isfinite(v)])
+        return float(finite.mean()), math.nan, float(finite.std())
+    part_a = np.concatenate([context.parts[i] for i in c.a])
+    part_b = np.concatenate([context.parts[i] for i in c.b])
     value_a = values[c.a[0]] if len(c.a) == 1 else _quiet_value(metric, part_a)
     value_b = values[c.b[0]] if len(c.b) == 1 else _quiet_value(metric, part_b)
-    gap = (value_a - value_b) if metric.higher_is_better else (value_b - value_a)
-    finite = math.isfinite(gap)
-    key = ("range",) if c.kind == "best_worst" else (c.a, c.b)
+    return value_a, value_b, (value_a - value_b) if metric.higher_is_better else (value_b - value_a)
+
+
+def _test_parts(metric: Metric, parts: np.ndarray) -> np.ndarray:
+    """The components a permutation test needs: ``(v, w)`` of a ratio metric (no moments)."""
+    return parts[:, :2] if metric.values is not None else parts
+
+
+def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str], rng: np.random.Generator,
+         tests: dict[tuple, float]) -> Gap:
+    metric, parts = context.metric, context.parts
+    value_a, value_b, gap = _side_values(c, context)
+    finite = math.isfinite(gap) and _complete(c, context)
+    present = [_test_parts(metric, parts[i]) for i in sorted(context.position)]
+    part_a = _test_parts(metric, np.concatenate([parts[i] for i in c.a]))
+    part_b = _test_parts(metric, np.concatenate([parts[i] for i in c.b]))
+    key = (c.kind,) if c.kind in ("best_worst", "spread") else (c.a, c.b)
     if key not in tests:
-        groups, group_stat = (parts, statistic) if c.kind == "best_worst" else \
-            ([part_a, part_b], gap_statistic(metric, [0], [1]))
-        tests[key] = permutation_test(groups, group_stat, n_permutations=permutations, rng=rng) if finite \
-            else math.nan
-    low, high, se = (float(result.low[k]), float(result.high[k]), float(result.standard_error[k])) if finite \
-        else (math.nan, math.nan, math.nan)
-    mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - level, standard_error=se) if finite else math.nan
-    drop = gap / abs(value_a) if finite and value_a != 0 else math.nan
+        if c.kind == "best_worst":
+            groups, group_stat = present, range_statistic(metric)
+        elif c.kind == "spread":
+            groups, group_stat = present, spread_statistic(metric)
+        else:
+            groups, group_stat = [part_a, part_b], gap_statistic(metric, [0], [1])
+        tests[key] = permutation_test(groups, group_stat, n_permutations=context.permutations, rng=rng) \
+            if finite else math.nan
+    low, high, se, ci_method = interval if finite else (math.nan, math.nan, math.nan, "")
+    pooled = c.kind not in ("best_worst", "spread")
+    mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - context.level, standard_error=se) \
+        if finite and pooled else math.nan
+    drop = gap / abs(value_a) if finite and pooled and value_a != 0 else math.nan
+    missing = context.missing(c.a) + context.missing(c.b)
+    n_a, n_b = (len(part_a), len(part_b)) if pooled else (sum(len(p) for p in present), 0)
     return Gap(c.kind, c.domain_a, c.domain_b, value_a, value_b, gap, low, high, tests[key], math.nan,
-               len(part_a), len(part_b), drop, mdg)
+               n_a, n_b, drop, mdg, ci_method, ";".join(missing))
+
+
+def _empty_gap(c: _Comparison, values: Sequence[float], domains: Sequence[str]) -> Gap:
+    return Gap(c.kind, c.domain_a, c.domain_b, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan,
+               0, 0, math.nan, math.nan, "", ";".join(domains))
 
 
 def _quiet_value(metric: Metric, parts: np.ndarray) -> float:

@@ -8,7 +8,7 @@ from scipy.stats import norm
 
 from bench.errors import StatisticsError
 
-__all__ = ["check_level", "wilson_interval"]
+__all__ = ["check_level", "newcombe_interval", "wilson_interval"]
 
 
 def check_level(level: float) -> float:
@@ -40,3 +40,26 @@ def wilson_interval(successes: float, n: int, level: float = 0.95) -> tuple[floa
     centre = (p + z * z / (2 * n)) / denominator
     half = z / denominator * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def newcombe_interval(successes_a: float, n_a: int, successes_b: float, n_b: int,
+                      level: float = 0.95) -> tuple[float, float]:
+    """Newcombe's hybrid score interval for a difference of proportions :math:`p_A - p_B`.
+
+    Newcombe (1998), method 10: with the Wilson intervals :math:`[l_A, u_A]` and
+    :math:`[l_B, u_B]` of each proportion and :math:`d = \\hat p_A - \\hat p_B`,
+
+    .. math:: \\Big[d - \\sqrt{(\\hat p_A - l_A)^2 + (u_B - \\hat p_B)^2},\\;
+              d + \\sqrt{(u_A - \\hat p_A)^2 + (\\hat p_B - l_B)^2}\\Big].
+
+    Unlike a bootstrap it does not collapse to a point when both groups are all correct.
+    Returns ``(nan, nan)`` when a group is empty.
+    """
+    if n_a == 0 or n_b == 0:
+        return math.nan, math.nan
+    low_a, high_a = wilson_interval(successes_a, n_a, level)
+    low_b, high_b = wilson_interval(successes_b, n_b, level)
+    p_a, p_b = successes_a / n_a, successes_b / n_b
+    d = p_a - p_b
+    return (d - math.sqrt((p_a - low_a) ** 2 + (high_b - p_b) ** 2),
+            d + math.sqrt((high_a - p_a) ** 2 + (p_b - low_b) ** 2))

@@ -22,7 +22,7 @@ from scipy.stats import chi2, rankdata
 
 from bench.errors import StatisticsError
 from bench.scoring.metrics import PRIMARY_METRIC, get_metric
-from bench.scoring.tables import POOLED, TaskInfo
+from bench.scoring.tables import POOLED, TaskInfo, model_keys
 
 __all__ = [
     "AGREEMENT_COLUMNS",
@@ -119,15 +119,19 @@ def effective_robustness_table(records: pd.DataFrame, infos: Mapping[tuple[str, 
                                reference: Sequence[str] | None = None, *, eps: float = 1e-4) -> pd.DataFrame:
     """Effective robustness of every model on every classification task of ``records``.
 
-    In-domain accuracy pools the suite's in-domain set, out-of-domain accuracy pools the
-    other domains. Tasks with fewer than 3 reference models are left out.
+    In-domain accuracy pools the domains each model was trained on (the records'
+    ``train_domains``; the suite's in-domain set for records without it), out-of-domain
+    accuracy the other domains. Under ``transfer_matrix`` each fold is its own model
+    (``model@train=d``); models with no in-domain records (zero-shot,
+    leave-one-domain-out) are left out, as are tasks with fewer than 3 reference models.
     """
     rows = []
     for (suite, task), frame in records.groupby(["suite", "task"], sort=False):
         info = infos[(suite, task)]
-        if info.kind != "classification" or not info.in_domain or not info.out_domain:
+        if info.kind != "classification":
             continue
-        is_id = frame["domain"].isin(info.in_domain)
+        frame = frame.assign(model=model_keys(frame))
+        is_id = _in_domain(frame, info)
         acc_id = frame[is_id].groupby("model", sort=False)["correct"].mean().to_dict()
         acc_ood = frame[~is_id].groupby("model", sort=False)["correct"].mean().to_dict()
         models = [m for m in acc_id if m in acc_ood]
@@ -139,6 +143,14 @@ def effective_robustness_table(records: pd.DataFrame, infos: Mapping[tuple[str, 
         rows += [(suite, task, m, acc_id[m], acc_ood[m], fit.predicted[m], fit.residuals[m], m in ref, fit.slope,
                   fit.intercept, fit.r_squared, fit.n_reference) for m in models]
     return pd.DataFrame(rows, columns=ROBUSTNESS_COLUMNS)
+
+
+def _in_domain(frame: pd.DataFrame, info: TaskInfo) -> np.ndarray:
+    """Whether each record's domain is one its model was trained on."""
+    if "train_domains" not in frame.columns:
+        return frame["domain"].isin(info.in_domain).to_numpy()
+    trained = frame["train_domains"].fillna("").astype(str)
+    return np.array([d in t.split("+") for d, t in zip(frame["domain"], trained, strict=True)], dtype=bool)
 
 
 @dataclass(frozen=True)

@@ -7,27 +7,37 @@ that ``bench score`` can recompute everything from the records alone.
 For every metric of a group the per-example components are computed once, split by
 domain, and resampled once (:class:`~bench.scoring.bootstrap.StratifiedBootstrap`);
 the domain intervals, the pooled interval and every gap interval come from those same
-resamples. Accuracy intervals are Wilson score intervals (closed form), as DESIGN.md
-defines them; the other metrics get bootstrap intervals (BCa by default).
+resamples. Each metric declares its intervals (``Metric.interval``, ``Metric.gap_interval``):
+accuracy gets Wilson score intervals and Newcombe's hybrid score interval for its gaps (closed
+forms), ratio metrics a studentized bootstrap for a domain's value and a percentile one for
+their gaps, the calibration errors BCa; ``ci_method``
+records what each row got (see ``docs/statistics.md`` for the coverage behind the choice).
+
+Each (model, suite, task) group is one fitted model: under ``transfer_matrix`` the model
+of each fold (``model@train=<d>``), with that fold's training domains as its in-domain set;
+under ``leave_one_domain_out`` the held-out scores of all folds together, with no
+in-domain set (each domain was scored by the model that did not see it).
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
-from bench.errors import StatisticsError
-from bench.scoring.bootstrap import StratifiedBootstrap, check_method, check_resamples
-from bench.scoring.gaps import GAP_KINDS, POOLED_OOD, domain_gaps, domain_spread
-from bench.scoring.intervals import check_level, wilson_interval
+from bench.errors import EmptyDomainWarning, StatisticsError
+from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
+from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
+from bench.scoring.intervals import wilson_interval
 from bench.scoring.metrics import METRICS, Metric, metrics_for
+from bench.scoring.options import GAP_KINDS, SETTING_COLUMNS, StatisticsOptions
 from bench.seeding import seed_hash
 
 __all__ = [
@@ -38,21 +48,28 @@ __all__ = [
     "SPREAD_COLUMNS",
     "ScoreOptions",
     "ScoreTables",
+    "StatisticsOptions",
     "TaskInfo",
+    "fold_in_domain",
     "gaps_table",
     "metrics_table",
+    "model_keys",
     "score_tables",
     "spread_table",
     "task_columns",
 ]
 
 METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low", "ci_high", "n"]
+METRIC_EXTRA_COLUMNS = ["ci_method", "fold", "train_domains", *SETTING_COLUMNS]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
                "p_value", "p_adjusted", "value_a", "value_b"]
-GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg"]
+GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "fold", *SETTING_COLUMNS]
 SPREAD_COLUMNS = ["model", "suite", "task", "metric", "worst_domain", "worst", "best_domain", "best",
                   "mean", "std", "range", "id_value", "ood_value", "relative_drop"]
 POOLED = "ALL"
+
+ScoreOptions = StatisticsOptions
+"""The former name of :class:`~bench.scoring.options.StatisticsOptions`."""
 
 Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 """``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
@@ -65,8 +82,11 @@ def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
 
 @dataclass(frozen=True)
 class TaskInfo:
-    """What scoring needs to know of a task: kind, choices and the suite's domains
-    (and, where the suite groups them, each domain's group: MMLU subject → category)."""
+    """What scoring needs to know of a task: kind, choices, the suite's domains, its
+    in-domain set and its domain groups (domain → group, e.g. MMLU subject → category).
+
+    ``in_domain`` is the suite's; the in-domain set of each fold is what that fold
+    trained on (:func:`fold_in_domain`)."""
 
     kind: str
     choices: tuple[str, ...]
@@ -78,23 +98,14 @@ class TaskInfo:
     def out_domain(self) -> tuple[str, ...]:
         return tuple(d for d in self.domains if d not in self.in_domain)
 
-
-@dataclass(frozen=True)
-class ScoreOptions:
-    """Options of the statistics (see :func:`score_tables`)."""
-
-    resamples: int = 10_000
-    level: float = 0.95
-    seed: int = 0
-    method: str = "BCa"
-    permutations: int = 2_000
-    kinds: tuple[str, ...] = GAP_KINDS
-
-    def __post_init__(self) -> None:
-        check_resamples(self.resamples, "resamples")
-        check_level(self.level)
-        check_method(self.method)
-        check_resamples(self.permutations, "permutations")
+    @property
+    def groups(self) -> dict[str, tuple[str, ...]]:
+        """Group name → its domains, both in the suite's domain order."""
+        out: dict[str, list[str]] = {}
+        for d in self.domains:
+            if d in self.domain_groups:
+                out.setdefault(self.domain_groups[d], []).append(d)
+        return {g: tuple(members) for g, members in out.items()}
 
 
 @dataclass
@@ -131,8 +142,40 @@ def task_columns(frame: pd.DataFrame, info: TaskInfo) -> dict[str, np.ndarray]:
     return columns
 
 
+def fold_in_domain(frame: pd.DataFrame, info: TaskInfo) -> tuple[str, ...]:
+    """The in-domain set of the model that scored ``frame`` (records of one group).
+
+    From the records' ``train_domains`` column (``"+"``-joined): one fold's records have
+    its training domains; records pooled over several folds (leave-one-domain-out) count a
+    domain in-domain only where its own fold trained on it, which is never. Without the
+    column (records from elsewhere) the suite's ``in_domain``.
+    """
+    if "train_domains" not in frame.columns:
+        return info.in_domain
+    trained = frame["train_domains"].fillna("").astype(str)
+    if trained.nunique() == 1:
+        names = set(trained.iloc[0].split("+")) if trained.iloc[0] else set()
+        return tuple(d for d in info.domains if d in names)
+    own = [d in t.split("+") for d, t in zip(frame["domain"], trained, strict=True)]
+    inside = frame.loc[own, "domain"].unique()
+    return tuple(d for d in info.domains if d in inside)
+
+
+def model_keys(frame: pd.DataFrame) -> np.ndarray:
+    """The fitted model of each record: ``model``, or ``model@fold`` where a model's folds
+    test the same domain (``transfer_matrix``), as the tables name them."""
+    if "fold" not in frame.columns or frame.empty:
+        return frame["model"].to_numpy()
+    shared = frame.groupby(["model", "domain"])["fold"].nunique().groupby("model").max()
+    split = set(shared[shared > 1].index)
+    return np.array([f"{m}@{f}" if m in split else m for m, f in zip(frame["model"], frame["fold"], strict=True)],
+                    dtype=object)
+
+
 def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]
             ) -> Iterator[tuple[tuple[str, str, str], pd.DataFrame, TaskInfo]]:
+    """Each scored model: ``(model[@fold], suite, task)``, its records and its TaskInfo with
+    the fold's in-domain set."""
     if records.empty:
         return
     for (model, suite, task), frame in records.groupby(["model", "suite", "task"], sort=False):
@@ -143,53 +186,134 @@ def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]
         folds = frame["fold"].unique() if "fold" in frame.columns else []
         if len(folds) > 1 and frame.groupby("domain")["fold"].nunique().max() > 1:
             for fold, part in frame.groupby("fold", sort=False):  # one domain tested in several folds
-                yield (f"{model}@{fold}", suite, task), part, info
+                yield (f"{model}@{fold}", suite, task), part, replace(info, in_domain=fold_in_domain(part, info))
         else:
-            yield (model, suite, task), frame, info
+            yield (model, suite, task), frame, replace(info, in_domain=fold_in_domain(frame, info))
 
 
-def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric) -> dict[str, np.ndarray]:
-    """The metric's components of each domain present, in the suite's domain order."""
-    parts = metric.components(task_columns(frame, info))
+def _moments(metric: Metric, options: StatisticsOptions) -> bool:
+    """Whether the metric's strata carry second moments (for a studentized interval)."""
+    wanted = {options.bootstrap_method(metric.interval), options.bootstrap_method(metric.gap_interval)}
+    return metric.values is not None and "studentized" in wanted
+
+
+def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool) -> dict[str, np.ndarray]:
+    """The metric's components of every suite domain (empty where it has no records)."""
+    columns = task_columns(frame, info)
+    parts = metric.moment_components(columns) if moments else metric.components(columns)
     codes = frame["domain"].to_numpy()
-    return {d: parts[codes == d] for d in info.domains if np.any(codes == d)}
+    return {d: parts[codes == d] for d in info.domains}
 
 
-def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray],
-                 boot: StratifiedBootstrap, options: ScoreOptions) -> list[tuple]:
-    names = list(strata)
-    where = "/".join(key)
-    values = [metric.value(strata[d], where=f"{where}/{d}") for d in names]
-    pooled_parts = np.concatenate(list(strata.values()))
-    values.append(metric.value(pooled_parts, where=f"{where}/{POOLED}"))
-    sizes = [len(strata[d]) for d in names] + [len(pooled_parts)]
-    if metric.name == "accuracy":
-        bounds = [wilson_interval(float(np.sum(p[:, 0])), len(p), options.level) if len(p) else (math.nan, math.nan)
-                  for p in [*strata.values(), pooled_parts]]
-    else:
-        result = boot.interval(lambda s: np.concatenate([metric.combine(s), metric.combine(s.sum(axis=-2))[..., None]],
-                                                        axis=-1), level=options.level, method=options.method)
-        bounds = list(zip(result.low, result.high, strict=True))
-    rows = []
-    for d, value, n, (low, high) in zip([*names, POOLED], values, sizes, bounds, strict=True):
-        low, high = (low, high) if math.isfinite(value) else (math.nan, math.nan)
-        rows.append((*key, d, metric.name, value, low, high, n))
+def _labels(frame: pd.DataFrame, column: str, domain: str | None = None) -> str:
+    if column not in frame.columns:
+        return ""
+    part = frame if domain is None else frame[frame["domain"] == domain]
+    return ";".join(str(v) for v in dict.fromkeys(part[column].fillna("").astype(str)))
+
+
+def _rows_of(info: TaskInfo, strata: dict[str, np.ndarray]) -> list[tuple[str, list[int]]]:
+    """Each metrics row: its label and the positions (among non-empty strata) it pools."""
+    position = {d: k for k, d in enumerate(d for d in strata if len(strata[d]))}
+    rows = [(d, [position[d]] if d in position else []) for d in strata]
+    rows += [(f"{GROUP_PREFIX}{g}", [position[d] for d in members if d in position])
+             for g, members in info.groups.items()]
+    rows.append((POOLED, list(position.values())))
     return rows
 
 
+def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
+                 frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions) -> list[tuple]:
+    where = "/".join(key)
+    kept = [p for p in strata.values() if len(p)]
+    labels = _rows_of(info, strata)
+    values = [metric.value(strata[d], where=f"{where}/{d}") for d in strata]
+    values += [_pooled_value(metric, [kept[k] for k in members]) for _, members in labels[len(strata):]]
+    sizes = [sum(len(kept[k]) for k in members) for _, members in labels]
+    bounds = _metric_bounds(metric, [members for _, members in labels], kept, boot, options)
+    extras = options.columns()
+    rows = []
+    for (label, _), value, n, (low, high, ci_method) in zip(labels, values, sizes, bounds, strict=True):
+        finite = math.isfinite(value)
+        low, high = (low, high) if finite else (math.nan, math.nan)
+        domain = label if label in strata else None
+        rows.append((*key, label, metric.name, value, low, high, n, ci_method if finite else "",
+                     _labels(frame, "fold", domain) if domain or label == POOLED else _labels(frame, "fold"),
+                     _labels(frame, "train_domains", domain) if domain or label == POOLED
+                     else _labels(frame, "train_domains"), *extras.values()))
+    return rows
+
+
+def _pooled_value(metric: Metric, parts: list[np.ndarray]) -> float:
+    rows = np.concatenate(parts) if parts else np.zeros((0, 2))
+    return float(metric.combine(rows.sum(axis=0))) if len(rows) >= metric.min_examples and len(rows) else math.nan
+
+
+def _metric_bounds(metric: Metric, sets: list[list[int]], kept: list[np.ndarray], boot: StratifiedBootstrap | None,
+                   options: StatisticsOptions) -> list[tuple[float, float, str]]:
+    """``(low, high, ci_method)`` of each row pooling the strata ``sets``."""
+    chosen = options.bootstrap_method(metric.interval)
+    if chosen == "wilson" and _binary(kept):
+        out = []
+        for members in sets:
+            parts = np.concatenate([kept[k] for k in members]) if members else np.zeros((0, 2))
+            out.append((*wilson_interval(float(parts[:, 0].sum()), len(parts), options.level), "wilson"))
+        return out
+    if boot is None:
+        return [(math.nan, math.nan, "")] * len(sets)
+    if chosen in ("wilson", "newcombe"):
+        chosen = "studentized"
+    if chosen == "studentized" and kept[0].shape[1] < 5:
+        chosen = "BCa"
+    live = [k for k, members in enumerate(sets) if members]
+    stat = _stack([_pooled_statistic(metric, sets[k]) for k in live])
+    if chosen == "studentized":
+        result = studentized_interval(boot, stat, _stack([ratio_variance(sets[k]) for k in live]), level=options.level)
+        used = "studentized"
+    else:
+        result = boot.interval(stat, level=options.level, method=chosen)
+        used = chosen if result.method == chosen else f"{chosen}->{result.method}"
+    low, high = np.atleast_1d(result.low), np.atleast_1d(result.high)
+    out = [(math.nan, math.nan, "")] * len(sets)
+    for j, k in enumerate(live):
+        out[k] = (float(low[j]), float(high[j]), used)
+    return out
+
+
+def _binary(kept: list[np.ndarray]) -> bool:
+    rows = np.concatenate(kept) if kept else np.zeros((0, 2))
+    return bool(np.all((rows[:, 1] == 1) & ((rows[:, 0] == 0) | (rows[:, 0] == 1))))
+
+
+def _pooled_statistic(metric: Metric, members: list[int]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda sums: metric.combine(sums[..., members, :].sum(axis=-2))
+
+
+def _stack(statistics: list[Callable[[np.ndarray], np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
+    return lambda sums: np.stack([f(sums) for f in statistics], axis=-1)
+
+
 def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
-              boot: StratifiedBootstrap, options: ScoreOptions) -> list[tuple]:
-    gaps = domain_gaps(strata, metric, in_domain=info.in_domain, resamples=options.resamples, level=options.level,
-                       method=options.method, seed=seed_hash(options.seed, *key, metric.name, "permutation"),
-                       permutations=options.permutations, kinds=options.kinds, where="/".join(key), bootstrap=boot)
+              frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
+              quiet: bool = False) -> list[tuple]:
+    with warnings.catch_warnings():
+        if quiet:  # the metrics rows have warned of these domains already
+            warnings.simplefilter("ignore", EmptyDomainWarning)
+        gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
+                           level=options.level, method=options.method,
+                           seed=seed_hash(options.seed, *key, metric.name, "permutation"),
+                           permutations=options.permutations, kinds=options.kinds, where="/".join(key),
+                           bootstrap=boot)
+    fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
-             g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg) for g in gaps]
+             g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, fold,
+             *extras.values()) for g in gaps]
 
 
 def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], *, resamples: int = 10_000,
-                 level: float = 0.95, seed: int = 0, method: str = "BCa", permutations: int = 2_000,
+                 level: float = 0.95, seed: int = 0, method: str = "auto", permutations: int = 2_000,
                  kinds: tuple[str, ...] = GAP_KINDS, metrics: bool = True, gaps: bool = True,
-                 progress: Progress | None = None) -> ScoreTables:
+                 progress: Progress | None = None, options: StatisticsOptions | None = None) -> ScoreTables:
     """``metrics.csv``, ``gaps.csv`` and the domain-spread table in one pass.
 
     Parameters
@@ -207,7 +331,10 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
         ``seed_hash(seed, model, suite, task, metric)`` so that adding a model changes
         no other model's intervals.
     method
-        Bootstrap interval method, ``"BCa"`` or ``"percentile"``.
+        ``"auto"`` (each metric's declared interval: Wilson / Newcombe for accuracy, a
+        studentized bootstrap for a ratio metric's domain values and a percentile one
+        for its gaps, BCa for the calibration errors, basic for the range and spread),
+        ``"studentized"``, ``"BCa"`` or ``"percentile"``; case-insensitive.
     permutations
         Monte Carlo permutations per gap test (default 2,000: the Monte Carlo standard
         error of a p-value near 0.05 is then 0.005). Exact tests (0/1 accuracy between
@@ -219,45 +346,53 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     progress
         ``progress(total, description)`` context manager yielding ``advance(n)``, called
         with the number of (model, suite, task, metric) groups.
+    options
+        All the settings at once (then ``resamples … kinds`` are ignored).
+
+    Every row carries ``ci_method`` and the settings (``level, resamples, permutations,
+    stat_seed``); every metrics row its ``fold`` and ``train_domains``; every gap row the
+    ``fold`` (``;``-joined when the model's domains come from several folds).
 
     Raises
     ------
     StatisticsError
         For an invalid option, or records of a task that ``infos`` does not describe.
     """
-    options = ScoreOptions(resamples, level, seed, method, permutations, tuple(kinds))
+    options = options or StatisticsOptions(resamples, level, seed, method, permutations, tuple(kinds))
     metric_rows: list[tuple] = []
     gap_rows: list[tuple] = []
     groups = [(key, frame, info, metric) for key, frame, info in _groups(records, infos)
               for metric in metrics_for(info.kind)]
     with (progress or _silent)(len(groups), "statistics") as advance:
         for key, frame, info, metric in groups:
-            strata = _strata(frame, info, metric)
-            boot = StratifiedBootstrap(list(strata.values()), n_resamples=options.resamples,
-                                       rng=seed_hash(options.seed, *key, metric.name))
+            strata = _strata(frame, info, metric, _moments(metric, options))
+            kept = [p for p in strata.values() if len(p)]
+            boot = StratifiedBootstrap(kept, n_resamples=options.resamples,
+                                       rng=seed_hash(options.seed, *key, metric.name)) if kept else None
             if metrics:
-                metric_rows += _metric_rows(key, metric, strata, boot, options)
+                metric_rows += _metric_rows(key, metric, strata, info, frame, boot, options)
             if gaps:
-                gap_rows += _gap_rows(key, metric, strata, info, boot, options)
+                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, quiet=metrics)
             advance(1)
-    metrics_frame = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS)
+    metrics_frame = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS + METRIC_EXTRA_COLUMNS)
     gaps_frame = pd.DataFrame(gap_rows, columns=GAP_COLUMNS + GAP_EXTRA_COLUMNS)
     return ScoreTables(metrics_frame, gaps_frame, spread_table(metrics_frame, gaps_frame) if metrics else pd.DataFrame())
 
 
 def metrics_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], **options: Any) -> pd.DataFrame:
-    """One row per ``(model, suite, task, domain, metric)``; domain ``ALL`` is pooled.
-
-    Accuracy carries a Wilson interval; every other metric a stratified bootstrap
-    interval (BCa by default). Keyword options as for :func:`score_tables`.
+    """One row per ``(model, suite, task, domain, metric)``; domain ``ALL`` is pooled and
+    ``group:<name>`` pools a domain group. A suite domain without records is a NaN row
+    (with :class:`~bench.errors.EmptyDomainWarning`). Keyword options as for
+    :func:`score_tables`.
     """
     return score_tables(records, infos, gaps=False, **options).metrics
 
 
 def gaps_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], **options: Any) -> pd.DataFrame:
-    """One row per comparison (``id_ood``, ``pairwise``, ``best_worst``) with bootstrap CI,
+    """One row per comparison (see :mod:`bench.scoring.gaps` for the kinds) with interval,
     permutation p-value, Holm-adjusted p-value and, beyond the contract's columns,
-    ``value_a, value_b, n_a, n_b, relative_drop, mdg`` (minimum detectable gap at 80% power).
+    ``value_a, value_b, n_a, n_b, relative_drop, mdg`` (minimum detectable gap at 80%
+    power), ``ci_method``, ``missing``, ``fold`` and the settings.
 
     ``gap = m(A) − m(B)`` for higher-is-better metrics and ``m(B) − m(A)`` for losses, so a
     positive gap always means "worse on domain_b". Keyword options as for :func:`score_tables`.
@@ -275,7 +410,7 @@ def spread_table(metrics: pd.DataFrame, gaps: pd.DataFrame) -> pd.DataFrame:
     relative drop :math:`(m(ID) - m(OOD)) / m(ID)` (sign-adjusted for losses), from the
     two tables."""
     rows = []
-    domains = metrics[metrics["domain"] != POOLED]
+    domains = metrics[(metrics["domain"] != POOLED) & ~metrics["domain"].astype(str).str.startswith(GROUP_PREFIX)]
     pooled_ood = gaps[(gaps["kind"] == "id_ood")] if not gaps.empty else gaps
     for (model, suite, task, name), part in domains.groupby(["model", "suite", "task", "metric"], sort=False):
         higher = _higher_is_better(name)

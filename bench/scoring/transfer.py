@@ -19,12 +19,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import replace
 
 import numpy as np
 import pandas as pd
 
 from bench.scoring.metrics import metrics_for
-from bench.scoring.tables import TaskInfo, task_columns
+from bench.scoring.tables import TaskInfo, fold_in_domain, model_keys, task_columns
 
 __all__ = ["SUMMARY_COLUMNS", "TRIAL_COLUMNS", "transfer_matrix", "transfer_summary", "trials_table"]
 
@@ -114,9 +115,12 @@ def _point_values(records: pd.DataFrame, info: TaskInfo, where: str) -> list[tup
 
 def _per_trial(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> pd.DataFrame:
     rows = []
-    for (trial, model, suite, task), part in records.groupby(["trial", "model", "suite", "task"], sort=False):
+    keyed = records.assign(model=model_keys(records)) if len(records) else records  # model@fold per fold
+    for (trial, model, suite, task), part in keyed.groupby(["trial", "model", "suite", "task"], sort=False):
         where = f"{model}/{suite}/{task}/trial{trial}"
-        for kind, domain, metric, value in _point_values(part, infos[(suite, task)], where):
+        info = infos[(suite, task)]
+        own = replace(info, in_domain=fold_in_domain(part, info))  # the fold's training domains
+        for kind, domain, metric, value in _point_values(part, own, where):
             rows.append((model, suite, task, kind, domain, metric, value, trial))
     return pd.DataFrame(rows, columns=["model", "suite", "task", "kind", "domain", "metric", "value", "trial"])
 

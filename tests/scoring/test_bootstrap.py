@@ -116,7 +116,7 @@ def test_jackknife_is_the_leave_one_out_statistic() -> None:
     ({"level": 0}, r"open interval \(0, 1\). Got 0"),
     ({"n_resamples": 10}, r"The 'n_resamples' parameter must be an integer of at least 100. Got 10 instead"),
     ({"n_resamples": 1000.0}, r"must be an integer of at least 100. Got 1000.0"),
-    ({"method": "bca"}, r"The 'method' parameter must be one of percentile, BCa. Got 'bca' instead"),
+    ({"method": "basic"}, r"The 'method' parameter must be one of percentile, BCa. Got 'basic' instead"),
 ])
 def test_invalid_parameters_are_named(kwargs: dict, message: str) -> None:
     with pytest.raises(StatisticsError, match=message):

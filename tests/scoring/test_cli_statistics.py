@@ -23,10 +23,21 @@ def test_score_recomputes_the_tables_from_the_records(run_dir: Path, capsys: pyt
     before = pd.read_csv(run_dir / "gaps.csv")
     assert main(["score", str(run_dir), "--resamples", "300", "--permutations", "200", "--level", "0.8",
                  "--seed", "3", "-q"]) == 0
-    printed = capsys.readouterr().out
+    captured = capsys.readouterr()
+    printed = captured.out
     assert "gap ID→OOD" in printed and "gaps.csv" in printed
+    assert "80% interval" in printed and "95% interval" not in printed
+    assert ("NOTE: replaced metrics.csv and gaps.csv scored with level=0.95, stat_method=auto, resamples=10000, "
+            "permutations=2000, stat_seed=0 by level=0.8, stat_method=auto, resamples=300, permutations=200, "
+            "stat_seed=3") in captured.err
     gaps, metrics = pd.read_csv(run_dir / "gaps.csv"), pd.read_csv(run_dir / "metrics.csv")
-    assert set(gaps["kind"]) == {"id_ood", "pairwise", "best_worst"}
+    for table in (gaps, metrics):  # every row says how it was scored
+        assert (table["level"] == 0.8).all() and (table["stat_seed"] == 3).all()
+        assert (table["resamples"] == 300).all() and (table["permutations"] == 200).all()
+        assert (table["stat_method"] == "auto").all()
+    assert set(metrics.loc[metrics["metric"] == "accuracy", "ci_method"]) == {"wilson"}
+    assert set(metrics.loc[metrics["metric"] == "mse", "ci_method"]) == {"studentized"}
+    assert set(gaps["kind"]) == {"id_ood", "pairwise", "best_worst", "spread"}
     assert gaps["mdg"].notna().any() and gaps["p_adjusted"].notna().any()
     assert len(gaps) == len(before)
     pd.testing.assert_series_equal(gaps["gap"], before["gap"])  # point estimates do not depend on options
@@ -34,6 +45,18 @@ def test_score_recomputes_the_tables_from_the_records(run_dir: Path, capsys: pyt
     wide = width_before > 0
     assert (width[wide] < width_before[wide]).mean() > 0.9  # an 80% interval is narrower than a 95% one
     assert metrics["ci_low"].notna().all()
+
+
+def test_score_method_is_case_insensitive_and_recorded(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "--method", "bca", "-q"]) == 0
+    assert "stat_method=BCa" in capsys.readouterr().err
+    gaps, metrics = pd.read_csv(run_dir / "gaps.csv"), pd.read_csv(run_dir / "metrics.csv")
+    assert (gaps["stat_method"] == "BCa").all()
+    assert set(gaps["ci_method"].dropna()) <= {"BCa", "BCa->percentile"}
+    assert set(metrics.loc[metrics["metric"] == "accuracy", "ci_method"]) == {"wilson"}  # closed form kept
+    with pytest.raises(SystemExit, match="2"):
+        main(["score", str(run_dir), "--method", "jackknife"])
+    assert "must be one of auto, studentized, BCa, percentile (any case), got 'jackknife'" in capsys.readouterr().err
 
 
 def test_score_is_reproducible(run_dir: Path) -> None:
@@ -87,3 +110,23 @@ def test_compare_errors(run_dir: Path, capsys: pytest.CaptureFixture[str]) -> No
         capsys.readouterr().err
     assert main(["compare", str(run_dir), str(run_dir), str(run_dir), "--models", "a", "b"]) == 2
     assert "takes one run folder, or two" in capsys.readouterr().err
+
+
+def test_run_takes_the_statistics_options_and_records_them(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import json
+
+    assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path), "--limit", "20", "--quiet",
+                 "--no-save-models", "--level", "0.9", "--method", "PERCENTILE", "--resamples", "200",
+                 "--permutations", "300", "--stat-seed", "4"]) == 0
+    assert "90% interval (percentile" in capsys.readouterr().out
+    (folder,) = (tmp_path / "runs").iterdir()
+    meta = json.loads((folder / "run.json").read_text())
+    assert meta["statistics"] | {"kinds": None} == {"resamples": 200, "level": 0.9, "seed": 4, "method": "percentile",
+                                                    "permutations": 300, "kinds": None}
+    gaps = pd.read_csv(folder / "gaps.csv")
+    assert (gaps["level"] == 0.9).all() and (gaps["stat_seed"] == 4).all() and (gaps["permutations"] == 300).all()
+    bootstrapped = gaps["ci_method"].dropna()
+    assert len(bootstrapped) and (bootstrapped == "percentile").all()  # forced on every bootstrapped row
+    assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path / "x"), "--level", "1.5"]) == 2
+    assert "confidence level must be a number in the open interval (0, 1). Got 1.5" in capsys.readouterr().err
+    assert not (tmp_path / "x" / "runs").exists() or not list((tmp_path / "x" / "runs").iterdir())

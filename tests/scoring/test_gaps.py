@@ -106,7 +106,8 @@ def test_gap_signs_kinds_and_values() -> None:
     gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=1_000, seed=0)
     kinds = [(g.kind, g.domain_a, g.domain_b) for g in gaps]
     assert kinds == [("id_ood", "a", "b"), ("id_ood", "a", "c"), ("id_ood", "a", "OOD"), ("pairwise", "a", "b"),
-                     ("pairwise", "a", "c"), ("pairwise", "b", "c"), ("best_worst", "a", "b")]
+                     ("pairwise", "a", "c"), ("pairwise", "b", "c"), ("best_worst", "a", "b"),
+                     ("spread", "ALL", "ALL")]
     mean = {d: s[:, 0].mean() for d, s in strata.items()}
     assert math.isclose(gaps[0].gap, mean["a"] - mean["b"]) and gaps[0].gap > 0
     assert math.isclose(gaps[2].value_b, np.r_[strata["b"][:, 0], strata["c"][:, 0]].mean())
@@ -148,7 +149,8 @@ def test_relabelling_domains_permutes_the_results() -> None:
 
 def test_invalid_options_are_named() -> None:
     strata = {"a": _ratio([1, 0, 1]), "b": _ratio([0, 0, 1])}
-    with pytest.raises(StatisticsError, match=r"Unknown gap kind\(s\) 'worst'. Valid: id_ood, pairwise, best_worst"):
+    with pytest.raises(StatisticsError,
+                       match=r"Unknown gap kind\(s\) 'worst'. Valid: id_ood, domain_rest, pairwise, best_worst, spread"):
         domain_gaps(strata, ACC, in_domain=["a"], kinds=["worst"])
     with pytest.raises(StatisticsError, match="The 'permutations' parameter must be an integer of at least 100"):
         domain_gaps(strata, ACC, in_domain=["a"], permutations=5)
@@ -199,3 +201,13 @@ def test_coverage_for_a_continuous_metric() -> None:
         rejected += gap.p_value <= 0.05
     assert 0.91 <= covered / trials <= 0.98
     assert rejected / trials <= 0.09
+
+
+def test_mdg_is_nan_without_variance_and_a_bca_fallback_is_recorded() -> None:
+    strata = {"a": _ratio([1.0] * 20), "b": _ratio([1.0] * 30)}
+    gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=200, kinds=["id_ood"], method="auto")
+    assert all(math.isnan(g.mdg) for g in gaps)  # no variance: no gap size can be promised (not 0)
+    assert all(g.ci_method == "newcombe" and g.ci_low < 0 < g.ci_high for g in gaps)  # no collapse to [0, 0]
+    tiny = {"a": _ratio([1.0, 0.0, 1.0]), "b": _ratio([0.0])}  # a 1-example stratum: no jackknife
+    (row, _) = domain_gaps(tiny, ACC, in_domain=["a"], resamples=200, kinds=["id_ood"], method="BCa")
+    assert row.ci_method == "BCa->percentile"

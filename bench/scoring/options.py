@@ -1,0 +1,82 @@
+"""The statistics settings shared by ``bench run``, ``bench score``, ``bench compare`` and
+``bench mitigations``, and how they are recorded beside the numbers."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from bench.errors import StatisticsError
+from bench.scoring.bootstrap import check_method, check_resamples
+from bench.scoring.intervals import check_level
+
+__all__ = ["GAP_KINDS", "METHOD_CHOICES", "SETTING_COLUMNS", "StatisticsOptions"]
+
+GAP_KINDS = ("id_ood", "domain_rest", "pairwise", "best_worst", "spread")
+"""Every kind of comparison in ``gaps.csv`` (see :mod:`bench.scoring.gaps`)."""
+
+METHOD_CHOICES = ("auto", "studentized", "BCa", "percentile")
+"""``method``: ``auto`` uses each metric's declared interval (``Metric.interval``,
+``Metric.gap_interval``); the others force that bootstrap interval on every
+bootstrapped row (closed forms, Wilson for a domain's accuracy, are kept)."""
+
+SETTING_COLUMNS = ["level", "stat_method", "resamples", "permutations", "stat_seed"]
+"""Columns of ``metrics.csv`` and ``gaps.csv`` that record the settings (with ``ci_method``)."""
+
+
+@dataclass(frozen=True)
+class StatisticsOptions:
+    """How every interval and test is computed.
+
+    Attributes
+    ----------
+    resamples
+        Bootstrap resamples (at least 100; default 10,000).
+    level
+        Two-sided confidence level of every interval, in (0, 1).
+    seed
+        Base seed of the resampling and the permutations (``bench run --stat-seed``).
+    method
+        One of :data:`METHOD_CHOICES`, case-insensitive (``bca`` is ``BCa``).
+    permutations
+        Monte Carlo permutations per test (at least 100); exact tests need none.
+    kinds
+        Gap kinds to compute, a subset of :data:`GAP_KINDS`.
+    """
+
+    resamples: int = 10_000
+    level: float = 0.95
+    seed: int = 0
+    method: str = "auto"
+    permutations: int = 2_000
+    kinds: tuple[str, ...] = GAP_KINDS
+
+    def __post_init__(self) -> None:
+        check_resamples(self.resamples, "resamples")
+        check_level(self.level)
+        object.__setattr__(self, "method", check_method(self.method, METHOD_CHOICES))
+        check_resamples(self.permutations, "permutations")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
+            raise StatisticsError(f"The statistics seed must be an integer. Got {self.seed!r} instead.")
+        unknown = [k for k in self.kinds if k not in GAP_KINDS]
+        if unknown:
+            raise StatisticsError(f"Unknown gap kind(s) {', '.join(map(repr, unknown))}. "
+                                  f"Valid: {', '.join(GAP_KINDS)}.")
+        object.__setattr__(self, "kinds", tuple(self.kinds))
+
+    def record(self) -> dict[str, Any]:
+        """The settings as stored in ``run.json`` (key ``statistics``)."""
+        return {**asdict(self), "kinds": list(self.kinds)}
+
+    def columns(self) -> dict[str, Any]:
+        """The settings written on every row of ``metrics.csv`` and ``gaps.csv``."""
+        return {"level": self.level, "stat_method": self.method, "resamples": self.resamples,
+                "permutations": self.permutations, "stat_seed": self.seed}
+
+    def bootstrap_method(self, declared: str) -> str:
+        """The interval a row gets: the metric's ``declared`` method under ``auto``;
+        otherwise the forced bootstrap method wherever ``declared`` is a bootstrap one
+        or a closed form of a gap (Newcombe)."""
+        if self.method == "auto" or declared == "wilson":
+            return declared
+        return self.method
