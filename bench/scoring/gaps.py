@@ -281,14 +281,15 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     tests: dict[tuple, float] = {}
     rows = []
     for k, (c, rng) in enumerate(zip(comparisons, perm_rng.spawn(len(comparisons)), strict=True)):
-        rows.append(_gap(c, metric, parts, values, statistics[k], result, k, level, permutations, rng, tests))
+        rows.append(_gap(c, metric, parts, values, statistics[k], result, k, level, permutations, rng, tests,
+                         family=len(comparisons)))
     adjusted = holm([g.p_value for g in rows])
     return [Gap(**{**g.__dict__, "p_adjusted": float(p)}) for g, p in zip(rows, adjusted, strict=True)]
 
 
 def _gap(c: _Comparison, metric: Metric, parts: list[np.ndarray], values: list[float], statistic: Statistic,
          result: BootstrapResult, k: int, level: float, permutations: int, rng: np.random.Generator,
-         tests: dict[tuple, float]) -> Gap:
+         tests: dict[tuple, float], family: int = 1) -> Gap:
     part_a = np.concatenate([parts[i] for i in c.a])
     part_b = np.concatenate([parts[i] for i in c.b])
     value_a = values[c.a[0]] if len(c.a) == 1 else _quiet_value(metric, part_a)
@@ -299,8 +300,8 @@ def _gap(c: _Comparison, metric: Metric, parts: list[np.ndarray], values: list[f
     if key not in tests:
         groups, group_stat = (parts, statistic) if c.kind == "best_worst" else \
             ([part_a, part_b], gap_statistic(metric, [0], [1]))
-        tests[key] = permutation_test(groups, group_stat, n_permutations=permutations, rng=rng) if finite \
-            else math.nan
+        tests[key] = permutation_test(groups, group_stat, n_permutations=permutations, rng=rng, family_size=family,
+                                      alpha=1 - level) if finite else math.nan
     low, high, se = (float(result.low[k]), float(result.high[k]), float(result.standard_error[k])) if finite \
         else (math.nan, math.nan, math.nan)
     mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - level, standard_error=se) if finite else math.nan

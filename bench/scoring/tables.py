@@ -104,12 +104,37 @@ class ScoreTables:
     spread: pd.DataFrame = field(default_factory=pd.DataFrame)
 
 
-def task_columns(frame: pd.DataFrame, info: TaskInfo) -> dict[str, np.ndarray]:
-    """Record columns as arrays, plus ``probs`` (n, k) in the task's choice order."""
-    columns = {name: frame[name].to_numpy() for name in frame.columns}
-    if info.kind == "classification":
-        columns["probs"] = frame[[f"prob_{c}" for c in info.choices]].to_numpy(dtype=np.float64)
-    return columns
+class _Columns(Mapping[str, np.ndarray]):
+    """Record columns as arrays, converted on first access (a metric reads two or three of
+    them; converting the text columns of a million records costs seconds)."""
+
+    def __init__(self, frame: pd.DataFrame, info: TaskInfo) -> None:
+        self._frame, self._info = frame, info
+        self._cache: dict[str, np.ndarray] = {}
+        self._names = [*frame.columns, *(["probs"] if info.kind == "classification" else [])]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            if name == "probs" and self._info.kind == "classification":
+                columns = [f"prob_{c}" for c in self._info.choices]
+                self._cache[name] = self._frame[columns].to_numpy(dtype=np.float64)
+            elif name in self._frame.columns:
+                self._cache[name] = self._frame[name].to_numpy()
+            else:
+                raise KeyError(name)
+        return self._cache[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def task_columns(frame: pd.DataFrame, info: TaskInfo) -> Mapping[str, np.ndarray]:
+    """Record columns as arrays (converted when first read), plus ``probs`` (n, k) in the
+    task's choice order."""
+    return _Columns(frame, info)
 
 
 def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]
@@ -132,8 +157,8 @@ def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]
 def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric) -> dict[str, np.ndarray]:
     """The metric's components of each domain present, in the suite's domain order."""
     parts = metric.components(task_columns(frame, info))
-    codes = frame["domain"].to_numpy()
-    return {d: parts[codes == d] for d in info.domains if np.any(codes == d)}
+    rows = frame.groupby("domain", sort=False).indices  # one hashing pass, not a comparison per domain
+    return {d: parts[rows[d]] for d in info.domains if d in rows}
 
 
 def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray],
