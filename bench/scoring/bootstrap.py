@@ -485,7 +485,8 @@ def _scalar(x: np.ndarray) -> float | np.ndarray:
 
 def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strata: np.ndarray | None = None, *,
                     n_resamples: int = 10_000, level: float = 0.95, method: str = "BCa",
-                    rng: int | np.random.Generator | None = None, keep_distribution: bool = False) -> BootstrapResult:
+                    rng: int | np.random.Generator | None = None, keep_distribution: bool = False,
+                    normal_min: int | None = NORMAL_MIN) -> BootstrapResult:
     """Stratified bootstrap interval for the pooled ratio of sums :math:`\\sum v_i / \\sum w_i`.
 
     Parameters
@@ -496,6 +497,8 @@ def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strat
         Stratum label of each example; resampling is within strata (default: one stratum).
     n_resamples, level, method, rng, keep_distribution
         As for :meth:`StratifiedBootstrap.interval`.
+    normal_min
+        As for :class:`StratifiedBootstrap` (``None``: always resample indices).
 
     Raises
     ------
@@ -512,7 +515,7 @@ def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strat
         raise StatisticsError("Cannot bootstrap an empty sample: values has length 0.")
     parts = np.column_stack([values, weights])
     groups = [parts[labels == u] for u in np.unique(labels)]
-    boot = StratifiedBootstrap(groups, n_resamples=n_resamples, rng=rng)
+    boot = StratifiedBootstrap(groups, n_resamples=n_resamples, rng=rng, normal_min=normal_min)
     return boot.interval(_pooled_ratio, level=level, method=method, keep_distribution=keep_distribution)
 
 
