@@ -355,7 +355,8 @@ def _add_statistics_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--method", choices=["BCa", "percentile"], default="BCa",
                         help="bootstrap interval (default: BCa)")
     parser.add_argument("--permutations", type=int, default=2_000, metavar="N",
-                        help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+                        help="Monte Carlo permutations drawn first per test, more up to 10 x tests / alpha "
+                             "where a p-value may be small (default: 2000; exact tests need none)")
 
 
 def _statistics_options(args: argparse.Namespace) -> dict:

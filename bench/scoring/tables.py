@@ -215,9 +215,12 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     method
         Bootstrap interval method, ``"BCa"`` or ``"percentile"``.
     permutations
-        Monte Carlo permutations per gap test (default 2,000: the Monte Carlo standard
-        error of a p-value near 0.05 is then 0.005). Exact tests (0/1 accuracy between
-        two groups) need none.
+        Monte Carlo permutations drawn first per gap test (default 2,000: the Monte
+        Carlo standard error of a p-value near 0.05 is then 0.005); more are drawn, up
+        to ``10 m / (1 - level)`` for the ``m`` comparisons of a (model, task, metric),
+        unless the p-value is clearly above ``1 - level``
+        (:mod:`bench.scoring.permutation`). Exact tests (0/1 accuracy between two
+        groups) need none.
     kinds
         Gap kinds to compute.
     metrics, gaps
