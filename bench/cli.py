@@ -410,7 +410,8 @@ def _add_statistics_options(parser: argparse.ArgumentParser, seed: str = "--seed
                             "(domains) and percentile (gaps) bootstrap for losses), studentized, BCa or "
                             "percentile; any case (default: auto)")
     group.add_argument("--permutations", type=int, default=2_000, metavar="N",
-                       help="Monte Carlo permutations per test (default: 2000; exact tests need none)")
+                       help="Monte Carlo permutations drawn first per test, more up to 10 x tests / alpha "
+                            "where a p-value may be small (default: 2000; exact tests need none)")
 
 
 def _statistics_options(args: argparse.Namespace) -> StatisticsOptions:

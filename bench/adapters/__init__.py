@@ -22,14 +22,16 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
-from bench.adapters.torch_module import TorchModuleAdapter
 from bench.errors import ConfigError
 from bench.registry import Registry, load_object, load_plugins
+
+if TYPE_CHECKING:
+    from bench.adapters.torch_module import TorchModuleAdapter
 
 __all__ = [
     "BASELINES",
@@ -45,6 +47,18 @@ __all__ = [
     "make_model",
     "parse_model_spec",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """:class:`TorchModuleAdapter` is imported on first use: it is the one adapter here
+    that needs torch, and scoring or reporting must not pay for it."""
+    if name == "TorchModuleAdapter":
+        from bench.adapters.torch_module import TorchModuleAdapter
+
+        globals()[name] = TorchModuleAdapter
+        return TorchModuleAdapter
+    raise AttributeError(f"module 'bench.adapters' has no attribute {name!r}")
+
 
 ModelFactory = Callable[..., Adapter]
 MODELS: Registry[ModelFactory] = Registry("model")

@@ -30,10 +30,9 @@ from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.strategies import FineTuneConfig, sample_labelled
 from bench.baselines.text_model import (
     TaskTargets,
-    batch_loss,
-    minibatches,
     supports_task,
     task_targets,
+    train_loop,
 )
 from bench.errors import BenchError, CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
@@ -86,13 +85,12 @@ class HeadConfig:
 def train_heads(heads: nn.ModuleDict, features: torch.Tensor, targets: Mapping[str, TaskTargets], *,
                 epochs: int, batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
     """Train ``heads`` in place on fixed ``features`` ``(n, d)`` with :func:`batch_loss`."""
-    optimiser = torch.optim.Adam(heads.parameters(), lr=lr)
-    for batch in minibatches(len(features), epochs=epochs, batch_size=batch_size, seed=seed):
+    def forward(batch: np.ndarray) -> dict[str, torch.Tensor]:
         hidden = features[torch.from_numpy(batch)]
-        loss = batch_loss({n: h(hidden) for n, h in heads.items()}, batch, targets, regression_weight)
-        optimiser.zero_grad()
-        loss.backward()
-        optimiser.step()
+        return {name: head(hidden) for name, head in heads.items()}
+
+    train_loop(forward, [torch.optim.Adam(heads.parameters(), lr=lr)], len(features), targets, epochs=epochs,
+               batch_size=batch_size, regression_weight=regression_weight, seed=seed)
 
 
 class EncoderHeadModel(Adapter):

@@ -14,7 +14,16 @@ The sums are drawn exactly, by the cheapest exact route:
   with unit weight) draws the counts of each distinct row from a multinomial
   (a binomial for two values): the resampled sum of 0/1 values *is* a binomial draw;
 - otherwise indices are drawn in chunks of at most ``max_elements`` (default 2¹⁷) so that
-  memory stays bounded for any number of examples.
+  memory stays bounded for any number of examples;
+- a stratum of at least ``normal_min`` (default :data:`NORMAL_MIN`) examples with
+  continuous rows draws its resampled sum from the limit of that distribution, the
+  multivariate normal :math:`N(n_s \\bar c_s, n_s \\hat\\Sigma_s)` with the rows' mean and
+  covariance (``ddof=0``): the same first two moments as the resampled sum, whose
+  remaining skewness is :math:`O(n_s^{-1/2})` and moves a 95 % bound by about
+  :math:`0.12\\, \\gamma / \\sqrt{n_s}` of the interval's width for rows of skewness
+  :math:`\\gamma`. Cost :math:`O(B C^2)` instead of :math:`O(B n_s)`. Statistics are
+  still evaluated on the drawn sums, so ratios and calibration errors keep their
+  non-linearity; ``normal_min=None`` always resamples indices.
 
 Rows are sorted before resampling, so the result does not depend on record order, and
 each stratum draws from its own child generator (``rng.spawn``), so relabelling the
@@ -23,7 +32,9 @@ strata permutes the results without changing them.
 Intervals follow :func:`scipy.stats.bootstrap`: the percentile interval, and the BCa
 interval (Efron 1987) with the bias correction :math:`\\hat z_0 = \\Phi^{-1}(\\#\\{\\theta^*_b
 < \\hat\\theta\\} + \\#\\{\\theta^*_b \\le \\hat\\theta\\}) / 2B)` and the acceleration from
-the jackknife of each stratum (computed in closed form from the sums, :math:`O(n)`):
+the jackknife of each stratum (computed in closed form from the sums, :math:`O(n)`; for a
+stratum of at least ``normal_min`` examples from the first-order expansion of the
+leave-one-out values, the infinitesimal jackknife, which differs by :math:`O(1/n)`):
 
 .. math::
     U_{si} = (n_s - 1)(\\bar\\theta_{s\\cdot} - \\hat\\theta_{s(i)}), \\qquad
@@ -112,6 +123,11 @@ class BootstrapResult:
         return ConfidenceInterval(self.low, self.high)
 
 
+NORMAL_MIN = 10_000
+"""Stratum size from which continuous rows draw their resampled sums from the normal limit."""
+PREFIX = 4_096
+"""Rows looked at first when counting distinct values (an early exit for continuous data)."""
+
 PARALLEL_THRESHOLD = 5_000_000
 """Resampled elements (examples × resamples) above which strata are drawn in threads."""
 
@@ -153,17 +169,43 @@ def _sorted_rows(parts: np.ndarray) -> np.ndarray:
     return parts[np.lexsort(parts.T[::-1])]
 
 
+def _canonical(parts: np.ndarray, normal_min: float) -> np.ndarray:
+    """Rows sorted (:func:`_sorted_rows`) where the order could reach the draws: not for a
+    stratum of at least ``normal_min`` rows, whose draws depend on its moments alone."""
+    return parts if len(parts) >= normal_min else _sorted_rows(parts)
+
+
 def _distinct_rows(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
     """``(rows, counts)`` if the rows take at most ``MAX_DISTINCT`` values, else ``None``."""
+    if len(parts) == 0:
+        return None
+    step = max(1, len(parts) // PREFIX)
+    codes = np.zeros(len(parts), dtype=np.int64)  # index of each row's prefix in `table`
+    table = np.zeros((1, 0))  # the distinct prefixes (columns 0 … j-1) seen so far
     for j in range(parts.shape[1]):
-        if len(np.unique(parts[:, j])) > MAX_DISTINCT:
+        column = parts[:, j]
+        candidates = np.unique(np.concatenate([column[:PREFIX], column[::step]]))  # an early exit for
+        if len(candidates) > MAX_DISTINCT:  # continuous data
             return None
-    rows, counts = np.unique(parts, axis=0, return_counts=True)
-    return (rows, counts) if len(rows) <= MAX_DISTINCT else None
+        index = np.minimum(np.searchsorted(candidates, column), len(candidates) - 1)
+        if not np.array_equal(candidates[index], column):  # values the samples missed
+            candidates = np.unique(column)
+            if len(candidates) > MAX_DISTINCT:
+                return None
+            index = np.searchsorted(candidates, column)
+        combined = codes * len(candidates) + index  # at most MAX_DISTINCT² codes
+        present = np.flatnonzero(np.bincount(combined, minlength=len(table) * len(candidates)))
+        if len(present) > MAX_DISTINCT:
+            return None
+        remap = np.zeros(len(table) * len(candidates), dtype=np.int64)
+        remap[present] = np.arange(len(present))
+        codes = remap[combined]
+        table = np.column_stack([table[present // len(candidates)], candidates[present % len(candidates)]])
+    return table, np.bincount(codes, minlength=len(table))
 
 
 def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, *,
-                  max_elements: int = DEFAULT_CHUNK) -> np.ndarray:
+                  max_elements: int = DEFAULT_CHUNK, normal_min: int | None = NORMAL_MIN) -> np.ndarray:
     """Component sums of ``n_resamples`` resamples (with replacement, size ``n``) of the rows.
 
     Parameters
@@ -176,14 +218,19 @@ def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator,
         The generator the draws come from.
     max_elements
         Upper bound on the indices drawn at once (memory: about 16 bytes each).
+    normal_min
+        From this many rows on, continuous rows draw the sums from their normal limit
+        (see the module docstring); ``None``: never.
 
     Returns
     -------
     numpy.ndarray
-        Shape ``(B, C)``. Exact: by multinomial counts of the distinct rows when there are
-        few, else by chunked index resampling.
+        Shape ``(B, C)``. Exact by multinomial counts of the distinct rows when there are
+        few, else from the normal limit when there are at least ``normal_min`` rows, else
+        by chunked index resampling.
     """
-    parts = _sorted_rows(_as_parts(parts))
+    parts = _as_parts(parts)
+    parts = _canonical(parts, math.inf if normal_min is None else normal_min)
     n, c = parts.shape
     if n == 0:
         return np.zeros((n_resamples, c))
@@ -198,7 +245,19 @@ def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator,
         else:
             draws = rng.multinomial(n, counts / n, size=n_resamples)
         return draws.astype(np.float64) @ rows
+    if normal_min is not None and n >= normal_min:
+        return _normal_sums(parts, n_resamples, rng)
     return _index_sums(parts, n_resamples, rng, max_elements)
+
+
+def _normal_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
+    """Resampled sums drawn from :math:`N(n \\bar c, n \\hat\\Sigma)`, ``ddof=0``."""
+    n = len(parts)
+    mean = parts.mean(axis=0)
+    cov = np.atleast_2d(np.cov(parts, rowvar=False, ddof=0))
+    values, vectors = np.linalg.eigh(cov)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None) * n)  # root @ root.T = n Σ, singular allowed
+    return n * mean + rng.standard_normal((n_resamples, parts.shape[1])) @ root.T
 
 
 def _one_hot(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -242,16 +301,17 @@ def _index_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, m
 
 
 def _per_stratum_sums(strata: Sequence[np.ndarray], rngs: Sequence[np.random.Generator], n_resamples: int,
-                      max_elements: int) -> list[np.ndarray]:
+                      max_elements: int, normal_min: int | None = NORMAL_MIN) -> list[np.ndarray]:
     """:func:`resample_sums` of each stratum with its own generator, strata in parallel
     threads (numpy releases the GIL while drawing and gathering). Each stratum's draws
     come from its own generator alone, so the result does not depend on the threads."""
     def one(item: tuple[np.ndarray, np.random.Generator]) -> np.ndarray:
-        return resample_sums(item[0], n_resamples, item[1], max_elements=max_elements)
+        return resample_sums(item[0], n_resamples, item[1], max_elements=max_elements, normal_min=normal_min)
 
     items = list(zip(strata, rngs, strict=True))
     workers = min(len(items), os.cpu_count() or 1)
-    if workers <= 1 or sum(len(p) for p in strata) * n_resamples < PARALLEL_THRESHOLD:
+    indexed = sum(len(p) for p in strata if normal_min is None or len(p) < normal_min)
+    if workers <= 1 or indexed * n_resamples < PARALLEL_THRESHOLD:
         return [one(item) for item in items]
     with ThreadPoolExecutor(max_workers=workers) as pool:
         return list(pool.map(one, items))
@@ -270,6 +330,10 @@ class StratifiedBootstrap:
         Seed or generator; stratum ``s`` draws from child ``s`` of ``rng.spawn(S)``.
     max_elements
         Bound on the indices drawn at once (see :func:`resample_sums`).
+    normal_min
+        Stratum size from which continuous rows draw their sums from the normal limit
+        (see :func:`resample_sums`; ``None``: never), and from which the BCa
+        acceleration takes the infinitesimal jackknife (see :meth:`interval`).
 
     Attributes
     ----------
@@ -289,17 +353,21 @@ class StratifiedBootstrap:
     """
 
     def __init__(self, strata: Sequence[np.ndarray], *, n_resamples: int = 10_000,
-                 rng: int | np.random.Generator | None = None, max_elements: int = DEFAULT_CHUNK) -> None:
+                 rng: int | np.random.Generator | None = None, max_elements: int = DEFAULT_CHUNK,
+                 normal_min: int | None = NORMAL_MIN) -> None:
         self.n_resamples = check_resamples(n_resamples)
-        self.strata = [_sorted_rows(_as_parts(p, f" of stratum {i}")) for i, p in enumerate(strata)]
+        limit = math.inf if normal_min is None else normal_min
+        self.strata = [_canonical(_as_parts(p, f" of stratum {i}"), limit) for i, p in enumerate(strata)]
         if not self.strata:
             raise StatisticsError("At least one stratum is needed for a bootstrap.")
         widths = {p.shape[1] for p in self.strata}
         if len(widths) != 1:
             raise StatisticsError(f"All strata must have the same number of components. Got {sorted(widths)}.")
+        self.influence_min = math.inf if normal_min is None else normal_min
         children = make_rng(rng).spawn(len(self.strata))
         self.totals = np.stack([p.sum(axis=0) for p in self.strata])
-        self.sums = np.stack(_per_stratum_sums(self.strata, children, self.n_resamples, max_elements), axis=1)
+        self.sums = np.stack(_per_stratum_sums(self.strata, children, self.n_resamples, max_elements, normal_min),
+                             axis=1)
 
     @property
     def sizes(self) -> np.ndarray:
@@ -353,19 +421,48 @@ class StratifiedBootstrap:
         return BootstrapResult(_scalar(estimate), _scalar(low), _scalar(high), level, _scalar(se), used,
                                self.n_resamples, theta if keep_distribution else None)
 
+    def _jackknife_terms(self, statistic: Statistic, stratum: int, gradient: np.ndarray | None) -> np.ndarray:
+        """:math:`U_i = (n - 1)(\\bar\\theta_{(\\cdot)} - \\hat\\theta_{(i)})` of one stratum: from
+        the leave-one-out values, or, for a stratum of at least ``influence_min`` examples,
+        from their first-order expansion :math:`\\hat\\theta_{(i)} \\approx \\hat\\theta -
+        \\nabla_s T \\cdot c_i`, i.e. :math:`U_i \\approx (n - 1)\\, \\nabla_s T \\cdot (c_i - \\bar c)`
+        (the infinitesimal jackknife; the two differ by :math:`O(1/n)`)."""
+        n = self.sizes[stratum]
+        if gradient is None or n < self.influence_min:
+            jack = self.jackknife(statistic, stratum)
+            return (n - 1) * (jack.mean(axis=0) - jack)
+        parts = self.strata[stratum]
+        centred = parts - self.totals[stratum] / n
+        return (n - 1) * (centred @ np.ascontiguousarray(gradient[stratum]))
+
+    def _gradient(self, statistic: Statistic) -> np.ndarray:
+        """:math:`\\partial T / \\partial S_{sc}` at the observed sums by central differences,
+        shape ``(S, C)`` or ``(S, C, K)``."""
+        strata, width = self.totals.shape
+        step = 1e-6 * np.maximum(np.abs(self.totals), 1.0)
+        shifted = np.broadcast_to(self.totals, (2, strata, width, strata, width)).copy()
+        for s in range(strata):
+            for c in range(width):
+                shifted[0, s, c, s, c] += step[s, c]
+                shifted[1, s, c, s, c] -= step[s, c]
+        values = np.asarray(statistic(shifted), dtype=np.float64)  # (2, S, C) or (2, S, C, K)
+        scale = (2 * step).reshape(strata, width, *([1] * (values.ndim - 3)))
+        return (values[0] - values[1]) / scale
+
     def _bca_levels(self, statistic: Statistic, estimate: np.ndarray, theta: np.ndarray,
                     alpha: float) -> tuple[np.ndarray, np.ndarray] | None:
         with np.errstate(divide="ignore", invalid="ignore"):
             z0 = ndtri(((theta < estimate).sum(axis=0) + (theta <= estimate).sum(axis=0)) / (2 * len(theta)))
             num = np.zeros(estimate.shape)
             den = np.zeros(estimate.shape)
+            gradient = self._gradient(statistic) if self.sizes.max() >= self.influence_min else None
             for s, n in enumerate(self.sizes):
                 if n < 2:
                     return None
-                jack = self.jackknife(statistic, s)
-                u = (n - 1) * (jack.mean(axis=0) - jack)
-                num = num + (u**3).sum(axis=0) / n**3
-                den = den + (u**2).sum(axis=0) / n**2
+                u = self._jackknife_terms(statistic, s, gradient)
+                u2 = u * u
+                num = num + (u2 * u).sum(axis=0) / n**3
+                den = den + u2.sum(axis=0) / n**2
             a = num / (6 * den**1.5)
         a = np.where(den == 0, 0.0, a)  # a constant jackknife: no acceleration
         if not np.all(np.isfinite(a)):
@@ -390,7 +487,8 @@ def _scalar(x: np.ndarray) -> float | np.ndarray:
 
 def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strata: np.ndarray | None = None, *,
                     n_resamples: int = 10_000, level: float = 0.95, method: str = "BCa",
-                    rng: int | np.random.Generator | None = None, keep_distribution: bool = False) -> BootstrapResult:
+                    rng: int | np.random.Generator | None = None, keep_distribution: bool = False,
+                    normal_min: int | None = NORMAL_MIN) -> BootstrapResult:
     """Stratified bootstrap interval for the pooled ratio of sums :math:`\\sum v_i / \\sum w_i`.
 
     Parameters
@@ -401,6 +499,8 @@ def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strat
         Stratum label of each example; resampling is within strata (default: one stratum).
     n_resamples, level, method, rng, keep_distribution
         As for :meth:`StratifiedBootstrap.interval`.
+    normal_min
+        As for :class:`StratifiedBootstrap` (``None``: always resample indices).
 
     Raises
     ------
@@ -417,7 +517,7 @@ def bootstrap_ratio(values: np.ndarray, weights: np.ndarray | None = None, strat
         raise StatisticsError("Cannot bootstrap an empty sample: values has length 0.")
     parts = np.column_stack([values, weights])
     groups = [parts[labels == u] for u in np.unique(labels)]
-    boot = StratifiedBootstrap(groups, n_resamples=n_resamples, rng=rng)
+    boot = StratifiedBootstrap(groups, n_resamples=n_resamples, rng=rng, normal_min=normal_min)
     return boot.interval(_pooled_ratio, level=level, method=method, keep_distribution=keep_distribution)
 
 

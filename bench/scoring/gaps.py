@@ -381,7 +381,7 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
                        moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept))
     intervals = _intervals(comparisons, context, boot, method)
     tests: dict[tuple, float] = {}
-    rows = [_gap(c, context, intervals[k], rng, tests)
+    rows = [_gap(c, context, intervals[k], rng, tests, family=len(comparisons))
             for k, (c, rng) in enumerate(zip(comparisons, perm_rng.spawn(len(comparisons)), strict=True))]
     adjusted = holm([g.p_value for g in rows])
     return [Gap(**{**g.__dict__, "p_adjusted": float(p)}) for g, p in zip(rows, adjusted, strict=True)]
@@ -501,7 +501,8 @@ def _test_parts(metric: Metric, parts: np.ndarray) -> np.ndarray:
 
 
 def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str], rng: np.random.Generator,
-         tests: dict[tuple, float]) -> Gap:
+         tests: dict[tuple, float], family: int = 1) -> Gap:
+    """One gap row; its permutation p-value has the resolution a Holm family of ``family`` tests needs."""
     metric, parts = context.metric, context.parts
     value_a, value_b, gap = _side_values(c, context)
     finite = math.isfinite(gap) and _complete(c, context)
@@ -516,8 +517,8 @@ def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float,
             groups, group_stat = present, spread_statistic(metric)
         else:
             groups, group_stat = [part_a, part_b], gap_statistic(metric, [0], [1])
-        tests[key] = permutation_test(groups, group_stat, n_permutations=context.permutations, rng=rng) \
-            if finite else math.nan
+        tests[key] = permutation_test(groups, group_stat, n_permutations=context.permutations, rng=rng,
+                                      family_size=family, alpha=1 - context.level) if finite else math.nan
     low, high, se, ci_method = interval if finite else (math.nan, math.nan, math.nan, "")
     pooled = c.kind not in ("best_worst", "spread")
     mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - context.level, standard_error=se) \

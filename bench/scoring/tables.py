@@ -125,21 +125,57 @@ def _option_matrix(frame: pd.DataFrame, prefix: str) -> np.ndarray:
     return frame[[f"{prefix}{j}" for j in range(k)]].to_numpy(dtype=np.float64)
 
 
-def task_columns(frame: pd.DataFrame, info: TaskInfo) -> dict[str, np.ndarray]:
-    """Record columns as arrays, plus ``probs`` (n, k): in the task's choice order
-    (classification), or the softmax over each question's options of ``logprob_k``
-    (multiple choice; 0 for padded options), with ``logprobs``, ``chars`` and ``bytes``."""
-    columns = {name: frame[name].to_numpy() for name in frame.columns}
-    if info.kind == "classification":
-        columns["probs"] = frame[[f"prob_{c}" for c in info.choices]].to_numpy(dtype=np.float64)
-    if info.kind == "multiple_choice":
-        logprob = _option_matrix(frame, "logprob_")
-        shifted = np.where(np.isnan(logprob), -np.inf, logprob)
-        shifted = shifted - (shifted.max(axis=1, keepdims=True) if len(shifted) else 0.0)
-        weights = np.exp(shifted)
-        columns["probs"] = weights / weights.sum(axis=1, keepdims=True) if len(weights) else weights
-        columns |= {"logprobs": logprob, "chars": _option_matrix(frame, "chars_"), "bytes": _option_matrix(frame, "bytes_")}
-    return columns
+def _option_softmax(logprob: np.ndarray) -> np.ndarray:
+    """Softmax over each question's options of ``logprob`` (0 for padded, NaN, options)."""
+    shifted = np.where(np.isnan(logprob), -np.inf, logprob)
+    shifted = shifted - (shifted.max(axis=1, keepdims=True) if len(shifted) else 0.0)
+    weights = np.exp(shifted)
+    return weights / weights.sum(axis=1, keepdims=True) if len(weights) else weights
+
+
+class _Columns(Mapping[str, np.ndarray]):
+    """Record columns as arrays, converted on first access (a metric reads two or three of
+    them; converting the text columns of a million records costs seconds).
+
+    Derived columns: ``probs`` (n, k) in the task's choice order (classification), or the
+    softmax over each question's options of ``logprob_k`` (multiple choice), and for
+    multiple choice ``logprobs``, ``chars`` and ``bytes`` (n, K), NaN-padded."""
+
+    _DERIVED = {"classification": ("probs",), "multiple_choice": ("probs", "logprobs", "chars", "bytes")}
+
+    def __init__(self, frame: pd.DataFrame, info: TaskInfo) -> None:
+        self._frame, self._info = frame, info
+        self._cache: dict[str, np.ndarray] = {}
+        self._names = [*frame.columns, *self._DERIVED.get(info.kind, ())]
+
+    def __getitem__(self, name: str) -> np.ndarray:
+        if name not in self._cache:
+            self._cache[name] = self._compute(name)
+        return self._cache[name]
+
+    def _compute(self, name: str) -> np.ndarray:
+        kind, frame = self._info.kind, self._frame
+        if name in self._DERIVED.get(kind, ()):
+            if kind == "classification":
+                return frame[[f"prob_{c}" for c in self._info.choices]].to_numpy(dtype=np.float64)
+            if name == "probs":
+                return _option_softmax(self["logprobs"])
+            return _option_matrix(frame, {"logprobs": "logprob_", "chars": "chars_", "bytes": "bytes_"}[name])
+        if name in frame.columns:
+            return frame[name].to_numpy()
+        raise KeyError(name)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._names)
+
+    def __len__(self) -> int:
+        return len(self._names)
+
+
+def task_columns(frame: pd.DataFrame, info: TaskInfo) -> Mapping[str, np.ndarray]:
+    """Record columns as arrays (converted when first read), plus the derived columns of
+    :class:`_Columns` (``probs`` and, for multiple choice, the option matrices)."""
+    return _Columns(frame, info)
 
 
 def fold_in_domain(frame: pd.DataFrame, info: TaskInfo) -> tuple[str, ...]:
@@ -201,8 +237,9 @@ def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool) 
     """The metric's components of every suite domain (empty where it has no records)."""
     columns = task_columns(frame, info)
     parts = metric.moment_components(columns) if moments else metric.components(columns)
-    codes = frame["domain"].to_numpy()
-    return {d: parts[codes == d] for d in info.domains}
+    rows = frame.groupby("domain", sort=False).indices  # one hashing pass, not a comparison per domain
+    empty = parts[:0]
+    return {d: parts[rows[d]] if d in rows else empty for d in info.domains}
 
 
 def _labels(frame: pd.DataFrame, column: str, domain: str | None = None) -> str:
@@ -336,9 +373,12 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
         for its gaps, BCa for the calibration errors, basic for the range and spread),
         ``"studentized"``, ``"BCa"`` or ``"percentile"``; case-insensitive.
     permutations
-        Monte Carlo permutations per gap test (default 2,000: the Monte Carlo standard
-        error of a p-value near 0.05 is then 0.005). Exact tests (0/1 accuracy between
-        two groups) need none.
+        Monte Carlo permutations drawn first per gap test (default 2,000: the Monte
+        Carlo standard error of a p-value near 0.05 is then 0.005); more are drawn, up
+        to ``10 m / (1 - level)`` for the ``m`` comparisons of a (model, task, metric),
+        unless the p-value is clearly above ``1 - level``
+        (:mod:`bench.scoring.permutation`). Exact tests (0/1 accuracy between two
+        groups) need none.
     kinds
         Gap kinds to compute.
     metrics, gaps
