@@ -280,9 +280,12 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
         by_domain: dict[str, Adapter] = {}
         if not all(sink.done(u) for task in tasks for u in _fold_units(key, task, fold, config)):
             seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
-            adapter = (sink.restore(key) if adapter.trainable else None) or adapter
-            kill_point("fit")
+            restored = sink.restore(key) if adapter.trainable else None
+            if restored is not None:  # resuming: the model trained before the interruption
+                adapter = restored
+                sink.facts("restored", {key.label(config.trials): True})
             fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+            kill_point("fit")
             if adapter.trainable and on_fitted:
                 on_fitted(key, adapter)
             by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)

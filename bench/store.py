@@ -47,8 +47,17 @@ __all__ = ["KILL_ENV", "CachingAdapter", "DistributedSink", "MemorySink", "RunIn
 
 KILL_ENV = "XDBENCH_TEST_KILL_AT"
 """Test hook: ``XDBENCH_TEST_KILL_AT=<point>[:<n>]`` makes the process SIGKILL itself the
-``n``-th time (default 1st) it passes the named point (``fit``, ``batch``, ``mid-batch``,
-``export``, ``leaderboard``). Used by the crash tests only; unset, it costs one dict lookup."""
+``n``-th time (default 1st) it passes the named point. Used by the crash tests only;
+unset, it costs one dict lookup. The points:
+
+- ``fit``: a model has just been trained (its weights not yet saved);
+- ``mid-batch``: a batch has been scored but not committed;
+- ``batch``: a batch has just been committed (between batches);
+- ``export``: the run folder's records are written, its tables not yet (and again just
+  before the leaderboard merge);
+- ``leaderboard``: inside the leaderboard merge, after every run's rows are written and
+  before the latest view is.
+"""
 
 _kill_counts: dict[str, int] = {}
 STORE_NAME = "store.sqlite"
