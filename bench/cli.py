@@ -173,6 +173,11 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
 def _cmd_runs(args: argparse.Namespace) -> int:
     from bench.store import RunStore
 
+    if args.export:
+        from bench.pipeline import export_run
+
+        print(f"run folder: {export_run(args.out, args.export).run_dir}")
+        return 0
     store = RunStore(args.out)
     try:
         if args.delete:
@@ -214,7 +219,10 @@ def _add_store_parsers(commands: argparse._SubParsersAction) -> None:
                                description="List the runs in <out>/store.sqlite: running, interrupted (its process "
                                            "is gone: finish it with 'bench run --resume RUN_ID'), failed or complete.")
     runs.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
-    runs.add_argument("--delete", metavar="RUN_ID", help="remove an unfinished run's stored batches")
+    action = runs.add_mutually_exclusive_group()
+    action.add_argument("--delete", metavar="RUN_ID", help="remove a run's stored batches (not its folder)")
+    action.add_argument("--export", metavar="RUN_ID",
+                        help="write a complete run's folder (records, tables, run.json) again from the store")
     runs.set_defaults(handler=_cmd_runs)
     cache = commands.add_parser("cache", help="show or clear the output cache of a results folder",
                                 description="Adapter outputs per example, shared by every run in <out>/store.sqlite.")

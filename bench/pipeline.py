@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, OutputError
 from bench.outputs import (
     check_writable,
     read_run,
@@ -28,7 +28,7 @@ from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_tab
 from bench.store import DistributedSink, RunStore, StoreSink, kill_point
 
 __all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict", "evaluate",
-           "extra_tables", "first_trial", "repeat_run", "rescore_run", "score_run"]
+           "export_run", "extra_tables", "first_trial", "repeat_run", "rescore_run", "score_run"]
 
 
 @dataclass
@@ -255,7 +255,37 @@ def _remove_work(work: Path) -> None:
         work.parent.rmdir()  # only if no other run has a work folder
 
 
-def _publish(out: str | Path, result: RunResult, models: Path | None, more_tables: MoreTables | None) -> CompletedRun:
+def export_run(out: str | Path, run_id: str) -> CompletedRun:
+    """Write the folder ``<out>/runs/<run_id>`` of a complete run again, from the store alone
+    (no model is built or trained; the leaderboard is left as it is; saved models are not
+    in the store, so the folder has none).
+
+    Raises
+    ------
+    ConfigError
+        If the store has no such run or it is not complete.
+    OutputError
+        If the run folder exists.
+    """
+    runs = check_writable(out)
+    store = RunStore(out)
+    try:
+        info = store.run(run_id)
+        if info.state != "complete":
+            raise ConfigError(f"Run {run_id} is {info.state}, not complete; finish it with "
+                              f"'bench run --resume {run_id}'.")
+        if (runs / run_id).exists():
+            raise OutputError(f"Run folder {runs / run_id} exists already; remove it to write it again.")
+        sink = StoreSink(store, run_id, cache=False)
+        result = run(config_from_dict(info.config), run_id=run_id, sink=sink)
+        result.fingerprints = {**info.facts.get("fingerprints", {}), **result.fingerprints}
+        return _publish(out, result, None, None, update_leaderboard=False)
+    finally:
+        store.close()
+
+
+def _publish(out: str | Path, result: RunResult, models: Path | None, more_tables: MoreTables | None,
+             *, update_leaderboard: bool = True) -> CompletedRun:
     """Score the records, compute the leaderboard rows, write the run folder, merge the leaderboard."""
     scored = score_run(result.records, result.task_infos)
     tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
@@ -268,7 +298,7 @@ def _publish(out: str | Path, result: RunResult, models: Path | None, more_table
 
     def merge() -> None:
         kill_point("export")
-        board.append(merge_leaderboard(Path(out) / "leaderboard.csv", rows))
+        board.append(merge_leaderboard(Path(out) / "leaderboard.csv", rows) if update_leaderboard else rows)
 
     run_dir = write_run(out, result, tables, meta, {"models": models} if models and saved else None,
                         before_publish=merge)

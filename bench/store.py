@@ -7,8 +7,9 @@
   failed run, and facts gathered on the way (fingerprints, timings, skipped models);
 - ``batches``: one row per scored batch of a run, keyed by ``(run_id, unit)`` where the
   unit names model, suite, trial, fold, task, domain and the batch's first example; the
-  batch's record columns are stored as JSON, whatever columns the frame has, with their
-  dtypes, so that a frame read back equals the frame written;
+  batch's record columns are stored whatever columns the frame has (numbers as their raw
+  values, text as JSON, see :func:`encode_frame`), so that a frame read back equals the
+  frame written;
 - ``cache``: adapter outputs per example, keyed by
   ``sha256(adapter fingerprint, method, task definition, example content hash)``, shared
   by every run and suite of the folder.
@@ -69,7 +70,7 @@ CREATE TABLE IF NOT EXISTS runs (
     host TEXT, pid INTEGER, created_at TEXT NOT NULL, updated_at TEXT NOT NULL, error TEXT,
     facts TEXT NOT NULL DEFAULT '{}');
 CREATE TABLE IF NOT EXISTS batches (
-    run_id TEXT NOT NULL, unit TEXT NOT NULL, n INTEGER NOT NULL, frame TEXT NOT NULL,
+    run_id TEXT NOT NULL, unit TEXT NOT NULL, n INTEGER NOT NULL, frame BLOB NOT NULL,
     PRIMARY KEY (run_id, unit));
 CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY, output TEXT NOT NULL, created_at TEXT NOT NULL);
@@ -99,28 +100,47 @@ def config_hash(config: Mapping[str, Any]) -> str:
     return hashlib.sha256(json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()
 
 
-# --- frames as JSON -----------------------------------------------------------------------
-def encode_frame(frame: pd.DataFrame) -> str:
-    """A frame as JSON: column names, dtypes and values (floats exactly, via ``repr``)."""
-    columns = [str(c) for c in frame.columns]
-    dtypes = [str(frame[c].dtype) for c in frame.columns]
-    data = [frame[c].tolist() for c in frame.columns]
-    return json.dumps({"columns": columns, "dtypes": dtypes, "data": data}, default=_plain)
+# --- frames as bytes ----------------------------------------------------------------------
+def encode_frame(frame: pd.DataFrame) -> bytes:
+    """A frame as bytes: a JSON header (columns, dtypes, sizes), then each column's data —
+    numeric columns as their raw little-endian values (exact), others as a JSON list."""
+    header: list[list[Any]] = []
+    parts: list[bytes] = []
+    for name in frame.columns:
+        values = frame[name].to_numpy()
+        if values.dtype.kind in "biuf":
+            data = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes()
+            header.append([str(name), values.dtype.newbyteorder("<").str, len(data)])
+        else:
+            data = json.dumps([_plain(v) for v in values.tolist()]).encode()
+            header.append([str(name), "json", len(data)])
+        parts.append(data)
+    head = json.dumps({"n": len(frame), "columns": header}).encode()
+    return len(head).to_bytes(4, "little") + head + b"".join(parts)
 
 
 def _plain(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
     raise TypeError(f"cannot store a {type(value).__name__} in a record")
 
 
-def decode_frame(text: str) -> pd.DataFrame:
-    """The frame written by :func:`encode_frame`, with its dtypes."""
-    raw = json.loads(text)
-    columns = {}
-    for name, dtype, values in zip(raw["columns"], raw["dtypes"], raw["data"], strict=True):
-        columns[name] = pd.Series(values, dtype=object if dtype == "object" else dtype)
-    return pd.DataFrame(columns, columns=raw["columns"])
+def decode_frame(blob: bytes) -> pd.DataFrame:
+    """The frame written by :func:`encode_frame`, with its dtypes and exact values."""
+    size = int.from_bytes(blob[:4], "little")
+    head = json.loads(blob[4 : 4 + size])
+    columns: dict[str, Any] = {}
+    position = 4 + size
+    for name, dtype, length in head["columns"]:
+        data = blob[position : position + length]
+        position += length
+        if dtype == "json":
+            columns[name] = np.array(json.loads(data), dtype=object).reshape(-1)
+        else:
+            columns[name] = np.frombuffer(data, dtype=np.dtype(dtype)).astype(np.dtype(dtype).newbyteorder("="))
+    return pd.DataFrame(columns, columns=[c[0] for c in head["columns"]], index=pd.RangeIndex(head["n"]))
 
 
 # --- the store ----------------------------------------------------------------------------
@@ -491,6 +511,7 @@ class StoreSink(MemorySink):
         kill_point("mid-batch")
         self.store.commit_batches(self.run_id, [(unit, frame)], self.take_pending())
         self.committed.add(unit)
+        self.frames[unit] = frame
         kill_point("batch")
 
     def take_pending(self) -> list[tuple[str, str]]:
@@ -500,6 +521,8 @@ class StoreSink(MemorySink):
         return entries
 
     def frame(self, unit: str) -> pd.DataFrame:
+        if unit in self.frames:  # scored in this session (equal to what the store holds)
+            return self.frames[unit]
         return self.store.frame(self.run_id, unit)
 
     def restore(self, key: Any) -> Any:

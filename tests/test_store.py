@@ -255,3 +255,25 @@ def test_cached_rerun_reuses_every_output_and_gives_the_same_records(tiny_suite:
                                   second.result.records.drop(columns="run_id"))
     third = evaluate(config, tmp_path, cache=False)
     assert third is not None and third.cache_hits == third.cache_misses == 0
+
+
+def test_export_writes_a_complete_run_folder_again_from_the_store(tiny_suite: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
+    import shutil
+
+    from bench.cli import main
+
+    done = evaluate(RunConfig(suites=(str(tiny_suite),), models=("majority", "source-only")), tmp_path)
+    assert done is not None
+    before = {name: (done.run_dir / name).read_bytes() for name in ("records.csv.gz", "metrics.csv", "gaps.csv")}
+    assert main(["runs", "--export", done.run_dir.name, "--out", str(tmp_path)]) == 2
+    assert "exists already" in capsys.readouterr().err
+    shutil.rmtree(done.run_dir)
+    assert main(["runs", "--export", done.run_dir.name, "--out", str(tmp_path)]) == 0
+    assert {name: (done.run_dir / name).read_bytes() for name in before} == before
+    store = RunStore(tmp_path)
+    other = store.create_run("unfinished", {})
+    store.set_state(other, "failed", error="x")
+    assert main(["runs", "--export", other, "--out", str(tmp_path)]) == 2
+    assert "Run unfinished is failed, not complete; finish it with 'bench run --resume unfinished'" in \
+        capsys.readouterr().err
