@@ -103,7 +103,8 @@ def config_hash(config: Mapping[str, Any]) -> str:
 # --- frames as bytes ----------------------------------------------------------------------
 def encode_frame(frame: pd.DataFrame) -> bytes:
     """A frame as bytes: a JSON header (columns, dtypes, sizes), then each column's data —
-    numeric columns as their raw little-endian values (exact), others as a JSON list."""
+    numeric columns as their raw little-endian values (exact), others as a JSON list (text,
+    ``None``, and lists of numbers or text, which come back as lists)."""
     header: list[list[Any]] = []
     parts: list[bytes] = []
     for name in frame.columns:
@@ -112,7 +113,7 @@ def encode_frame(frame: pd.DataFrame) -> bytes:
             data = np.ascontiguousarray(values, dtype=values.dtype.newbyteorder("<")).tobytes()
             header.append([str(name), values.dtype.newbyteorder("<").str, len(data)])
         else:
-            data = json.dumps([_plain(v) for v in values.tolist()]).encode()
+            data = json.dumps(values.tolist(), default=_plain).encode()
             header.append([str(name), "json", len(data)])
         parts.append(data)
     head = json.dumps({"n": len(frame), "columns": header}).encode()
@@ -120,10 +121,9 @@ def encode_frame(frame: pd.DataFrame) -> bytes:
 
 
 def _plain(value: Any) -> Any:
-    if isinstance(value, np.generic):
-        return value.item()
-    if value is None or isinstance(value, str | int | float | bool):
-        return value
+    """A numpy value inside a text column as a plain one (lists and dicts of them are JSON)."""
+    if isinstance(value, np.generic | np.ndarray):
+        return value.tolist()
     raise TypeError(f"cannot store a {type(value).__name__} in a record")
 
 
@@ -137,7 +137,11 @@ def decode_frame(blob: bytes) -> pd.DataFrame:
         data = blob[position : position + length]
         position += length
         if dtype == "json":
-            columns[name] = np.array(json.loads(data), dtype=object).reshape(-1)
+            values = json.loads(data)
+            column = np.empty(len(values), dtype=object)
+            for i, value in enumerate(values):  # element-wise: a list value stays one cell
+                column[i] = value
+            columns[name] = column
         else:
             columns[name] = np.frombuffer(data, dtype=np.dtype(dtype)).astype(np.dtype(dtype).newbyteorder("="))
     return pd.DataFrame(columns, columns=[c[0] for c in head["columns"]], index=pd.RangeIndex(head["n"]))

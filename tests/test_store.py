@@ -277,3 +277,13 @@ def test_export_writes_a_complete_run_folder_again_from_the_store(tiny_suite: Pa
     assert main(["runs", "--export", other, "--out", str(tmp_path)]) == 2
     assert "Run unfinished is failed, not complete; finish it with 'bench run --resume unfinished'" in \
         capsys.readouterr().err
+
+
+def test_text_columns_may_hold_lists_and_reject_other_objects() -> None:
+    frame = pd.DataFrame({"example_id": ["a", "b"], "options": [["x", "y"], [np.int64(1), 2.5]],
+                          "note": [None, "n"]})
+    back = decode_frame(encode_frame(frame))
+    assert back["options"].tolist() == [["x", "y"], [1, 2.5]]
+    assert pd.isna(back["note"].iloc[0]) and back["note"].iloc[1] == "n"  # a missing text stays missing
+    with pytest.raises(TypeError, match="cannot store a set in a record"):
+        encode_frame(pd.DataFrame({"example_id": ["a"], "bad": [{1}]}))
