@@ -94,6 +94,13 @@ def _cmd_run(args: argparse.Namespace) -> int:
     from bench.pipeline import evaluate
     from bench.runner import RunConfig
 
+    if args.repeat:
+        return _repeat(args)
+    if args.resume and (args.suites or args.model or args.task):
+        from bench.errors import ConfigError
+
+        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; "
+                          "give no suites, --model or --task with it.")
     suites = tuple(args.suites or ["toy-reviews"])
     statistics = _statistics_options(args)
     config = RunConfig(
@@ -112,14 +119,39 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         apply_chat_template=args.apply_chat_template,
     )
-    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
-                    save_models=not args.no_save_models, statistics=statistics)
+    done = evaluate(config, args.out, progress=None if args.quiet or _rank() else _progress_bar,
+                    save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
+                    statistics=statistics)
+    if done is None:  # a torchrun rank other than 0: rank 0 writes and reports
+        return 0
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     _print_summary(done.scored)
+    looked_up = done.cache_hits + done.cache_misses
+    if looked_up:
+        print(f"\noutput cache: {done.cache_hits} of {looked_up} example outputs reused")
     print(f"run folder:  {done.run_dir}")
     print(f"leaderboard: {done.run_dir.parent.parent / 'leaderboard.csv'}")
     return 0
+
+
+def _rank() -> int:
+    import os
+
+    return int(os.environ.get("RANK", "0"))
+
+
+def _repeat(args: argparse.Namespace) -> int:
+    from bench.pipeline import repeat_run
+
+    check = repeat_run(args.repeat, progress=None if args.quiet else _progress_bar)
+    print(f"repeated {check.original} as {check.repeated.run_dir}")
+    if check.identical:
+        print(f"every metric matches exactly ({len(check.repeated.scored.metrics)} rows of metrics.csv)")
+        return 0
+    print(f"{len(check.differences)} metric row(s) differ:")
+    print(check.differences.to_string(index=False))
+    return 1
 
 
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
@@ -160,7 +192,80 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="render prompts with the tokenizer's chat template (instruct models)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
     _add_statistics_options(run, seed="--stat-seed")
+    again = run.add_mutually_exclusive_group()
+    again.add_argument("--resume", metavar="RUN_ID",
+                       help="finish an interrupted or failed run: score only its missing batches (see 'bench runs')")
+    again.add_argument("--new", action="store_true",
+                       help="start a new run even if a run of the same configuration is unfinished")
+    again.add_argument("--repeat", metavar="RUN_DIR",
+                       help="run a finished run's configuration again (from its run.json, no cache) and report "
+                            "whether every metric matches exactly (exit 1 if not)")
+    run.add_argument("--no-cache", action="store_true", help="neither read nor write the output cache")
     run.set_defaults(handler=_cmd_run)
+
+
+# --- bench runs / bench cache ------------------------------------------------------------
+def _cmd_runs(args: argparse.Namespace) -> int:
+    from bench.store import RunStore
+
+    if args.export:
+        from bench.pipeline import export_run
+
+        print(f"run folder: {export_run(args.out, args.export).run_dir}")
+        return 0
+    store = RunStore(args.out)
+    try:
+        if args.delete:
+            store.run(args.delete)
+            store.delete_run(args.delete)
+            print(f"deleted run {args.delete} from {store.path}")
+            return 0
+        rows = [(r.run_id, r.state, str(r.batches), r.created_at[:19], ",".join(r.config.get("suites", [])),
+                 ",".join(r.config.get("models", [])) or "(defaults)", (r.error or "")[:60])
+                for r in store.runs()]
+    finally:
+        store.close()
+    if not rows:
+        print(f"no runs in {Path(args.out) / 'store.sqlite'}")
+        return 0
+    _print_rows([("run_id", "state", "batches", "created (UTC)", "suites", "models", "error"), *rows])
+    return 0
+
+
+def _cmd_cache(args: argparse.Namespace) -> int:
+    from bench.store import RunStore
+
+    store = RunStore(args.out)
+    try:
+        if args.cache_command == "clear":
+            print(f"removed {store.clear_cache()} cached output(s) from {store.path}")
+            return 0
+        info = store.cache_info()
+    finally:
+        store.close()
+    print(f"store:   {info['path']}\nentries: {info['entries']} example outputs ({info['bytes'] / 1e6:.2f} MB)")
+    if info["entries"]:
+        print(f"oldest:  {info['oldest']}\nnewest:  {info['newest']}")
+    return 0
+
+
+def _add_store_parsers(commands: argparse._SubParsersAction) -> None:
+    runs = commands.add_parser("runs", help="list the runs of a results folder with their state",
+                               description="List the runs in <out>/store.sqlite: running, interrupted (its process "
+                                           "is gone: finish it with 'bench run --resume RUN_ID'), failed or complete.")
+    runs.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
+    action = runs.add_mutually_exclusive_group()
+    action.add_argument("--delete", metavar="RUN_ID", help="remove a run's stored batches (not its folder)")
+    action.add_argument("--export", metavar="RUN_ID",
+                        help="write a complete run's folder (records, tables, run.json) again from the store")
+    runs.set_defaults(handler=_cmd_runs)
+    cache = commands.add_parser("cache", help="show or clear the output cache of a results folder",
+                                description="Adapter outputs per example, shared by every run in <out>/store.sqlite.")
+    actions = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    for name, text in (("info", "entries and size"), ("clear", "delete every cached output")):
+        action = actions.add_parser(name, help=text)
+        action.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
+        action.set_defaults(handler=_cmd_cache)
 
 
 # --- bench serve -------------------------------------------------------------------------
@@ -349,6 +454,8 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     options = _statistics_options(args)
     done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
                     save_models=not args.no_save_models, more_tables=mitigation_tables(options), statistics=options)
+    if done is None:  # a torchrun rank other than 0
+        return 0
     for note in done.result.skipped:
         print(f"skipped: {note}", file=sys.stderr)
     table = pd.read_csv(done.run_dir / "mitigations.csv")
@@ -490,6 +597,7 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("what", nargs="?", choices=["suites", "models", "metrics", "protocols"])
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
+    _add_store_parsers(commands)
     _add_serve_parser(commands)
     _add_data_parser(commands)
     _add_report_parser(commands)

@@ -2,7 +2,9 @@
 
 A run folder appears complete or not at all: everything is written into a hidden
 temporary folder beside it, which is renamed to ``<out>/runs/<run_id>`` only once every
-file is on disk. A run that fails leaves no folder that looks finished.
+file is on disk (and the leaderboard merged). A run that fails leaves no folder that looks
+finished. Files and folders get the permissions the process's umask allows (``0644`` /
+``0755`` under the usual umask 022), not the owner-only ones of :mod:`tempfile`.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ import platform
 import shutil
 import subprocess
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from datetime import UTC, datetime
 from importlib import metadata
@@ -27,7 +29,8 @@ from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.scoring.tables import TaskInfo
 
-__all__ = ["RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "read_run", "replace_tables", "run_metadata", "write_run"]
+__all__ = ["RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "make_readable", "read_run", "replace_tables",
+           "run_metadata", "write_run"]
 
 RECORD_COLUMNS = ["run_id", "model", "suite", "task", "domain", "split", "example_id", "target", "prediction",
                   "correct", "nll"]
@@ -50,6 +53,23 @@ def check_writable(out: str | Path) -> Path:
     except OSError as exc:
         raise OutputError(f"Cannot write to output folder {Path(out)}: {exc.strerror or exc}.") from exc
     return runs
+
+
+def _umask() -> int:
+    current = os.umask(0o022)
+    os.umask(current)
+    return current
+
+
+def make_readable(path: str | Path) -> None:
+    """Give ``path`` (and, for a folder, everything in it) the permissions a newly created
+    file or folder gets under the process's umask: ``0o666 & ~umask`` for files,
+    ``0o777 & ~umask`` for folders (``tempfile`` makes them owner-only)."""
+    mask = _umask()
+    path = Path(path)
+    items = [path, *path.rglob("*")] if path.is_dir() else [path]
+    for item in items:
+        os.chmod(item, (0o777 if item.is_dir() else 0o666) & ~mask)
 
 
 def _versions() -> dict[str, str]:
@@ -109,12 +129,17 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
 
 
 def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFrame],
-              meta: Mapping[str, Any], folders: Mapping[str, Path] | None = None) -> Path:
+              meta: Mapping[str, Any], folders: Mapping[str, Path] | None = None,
+              before_publish: Callable[[], None] | None = None) -> Path:
     """Write the run folder atomically; return its path ``<out>/runs/<run_id>``.
 
     ``tables`` maps file names (``"metrics.csv"``, ``"gaps.csv"``, …) to tables;
-    ``folders`` maps sub-folder names (``"models"``) to finished folders that are moved in.
+    ``folders`` maps sub-folder names (``"models"``) to finished folders that are moved in;
+    ``before_publish`` runs once every file is written, just before the folder is renamed
+    into place (if it raises, no folder appears).
     """
+    from bench.store import kill_point
+
     runs = check_writable(out)
     final = runs / result.run_id
     if final.exists():
@@ -123,6 +148,7 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
     try:
         result.records.to_csv(staging / "records.csv.gz", index=False,
                               compression={"method": "gzip", "mtime": 0})
+        kill_point("export")
         for name, table in tables.items():
             table.to_csv(staging / name, index=False)
         if result.config.log_samples:
@@ -131,6 +157,9 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
         for name, folder in (folders or {}).items():
             if folder.is_dir():
                 os.replace(folder, staging / name)
+        make_readable(staging)
+        if before_publish is not None:
+            before_publish()
         os.replace(staging, final)
     except OSError as exc:
         shutil.rmtree(staging, ignore_errors=True)
@@ -185,6 +214,7 @@ def replace_tables(run_dir: str | Path, tables: Mapping[str, pd.DataFrame]) -> l
         try:
             with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
                 table.to_csv(stream, index=False)
+            make_readable(temp)
             os.replace(temp, final)
         except OSError as exc:
             Path(temp).unlink(missing_ok=True)

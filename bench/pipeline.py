@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import shutil
-import tempfile
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.errors import ConfigError, OutputError
 from bench.outputs import (
     check_writable,
     read_run,
@@ -20,13 +22,15 @@ from bench.outputs import (
     write_run,
 )
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
-from bench.runner import Progress, RunConfig, RunResult, run
+from bench.runner import Progress, RunConfig, RunResult, make_run_id, run
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
+from bench.store import DistributedSink, RunStore, StoreSink, kill_point
 
-__all__ = ["CompletedRun", "MoreTables", "ScoredRun", "compare_run", "describe_settings", "evaluate", "extra_tables",
-           "first_trial", "rescore_run", "score_run"]
+__all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict",
+           "describe_settings", "evaluate", "export_run", "extra_tables", "first_trial", "repeat_run", "rescore_run",
+           "score_run"]
 
 
 @dataclass
@@ -49,6 +53,8 @@ class CompletedRun:
     scored: ScoredRun
     run_dir: Path
     leaderboard: pd.DataFrame
+    cache_hits: int = 0
+    cache_misses: int = 0
 
 
 def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo],
@@ -104,37 +110,261 @@ MoreTables = Callable[[RunResult, ScoredRun], dict[str, pd.DataFrame]]
 """Computes further run-folder tables (file name → table) from a run and its scores."""
 
 
+def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
+    """The :class:`RunConfig` stored as JSON (``run.json``'s ``config``, the store's ``runs.config``).
+
+    Raises
+    ------
+    ConfigError
+        If ``raw`` has a field that :class:`RunConfig` does not know.
+    """
+    known = {f.name: f for f in fields(RunConfig)}
+    unknown = sorted(set(raw) - set(known))
+    if unknown:
+        raise ConfigError(f"Unknown run configuration field(s) {', '.join(unknown)}; known: {', '.join(known)}.")
+    values: dict[str, Any] = {k: tuple(v) if isinstance(v, list) else v for k, v in raw.items()}
+    return RunConfig(**values)
+
+
+def _work(runs: Path, run_id: str) -> Path:
+    """A run's work folder, ``<out>/work/<run_id>``: its saved models until the run completes."""
+    return runs.parent / "work" / run_id
+
+
+def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, new: bool) -> tuple[str, RunConfig]:
+    """The run id and configuration of a new run, or of the unfinished run to resume."""
+    if resume:
+        info = store.claim(resume)
+        models = _work(runs, resume) / "models"
+        for leftover in [*runs.glob(f".{resume}-*"), runs / resume]:  # an export cut short; written again
+            if (leftover / "models").is_dir() and not models.exists():
+                models.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(leftover / "models", models)
+            shutil.rmtree(leftover, ignore_errors=True)
+        return resume, config_from_dict(info.config)
+    unfinished = [] if new else store.unfinished(asdict(config))
+    if unfinished:
+        last = unfinished[0]
+        raise ConfigError(
+            f"Run {last.run_id} has the same configuration and is {last.state} ({last.batches} batches stored). "
+            f"Resume it with 'bench run --resume {last.run_id}', or start a new run with '--new'.")
+    return store.create_run(make_run_id(config), asdict(config), taken=lambda r: (runs / r).exists()), config
+
+
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
-             save_models: bool = True, more_tables: MoreTables | None = None,
-             statistics: StatisticsOptions | None = None) -> CompletedRun:
+             save_models: bool = True, more_tables: MoreTables | None = None, resume: str | None = None,
+             new: bool = False, cache: bool = True,
+             statistics: StatisticsOptions | None = None) -> CompletedRun | None:
     """Run ``config``, score it, write ``<out>/runs/<run_id>/`` and merge ``<out>/leaderboard.csv``.
 
-    The output folder is checked for writing before any model runs. Nothing is
-    written if the run fails. With ``save_models``, trial 0's trained baselines are
-    saved under ``<run folder>/models/`` (see :mod:`bench.baselines.persist`);
-    ``more_tables`` adds tables (e.g. ``mitigations.csv``) to the run folder;
+    Every scored batch is committed to the run store ``<out>/store.sqlite`` first
+    (:mod:`bench.store`), so that a run killed at any point can be finished with
+    ``resume=<run_id>`` (the stored configuration is used, ``config`` is ignored): only the
+    missing batches are scored and trained baselines are reloaded from
+    ``<out>/work/<run_id>/models/``. With ``cache``, adapter outputs are looked up
+    in, and added to, the store's output cache.
+
+    The output folder is checked for writing before any model runs. A run folder appears
+    only once everything (tables, leaderboard rows) has been computed; a failed run is
+    marked ``failed`` in the store and leaves no folder. With ``save_models``, trial 0's
+    trained baselines are saved under ``<run folder>/models/`` (see
+    :mod:`bench.baselines.persist`); ``more_tables`` adds tables (e.g. ``mitigations.csv``);
     ``statistics`` sets every interval and test (recorded in ``run.json`` under
     ``statistics`` and on every row of ``metrics.csv`` and ``gaps.csv``).
+
+    Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls this: the missing batches are
+    sharded over the ranks (:class:`bench.store.DistributedSink`), rank 0 owns the store
+    and writes the same files as one process, and the other ranks return ``None``.
+
+    Raises
+    ------
+    ConfigError
+        If a run of the same configuration is unfinished (and neither ``resume`` nor
+        ``new`` is given), or ``resume`` names no unfinished run.
     """
     from bench.baselines.persist import ModelSaver
 
-    runs = check_writable(out)
-    models = Path(tempfile.mkdtemp(prefix=".models-", dir=runs))
+    ranks = _Ranks.from_env()
+    lead = ranks is None or ranks.rank == 0
+    opened: list[RunStore] = []
+
+    def setup() -> tuple[str, dict[str, Any], list[str]]:
+        runs = check_writable(out)
+        opened.append(RunStore(out))
+        run_id, chosen = _start(opened[0], config, runs, resume, new)
+        return run_id, asdict(chosen), sorted(opened[0].done_units(run_id))
+
     try:
-        saver = ModelSaver(models) if save_models else None
-        result = run(config, progress=progress, on_fitted=saver)
-        statistics = statistics or StatisticsOptions()
-        scored = score_run(result.records, result.task_infos, statistics)
-        tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
-        tables |= more_tables(result, scored) if more_tables else {}
-        meta = {**run_metadata(result), "saved_models": saver.saved if saver else [],
-                "statistics": statistics.record()}
-        run_dir = write_run(out, result, tables, meta, {"models": models} if saver and saver.saved else None)
+        run_id, raw, done_units = ranks.share(setup) if ranks else setup()
+        work = _work(Path(out) / "runs", run_id)
+        try:
+            inner = StoreSink(opened[0], run_id, cache=cache, models=work / "models") if lead else None
+            sink = DistributedSink(inner, set(done_units), ranks.rank, ranks.world, cache=cache) if ranks else inner
+            saver = ModelSaver(work / "models") if save_models and lead else None
+            result = run(config_from_dict(raw), progress=progress, run_id=run_id, on_fitted=saver, sink=sink)
+            if not lead:
+                return None
+            result.fingerprints = {**opened[0].run(run_id).facts.get("fingerprints", {}), **result.fingerprints}
+            done = _publish(out, result, work / "models" if save_models else None, more_tables,
+                            statistics=statistics or StatisticsOptions())
+        except Exception as exc:
+            if lead:
+                opened[0].set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
+                _remove_work(work)
+            raise
+        opened[0].set_state(run_id, "complete")
+        _remove_work(work)
+        done.cache_hits, done.cache_misses = sink.cache_counts()  # type: ignore[union-attr]
+        return done
     finally:
-        shutil.rmtree(models, ignore_errors=True)
+        for store in opened:
+            store.close()
+
+
+@dataclass(frozen=True)
+class _Ranks:
+    """This process's place in a ``torchrun`` job."""
+
+    rank: int
+    world: int
+
+    @classmethod
+    def from_env(cls) -> _Ranks | None:
+        """The job's ranks when ``WORLD_SIZE`` > 1 (``torch.distributed`` is initialised, gloo on
+        CPU, nccl on GPUs); ``None`` for a single process."""
+        if int(os.environ.get("WORLD_SIZE", "1")) <= 1:
+            return None
+        import torch
+        import torch.distributed as dist
+
+        if not dist.is_initialized():
+            backend = "nccl" if torch.cuda.is_available() else "gloo"
+            if backend == "nccl":
+                torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", "0")))
+            dist.init_process_group(backend)
+        return cls(dist.get_rank(), dist.get_world_size())
+
+    def share(self, fn: Callable[[], Any]) -> Any:
+        """``fn()`` computed on rank 0 and sent to every rank (an error is raised on every rank)."""
+        import torch.distributed as dist
+
+        box: list[Any] = [None]
+        if self.rank == 0:
+            try:
+                box[0] = (fn(), None)
+            except Exception as exc:
+                box[0] = (None, exc)
+        dist.broadcast_object_list(box, src=0)
+        value, error = box[0]
+        if error is not None:
+            raise error
+        return value
+
+
+def _remove_work(work: Path) -> None:
+    shutil.rmtree(work, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        work.parent.rmdir()  # only if no other run has a work folder
+
+
+def export_run(out: str | Path, run_id: str) -> CompletedRun:
+    """Write the folder ``<out>/runs/<run_id>`` of a complete run again, from the store alone
+    (no model is built or trained; the leaderboard is left as it is; saved models are not
+    in the store, so the folder has none).
+
+    Raises
+    ------
+    ConfigError
+        If the store has no such run or it is not complete.
+    OutputError
+        If the run folder exists.
+    """
+    runs = check_writable(out)
+    store = RunStore(out)
+    try:
+        info = store.run(run_id)
+        if info.state != "complete":
+            raise ConfigError(f"Run {run_id} is {info.state}, not complete; finish it with "
+                              f"'bench run --resume {run_id}'.")
+        if (runs / run_id).exists():
+            raise OutputError(f"Run folder {runs / run_id} exists already; remove it to write it again.")
+        sink = StoreSink(store, run_id, cache=False)
+        result = run(config_from_dict(info.config), run_id=run_id, sink=sink)
+        result.fingerprints = {**info.facts.get("fingerprints", {}), **result.fingerprints}
+        return _publish(out, result, None, None, update_leaderboard=False)
+    finally:
+        store.close()
+
+
+def _publish(out: str | Path, result: RunResult, models: Path | None, more_tables: MoreTables | None,
+             *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None) -> CompletedRun:
+    """Score the records, compute the leaderboard rows, write the run folder, merge the leaderboard."""
+    statistics = statistics or StatisticsOptions()
+    scored = score_run(result.records, result.task_infos, statistics)
+    tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
+    tables |= more_tables(result, scored) if more_tables else {}
+    saved = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \
+        if models and models.is_dir() else []
+    meta = {**run_metadata(result), "saved_models": saved, "statistics": statistics.record()}
     rows = leaderboard_rows(scored.metrics, scored.gaps, scored.infos, result.run_id)
-    board = merge_leaderboard(Path(out) / "leaderboard.csv", rows)
-    return CompletedRun(result, scored, run_dir, board)
+    board: list[pd.DataFrame] = []
+
+    def merge() -> None:
+        kill_point("export")
+        board.append(merge_leaderboard(Path(out) / "leaderboard.csv", rows) if update_leaderboard else rows)
+
+    run_dir = write_run(out, result, tables, meta, {"models": models} if models and saved else None,
+                        before_publish=merge)
+    return CompletedRun(result, scored, run_dir, board[0])
+
+
+@dataclass
+class RepeatCheck:
+    """A repeated run and how its metrics compare with the original's."""
+
+    original: Path
+    repeated: CompletedRun
+    differences: pd.DataFrame
+
+    @property
+    def identical(self) -> bool:
+        """Whether every metric (value, interval, n) matches exactly."""
+        return self.differences.empty
+
+
+def repeat_run(run_dir: str | Path, out: str | Path | None = None, *, progress: Progress | None = None,
+               save_models: bool = False) -> RepeatCheck:
+    """Run again the configuration in ``run_dir/run.json`` (no output cache), into ``out``
+    (default: the results folder that holds ``run_dir``), and compare ``metrics.csv``.
+
+    ``differences`` has one row per metric row whose value, interval or ``n`` differs
+    (compared exactly, NaN equal to NaN), with the original's and the repeat's values.
+
+    Raises
+    ------
+    DataError
+        If ``run_dir`` is not a complete run folder.
+    """
+    run_dir = Path(run_dir)
+    meta, _ = read_run(run_dir)
+    out = Path(out) if out is not None else run_dir.parent.parent
+    repeated = evaluate(config_from_dict(meta["config"]), out, progress=progress, save_models=save_models,
+                        new=True, cache=False)
+    if repeated is None:
+        raise ConfigError("bench run --repeat runs in one process; start it without torchrun.")
+    before = pd.read_csv(run_dir / "metrics.csv")
+    after = pd.read_csv(repeated.run_dir / "metrics.csv")
+    return RepeatCheck(run_dir, repeated, _metric_differences(before, after))
+
+
+def _metric_differences(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFrame:
+    keys = ["model", "suite", "task", "domain", "metric"]
+    both = before.merge(after, on=keys, how="outer", suffixes=("_original", "_repeat"), indicator=True)
+    differs = both["_merge"] != "both"
+    for column in ("value", "ci_low", "ci_high", "n"):
+        a, b = both[f"{column}_original"], both[f"{column}_repeat"]
+        differs |= ~((a == b) | (a.isna() & b.isna()))
+    return both[differs].drop(columns="_merge").reset_index(drop=True)
 
 
 def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,

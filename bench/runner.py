@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -25,9 +25,10 @@ from scipy.special import logsumexp
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import check_log_probs, check_loglikelihoods, check_nll, check_values
-from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError
+from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError
 from bench.scoring.tables import TaskInfo
 from bench.seeding import trial_seed
+from bench.store import MemorySink, kill_point
 from bench.suites import (
     Fold,
     Suite,
@@ -41,7 +42,7 @@ from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_requests
 from bench.suites.types import Example
 
-__all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RunConfig", "RunResult", "make_run_id", "run",
+__all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", "RunConfig", "RunResult", "make_run_id", "run",
            "score_examples"]
 
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16", "auto")
@@ -175,6 +176,24 @@ OnFitted = Callable[[FitKey, Adapter], None]
 """Called with every model right after it is trained (e.g. to save its weights)."""
 
 
+class RecordSink(Protocol):
+    """Where the runner writes each scored batch (see :mod:`bench.store`).
+
+    ``done(unit)``: committed already (resume); ``wrap(adapter)``: the adapter to score
+    with (e.g. through the output cache); ``score(units, fn)``: score each unit with
+    ``fn(unit) -> frame`` and commit it before the next (a distributed sink shards
+    them over ranks); ``frame(unit)``: a committed batch's frame; ``restore(key)``: a
+    saved trained model to reuse, or ``None``; ``facts(section, values)``: run facts.
+    """
+
+    def done(self, unit: str) -> bool: ...
+    def wrap(self, adapter: Adapter) -> Adapter: ...
+    def score(self, units: Sequence[str], fn: Callable[[str], pd.DataFrame]) -> None: ...
+    def frame(self, unit: str) -> pd.DataFrame: ...
+    def restore(self, key: FitKey) -> Adapter | None: ...
+    def facts(self, section: str, values: dict[str, Any]) -> None: ...
+
+
 def make_run_id(config: RunConfig, now: datetime | None = None) -> str:
     """``<UTC time>-<8 hex of the config hash>``, e.g. ``20261129T210501Z-3fa2c9d1``."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
@@ -183,7 +202,7 @@ def make_run_id(config: RunConfig, now: datetime | None = None) -> str:
 
 
 def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | None = None,
-        on_fitted: OnFitted | None = None) -> RunResult:
+        on_fitted: OnFitted | None = None, sink: RecordSink | None = None) -> RunResult:
     """Train and score every model on every suite per the protocol; return the records.
 
     Model groups (``all-baselines``) are expanded; a group member that cannot be built
@@ -198,8 +217,13 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
         If a model supports none of a suite's (selected) tasks.
     AdapterError
         If a model returns an invalid output (naming the model and the batch).
+
+    Each scored batch goes to ``sink`` (default: kept in memory) before the next is
+    scored; batches the sink holds already are not scored again, and a fold whose
+    batches are all there is not trained again.
     """
     progress = progress or _silent
+    sink = sink or MemorySink()
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
     requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
@@ -221,7 +245,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
                 continue
             for trial in range(config.trials):
                 chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted,
-                                     requests[data.suite.name])
+                                     requests[data.suite.name], sink)
     result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
     result.records.insert(0, "run_id", result.run_id)
     return result
@@ -319,22 +343,31 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
 
 def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
                config: RunConfig, result: RunResult, progress: Progress,
-               on_fitted: OnFitted | None, requests: Requests) -> list[pd.DataFrame]:
+               on_fitted: OnFitted | None, requests: Requests, sink: RecordSink) -> list[pd.DataFrame]:
     name = redact_spec(name)  # records, fingerprints and timings carry no URL secrets
     chunks = []
     for fold in folds:
         adapter = factory()
         tasks = _selected_tasks(adapter, data.suite, config, result)
         key = FitKey(name, data.suite.name, fold.name, trial)
-        seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
-        fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
-        if adapter.trainable and on_fitted:
-            on_fitted(key, adapter)
-        by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
+        _check_test_examples(data.suite, tasks, fold, config)
+        by_domain: dict[str, Adapter] = dict.fromkeys(fold.test, adapter)  # untrained: renders prompts only
+        if not all(sink.done(u) for task in tasks for u in _fold_units(key, task, fold, config)):
+            seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
+            restored = sink.restore(key) if adapter.trainable else None
+            if restored is not None:  # resuming: the model trained before the interruption
+                adapter = restored
+                sink.facts("restored", {key.label(config.trials): True})
+            fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+            kill_point("fit")
+            if adapter.trainable and on_fitted:
+                on_fitted(key, adapter)
+            by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
+            sink.facts("fingerprints", result.fingerprints)
         started = time.perf_counter()
         for task in tasks:
             chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress, result,
-                                  requests.get(task.name, {}))
+                                  requests.get(task.name, {}), sink, key)
         result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
     for chunk in chunks:
         chunk["trial"] = trial
@@ -373,18 +406,89 @@ def _adapt(adapter: Adapter, fold: Fold, tasks: list[Task], seed: int, key: FitK
     return by_domain
 
 
+def _unit(key: FitKey, task: Task, domain: str, start: int) -> str:
+    """The store's name of one batch: model, suite, trial, fold, task, domain, first example."""
+    return json.dumps([key.model, key.suite, key.trial, key.fold, task.name, domain, start])
+
+
+def _fold_units(key: FitKey, task: Task, fold: Fold, config: RunConfig) -> list[str]:
+    return [_unit(key, task, domain, start) for domain, examples in fold.test.items()
+            for start in range(0, len(_scored(examples, task, config)), config.batch_size)]
+
+
+@dataclass(frozen=True)
+class Batching:
+    """What ``score_examples`` needs besides the examples: the rendered multiple-choice
+    requests (example id → request) and the suite's largest option count."""
+
+    requests: Mapping[str, ChoiceRequest] = field(default_factory=dict)
+    n_options: int = 0
+
+
+def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Example], units: dict[str, int],
+                  config: RunConfig, where: str, sink: RecordSink, advance: Callable[[int], None],
+                  batching: Batching = Batching()) -> pd.DataFrame:
+    """Score the batches (``units``: unit → first example) the sink lacks; the domain's records."""
+    missing = [u for u in units if not sink.done(u)]
+    advance(sum(min(config.batch_size, len(examples) - units[u]) for u in units if u not in missing))
+    if missing:
+        if adapter is None:
+            raise AdapterError(f"{where}: batches to score but no model for the domain.")
+        scorer = sink.wrap(adapter)
+        name = adapter.name
+
+        def score(unit: str) -> pd.DataFrame:
+            start = units[unit]
+            with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
+                frame = score_examples(scorer, task, examples[start : start + config.batch_size],
+                                       batch_size=config.batch_size, where=where, advance=advance, offset=start,
+                                       requests=batching.requests, n_options=batching.n_options)
+            _check_finite(frame, f"model {name!r}, {where}, examples {start}-{start + len(frame) - 1}")
+            return frame
+
+        sink.score(missing, score)
+    if not units:
+        return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
+    return pd.concat([sink.frame(u) for u in units], ignore_index=True)
+
+
+def _check_test_examples(suite: Suite, tasks: Sequence[Task], fold: Fold, config: RunConfig) -> None:
+    """Raise before any training if a task has no test example in any domain of the fold."""
+    for task in tasks:
+        if not any(len(_scored(examples, task, config)) for examples in fold.test.values()):
+            sizes = ", ".join(f"{d}: {len(ex)}" for d, ex in fold.test.items())
+            raise DataError(
+                f"Suite {suite.name!r}, fold {fold.name!r}: task {task.name!r} has no test examples in any domain "
+                f"(test split sizes {sizes}); give the suite more examples per domain or a larger test fraction.")
+
+
+def _check_finite(frame: pd.DataFrame, label: str) -> None:
+    """Reject records with ±inf (e.g. the squared error of a prediction of 1e308)."""
+    for column in frame.columns:
+        values = frame[column]
+        if values.dtype.kind == "f" and np.isinf(values.to_numpy()).any():
+            row = int(np.flatnonzero(np.isinf(values.to_numpy()))[0])
+            raise AdapterError(f"{label}: record column {column!r} is infinite for example "
+                               f"{frame['example_id'].iloc[row]!r} (prediction {float(frame['prediction'].iloc[row]):g}); "
+                               "the model's output is out of range.")
+
+
 def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
                 config: RunConfig, progress: Progress, result: RunResult,
-                requests: Mapping[str, ChoiceRequest]) -> list[pd.DataFrame]:
+                requests: Mapping[str, ChoiceRequest], sink: RecordSink | None = None,
+                key: FitKey | None = None) -> list[pd.DataFrame]:
+    sink = sink or MemorySink()
+    key = key or FitKey(name, suite.name, fold.name, 0)
     chunks = []
     n_options = max((len(r.continuations) for r in requests.values()), default=0)
     for domain, all_examples in fold.test.items():
         examples = _scored(all_examples, task, config)
         description = f"{name} · {suite.name}/{task.name} · {domain}"
+        units = {_unit(key, task, domain, start): start for start in range(0, len(examples), config.batch_size)}
         with progress(len(examples), description) as advance:
-            frame = score_examples(by_domain[domain], task, examples, batch_size=config.batch_size,
-                                   where=f"{suite.name}/{task.name}/{domain}", advance=advance,
-                                   requests=requests, n_options=n_options)
+            frame = _score_domain(by_domain.get(domain), task, examples, units, config,
+                                  f"{suite.name}/{task.name}/{domain}", sink, advance,
+                                  Batching(requests, n_options))
         if config.log_samples and task.kind == "multiple_choice":
             result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
         frame.insert(0, "model", name)
@@ -400,8 +504,11 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
 
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
                    where: str = "", advance: Callable[[int], None] = lambda n: None,
-                   requests: Mapping[str, ChoiceRequest] | None = None, n_options: int = 0) -> pd.DataFrame:
+                   requests: Mapping[str, ChoiceRequest] | None = None, n_options: int = 0,
+                   offset: int = 0) -> pd.DataFrame:
     """Score ``examples`` on ``task`` in batches; validated per-example record columns.
+
+    ``offset``: the position of ``examples[0]`` in its domain, for error messages.
 
     Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
     (classification), ``n_tokens, n_bytes`` (language modelling), or for
@@ -413,7 +520,7 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
-        label = f"model {adapter.name!r}, {where}, examples {start}-{start + len(batch) - 1}"
+        label = f"model {adapter.name!r}, {where}, examples {offset + start}-{offset + start + len(batch) - 1}"
         if task.kind == "multiple_choice":
             inputs: Any = [(requests or {})[ex.id] for ex in batch]
         else:

@@ -20,7 +20,7 @@ from bench.errors import OutputError
 from bench.scoring.metrics import PRIMARY_METRIC, metrics_for
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["KEY", "leaderboard_rows", "merge_leaderboard"]
+__all__ = ["KEY", "history_path", "leaderboard_rows", "merge_leaderboard"]
 
 KEY = ["model", "suite", "task"]
 
@@ -64,23 +64,64 @@ def _column_order(columns: pd.Index) -> list[str]:
     return [c for c in first if c in columns] + middle + [c for c in last if c in columns]
 
 
-def merge_leaderboard(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
-    """Merge ``rows`` into the CSV at ``path``: rows with the same model, suite and task
-    are replaced. Written to a temporary file and renamed, under a file lock."""
+def history_path(path: str | Path) -> Path:
+    """Where every run's rows are kept beside the leaderboard ``path``: ``<stem>_runs.csv``."""
     path = Path(path)
+    return path.with_name(f"{path.stem}_runs{path.suffix}")
+
+
+def _write_csv(table: pd.DataFrame, path: Path) -> None:
+    from bench.outputs import make_readable
+
+    handle, temp = tempfile.mkstemp(prefix=f".{path.stem}-", suffix=".csv", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
+            table.to_csv(stream, index=False)
+        make_readable(temp)
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _ordered(table: pd.DataFrame) -> pd.DataFrame:
+    table = table.sort_values(KEY, kind="stable").reset_index(drop=True)
+    return table[_column_order(table.columns)]
+
+
+def merge_leaderboard(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
+    """Merge one run's ``rows`` into the leaderboard at ``path``; return the latest view.
+
+    Two files are kept, both written to a temporary file and renamed, under one file lock
+    (``<path>.lock``), so that any number of concurrent runs lose nothing:
+
+    - ``<stem>_runs.csv`` (:func:`history_path`): every run's rows, in the order the runs
+      finished; merging a run again replaces its own earlier rows (same ``run_id``);
+    - ``path`` (``leaderboard.csv``): the *latest* view, one row per model, suite and task:
+      the row of the run that finished last.
+
+    A leaderboard written before the history existed seeds the history.
+    """
+    path = Path(path)
+    runs = history_path(path)
+    if rows.empty:
+        raise OutputError(f"No leaderboard rows to merge into {path}: the run scored no task.")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with FileLock(str(path) + ".lock", timeout=60):
-            old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=KEY)
-            keys = set(map(tuple, rows[KEY].to_numpy().tolist()))
-            keep = old[[tuple(k) not in keys for k in old[KEY].to_numpy().tolist()]]
-            merged = pd.concat([keep, rows], ignore_index=True) if len(keep) else rows.copy()
-            merged = merged.sort_values(KEY, kind="stable").reset_index(drop=True)
-            merged = merged[_column_order(merged.columns)]
-            handle, temp = tempfile.mkstemp(prefix=".leaderboard-", suffix=".csv", dir=path.parent)
-            with os.fdopen(handle, "w", encoding="utf-8", newline="") as stream:
-                merged.to_csv(stream, index=False)
-            os.replace(temp, path)
+        with FileLock(str(path) + ".lock", timeout=600):
+            if runs.exists():
+                old = pd.read_csv(runs)
+            else:
+                old = pd.read_csv(path) if path.exists() else pd.DataFrame(columns=[*KEY, "run_id"])
+            if "run_id" in rows.columns and "run_id" in old.columns:
+                old = old[~old["run_id"].isin(set(rows["run_id"]))]
+            history = pd.concat([old, rows], ignore_index=True) if len(old) else rows.copy()
+            _write_csv(history[_column_order(history.columns)], runs)
+            from bench.store import kill_point
+
+            kill_point("leaderboard")
+            merged = _ordered(history.drop_duplicates(KEY, keep="last"))
+            _write_csv(merged, path)
     except OSError as exc:
         raise OutputError(f"Cannot update leaderboard {path}: {exc.strerror or exc}.") from exc
     return merged
