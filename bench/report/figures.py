@@ -25,6 +25,9 @@ __all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_r
 MAX_PANELS = 4
 """At most this many models get their own panel (reliability, profile, transfer) in a report."""
 
+LONG_FOREST = 40
+"""A report's forest plot with more rows than this leaves out the floors (majority, uniform)."""
+
 Built = list[tuple[str, Figure]]
 
 
@@ -62,6 +65,8 @@ def _gaps(run: RunData, view: TaskView, model: str | None, report: bool) -> Buil
     gaps = run.part(run.gaps, view)
     if model is not None:
         gaps = gaps[gaps["model"] == model]
+    elif report and len(plots.gap_rows(gaps, view.metric)) > LONG_FOREST:
+        gaps = gaps[gaps["model"].isin(_pick(_models(gaps), None))]
     if plots.gap_rows(gaps, view.metric).empty:
         return []
     return [("Cross-domain gaps (positive = worse out of domain) with 95% bootstrap intervals; filled markers are "

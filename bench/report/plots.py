@@ -78,7 +78,9 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 def _legend_below(ax: Axes, columns: int, title: str | None = None) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.12), ncols=max(1, min(columns, 4)),
+        height = ax.get_position().height * ax.get_figure(root=True).get_figheight()  # inches
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(height, 0.6)),
+                  ncols=max(1, min(columns, 4)),
                   fontsize="small", frameon=False, title=title, title_fontsize="small")
 
 
@@ -139,9 +141,13 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
 
 
 def gap_rows(gaps: pd.DataFrame, metric: str) -> pd.DataFrame:
-    rows = gaps[gaps["metric"] == metric]
-    kinds = list(dict.fromkeys(rows["kind"]))
-    chosen = "id_ood" if "id_ood" in kinds else next((k for k in kinds if k not in ("pairwise", "best_worst")), None)
+    """The gaps of ``metric`` that a forest plot shows: the ``id_ood`` rows; for runs without
+    them (zero-shot) the first other per-domain kind (e.g. each domain against the pooled
+    rest), else ``best_worst``. Never the (many) ``pairwise`` rows."""
+    rows = gaps[gaps["metric"] == metric] if "metric" in gaps else gaps
+    kinds = list(dict.fromkeys(rows["kind"])) if "kind" in rows else []
+    others = [k for k in kinds if k not in ("id_ood", "pairwise", "best_worst")]
+    chosen = next((k for k in ("id_ood", *others, "best_worst") if k in kinds), None)
     return rows[rows["kind"] == chosen].reset_index(drop=True) if chosen else rows.iloc[0:0]
 
 
