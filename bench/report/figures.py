@@ -43,7 +43,7 @@ class FigureKind:
 def _pick(models: Sequence[str], model: str | None) -> list[str]:
     if model is not None:
         return [model] if model in models else []
-    trained = [m for m in models if m not in plots.FLOORS]
+    trained = [m for m in models if not plots.is_floor(m)]
     return (trained or list(models))[:MAX_PANELS]
 
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
-from bench.report.plots import FLOORS, LOWER_IS_BETTER
+from bench.report.plots import LOWER_IS_BETTER, is_floor
 from bench.report.rundata import RunData, TaskView
 
 __all__ = ["ALPHA", "Finding", "findings"]
@@ -80,7 +80,7 @@ def _worst_findings(run: RunData) -> list[Finding]:
         part = part[(part["metric"] == view.metric) & part["domain"].isin(view.domains)]
         for model, rows in part.groupby("model", sort=False):
             rows = rows.dropna(subset=["value"])
-            if rows.empty or model in FLOORS:
+            if rows.empty or is_floor(model):
                 continue
             worst = rows.loc[rows["value"].idxmax() if view.metric in LOWER_IS_BETTER else rows["value"].idxmin()]
             out.append(Finding("worst", f"{model} on {view.key}: worst domain {worst['domain']}, {view.metric} "
@@ -118,7 +118,7 @@ def _mitigation_findings(run: RunData) -> list[Finding]:
             out += _mitigation_from_table(table, view)
             continue
         gaps = _task_gaps(run, view)
-        models = [m for m in dict.fromkeys(gaps["model"]) if m not in FLOORS]
+        models = [m for m in dict.fromkeys(gaps["model"]) if not is_floor(m)]
         for base, model in mitigation_pairs(models):
             g0, g1 = _pooled_gap(gaps, base), _pooled_gap(gaps, model)
             if g0 is None or g1 is None or not math.isfinite(g0["gap"]):

@@ -187,13 +187,24 @@ def _task_section(run: RunData, view: TaskView) -> str:
         return ""
     title = f"{view.key} ({view.kind}, {view.protocol or 'protocol n/a'}): {view.metric}"
     pictures = "".join(_png(fig, caption, kind) for kind, caption, fig in figures)
+    method = "Wilson" if view.metric == "accuracy" else "bootstrap"
+    tables = _fold(f"{view.metric} per domain (value, and below it the {method} 95% interval)",
+                   _domain_table(run, view), len(view.domains))
     gap_table = _gap_table(run, view)
-    return (f'<section class="task"><h2>{html.escape(title)}</h2>{pictures}'
-            f"<h3>{html.escape(view.metric)} per domain (value, and below it the "
-            f"{'Wilson' if view.metric == 'accuracy' else 'bootstrap'} 95% interval)</h3>{_domain_table(run, view)}"
-            + (f"<h3>Gaps in {html.escape(view.metric)} (shaded: significant after Holm; mdg: minimum detectable "
-               f"gap at 80% power)</h3>{gap_table}" if gap_table else "")
-            + "</section>")
+    if gap_table:
+        tables += _fold(f"Gaps in {view.metric} (shaded: significant after Holm; mdg: minimum detectable gap at 80% "
+                        "power)", gap_table, gap_table.count("<tr") - 1)
+    return f'<section class="task"><h2>{html.escape(title)}</h2>{pictures}{tables}</section>'
+
+
+LONG_TABLE = 30
+"""Tables with more rows than this start folded (click to open; the figures show the same)."""
+
+
+def _fold(title: str, table: str, rows: int) -> str:
+    if rows <= LONG_TABLE:
+        return f"<h3>{html.escape(title)}</h3>{table}"
+    return f"<details><summary><b>{html.escape(title)}</b> ({rows} rows)</summary>{table}</details>"
 
 
 def _summary(run: RunData) -> str:

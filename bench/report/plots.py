@@ -26,15 +26,20 @@ from matplotlib.figure import Figure  # noqa: E402
 from bench.report.rundata import TaskView  # noqa: E402
 
 __all__ = [
+    "FLOORS",
+    "LOWER_IS_BETTER",
     "UNITS",
+    "WIDE",
     "gap_figure",
     "gap_rows",
     "genre_figure",
     "heatmap_figure",
     "interval_note",
+    "is_floor",
     "profile_figure",
     "reliability_figure",
     "reliability_grid",
+    "reliability_points",
     "robustness_figure",
     "transfer_figure",
 ]
@@ -134,7 +139,7 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     axis.set_yticks(*(domain_ticks if wide else model_ticks), fontsize=6 if wide else None)
     axis.set_xlabel("model" if wide else "test domain (ID = trained on)")
     axis.set_ylabel("test domain (ID = trained on)" if wide else "model")
-    note = "" if wide else f"; [low, high]: {interval_note(metric)}"
+    note = "" if wide else f"\n[low, high]: {interval_note(metric)}"
     axis.set_title(f"{view.key}: {metric}{note}", fontsize="medium")
     figure.colorbar(image, ax=axis, label=_unit(metric, view.kind), shrink=0.9)
     return figure
@@ -179,7 +184,7 @@ def gap_figure(gaps: pd.DataFrame, view: TaskView, metric: str | None = None, ax
     axis.set_yticks(y, labels, fontsize="small")
     axis.set_ylim(-0.7, len(rows) - 0.3)
     axis.set_xlabel(f"gap in {_unit(metric, view.kind)}; positive = worse out of domain")
-    axis.set_title(f"{view.key}: gaps in {metric}, whiskers: 95% bootstrap interval", fontsize="medium")
+    axis.set_title(f"{view.key}: gaps in {metric}\nwhiskers: 95% bootstrap interval", fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
     _legend_below(axis, 2)
     return figure
@@ -211,17 +216,23 @@ def transfer_figure(matrix: pd.DataFrame, view: TaskView, metric: str | None = N
     axis.set_yticks(range(len(trains)), trains)
     axis.set_xlabel("tested on")
     axis.set_ylabel("trained on")
-    axis.set_title(f"{view.key}, {model}: {metric} (outlined: trained on the test domain; point values)",
+    axis.set_title(f"{view.key}, {model}: {metric}\noutlined: trained on the test domain; point values",
                    fontsize="medium")
     figure.colorbar(image, ax=axis, label=_unit(metric, view.kind), shrink=0.9)
     return figure
 
 
 FLOORS = frozenset({"majority", "uniform"})
+"""The bundled floors: summaries and per-model panels skip them (tables keep them)."""
+
+
+def is_floor(model: str) -> bool:
+    """Whether ``model`` (or a fold of it, ``name@fold``) is one of :data:`FLOORS`."""
+    return str(model).split("@", 1)[0] in FLOORS
 
 
 def _first_trained(models: Sequence[str]) -> str:
-    return next((m for m in models if m not in FLOORS), models[0] if models else "")
+    return next((m for m in models if not is_floor(m)), models[0] if models else "")
 
 
 def reliability_points(records: pd.DataFrame, min_count: int = 5) -> pd.DataFrame:
@@ -243,9 +254,25 @@ def reliability_points(records: pd.DataFrame, min_count: int = 5) -> pd.DataFram
     return out[out["n"] >= min_count].reset_index(drop=True)
 
 
+def _calibration_series(records: pd.DataFrame, view: TaskView) -> list[tuple[str, pd.DataFrame]]:
+    """One series per domain; with more than :data:`WIDE` domains, one per domain group
+    (or one for all domains when the suite has no groups)."""
+    present = set(records["domain"])
+    domains = [d for d in view.domains if d in present]
+    if len(domains) <= WIDE:
+        return [(f"{d} (ID)" if d in view.in_domain else d, records[records["domain"] == d]) for d in domains]
+    if not view.groups:
+        return [(f"all {len(domains)} domains", records)]
+    groups = list(dict.fromkeys(view.groups.get(d, "other") for d in domains))
+    keys = records["domain"].map(lambda d: view.groups.get(d, "other"))
+    return [(f"{g} ({(pd.Series(domains).map(lambda d: view.groups.get(d, 'other')) == g).sum()} domains)",
+             records[keys == g]) for g in groups]
+
+
 def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None = None,
                        ax: Axes | None = None) -> Figure:
-    """Reliability diagram of one model: accuracy against confidence, one line per domain.
+    """Reliability diagram of one model: accuracy against confidence, one line per domain
+    (per domain group for suites with many domains).
 
     Points are the 15 equal-width bins of the top-choice probability with ≥ 5 examples;
     whiskers are 95% Wilson intervals of the bin's accuracy; the diagonal is perfect
@@ -258,9 +285,7 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
     part = part[part["model"] == model]
     figure, axis = _axes(ax, (5.2, 5.0))
     axis.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=1, label="perfect calibration")
-    domains = [d for d in view.domains if d in set(part["domain"])]
-    for i, domain in enumerate(domains[:WIDE]):
-        rows = part[part["domain"] == domain]
+    for i, (name, rows) in enumerate(_calibration_series(part, view)):
         points = reliability_points(rows)
         if points.empty:
             continue
@@ -268,14 +293,13 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
                                                                              strict=True)]).T
         errors = _errors(points["accuracy"].to_numpy(), low, high)
         ece = float((points["n"] * (points["accuracy"] - points["confidence"]).abs()).sum() / len(rows))
-        tag = " (ID)" if domain in view.in_domain else ""
         axis.errorbar(points["confidence"], points["accuracy"], yerr=errors, marker="o", markersize=4, capsize=2,
-                      color=f"C{i % 10}", label=f"{domain}{tag}: ECE {ece:.3f}", linewidth=1, alpha=0.85)
+                      color=f"C{i % 10}", label=f"{name}: ECE {ece:.3f}", linewidth=1, alpha=0.85)
     axis.set_xlim(0, 1.02)
     axis.set_ylim(0, 1.02)
     axis.set_xlabel("confidence (mean top-choice prob. in bin)")
     axis.set_ylabel("accuracy in bin (fraction correct)")
-    axis.set_title(f"{view.key}, {model}: reliability (whiskers: 95% Wilson)", fontsize="medium")
+    axis.set_title(f"{view.key}, {model}: reliability\nwhiskers: 95% Wilson interval", fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 1)
     return figure
@@ -285,14 +309,14 @@ def reliability_grid(records: pd.DataFrame, view: TaskView, models: Sequence[str
     """:func:`reliability_figure` of each of ``models`` side by side (at most 4 a row)."""
     columns = max(1, min(len(models), 4))
     rows = math.ceil(len(models) / columns)
-    figure, axes = plt.subplots(rows, columns, figsize=(3.4 * columns, 4.6 * rows), layout="constrained",
+    figure, axes = plt.subplots(rows, columns, figsize=(max(3.4 * columns, 5.4), 4.6 * rows), layout="constrained",
                                 squeeze=False, sharey=True)
     for axis, model in zip(axes.flat, models, strict=False):
         reliability_figure(records, view, model, ax=axis)
         axis.set_title(f"{model}", fontsize="medium")
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
-    figure.suptitle(f"{view.key}: reliability per domain (whiskers: 95% Wilson)", fontsize="medium")
+    figure.suptitle(f"{view.key}: reliability per domain\nwhiskers: 95% Wilson interval", fontsize="medium")
     return figure
 
 
@@ -362,7 +386,7 @@ def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFra
     _logit_axis(axis, low, high)
     axis.set_xlabel("in-domain accuracy (fraction correct, logit scale)")
     axis.set_ylabel("out-of-domain accuracy (fraction correct, logit scale)")
-    axis.set_title(f"{view.key}: effective robustness (whiskers: 95% Wilson)", fontsize="medium")
+    axis.set_title(f"{view.key}: effective robustness\nwhiskers: 95% Wilson interval", fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 2)
     return figure
@@ -400,7 +424,7 @@ def profile_figure(metrics: pd.DataFrame, view: TaskView, model: str | None = No
     axis.set_yticks(y, list(rows["domain"]), fontsize=6.5 if len(rows) > 30 else "small")
     axis.set_ylim(-0.7, len(rows) - 0.3)
     axis.set_xlabel(f"{_unit(metric, view.kind)}; whiskers: {interval_note(metric)}")
-    axis.set_title(f"{view.key}, {model}: capability profile ({len(rows)} domains, sorted)", fontsize="medium")
+    axis.set_title(f"{view.key}, {model}\ncapability profile, {len(rows)} domains sorted", fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
     _legend_below(axis, 3, title="domain group" if view.groups else None)
     return figure
