@@ -124,7 +124,8 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     grid = [rows[rows["model"] == m].set_index("domain").reindex(list(view.domains)) for m in models]
     values = np.array([g["value"].to_numpy(dtype=float) for g in grid]).reshape(len(models), len(view.domains))
     wide = len(view.domains) > WIDE
-    labels = [f"{d} (ID)" if d in view.in_domain else d for d in view.domains]
+    folds = any("@" in str(m) for m in models)  # each row has its own training domains
+    labels = [f"{d} (ID)" if d in view.in_domain and not folds else d for d in view.domains]
     shown = values.T if wide else values
     size = (2.2 + 1.2 * len(models), 1.5 + 0.22 * len(view.domains)) if wide else \
         (2.6 + 1.15 * len(view.domains), 1.6 + 0.5 * len(models))
@@ -137,8 +138,9 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     model_ticks, domain_ticks = (range(len(models)), models), (range(len(view.domains)), labels)
     axis.set_xticks(*(model_ticks if wide else domain_ticks), rotation=30 if not wide else 45, ha="right")
     axis.set_yticks(*(domain_ticks if wide else model_ticks), fontsize=6 if wide else None)
-    axis.set_xlabel("model" if wide else "test domain (ID = trained on)")
-    axis.set_ylabel("test domain (ID = trained on)" if wide else "model")
+    domain_label = "test domain" if folds else "test domain (ID = trained on)"
+    axis.set_xlabel("model" if wide else domain_label)
+    axis.set_ylabel(domain_label if wide else "model")
     note = "" if wide else f"\n[low, high]: {interval_note(metric)}"
     axis.set_title(f"{view.key}: {metric}{note}", fontsize="medium")
     figure.colorbar(image, ax=axis, label=_unit(metric, view.kind), shrink=0.9)
@@ -183,7 +185,7 @@ def gap_figure(gaps: pd.DataFrame, view: TaskView, metric: str | None = None, ax
     axis.axvline(0.0, linestyle="--", color="grey", linewidth=1)
     axis.set_yticks(y, labels, fontsize="small")
     axis.set_ylim(-0.7, len(rows) - 0.3)
-    axis.set_xlabel(f"gap in {_unit(metric, view.kind)}; positive = worse out of domain")
+    axis.set_xlabel(f"gap in {_unit(metric, view.kind)}; > 0: worse out of domain")
     axis.set_title(f"{view.key}: gaps in {metric}\nwhiskers: 95% bootstrap interval", fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
     _legend_below(axis, 2)
@@ -208,7 +210,7 @@ def transfer_figure(matrix: pd.DataFrame, view: TaskView, metric: str | None = N
     figure, axis = _axes(ax, (2.4 + 1.1 * len(tests), 1.6 + 0.55 * len(trains)))
     image = axis.imshow(values, aspect="auto", cmap="RdYlGn_r" if metric in LOWER_IS_BETTER else "RdYlGn")
     for (i, j), value in np.ndenumerate(values):
-        axis.text(j, i, "n/a" if not math.isfinite(value) else f"{value:.3g}", ha="center", va="center",
+        axis.text(j, i, "n/a" if not math.isfinite(value) else _short(value), ha="center", va="center",
                   fontsize=8, fontweight="bold" if tests[j] in trains[i].split("+") else "normal")
         if tests[j] in trains[i].split("+"):
             axis.add_patch(plt.Rectangle((j - 0.5, i - 0.5), 1, 1, fill=False, edgecolor="black", linewidth=1.5))
@@ -259,8 +261,11 @@ def _calibration_series(records: pd.DataFrame, view: TaskView) -> list[tuple[str
     (or one for all domains when the suite has no groups)."""
     present = set(records["domain"])
     domains = [d for d in view.domains if d in present]
+    trained = set(view.in_domain)
+    if len(records) and "@train=" in str(records["model"].iloc[0]):  # a fold: its own training domains
+        trained = set(str(records["model"].iloc[0]).split("@train=", 1)[1].split("+"))
     if len(domains) <= WIDE:
-        return [(f"{d} (ID)" if d in view.in_domain else d, records[records["domain"] == d]) for d in domains]
+        return [(f"{d} (ID)" if d in trained else d, records[records["domain"] == d]) for d in domains]
     if not view.groups:
         return [(f"all {len(domains)} domains", records)]
     groups = list(dict.fromkeys(view.groups.get(d, "other") for d in domains))
