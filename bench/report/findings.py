@@ -2,7 +2,7 @@
 
 Four kinds of finding, each from the primary metric of each task:
 
-- ``gap``: the largest gaps that are significant after Holm's adjustment
+- ``gap``: per task, the largest gaps that are significant after Holm's adjustment
   (``p_adjusted < 0.05``), largest first, with their 95% bootstrap interval;
 - ``worst``: each model's worst domain and its value with interval;
 - ``mitigation``: for each mitigation and its baseline, the pooled out-of-domain gap of
@@ -27,7 +27,8 @@ __all__ = ["ALPHA", "Finding", "findings"]
 ALPHA = 0.05
 """Significance level of the Holm-adjusted p-values."""
 
-TOP_GAPS = 3
+TOP_GAPS = 2
+"""The largest significant gaps reported per task (metrics of different tasks differ in scale)."""
 POOLED_OOD = "OOD"
 
 
@@ -56,19 +57,18 @@ def _task_gaps(run: RunData, view: TaskView) -> pd.DataFrame:
 
 
 def _gap_findings(run: RunData) -> list[Finding]:
-    rows = []
+    out, tested = [], False
     for view in run.tasks:
         gaps = _task_gaps(run, view)
-        if "p_adjusted" in gaps:
-            for r in gaps[(gaps["p_adjusted"] < ALPHA) & (gaps["gap"] > 0)].itertuples(index=False):
-                rows.append((float(r.gap), view, r))
-    rows.sort(key=lambda t: -t[0])
-    out = []
-    for _, view, r in rows[:TOP_GAPS]:
-        out.append(Finding("gap", f"{r.model} on {view.key}: {view.metric} is worse on {r.domain_b} than on "
-                                  f"{r.domain_a} by {_ci(r.gap, r.ci_low, r.ci_high)} "
-                                  f"(Holm-adjusted p = {r.p_adjusted:.2g})."))
-    if not rows and any(not _task_gaps(run, v).empty for v in run.tasks):
+        tested = tested or not gaps.empty
+        if "p_adjusted" not in gaps:
+            continue
+        top = gaps[(gaps["p_adjusted"] < ALPHA) & (gaps["gap"] > 0)].sort_values("gap", ascending=False)
+        for r in top.head(TOP_GAPS).itertuples(index=False):
+            out.append(Finding("gap", f"{r.model} on {view.key}: {view.metric} is worse on {r.domain_b} than on "
+                                      f"{r.domain_a} by {_ci(r.gap, r.ci_low, r.ci_high)} "
+                                      f"(Holm-adjusted p = {r.p_adjusted:.2g})."))
+    if not out and tested:
         out.append(Finding("gap", "No gap is significant after Holm's adjustment in any task."))
     return out
 
@@ -145,9 +145,23 @@ def _null_findings(run: RunData) -> list[Finding]:
             mdg = gaps[gaps["model"].isin(quiet)]["mdg"] if "mdg" in gaps else pd.Series(dtype=float)
             detect = f"; gaps under about {mdg.median():.3f} could not have been detected (80% power)" \
                 if len(mdg.dropna()) else ""
-            out.append(Finding("null", f"On {view.key}, nothing differs beyond chance for {', '.join(quiet)}: "
-                                       f"no {view.metric} gap is significant after Holm{detect}."))
+            note = _resolution_note(gaps[gaps["model"].isin(quiet)])
+            lead = f"no {view.metric} gap of {', '.join(quiet)} is significant after Holm" if note else \
+                f"nothing differs beyond chance for {', '.join(quiet)}: no {view.metric} gap is significant after Holm"
+            out.append(Finding("null", f"On {view.key}, {lead}{detect}.{note}"))
     return out
+
+
+def _resolution_note(gaps: pd.DataFrame) -> str:
+    """A warning when intervals exclude 0 although no Holm-adjusted p-value is below α:
+    the permutation test's resolution (smallest p = 1 / (permutations + 1)) times the
+    number of comparisons in Holm's family can keep every adjusted p above α."""
+    clear = gaps[(gaps["ci_low"] > 0) | (gaps["ci_high"] < 0)]
+    if clear.empty or "p_value" not in gaps:
+        return ""
+    return (f" But {len(clear)} of these gaps have 95% bootstrap intervals that exclude 0: the smallest "
+            f"permutation p-value here is {gaps['p_value'].min():.2g}, too coarse for Holm's adjustment over "
+            "all of the task's comparisons; 'bench score RUN_DIR --permutations N' with a larger N resolves it.")
 
 
 def findings(run: RunData) -> list[Finding]:

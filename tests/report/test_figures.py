@@ -50,7 +50,7 @@ def test_gap_forest_marks_what_is_significant_after_holm(tiny_run: Path) -> None
     filled = [line for line in axis.lines if line.get_markerfacecolor() != "white" and line.get_marker() == "o"]
     drawn = np.concatenate([line.get_xdata() for line in filled]) if filled else np.array([])
     assert sorted(drawn) == pytest.approx(sorted(rows[rows["p_adjusted"] < 0.05]["gap"]))
-    assert "positive = worse out of domain" in axis.get_xlabel()
+    assert "> 0: worse out of domain" in axis.get_xlabel()
     assert axis.get_legend() is not None and "95% bootstrap" in axis.get_title()
     plt.close(figure)
 
