@@ -83,7 +83,8 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 def _legend_below(ax: Axes, columns: int, title: str | None = None) -> None:
     handles, labels = ax.get_legend_handles_labels()
     if handles:
-        height = ax.get_position().height * ax.get_figure(root=True).get_figheight()  # inches
+        figure = ax.get_figure(root=True)
+        height = ax.get_position().height * (figure.get_figheight() if figure is not None else 4.0)  # inches
         ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(height, 0.6)),
                   ncols=max(1, min(columns, 4)),
                   fontsize="small", frameon=False, title=title, title_fontsize="small")
