@@ -423,20 +423,105 @@ def _add_data_parser(commands: argparse._SubParsersAction) -> None:
         action.add_argument("--data-dir", metavar="DIR", help=folder_help)
 
 
-# --- bench report ------------------------------------------------------------------------
+# --- bench report / plot / leaderboard ---------------------------------------------------
 def _cmd_report(args: argparse.Namespace) -> int:
     from bench.report.html import write_report
 
-    print(f"report: {write_report(args.run_dir, args.output)}")
+    print(f"report: {write_report(args.run_dirs, args.output)}")
     return 0
 
 
 def _add_report_parser(commands: argparse._SubParsersAction) -> None:
-    report = commands.add_parser("report", help="write an HTML report (tables and figures) of a run folder",
-                                 description="Write a self-contained HTML report of a run folder.")
-    report.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
-    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: RUN_DIR/report.html)")
+    report = commands.add_parser(
+        "report", help="write a self-contained HTML report (summary, figures, tables) of run folders",
+        description="Write one self-contained HTML file: a written summary computed from the numbers, then per "
+                    "task the heatmap, gap forest plot, transfer matrix, reliability diagrams, effective "
+                    "robustness, capability profile or per-genre bars, and sortable, filterable tables.")
+    report.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="folders results/runs/<run_id>")
+    report.add_argument("--output", "-o", metavar="FILE", help="where to write (default: first RUN_DIR/report.html)")
     report.set_defaults(handler=_cmd_report)
+
+
+def _cmd_plot(args: argparse.Namespace) -> int:
+    from bench.report.plotfile import save_plot
+
+    saved = save_plot(args.kind, args.run_dirs, args.output, suite=args.suite, task=args.task, model=args.model,
+                      dpi=args.dpi)
+    print(f"{saved.kind} of {saved.task}: {saved.path} ({saved.width_in:.1f} × {saved.height_in:.1f} in, "
+          f"{saved.dpi} dpi{saved.pixels})")
+    return 0
+
+
+def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
+    from bench.report.kinds import FIGURE_DESCRIPTIONS
+
+    kinds = "; ".join(f"{name}: {text}" for name, text in FIGURE_DESCRIPTIONS.items())
+    plot = commands.add_parser("plot", help="save one figure of the report as PNG, SVG or PDF",
+                               description=f"Save a report figure at print resolution. Kinds: {kinds}.")
+    plot.add_argument("kind", choices=list(FIGURE_DESCRIPTIONS), metavar="KIND", help=", ".join(FIGURE_DESCRIPTIONS))
+    plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (their models are drawn together)")
+    plot.add_argument("--output", "-o", required=True, metavar="FILE", help="FILE.png, FILE.svg or FILE.pdf")
+    plot.add_argument("--suite", metavar="NAME", help="suite of the task to draw (default: the first)")
+    plot.add_argument("--task", metavar="NAME", help="task to draw (default: the first that has this figure)")
+    plot.add_argument("--model", metavar="NAME", help="model, for per-model figures (default: the first trained)")
+    plot.add_argument("--dpi", type=_positive_int, default=300, help="resolution of PNG files (default: 300)")
+    plot.set_defaults(handler=_cmd_plot)
+
+
+def _cmd_leaderboard(args: argparse.Namespace) -> int:
+    from bench.errors import ConfigError
+    from bench.report import format_table
+    from bench.report.board import BoardOptions, build_board, display_table, to_markdown
+
+    sources = args.sources or [str(Path(args.out) / "leaderboard.csv")]
+    options = BoardOptions(resamples=args.resamples, seed=args.seed, suite=args.suite, task=args.task,
+                           metric=args.metric)
+    board = build_board(sources, options)
+    if args.sort:
+        if args.sort not in board.columns:
+            raise ConfigError(f"Cannot sort by {args.sort!r}: no such column. Columns: {', '.join(board.columns)}.")
+        board = board.sort_values(args.sort, ascending=not args.descending, kind="stable")
+    if args.format == "csv":
+        text = board.to_csv(index=False)
+    elif args.format == "markdown":
+        text = to_markdown(board) + "\n"
+    else:
+        text = format_table(display_table(board)) + (
+            "\n\nrank: 1 = best by the mean over domains; [low–high]: 95% paired bootstrap interval of the rank "
+            f"({args.resamples} resamples of the test examples). Gap: in-domain minus pooled out-of-domain, "
+            "positive = worse out of domain.\n")
+    if args.output:
+        from bench.errors import OutputError
+        from bench.report.html import write_atomic
+
+        write_atomic(Path(args.output), text.encode("utf-8"), OutputError)
+        print(f"leaderboard: {args.output} ({len(board)} rows)")
+    else:
+        print(text, end="")
+    return 0
+
+
+def _add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
+    board = commands.add_parser(
+        "leaderboard", help="merge runs and leaderboard CSVs into one ranked table with rank intervals",
+        description="One row per model × suite × task: the metric (mean over domains), worst domain, gap with "
+                    "interval, ECE, effective robustness, and the rank with a paired bootstrap rank interval "
+                    "(resampling test examples within domains, the same resample for every model).")
+    board.add_argument("sources", nargs="*", metavar="RUN_DIR_OR_CSV",
+                       help="run folders and/or leaderboard CSVs (default: OUT/leaderboard.csv)")
+    board.add_argument("--suite", metavar="NAME", help="only this suite")
+    board.add_argument("--task", metavar="NAME", help="only this task")
+    board.add_argument("--metric", metavar="NAME", help="rank by this metric (default: each kind's primary)")
+    board.add_argument("--sort", metavar="COLUMN", help="sort by this column (default: suite, task, rank)")
+    board.add_argument("--descending", action="store_true", help="sort in descending order")
+    board.add_argument("--format", choices=["terminal", "markdown", "csv"], default="terminal",
+                       help="output format (default: terminal)")
+    board.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
+    board.add_argument("--resamples", type=_positive_int, default=1000, metavar="N",
+                       help="bootstrap resamples for the rank intervals (default: 1000)")
+    board.add_argument("--seed", type=int, default=0, help="seed of the resampling (default: 0)")
+    board.add_argument("--out", default="results", metavar="DIR", help="folder of the default leaderboard.csv")
+    board.set_defaults(handler=_cmd_leaderboard)
 
 
 # --- bench mitigations -------------------------------------------------------------------
@@ -601,6 +686,8 @@ def build_parser() -> argparse.ArgumentParser:
     _add_serve_parser(commands)
     _add_data_parser(commands)
     _add_report_parser(commands)
+    _add_plot_parser(commands)
+    _add_leaderboard_parser(commands)
     _add_mitigations_parser(commands)
     _add_statistics_parsers(commands)
     return parser

@@ -15,8 +15,9 @@ def test_html_report_embeds_figures_and_tables(tiny_suite: Path, tmp_path: Path,
     assert main(["report", str(done.run_dir)]) == 0
     assert "report.html" in capsys.readouterr().out
     text = (done.run_dir / "report.html").read_text()
-    assert text.count("data:image/png;base64,") == 4  # bars + gaps, for each of the two tasks
-    assert "tiny-reviews / sentiment (classification): accuracy" in text and "<table" in text
+    # sentiment: heatmap, gaps, reliability; rating: heatmap, gaps (robustness needs 3 models)
+    assert text.count("data:image/png;base64,") == 5
+    assert "tiny-reviews/sentiment (classification, id_ood): accuracy" in text and "<table" in text
     assert not list(done.run_dir.glob(".report-*"))
 
 

@@ -1,4 +1,10 @@
-"""Reports: leaderboard CSV, terminal tables (plots and HTML build on these)."""
+"""Reports: leaderboard CSV, terminal tables, and what a reader sees.
+
+``rundata`` reads run folders; ``plots`` draws each figure kind; ``figures`` is the one
+registry of kinds that ``html`` (``bench report``) and ``plotfile`` (``bench plot``) share;
+``findings`` writes the report's summary; ``board`` merges runs into the ranked
+``bench leaderboard``.
+"""
 
 from __future__ import annotations
 

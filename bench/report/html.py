@@ -1,4 +1,12 @@
-"""A self-contained HTML report of a run folder (figures embedded as PNG)."""
+"""A self-contained HTML report of one or more run folders.
+
+The page opens with a written summary computed from the numbers
+(:mod:`bench.report.findings`), then, per task, the figures of :mod:`bench.report.plots`
+(embedded as PNG data URIs) and the tables. Nothing is fetched from the network: no
+external script, style sheet or font. Every name read from a user file is escaped. A small
+inline script makes tables sortable (click a header) and filterable (a text box per
+section); without it the page is the same, minus those two conveniences.
+"""
 
 from __future__ import annotations
 
@@ -6,83 +14,268 @@ import base64
 import html
 import io
 import json
+import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from bench.scoring.metrics import PRIMARY_METRIC
+from bench.report.rundata import RunData, TaskView, load_runs
 
-__all__ = ["render_report", "write_report"]
+__all__ = ["FIGURE_DPI", "render_report", "write_report"]
+
+FIGURE_DPI = 96
+"""Resolution of the figures embedded in the page (``bench plot`` saves at print resolution)."""
 
 _STYLE = """
-body { font-family: system-ui, sans-serif; margin: 2em auto; max-width: 1100px; color: #222; }
-table { border-collapse: collapse; font-size: 0.85em; margin: 0.5em 0 1.5em; }
-th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
-th { background: #f3f3f3; } td:first-child, th:first-child { text-align: left; }
-code { background: #f3f3f3; padding: 0 0.2em; } img { max-width: 100%; }
+body { font-family: system-ui, sans-serif; margin: 1.5em auto; max-width: 1180px; padding: 0 1em; color: #222;
+       line-height: 1.4; }
+h1 { font-size: 1.5em; } h2 { border-bottom: 1px solid #ccc; padding-bottom: 0.2em; margin-top: 2em; }
+.scroll { overflow-x: auto; max-width: 100%; }
+table { border-collapse: collapse; font-size: 0.8em; margin: 0.4em 0 1.2em; }
+th, td { border: 1px solid #ddd; padding: 0.2em 0.5em; text-align: right; vertical-align: top; }
+th { background: #f3f3f3; cursor: pointer; position: sticky; top: 0; }
+td.t, th.t { text-align: left; } td small { color: #666; }
+tr.sig td { background: #fff4e5; }
+figure { margin: 0.8em 0; display: inline-block; vertical-align: top; max-width: 100%; }
+figure img { max-width: 100%; height: auto; display: block; }
+figcaption { font-size: 0.85em; color: #444; max-width: 760px; }
+.summary li { margin: 0.2em 0; } code { background: #f3f3f3; padding: 0 0.2em; }
+input.filter { margin: 0.3em 0; padding: 0.2em 0.4em; width: 22em; }
+details { margin: 0.5em 0 1em; }
+"""
+
+_SCRIPT = """
+document.querySelectorAll('table.data').forEach(function (table) {
+  table.querySelectorAll('th').forEach(function (th, col) {
+    th.title = 'click to sort';
+    th.addEventListener('click', function () {
+      var body = table.tBodies[0], rows = Array.from(body.rows), dir = th.dataset.dir === 'a' ? -1 : 1;
+      th.dataset.dir = dir === 1 ? 'a' : 'd';
+      rows.sort(function (a, b) {
+        var x = a.cells[col].dataset.v, y = b.cells[col].dataset.v;
+        var nx = parseFloat(x), ny = parseFloat(y);
+        if (!isNaN(nx) && !isNaN(ny)) return dir * (nx - ny);
+        return dir * String(x).localeCompare(String(y));
+      });
+      rows.forEach(function (r) { body.appendChild(r); });
+    });
+  });
+});
+document.querySelectorAll('section.task').forEach(function (section) {
+  var box = document.createElement('input');
+  box.className = 'filter'; box.type = 'search'; box.placeholder = 'filter rows by model or domain';
+  box.addEventListener('input', function () {
+    var q = box.value.toLowerCase();
+    section.querySelectorAll('table.data tbody tr').forEach(function (r) {
+      r.style.display = r.textContent.toLowerCase().indexOf(q) >= 0 ? '' : 'none';
+    });
+  });
+  var first = section.querySelector('table.data');
+  if (first) first.parentNode.parentNode.insertBefore(box, first.parentNode);
+});
 """
 
 
-def _png(figure: Any) -> str:
+def _png(figure: Any, caption: str, kind: str) -> str:
     import matplotlib.pyplot as plt
 
     buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=110)
+    figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
     plt.close(figure)
-    return f'<img alt="figure" src="data:image/png;base64,{base64.b64encode(buffer.getvalue()).decode()}">'
+    data = base64.b64encode(buffer.getvalue()).decode()
+    text = html.escape(caption)
+    return (f'<figure data-kind="{kind}"><img alt="{text}" src="data:image/png;base64,{data}">'
+            f"<figcaption>{text}</figcaption></figure>")
 
 
-def _table(frame: pd.DataFrame) -> str:
-    return frame.to_html(index=False, float_format=lambda v: f"{v:.4g}", na_rep="", border=0, escape=True)
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return "" if math.isnan(value) else f"{value:.4g}"
+    return str(value)
 
 
-def _task_section(meta: dict[str, Any], key: str, metrics: pd.DataFrame, gaps: pd.DataFrame) -> str:
-    from bench.report.plots import domain_figure, gap_figure
-
-    suite, _, task = key.partition("/")
-    info = meta["tasks"][key]
-    primary = PRIMARY_METRIC[info["kind"]]
-    part = metrics[(metrics["suite"] == suite) & (metrics["task"] == task)]
-    gap_part = gaps[(gaps["suite"] == suite) & (gaps["task"] == task)]
-    if part.empty:
+def _sort_key(value: Any) -> str:
+    if isinstance(value, float) and math.isnan(value):
         return ""
-    wide = part[part["metric"] == primary].pivot_table(index="model", columns="domain", values="value", sort=False)
-    title = f"{suite} / {task} ({info['kind']}): {primary}"
-    figures = _png(domain_figure(part, primary, list(info["domains"]), list(info["in_domain"]), title))
-    if not gap_part.empty:
-        figures += _png(gap_figure(gap_part, primary, f"{suite} / {task}: gaps in {primary}"))
-    return (f"<h2>{html.escape(title)}</h2>{figures}"
-            f"<h3>{html.escape(primary)} per domain (in-domain: {html.escape(', '.join(info['in_domain']))})</h3>"
-            f"{_table(wide.reset_index())}<h3>Gaps</h3>{_table(gap_part.drop(columns=['suite', 'task']))}")
+    return str(value)
 
 
-def render_report(run_dir: str | Path) -> str:
-    """The HTML text of the report of ``run_dir`` (reads run.json, metrics.csv, gaps.csv)."""
-    from bench.outputs import read_run
+def _table(frame: pd.DataFrame, cells: dict[str, Callable[[pd.Series], str]] | None = None,
+           row_class: Callable[[pd.Series], str] | None = None) -> str:
+    """An HTML table; ``cells`` maps a column to a function giving its cell's HTML from the row."""
+    cells = cells or {}
+    text_cols = {c for c in frame.columns if frame[c].dtype == object}
+    head = "".join(f'<th class="{"t" if c in text_cols else ""}">{html.escape(str(c))}</th>' for c in frame.columns)
+    body = []
+    for _, row in frame.iterrows():
+        tds = []
+        for c in frame.columns:
+            shown = cells[c](row) if c in cells else html.escape(_fmt(row[c]))
+            tds.append(f'<td class="{"t" if c in text_cols else ""}" data-v="{html.escape(_sort_key(row[c]))}">'
+                       f"{shown}</td>")
+        cls = f' class="{row_class(row)}"' if row_class else ""
+        body.append(f"<tr{cls}>{''.join(tds)}</tr>")
+    return (f'<div class="scroll"><table class="data"><thead><tr>{head}</tr></thead>'
+            f"<tbody>{''.join(body)}</tbody></table></div>")
 
-    run_dir = Path(run_dir)
-    meta, _ = read_run(run_dir)
-    metrics = pd.read_csv(run_dir / "metrics.csv")
-    gaps = pd.read_csv(run_dir / "gaps.csv")
-    sections = "".join(_task_section(meta, key, metrics, gaps) for key in meta["tasks"])
-    config = html.escape(json.dumps(meta["config"], indent=2))
-    versions = html.escape(", ".join(f"{k} {v}" for k, v in meta["versions"].items()))
-    return (f"<!doctype html><html><head><meta charset='utf-8'><title>xdbench run {meta['run_id']}</title>"
-            f"<style>{_STYLE}</style></head><body><h1>xdbench run <code>{meta['run_id']}</code></h1>"
-            f"<p>Positive gaps mean worse out of domain. Versions: {versions}.</p>{sections}"
-            f"<h2>Configuration</h2><pre>{config}</pre></body></html>")
+
+def _value_cell(value: float, low: float, high: float) -> str:
+    if not math.isfinite(value):
+        return "n/a"
+    if not (math.isfinite(low) and math.isfinite(high)):
+        return f"{value:.3f}"
+    return f"{value:.3f}<br><small>[{low:.3f}, {high:.3f}]</small>"
 
 
-def write_report(run_dir: str | Path, path: str | Path | None = None) -> Path:
-    """Write the report (default ``<run_dir>/report.html``) atomically; return its path."""
+def _domain_table(run: RunData, view: TaskView) -> str:
+    from functools import partial
+
+    from bench.report.plots import WIDE
+
+    part = run.part(run.metrics, view)
+    part = part[part["metric"] == view.metric]
+    domains = [*view.domains, "ALL"]
+    cells = {(r.model, r.domain): _value_cell(r.value, r.ci_low, r.ci_high) for r in part.itertuples(index=False)}
+    values = {(r.model, r.domain): r.value for r in part.itertuples(index=False)}
+    models = list(dict.fromkeys(part["model"]))
+    label = {d: f"{d} (ID)" if d in view.in_domain else d for d in domains}
+    domain_of = {text: d for d, text in label.items()}
+    fns: dict[str, Callable[[pd.Series], str]]
+    if len(view.domains) > WIDE:  # domains as rows
+        frame = pd.DataFrame([{"domain": label[d], **{m: values.get((m, d), math.nan) for m in models}}
+                              for d in domains])
+        fns = {m: partial(_row_cell, cells, domain_of, m) for m in models}
+    else:
+        frame = pd.DataFrame([{"model": m, **{label[d]: values.get((m, d), math.nan) for d in domains}}
+                              for m in models])
+        fns = {label[d]: partial(_column_cell, cells, d) for d in domains}
+    return _table(frame, fns)
+
+
+def _row_cell(cells: dict, domain_of: dict[str, str], model: str, row: pd.Series) -> str:
+    return str(cells.get((model, domain_of.get(row["domain"], "")), ""))
+
+
+def _column_cell(cells: dict, domain: str, row: pd.Series) -> str:
+    return str(cells.get((row["model"], domain), ""))
+
+
+def _gap_table(run: RunData, view: TaskView) -> str:
+    from bench.report.plots import gap_rows
+
+    rows = gap_rows(run.part(run.gaps, view), view.metric)
+    if rows.empty:
+        return ""
+    wanted = [c for c in ("model", "domain_a", "domain_b", "value_a", "value_b", "gap", "p_adjusted", "mdg",
+                          "n_a", "n_b") if c in rows.columns]
+    frame = rows[wanted].copy()
+    fns = {"gap": lambda r: _value_cell(r["gap"], *_lohi(rows, r.name))}
+    return _table(frame, fns, lambda r: "sig" if r.get("p_adjusted", 1.0) < 0.05 else "")
+
+
+def _lohi(rows: pd.DataFrame, index: Any) -> tuple[float, float]:
+    return float(rows.loc[index, "ci_low"]), float(rows.loc[index, "ci_high"])
+
+
+def _task_section(run: RunData, view: TaskView) -> str:
+    from bench.report.figures import build_figures
+
+    figures = build_figures(run, view, report=True)
+    if not figures:
+        return ""
+    title = f"{view.key} ({view.kind}, {view.protocol or 'protocol n/a'}): {view.metric}"
+    pictures = "".join(_png(fig, caption, kind) for kind, caption, fig in figures)
+    method = "Wilson" if view.metric == "accuracy" else "bootstrap"
+    tables = _fold(f"{view.metric} per domain (value, and below it the {method} 95% interval)",
+                   _domain_table(run, view), len(view.domains))
+    gap_table = _gap_table(run, view)
+    if gap_table:
+        tables += _fold(f"Gaps in {view.metric} (shaded: significant after Holm; mdg: minimum detectable gap at 80% "
+                        "power)", gap_table, gap_table.count("<tr") - 1)
+    return f'<section class="task"><h2>{html.escape(title)}</h2>{pictures}{tables}</section>'
+
+
+LONG_TABLE = 30
+"""Tables with more rows than this start folded (click to open; the figures show the same)."""
+
+
+def _fold(title: str, table: str, rows: int) -> str:
+    if rows <= LONG_TABLE:
+        return f"<h3>{html.escape(title)}</h3>{table}"
+    return f"<details><summary><b>{html.escape(title)}</b> ({rows} rows)</summary>{table}</details>"
+
+
+def _summary(run: RunData) -> str:
+    from bench.report.findings import findings
+
+    names = {"gap": "Largest significant gaps", "worst": "Worst domains", "mitigation": "Mitigations",
+             "null": "Nothing beyond chance"}
+    found = findings(run)
+    parts = []
+    for kind, name in names.items():
+        items = "".join(f"<li>{html.escape(f.text)}</li>" for f in found if f.kind == kind)
+        if items:
+            parts.append(f"<h3>{name}</h3><ul>{items}</ul>")
+    return f'<div class="summary"><h2>Summary</h2>{"".join(parts) or "<p>No scored tasks.</p>"}</div>'
+
+
+def _run_section(run: RunData) -> str:
+    meta = run.meta
+    versions = ", ".join(f"{k} {v}" for k, v in meta.get("versions", {}).items())
+    suites = ", ".join(f"{s.get('name')} {s.get('version')} ({s.get('protocol')})" for s in meta.get("suites", []))
+    config = html.escape(json.dumps(meta.get("config", {}), indent=2, default=str))
+    sections = "".join(_task_section(run, view) for view in run.tasks)
+    return (f'<article class="run"><h1>xdbench run <code>{html.escape(run.run_id)}</code></h1>'
+            f"<p>Suites: {html.escape(suites)}. Positive gaps mean worse out of domain. "
+            f"Versions: {html.escape(versions)}.</p>{_summary(run)}{sections}"
+            f"<details><summary>Configuration (run.json)</summary><pre>{config}</pre></details></article>")
+
+
+def render_report(run_dirs: str | Path | Sequence[str | Path]) -> str:
+    """The HTML text of the report of one or more run folders."""
+    dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
+    runs = load_runs(dirs)
+    title = html.escape("xdbench: " + ", ".join(r.run_id for r in runs))
+    body = "".join(_run_section(run) for run in runs)
+    return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
+            f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{title}</title>"
+            f"<style>{_STYLE}</style></head><body>{body}<script>{_SCRIPT}</script></body></html>")
+
+
+def write_report(run_dirs: str | Path | Sequence[str | Path], path: str | Path | None = None) -> Path:
+    """Write the report (default ``<first run_dir>/report.html``) atomically; return its path.
+
+    Raises
+    ------
+    OutputError
+        When the file cannot be written (naming it and the operating system's reason);
+        nothing is left behind.
+    """
+    from bench.errors import OutputError
+
+    dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
+    target = Path(path) if path else Path(dirs[0]) / "report.html"
+    text = render_report(dirs)
+    write_atomic(target, text.encode("utf-8"), OutputError)
+    return target
+
+
+def write_atomic(target: Path, data: bytes, error: type[Exception]) -> None:
+    """Write ``data`` to ``target`` through a temporary file renamed over it (mode 0644)."""
     import os
     import tempfile
 
-    target = Path(path) if path else Path(run_dir) / "report.html"
-    text = render_report(run_dir)
-    handle, temp = tempfile.mkstemp(prefix=".report-", suffix=".html", dir=target.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write(text)
-    os.replace(temp, target)
-    return target
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{target.name}-", dir=target.parent)
+    except OSError as exc:
+        raise error(f"Cannot write {target}: {exc.strerror or exc}.") from exc
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            stream.write(data)
+        os.chmod(temp, 0o644)
+        os.replace(temp, target)
+    except OSError as exc:
+        Path(temp).unlink(missing_ok=True)
+        raise error(f"Cannot write {target}: {exc.strerror or exc}.") from exc

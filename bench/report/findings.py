@@ -1,0 +1,169 @@
+"""The written summary that opens a report: sentences computed from a run's tables.
+
+Four kinds of finding, each from the primary metric of each task:
+
+- ``gap``: per task, the largest gaps that are significant after Holm's adjustment
+  (``p_adjusted < 0.05``), largest first, with their 95% bootstrap interval;
+- ``worst``: each model's worst domain and its value with interval;
+- ``mitigation``: for each mitigation and its baseline, the pooled out-of-domain gap of
+  both and the reduction ``g(baseline) − g(mitigation)`` (with its paired interval and
+  permutation p-value when the run has ``mitigations.csv``) and the fraction closed;
+- ``null``: the models and tasks where no gap is significant after Holm, with the
+  smallest gap that the test could have detected (``mdg``, 80% power).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import pandas as pd
+
+from bench.report.plots import LOWER_IS_BETTER, is_floor
+from bench.report.rundata import RunData, TaskView
+
+__all__ = ["ALPHA", "Finding", "findings"]
+
+ALPHA = 0.05
+"""Significance level of the Holm-adjusted p-values."""
+
+TOP_GAPS = 2
+"""The largest significant gaps reported per task (metrics of different tasks differ in scale)."""
+POOLED_OOD = "OOD"
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One sentence of the summary; ``kind`` ∈ gap, worst, mitigation, null."""
+
+    kind: str
+    text: str
+
+
+def _num(value: float) -> str:
+    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+
+
+def _ci(value: float, low: float, high: float) -> str:
+    if math.isfinite(low) and math.isfinite(high):
+        return f"{_num(value)} [{_num(low)}, {_num(high)}]"
+    return _num(value)
+
+
+def _task_gaps(run: RunData, view: TaskView) -> pd.DataFrame:
+    from bench.report.plots import gap_rows  # the rows the forest plot shows
+
+    return gap_rows(run.part(run.gaps, view), view.metric)
+
+
+def _gap_findings(run: RunData) -> list[Finding]:
+    out, tested = [], False
+    for view in run.tasks:
+        gaps = _task_gaps(run, view)
+        tested = tested or not gaps.empty
+        if "p_adjusted" not in gaps:
+            continue
+        top = gaps[(gaps["p_adjusted"] < ALPHA) & (gaps["gap"] > 0)].sort_values("gap", ascending=False)
+        for r in top.head(TOP_GAPS).itertuples(index=False):
+            out.append(Finding("gap", f"{r.model} on {view.key}: {view.metric} is worse on {r.domain_b} than on "
+                                      f"{r.domain_a} by {_ci(r.gap, r.ci_low, r.ci_high)} "
+                                      f"(Holm-adjusted p = {r.p_adjusted:.2g})."))
+    if not out and tested:
+        out.append(Finding("gap", "No gap is significant after Holm's adjustment in any task."))
+    return out
+
+
+def _worst_findings(run: RunData) -> list[Finding]:
+    out = []
+    for view in run.tasks:
+        part = run.part(run.metrics, view)
+        part = part[(part["metric"] == view.metric) & part["domain"].isin(view.domains)]
+        for model, rows in part.groupby("model", sort=False):
+            rows = rows.dropna(subset=["value"])
+            if rows.empty or is_floor(model):
+                continue
+            worst = rows.loc[rows["value"].idxmax() if view.metric in LOWER_IS_BETTER else rows["value"].idxmin()]
+            out.append(Finding("worst", f"{model} on {view.key}: worst domain {worst['domain']}, {view.metric} "
+                                        f"{_ci(worst['value'], worst['ci_low'], worst['ci_high'])}."))
+    return out
+
+
+def _pooled_gap(gaps: pd.DataFrame, model: str) -> pd.Series | None:
+    rows = gaps[(gaps["model"] == model) & (gaps["domain_b"] == POOLED_OOD)]
+    return rows.iloc[0] if len(rows) else None
+
+
+def _mitigation_from_table(table: pd.DataFrame, view: TaskView) -> list[Finding]:
+    rows = table[(table["suite"] == view.suite) & (table["task"] == view.task) & (table["metric"] == view.metric)
+                 & (table["ood_domain"] == POOLED_OOD)]
+    out = []
+    for r in rows.itertuples(index=False):
+        closed = "" if not math.isfinite(r.closed) else f", {100 * r.closed:.0f}% of it"
+        verdict = "closes" if r.reduction_ci_low > 0 else ("widens" if r.reduction_ci_high < 0 else "does not "
+                                                                                                   "change")
+        out.append(Finding("mitigation", f"{r.model} {verdict} {r.baseline}'s gap on {view.key}: "
+                                         f"{_num(r.gap_baseline)} → {_num(r.gap_model)}, reduction "
+                                         f"{_ci(r.gap_reduction, r.reduction_ci_low, r.reduction_ci_high)}"
+                                         f"{closed} (paired permutation p = {r.reduction_p:.2g})."))
+    return out
+
+
+def _mitigation_findings(run: RunData) -> list[Finding]:
+    from bench.mitigations import mitigation_pairs
+
+    out = []
+    table = run.table("mitigations.csv")
+    for view in run.tasks:
+        if not table.empty and {"ood_domain", "gap_reduction"} <= set(table.columns):
+            out += _mitigation_from_table(table, view)
+            continue
+        gaps = _task_gaps(run, view)
+        models = [m for m in dict.fromkeys(gaps["model"]) if not is_floor(m)]
+        for base, model in mitigation_pairs(models):
+            g0, g1 = _pooled_gap(gaps, base), _pooled_gap(gaps, model)
+            if g0 is None or g1 is None or not math.isfinite(g0["gap"]):
+                continue
+            reduction = g0["gap"] - g1["gap"]
+            verb = "narrows" if reduction > 0 else "widens"
+            share = f" ({100 * abs(reduction) / g0['gap']:.0f}% of it)" if g0["gap"] > 0 else ""
+            out.append(Finding("mitigation", f"{model} vs {base} on {view.key}: the pooled gap goes from "
+                                             f"{_ci(g0['gap'], g0['ci_low'], g0['ci_high'])} to "
+                                             f"{_ci(g1['gap'], g1['ci_low'], g1['ci_high'])}; {model} {verb} it by "
+                                             f"{_num(abs(reduction))}{share}. 'bench mitigations' tests this "
+                                             "difference paired."))
+    return out
+
+
+def _null_findings(run: RunData) -> list[Finding]:
+    out = []
+    for view in run.tasks:
+        gaps = _task_gaps(run, view)
+        if gaps.empty or "p_adjusted" not in gaps:
+            continue
+        quiet = [m for m, rows in gaps.groupby("model", sort=False) if not (rows["p_adjusted"] < ALPHA).any()]
+        if quiet:
+            mdg = gaps[gaps["model"].isin(quiet)]["mdg"] if "mdg" in gaps else pd.Series(dtype=float)
+            detect = f"; gaps under about {mdg.median():.3f} could not have been detected (80% power)" \
+                if len(mdg.dropna()) else ""
+            note = _resolution_note(gaps[gaps["model"].isin(quiet)])
+            lead = f"no {view.metric} gap of {', '.join(quiet)} is significant after Holm" if note else \
+                f"nothing differs beyond chance for {', '.join(quiet)}: no {view.metric} gap is significant after Holm"
+            out.append(Finding("null", f"On {view.key}, {lead}{detect}.{note}"))
+    return out
+
+
+def _resolution_note(gaps: pd.DataFrame) -> str:
+    """A warning when intervals exclude 0 although no Holm-adjusted p-value is below α:
+    the permutation test's resolution (smallest p = 1 / (permutations + 1)) times the
+    number of comparisons in Holm's family can keep every adjusted p above α."""
+    clear = gaps[(gaps["ci_low"] > 0) | (gaps["ci_high"] < 0)]
+    if clear.empty or "p_value" not in gaps:
+        return ""
+    return (f" But {len(clear)} of these gaps have 95% bootstrap intervals that exclude 0: the smallest "
+            f"permutation p-value here is {gaps['p_value'].min():.2g}, too coarse for Holm's adjustment over "
+            "all of the task's comparisons; 'bench score RUN_DIR --permutations N' with a larger N resolves it.")
+
+
+def findings(run: RunData) -> list[Finding]:
+    """The summary sentences of ``run``: gaps, worst domains, mitigations, null results."""
+    return [*_gap_findings(run), *_worst_findings(run), *_mitigation_findings(run), *_null_findings(run)]
