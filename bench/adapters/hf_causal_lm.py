@@ -94,8 +94,8 @@ FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
 ROLLING_LENGTH = 2048
 """Default window (tokens) of the rolling language-modelling path, if the model's context is longer."""
-MIN_SHARED_TOKENS = 8
-"""Shortest shared prompt prefix (tokens) worth caching."""
+MIN_SHARED_TOKENS = 64
+"""Shortest shared prompt prefix (tokens) worth caching (an MMLU description alone, ~15 tokens, is not)."""
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 HUB_FILES = ["*.json", "*.safetensors", "*.model", "*.txt", "*.tiktoken"]
 """What is downloaded for a Hugging Face model id (config, tokenizer, safetensors weights)."""
