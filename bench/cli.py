@@ -96,11 +96,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.repeat:
         return _repeat(args)
-    if args.resume and (args.suites or args.model or args.task):
+    if args.resume and (args.suites or args.task):
         from bench.errors import ConfigError
 
-        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; "
-                          "give no suites, --model or --task with it.")
+        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites or --task "
+                          "with it (--model only to repeat a model spec whose URL holds a secret, which is not stored).")
     suites = tuple(args.suites or ["toy-reviews"])
     statistics = _statistics_options(args)
     config = RunConfig(

@@ -6,7 +6,7 @@ import contextlib
 import os
 import shutil
 from collections.abc import Callable, Mapping
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
@@ -141,14 +141,42 @@ def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, n
                 models.parent.mkdir(parents=True, exist_ok=True)
                 os.replace(leftover / "models", models)
             shutil.rmtree(leftover, ignore_errors=True)
-        return resume, config_from_dict(info.config)
-    unfinished = [] if new else store.unfinished(asdict(config))
+        return resume, _with_secrets(config_from_dict(info.config), config, resume)
+    unfinished = [] if new else store.unfinished(_storable(config))
     if unfinished:
         last = unfinished[0]
         raise ConfigError(
             f"Run {last.run_id} has the same configuration and is {last.state} ({last.batches} batches stored). "
             f"Resume it with 'bench run --resume {last.run_id}', or start a new run with '--new'.")
-    return store.create_run(make_run_id(config), asdict(config), taken=lambda r: (runs / r).exists()), config
+    return store.create_run(make_run_id(config), _storable(config), taken=lambda r: (runs / r).exists()), config
+
+
+def _storable(config: RunConfig) -> dict[str, Any]:
+    """``config`` as the store keeps it: model specs with their URL secrets redacted."""
+    from bench.adapters.openai_compatible import redact_spec
+
+    return asdict(config) | {"models": [redact_spec(m) for m in config.models]}
+
+
+def _with_secrets(stored: RunConfig, given: RunConfig, run_id: str) -> RunConfig:
+    """The stored configuration with each redacted model spec replaced by the one given again
+    on the command line (the store never holds URL secrets).
+
+    Raises
+    ------
+    ConfigError
+        If a stored spec was redacted and no spec given now redacts to it.
+    """
+    from bench.adapters.openai_compatible import redact_spec
+
+    if stored.models == tuple(redact_spec(m) for m in stored.models) and "***" not in "".join(stored.models):
+        return stored
+    by_redacted = {redact_spec(m): m for m in given.models}
+    missing = [m for m in stored.models if "***" in m and m not in by_redacted]
+    if missing:
+        raise ConfigError(f"Run {run_id} names model(s) {', '.join(missing)} whose URL held a secret, which the store "
+                          "does not keep; resume with the same --model spec(s) as the first run.")
+    return replace(stored, models=tuple(by_redacted.get(m, m) for m in stored.models))
 
 
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,

@@ -293,3 +293,17 @@ def test_classification_still_scores_through_a_recording_server(recorder, key: s
     scores = client(server.root + "/v1").log_probs(examples(["good"]), SENTIMENT)
     np.testing.assert_allclose(np.exp(scores).sum(axis=1), 1.0)
     assert all(headers["Authorization"] == f"Bearer {key}" for _, headers, _ in server.requests)
+
+
+def test_a_run_with_a_secret_in_its_url_resumes_only_with_the_spec_given_again() -> None:
+    from bench.pipeline import _storable, _with_secrets, config_from_dict
+    from bench.runner import RunConfig
+
+    spec = "openai-compatible:http://127.0.0.1:9/v1/tok9f8e7d6c5b4a39281?model=m"
+    stored = _storable(RunConfig(models=(spec, "majority")))
+    assert "tok9f8e7d6c5b4a39281" not in json.dumps(stored)
+
+    again = _with_secrets(config_from_dict(stored), RunConfig(models=(spec,)), "r1")
+    assert again.models == (spec, "majority")
+    with pytest.raises(ConfigError, match=r"Run r1 names model\(s\) .*\*\*\*.* whose URL held a secret"):
+        _with_secrets(config_from_dict(stored), RunConfig(), "r1")
