@@ -17,6 +17,10 @@ task kind                     method and return value
                               log-likelihood (nats) of each of its scored continuations
                               after its prompt, shape ``(len(continuations),)``; not
                               normalised over the options (lm-eval's ``loglikelihood``).
+``generation``                ``generate(requests, task) -> list of str``: per
+                              :class:`~bench.suites.generation.GenerationRequest`, the
+                              answer written after its prompt, decoded as
+                              ``task.decoding`` says (cut before the first stop sequence).
 ============================  ===========================================================
 
 The task is passed to every method (not only its choices) so that a model with one head
@@ -42,6 +46,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from bench.errors import CapabilityError
+from bench.suites.generation import GenerationRequest
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.types import Example, Task
 
@@ -52,6 +57,7 @@ METHOD_BY_KIND: dict[str, str] = {
     "regression": "predict_values",
     "language_modeling": "text_nll",
     "multiple_choice": "loglikelihood",
+    "generation": "generate",
 }
 
 
@@ -124,6 +130,11 @@ class Adapter:
     def loglikelihood(self, requests: Sequence[ChoiceRequest], task: Task) -> list[np.ndarray]:
         """Per request, ``ln p(prompt.target_delimiter + continuation_j | prompt.text())`` summed
         over the continuation's tokens, for each ``j`` (nats, shape ``(k_i,)``)."""
+        raise self._cannot(task)
+
+    def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
+        """Per request, the text written after its prompt, decoded as ``task.decoding`` says:
+        at most ``max_new_tokens`` tokens, cut before the first of ``task.decoding.stop``."""
         raise self._cannot(task)
 
     def rendered_prompt(self, prompt: Prompt) -> str:

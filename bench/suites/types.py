@@ -8,10 +8,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
+from bench.suites.generation import Decoding
 from bench.suites.prompts import PromptFormat
 
-TaskKind = Literal["classification", "regression", "language_modeling", "multiple_choice"]
-TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling", "multiple_choice")
+TaskKind = Literal["classification", "regression", "language_modeling", "multiple_choice", "generation"]
+TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling", "multiple_choice", "generation")
 SPLITS: tuple[str, ...] = ("train", "test")
 
 __all__ = [
@@ -97,7 +98,10 @@ class Task:
         ``(low, high)`` of regression targets, where known (e.g. 1-5 stars).
     format
         How ``multiple_choice`` prompts are written: style (letter or cloze), question
-        template, description, few-shot exemplars (see :class:`~bench.suites.prompts.PromptFormat`).
+        template, description, few-shot exemplars (see :class:`~bench.suites.prompts.PromptFormat`);
+        ``generation`` prompts are written the same way.
+    decoding
+        How a ``generation`` task's answers are decoded (see :class:`~bench.suites.generation.Decoding`).
     """
 
     name: str
@@ -107,6 +111,7 @@ class Task:
     verbalizers: tuple[str, ...] = ()
     value_range: tuple[float, float] | None = None
     format: PromptFormat = PromptFormat()
+    decoding: Decoding = Decoding()
 
     @property
     def continuations(self) -> tuple[str, ...]:
