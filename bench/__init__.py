@@ -15,7 +15,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from bench._version import __version__
 
 _LAZY: dict[str, str] = {
     "MODELS": "bench.adapters",
@@ -41,7 +41,7 @@ _LAZY: dict[str, str] = {
     "Suite": "bench.suites",
     "Task": "bench.suites",
     "load_suite": "bench.suites",
-    "load_suite_data": "bench.suites",
+    "load_suite_data": "bench.data",
 }
 """Public name → the module that defines it (``__all__`` lists the same names; a test holds them equal)."""
 
@@ -75,6 +75,7 @@ __all__ = [
 
 if TYPE_CHECKING:
     from bench.adapters import MODELS, Adapter, CallableAdapter, TorchModuleAdapter, make_model
+    from bench.data import load_suite_data
     from bench.errors import (
         AdapterError,
         BenchError,
@@ -87,7 +88,7 @@ if TYPE_CHECKING:
     )
     from bench.pipeline import evaluate, score_run
     from bench.runner import RunConfig, RunResult, run
-    from bench.suites import SUITES, Example, Suite, Task, load_suite, load_suite_data
+    from bench.suites import SUITES, Example, Suite, Task, load_suite
 
 
 def __getattr__(name: str) -> Any:

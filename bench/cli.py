@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bench import __version__
+from bench._version import __version__
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
@@ -528,11 +528,11 @@ def _add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
 def _cmd_mitigations(args: argparse.Namespace) -> int:
     import pandas as pd
 
-    from bench.mitigations import MITIGATION_GROUP, mitigation_tables
-    from bench.pipeline import evaluate
+    from bench.pipeline import evaluate, mitigation_tables
     from bench.report import format_table
     from bench.report.mitigations import mitigation_summary
     from bench.runner import RunConfig
+    from bench.scoring.mitigations import MITIGATION_GROUP
 
     config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
                        data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)

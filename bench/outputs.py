@@ -27,7 +27,7 @@ import pandas as pd
 from bench.adapters.openai_compatible import redact_spec
 from bench.errors import OutputError
 from bench.runner import RunResult
-from bench.scoring.tables import TaskInfo
+from bench.suites.info import TaskInfo
 
 __all__ = ["RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "make_readable", "read_run", "replace_tables",
            "run_metadata", "write_run"]
@@ -138,7 +138,7 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
     ``before_publish`` runs once every file is written, just before the folder is renamed
     into place (if it raises, no folder appears).
     """
-    from bench.store import kill_point
+    from bench.killpoints import kill_point
 
     runs = check_writable(out)
     final = runs / result.run_id

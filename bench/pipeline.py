@@ -13,6 +13,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import ConfigError, OutputError
+from bench.killpoints import kill_point
 from bench.outputs import (
     check_writable,
     read_run,
@@ -26,10 +27,11 @@ from bench.runner import Progress, RunConfig, RunResult, make_run_id, run
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
-from bench.store import DistributedSink, RunStore, StoreSink, kill_point
+from bench.store import DistributedSink, RunStore, StoreSink
 
 __all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict",
-           "describe_settings", "evaluate", "export_run", "extra_tables", "first_trial", "repeat_run", "rescore_run",
+           "describe_settings", "evaluate", "export_run", "extra_tables", "first_trial", "mitigation_tables", "repeat_run",
+           "rescore_run",
            "score_run"]
 
 
@@ -108,6 +110,21 @@ def extra_tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame
 
 MoreTables = Callable[[RunResult, ScoredRun], dict[str, pd.DataFrame]]
 """Computes further run-folder tables (file name → table) from a run and its scores."""
+
+
+def mitigation_tables(options: StatisticsOptions | None = None) -> MoreTables:
+    """A ``more_tables`` hook for :func:`evaluate` writing ``mitigations.csv``
+    (:func:`bench.scoring.mitigations.compare_mitigations` of every mitigation present
+    against its baseline)."""
+    from bench.scoring.mitigations import compare_mitigations, mitigation_pairs
+
+    def tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame]:
+        models = list(dict.fromkeys(result.records["model"]))
+        table = compare_mitigations(first_trial(result.records), scored.infos, scored.gaps,
+                                    mitigation_pairs(models), options)
+        return {"mitigations.csv": table}
+
+    return tables
 
 
 def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:

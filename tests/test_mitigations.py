@@ -21,10 +21,11 @@ from bench.baselines import (
 )
 from bench.baselines.strategies import sample_labelled
 from bench.baselines.text_model import TrainConfig, batch_loss, task_targets
+from bench.data import load_suite_data
 from bench.errors import ConfigError, DataError
 from bench.runner import FitKey, RunConfig, run
 from bench.scoring.transfer import trials_table
-from bench.suites import Example, Task, load_suite, load_suite_data, plan_folds
+from bench.suites import Example, Task, load_suite, plan_folds
 
 CLS = Task("sentiment", "classification", ("negative", "positive"))
 CLS3 = Task("topic", "classification", ("a", "b", "c"))

@@ -14,12 +14,13 @@ from sklearn.metrics import log_loss
 
 from bench.adapters import CallableAdapter, make_model
 from bench.cli import main
+from bench.data import load_suite_data
 from bench.errors import AdapterError, ConfigError, DataError, SuiteError
 from bench.pipeline import evaluate, rescore_run
 from bench.runner import RunConfig, run
 from bench.scoring.metrics import get_metric
 from bench.scoring.tables import TaskInfo, task_columns
-from bench.suites import Example, load_suite, load_suite_data
+from bench.suites import Example, load_suite
 from bench.suites.prompts import PromptFormat
 from bench.suites.render import check_choice_example, render_template
 from bench.suites.types import Suite, Task

@@ -27,8 +27,9 @@ from bench.baselines.encoder_model import (
 from bench.baselines.persist import load_model, model_folder_name, save_model
 from bench.baselines.text_model import TrainConfig
 from bench.cli import main
+from bench.data import load_suite_data
 from bench.errors import CapabilityError, ConfigError, DataError
-from bench.suites import load_suite, load_suite_data
+from bench.suites import load_suite
 
 SMALL = TrainConfig(n_buckets=4096, dim=8, epochs=3)
 

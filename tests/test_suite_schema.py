@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.data import load_suite_data
 from bench.errors import SuiteError
-from bench.suites import load_suite, load_suite_data, read_suite_file
+from bench.suites import load_suite, read_suite_file
 from bench.suites.loader import MAX_SUITE_BYTES
 from bench.suites.schema import QUOTE_CHARS, SOURCE_OPTIONS, SUITE_SCHEMA, check_document, quote
 from tests.conftest import TINY_SUITE, write_tiny_suite

@@ -4,8 +4,9 @@ from pathlib import Path
 
 import pytest
 
+from bench.data import load_suite_data
 from bench.errors import DataError, SuiteError, UnknownNameError
-from bench.suites import SUITES, Example, load_suite, load_suite_data, split_examples
+from bench.suites import SUITES, Example, load_suite, split_examples
 from tests.conftest import TINY_SUITE, write_tiny_suite
 
 

@@ -3,9 +3,10 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from bench.data import load_suite_data
 from bench.data.synthetic import DOMAIN_LEXICON, FLIP_WORDS, SHARED_LEXICON, generate_reviews
 from bench.errors import SuiteError
-from bench.suites import load_suite, load_suite_data
+from bench.suites import load_suite
 
 
 def test_generation_is_deterministic_and_seeded() -> None:

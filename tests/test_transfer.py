@@ -9,11 +9,12 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.data import load_suite_data
 from bench.errors import SuiteError
 from bench.runner import RunConfig, run
 from bench.scoring.tables import TaskInfo
 from bench.scoring.transfer import transfer_matrix, transfer_summary
-from bench.suites import PROTOCOLS, SuiteData, load_suite, load_suite_data, plan_folds
+from bench.suites import PROTOCOLS, SuiteData, load_suite, plan_folds
 
 
 def _ids(examples: list) -> set[str]:

@@ -22,7 +22,7 @@ from __future__ import annotations
 import inspect
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
@@ -132,6 +132,11 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
     return name, argument, options
 
 
+SAVED_MODEL_LOADER = "bench.baselines.persist:load_model"
+"""What loads the folder of a saved model, named lazily like the built-in models above (the
+baselines build on the adapters, so this package never imports them)."""
+
+
 IGNORED_BY_TRAINABLE: frozenset[str] = frozenset({"device", "dtype"})
 """Run-wide model options that trainable baselines (which choose their own device) ignore."""
 
@@ -155,9 +160,7 @@ def make_model(spec: str, *, options: Mapping[str, Any] | None = None) -> Adapte
     """
     run_options = dict(options or {})
     if spec not in MODELS and Path(spec, "model.json").is_file():
-        from bench.baselines.persist import load_model
-
-        adapter = load_model(spec)
+        adapter = cast("Callable[[str], Adapter]", load_object(SAVED_MODEL_LOADER))(spec)
         _check_unused(spec, adapter, run_options)
         return adapter
     name, argument, spec_options = parse_model_spec(spec)

@@ -13,9 +13,10 @@ from pathlib import Path
 from typing import Any
 
 from bench.registry import Registry
-from bench.suites.types import Example, Suite
+from bench.suites.splits import split_examples
+from bench.suites.types import Example, Suite, SuiteData
 
-__all__ = ["DATA_DIR_ENV", "SOURCES", "SourceContext", "default_data_dir", "load_examples"]
+__all__ = ["DATA_DIR_ENV", "SOURCES", "SourceContext", "default_data_dir", "load_examples", "load_suite_data"]
 
 DATA_DIR_ENV = "XDBENCH_DATA"
 
@@ -77,3 +78,8 @@ def load_examples(suite: Suite, *, data_dir: str | Path | None = None) -> list[E
     folder = Path(data_dir).expanduser() if data_dir else default_data_dir()
     loader = SOURCES.get(suite.source["type"])
     return loader(SourceContext(suite, options, base_dir, folder))
+
+
+def load_suite_data(suite: Suite, *, data_dir: str | Path | None = None) -> SuiteData:
+    """Load the suite's examples from its source and split them per domain."""
+    return split_examples(suite, load_examples(suite, data_dir=data_dir))

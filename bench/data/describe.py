@@ -72,6 +72,7 @@ def describe_data(data: SuiteData) -> pd.DataFrame:
 
 def describe_suite(suite: str | Path, *, data_dir: str | Path | None = None) -> pd.DataFrame:
     """:func:`describe_data` of a registered suite or a suite TOML file."""
-    from bench.suites import load_suite, load_suite_data
+    from bench.data import load_suite_data
+    from bench.suites import load_suite
 
     return describe_data(load_suite_data(load_suite(suite), data_dir=data_dir))

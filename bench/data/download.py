@@ -28,7 +28,7 @@ from contextlib import suppress
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench import __version__
+from bench._version import __version__
 from bench.data.catalog import DATASETS, Dataset, Fetch, file_status, sha256_file
 from bench.errors import ChecksumError, DataError
 

@@ -109,7 +109,7 @@ def _mitigation_from_table(table: pd.DataFrame, view: TaskView) -> list[Finding]
 
 
 def _mitigation_findings(run: RunData) -> list[Finding]:
-    from bench.mitigations import mitigation_pairs
+    from bench.scoring.mitigations import mitigation_pairs
 
     out = []
     table = run.table("mitigations.csv")

@@ -117,7 +117,7 @@ def merge_leaderboard(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:
                 old = old[~old["run_id"].isin(set(rows["run_id"]))]
             history = pd.concat([old, rows], ignore_index=True) if len(old) else rows.copy()
             _write_csv(history[_column_order(history.columns)], runs)
-            from bench.store import kill_point
+            from bench.killpoints import kill_point
 
             kill_point("leaderboard")
             merged = _ordered(history.drop_duplicates(KEY, keep="last"))

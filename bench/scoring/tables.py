@@ -39,6 +39,7 @@ from bench.scoring.intervals import wilson_interval
 from bench.scoring.metrics import METRICS, Metric, metrics_for
 from bench.scoring.options import GAP_KINDS, SETTING_COLUMNS, StatisticsOptions
 from bench.seeding import seed_hash
+from bench.suites.info import TaskInfo
 
 __all__ = [
     "GAP_COLUMNS",
@@ -78,34 +79,6 @@ Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 @contextlib.contextmanager
 def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
     yield lambda n: None
-
-
-@dataclass(frozen=True)
-class TaskInfo:
-    """What scoring needs to know of a task: kind, choices, the suite's domains, its
-    in-domain set and its domain groups (domain → group, e.g. MMLU subject → category).
-
-    ``in_domain`` is the suite's; the in-domain set of each fold is what that fold
-    trained on (:func:`fold_in_domain`)."""
-
-    kind: str
-    choices: tuple[str, ...]
-    domains: tuple[str, ...]
-    in_domain: tuple[str, ...]
-    domain_groups: Mapping[str, str] = field(default_factory=dict)
-
-    @property
-    def out_domain(self) -> tuple[str, ...]:
-        return tuple(d for d in self.domains if d not in self.in_domain)
-
-    @property
-    def groups(self) -> dict[str, tuple[str, ...]]:
-        """Group name → its domains, both in the suite's domain order."""
-        out: dict[str, list[str]] = {}
-        for d in self.domains:
-            if d in self.domain_groups:
-                out.setdefault(self.domain_groups[d], []).append(d)
-        return {g: tuple(members) for g, members in out.items()}
 
 
 @dataclass

@@ -11,6 +11,7 @@ import tomllib
 from pathlib import Path
 
 from bench.registry import Registry
+from bench.suites.info import TaskInfo
 from bench.suites.loader import parse_suite, read_suite_file
 from bench.suites.protocols import PROTOCOLS, Fold, plan_folds
 from bench.suites.splits import split_examples
@@ -38,8 +39,8 @@ __all__ = [
     "Suite",
     "SuiteData",
     "Task",
+    "TaskInfo",
     "load_suite",
-    "load_suite_data",
     "parse_suite",
     "plan_folds",
     "read_suite_file",
@@ -70,13 +71,6 @@ def load_suite(name_or_path: str | Path) -> Suite:
     if text.endswith(".toml") or Path(text).is_file():
         return read_suite_file(text)
     return read_suite_file(SUITES.get(text))
-
-
-def load_suite_data(suite: Suite, *, data_dir: str | Path | None = None) -> SuiteData:
-    """Load the suite's examples from its source and split them per domain."""
-    from bench.data import load_examples
-
-    return split_examples(suite, load_examples(suite, data_dir=data_dir))
 
 
 _register_bundled()

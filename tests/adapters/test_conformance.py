@@ -22,9 +22,10 @@ from bench.adapters import (
     TorchModuleAdapter,
     make_model,
 )
+from bench.data import load_suite_data
 from bench.errors import CapabilityError
 from bench.runner import score_examples
-from bench.suites import Task, load_suite, load_suite_data
+from bench.suites import Task, load_suite
 from bench.suites.prompts import ChoiceRequest, Prompt, PromptFormat
 from bench.suites.types import Example
 from tests.adapters.conftest import serve_in_thread

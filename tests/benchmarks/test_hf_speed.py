@@ -14,7 +14,8 @@ from typing import Any
 import numpy as np
 import pytest
 
-from bench.suites import load_suite, load_suite_data
+from bench.data import load_suite_data
+from bench.suites import load_suite
 from tests.adapters.conftest import smollm2  # noqa: F401 (the fixture)
 
 N_BATCHED = 48

@@ -11,8 +11,9 @@ import pytest
 import torch
 
 from bench.baselines import NgramTextModel, TrainConfig
+from bench.data import load_suite_data
 from bench.runner import score_examples
-from bench.suites import load_suite, load_suite_data
+from bench.suites import load_suite
 
 BATCH = 64
 

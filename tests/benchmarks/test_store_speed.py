@@ -30,9 +30,10 @@ import numpy as np
 import pytest
 
 from bench.adapters import CallableAdapter
+from bench.data import load_suite_data
 from bench.runner import RunConfig, run, score_examples
 from bench.store import RunStore, StoreSink
-from bench.suites import load_suite, load_suite_data, plan_folds
+from bench.suites import load_suite, plan_folds
 from tests.conftest import REPO
 
 WIDTH, STEPS = 384, 440

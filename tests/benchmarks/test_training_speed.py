@@ -24,7 +24,8 @@ import torch
 
 from bench.baselines.features import HashedNgrams
 from bench.baselines.text_model import NgramNet, RowAdam, TrainConfig, _bag, batch_loss, minibatches, task_targets
-from bench.suites import load_suite, load_suite_data
+from bench.data import load_suite_data
+from bench.suites import load_suite
 
 CONFIG = TrainConfig()
 OPTIONS = ("row-adam", "sparse-adam", "dense-adam", "dense-adam-fused")

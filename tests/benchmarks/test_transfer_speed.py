@@ -26,11 +26,12 @@ from pathlib import Path
 
 import numpy as np
 
+from bench.data import load_suite_data
 from bench.data.synthetic import generate_reviews
 from bench.pipeline import evaluate
 from bench.runner import RunConfig
 from bench.scoring.intervals import wilson_interval
-from bench.suites import load_suite, load_suite_data
+from bench.suites import load_suite
 
 DOMAINS = ("books", "electronics", "kitchen", "movies")
 FULL, SMOKE = 2_000, 40

@@ -13,13 +13,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from bench.data import load_examples
+from bench.data import load_examples, load_suite_data
 from bench.data.masc import masc_categories, strip_tags
 from bench.data.reviews import PRODUCTS, parse_product_reviews, review_label
 from bench.errors import DataError, SuiteError
 from bench.runner import RunConfig, run
 from bench.scoring.tables import metrics_table
-from bench.suites import load_suite, load_suite_data, parse_suite
+from bench.suites import load_suite, parse_suite
 
 
 def test_uci_sentiment_matches_an_independent_parse(shared_data: Path) -> None:

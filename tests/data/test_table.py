@@ -9,10 +9,10 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
-from bench.data import load_examples
+from bench.data import load_examples, load_suite_data
 from bench.data.describe import describe_suite
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
-from bench.suites import load_suite_data, read_suite_file
+from bench.suites import read_suite_file
 
 REPO = Path(__file__).resolve().parents[2]
 

@@ -26,11 +26,11 @@ from hypothesis import strategies as st
 
 from bench.adapters.callable_adapter import CallableAdapter
 from bench.adapters.openai_compatible import OpenAICompatible, OpenAICompatibleConfig
-from bench.data import load_examples
+from bench.data import load_examples, load_suite_data
 from bench.errors import AdapterError, BenchError, SuiteError
 from bench.runner import score_examples
 from bench.serve import RequestError, completions_response
-from bench.suites import load_suite_data, parse_suite, read_suite_file
+from bench.suites import parse_suite, read_suite_file
 from bench.suites.types import Example, Task
 from tests.properties.conftest import EXAMPLES, OUTCOMES
 

@@ -1,4 +1,5 @@
-"""Does a mitigation close the out-of-domain gap? The comparison behind ``bench mitigations``.
+"""Does a mitigation close the out-of-domain gap? The comparison behind ``bench mitigations``
+(written by :func:`bench.pipeline.mitigation_tables`).
 
 Every mitigation is scored on exactly the same test examples as its baseline
 (``source-only``; ``source-only-minilm`` for ``finetuned-minilm``), so each comparison is
@@ -24,17 +25,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING
 
 import pandas as pd
 
 from bench.scoring.metrics import get_metric
 from bench.scoring.options import StatisticsOptions
-from bench.scoring.tables import TaskInfo
-
-if TYPE_CHECKING:
-    from bench.pipeline import MoreTables, ScoredRun
-    from bench.runner import RunResult
+from bench.suites.info import TaskInfo
 
 __all__ = [
     "BASELINE_OF",
@@ -43,7 +39,6 @@ __all__ = [
     "ComparisonOptions",
     "compare_mitigations",
     "mitigation_pairs",
-    "mitigation_tables",
 ]
 
 MITIGATION_GROUP = "mitigations"
@@ -162,15 +157,3 @@ def compare_mitigations(records: pd.DataFrame, infos: Mapping[tuple[str, str], T
         rows += _pair_rows(records, infos, own, pair, options)
     return pd.DataFrame(rows, columns=MITIGATION_COLUMNS)
 
-
-def mitigation_tables(options: ComparisonOptions | None = None) -> MoreTables:
-    """A ``more_tables`` hook for :func:`bench.pipeline.evaluate` writing ``mitigations.csv``."""
-    from bench.pipeline import first_trial
-
-    def tables(result: RunResult, scored: ScoredRun) -> dict[str, pd.DataFrame]:
-        models = list(dict.fromkeys(result.records["model"]))
-        table = compare_mitigations(first_trial(result.records), scored.infos, scored.gaps,
-                                    mitigation_pairs(models), options)
-        return {"mitigations.csv": table}
-
-    return tables

@@ -1,0 +1,130 @@
+"""Imports run one way: from the data flow's later layers to its earlier ones, never back.
+
+Every module of ``bench`` belongs to one layer. A module may import modules of its own
+layer and of the layers above it in this table, never of a layer below it. The test reads
+every ``bench/**/*.py`` with :mod:`ast` and checks each ``import`` and ``from ... import``,
+at module level and inside functions alike (a lazy import is still a dependency), and
+under ``if TYPE_CHECKING:`` too (a type from a later layer is still an arrow pointing back).
+
+======  ==========================================  =============================================
+layer   modules                                     what it is
+======  ==========================================  =============================================
+0       ``bench._version``, ``bench.errors``,       leaves: anyone may import them
+        ``bench.registry``, ``bench.seeding``,
+        ``bench.killpoints``
+1       ``bench.suites``                            suite definitions, tasks, protocols, prompts,
+                                                    splits, :class:`~bench.suites.TaskInfo`
+2       ``bench.data``                              example sources, data sets, downloads
+3       ``bench.adapters``, ``bench.serve``         the model interface and its implementations
+4       ``bench.baselines``                         trained baselines (adapters themselves)
+5       ``bench.runner``, ``bench.sinks``           running models on suites, into a sink
+6       ``bench.store``, ``bench.outputs``          the run store and run folders
+7       ``bench.scoring``                           metrics, intervals, gaps, comparisons
+8       ``bench.report``                            tables, figures, the HTML report
+9       ``bench.pipeline``                          wires run → score → write (and mitigations)
+10      ``bench.cli``, ``bench.__main__``,          the command line and the public facade
+        ``bench`` (``__init__``)
+======  ==========================================  =============================================
+
+Registries may name an entry of a later layer as a lazy ``"module:attribute"`` string
+(``bench.adapters.MODELS`` names the baselines that way): that is a name resolved on
+first use, not an import, and this test does not see it.
+
+Adding a module: put it in a package of the right layer, or add its top-level name to
+:data:`LAYERS` here (a new top-level module without a layer fails this test).
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PACKAGE = ROOT / "bench"
+
+LAYERS: dict[str, int] = {
+    "_version": 0, "errors": 0, "registry": 0, "seeding": 0, "killpoints": 0,
+    "suites": 1,
+    "data": 2,
+    "adapters": 3, "serve": 3,
+    "baselines": 4,
+    "runner": 5, "sinks": 5,
+    "store": 6, "outputs": 6,
+    "scoring": 7,
+    "report": 8,
+    "pipeline": 9,
+    "cli": 10, "__main__": 10, "__init__": 10,
+}
+"""Top-level name under ``bench`` (a package or a module) → its layer; see the table above."""
+
+NAMES = {number: name for name, number in reversed(LAYERS.items())}
+
+
+def _module_name(path: Path) -> str:
+    parts = list(path.relative_to(ROOT).with_suffix("").parts)
+    if parts[-1] == "__init__" and len(parts) > 1:
+        parts.pop()
+    return ".".join(parts)
+
+
+def _layer(module: str) -> int | None:
+    """The layer of a ``bench...`` module name, ``None`` for anything outside ``bench``."""
+    parts = module.split(".")
+    if parts[0] != "bench":
+        return None
+    return LAYERS["__init__"] if len(parts) == 1 else LAYERS.get(parts[1], -1)
+
+
+def _imports(tree: ast.AST, module: str, is_package: bool) -> list[tuple[int, str]]:
+    """``(line, imported module)`` for every import in ``tree`` (absolute or relative)."""
+    found: list[tuple[int, str]] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                anchor = module.split(".")[: len(module.split(".")) - node.level + (1 if is_package else 0)]
+                base = ".".join([*anchor, base] if base else anchor)
+            found.append((node.lineno, base))
+            if base == "bench":  # ``from bench import x``: x may be a subpackage
+                found += [(node.lineno, f"bench.{alias.name}") for alias in node.names
+                          if alias.name in LAYERS]
+    return found
+
+
+def _violations() -> list[str]:
+    problems = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        module = _module_name(path)
+        own = _layer(module)
+        if own == -1:
+            problems.append(f"{path.relative_to(ROOT)}: module {module} has no layer; add it to LAYERS")
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+        for line, imported in _imports(tree, module, path.name == "__init__.py"):
+            target = _layer(imported)
+            if target is None or own is None:
+                continue
+            if target == -1 or target > own:
+                problems.append(
+                    f"{path.relative_to(ROOT)}:{line}: {module} (layer {own}, {NAMES[own]}) imports {imported} "
+                    f"(layer {target}, {NAMES.get(target, 'unknown')}); a module may import only its own "
+                    "layer or earlier ones")
+    return problems
+
+
+def test_imports_point_only_to_earlier_layers() -> None:
+    problems = _violations()
+    assert not problems, "\n".join(problems)
+
+
+def test_every_top_level_module_has_a_layer() -> None:
+    names = {p.stem for p in PACKAGE.glob("*.py")} | {p.name for p in PACKAGE.iterdir() if (p / "__init__.py").exists()}
+    assert names <= set(LAYERS), sorted(names - set(LAYERS))
+
+
+def test_an_upward_import_is_reported_with_file_line_and_rule() -> None:
+    tree = ast.parse("def f():\n    from bench.cli import main\n")
+    ((line, imported),) = _imports(tree, "bench.suites.loader", is_package=False)
+    assert (line, imported, _layer(imported), _layer("bench.suites.loader")) == (2, "bench.cli", 10, 1)
