@@ -7,7 +7,7 @@ import contextlib
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from bench._version import __version__
 from bench.errors import BenchError
@@ -53,12 +53,12 @@ def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None
 # --- bench list --------------------------------------------------------------------------
 def _cmd_list(args: argparse.Namespace) -> int:
     from bench.adapters import MODELS
-    from bench.registry import load_plugins
+    from bench.registry import Registry, load_plugins
     from bench.scoring.metrics import METRICS
     from bench.suites import PROTOCOLS, SUITES
 
     load_plugins()
-    sections = {"suites": SUITES, "models": MODELS, "metrics": METRICS, "protocols": PROTOCOLS}
+    sections: dict[str, Registry[Any]] = {"suites": SUITES, "models": MODELS, "metrics": METRICS, "protocols": PROTOCOLS}
     chosen = [args.what] if args.what else list(sections)
     for name in chosen:
         registry = sections[name]
@@ -276,8 +276,8 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     adapter = make_model(args.model)
     log = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     server = make_server(adapter, args.host, args.port, log=log)
-    host, port = server.server_address[:2]
-    if not is_loopback(str(host)):
+    host, port = str(server.server_address[0]), server.server_address[1]
+    if not is_loopback(host):
         print(f"warning: listening on {host}, not on 127.0.0.1: anyone who can reach this machine can use the model "
               "(the server has no authentication). Use --host 127.0.0.1 to serve this machine only.",
               file=sys.stderr, flush=True)
@@ -636,8 +636,7 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     second = args.run_dirs[1] if len(args.run_dirs) == 2 else None
     options = _statistics_options(args)
     table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
-                              resamples=options.resamples, level=options.level, seed=options.seed,
-                              method=options.method, permutations=options.permutations)
+                              statistics=options)
     shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
     columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
                "p_value", "test"]

@@ -461,11 +461,12 @@ def _previous_settings(run_dir: Path, meta: dict[str, Any]) -> str:
 
 
 def compare_run(run_dir: str | Path, model_a: str, model_b: str, *, run_dir_b: str | Path | None = None,
-                output: str | Path | None = None, **options: Any) -> tuple[pd.DataFrame, Path]:
+                output: str | Path | None = None,
+                statistics: StatisticsOptions | None = None) -> tuple[pd.DataFrame, Path]:
     """Paired comparison of two models of a run (or of two runs on the same examples);
     writes ``compare-<A>-vs-<B>.csv`` into ``run_dir`` (or ``output``).
 
-    ``options``: ``resamples, level, seed, method, permutations`` as for
+    ``statistics``: the settings of the intervals and tests, as for
     :func:`bench.scoring.compare.compare_models`.
     """
     from bench.scoring.compare import compare_models
@@ -477,7 +478,7 @@ def compare_run(run_dir: str | Path, model_a: str, model_b: str, *, run_dir_b: s
         meta_b, records_b = read_run(run_dir_b)
         infos = task_infos_from_metadata(meta_b) | infos
     records_b = None if records_b is None else first_trial(records_b)
-    table = compare_models(first_trial(records), infos, model_a, model_b, records_b=records_b, **options)
+    table = compare_models(first_trial(records), infos, model_a, model_b, records_b=records_b, options=statistics)
     target = Path(output) if output else Path(run_dir) / f"compare-{_safe(model_a)}-vs-{_safe(model_b)}.csv"
     replace_tables(target.parent, {target.name: table})
     return table, target

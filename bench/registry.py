@@ -22,7 +22,7 @@ import importlib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from importlib import metadata
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 from bench.errors import RegistryError, UnknownNameError
 
@@ -45,7 +45,7 @@ class Entry(Generic[T]):
     def resolve(self) -> T:
         """Return the registered object, importing a lazy ``"module:attr"`` target once."""
         if isinstance(self.target, str):
-            self.target = load_object(self.target)
+            self.target = cast(T, load_object(self.target))
         return self.target
 
 

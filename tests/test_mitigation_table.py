@@ -17,6 +17,7 @@ from bench.scoring.mitigations import (
     compare_mitigations,
     mitigation_pairs,
 )
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import TaskInfo, gaps_table
 
 
@@ -48,7 +49,7 @@ def test_gap_reduction_matches_hand_computations() -> None:
     from statsmodels.stats.contingency_tables import mcnemar
 
     records, infos = _records()
-    gaps = gaps_table(records, infos, resamples=500, permutations=200)
+    gaps = gaps_table(records, infos, StatisticsOptions(resamples=500, permutations=200))
     table = compare_mitigations(records, infos, gaps, [("base", "fix")],
                                 ComparisonOptions(resamples=1000, permutations=500))
     assert list(table.columns) == MITIGATION_COLUMNS

@@ -195,13 +195,13 @@ def _build(spec: str, name: str, factory: Any, argument: str | None, options: di
                           "(a function or class that returns an Adapter).")
     args = () if argument is None else (argument,)
     try:
-        inspect.signature(factory).bind(*args, **options)  # type: ignore[arg-type]
+        inspect.signature(factory).bind(*args, **options)
     except TypeError as exc:
         given = ", ".join([*(repr(a) for a in args), *options]) or "nothing"
         raise ConfigError(f"Model {name!r} does not take the argument/options given in {spec!r} ({given}): {exc}.") from None
     except ValueError:  # no signature (builtins): just call it
         pass
-    adapter = factory(*args, **options)  # type: ignore[operator]
+    adapter = factory(*args, **options)
     if not isinstance(adapter, Adapter):
         raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
     return adapter

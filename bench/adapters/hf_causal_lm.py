@@ -317,7 +317,7 @@ def _load_uncached(folder: Path, gguf_file: str | None, dtype: str, device: str)
                 folder, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **options)
         except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ConfigError(f"Cannot load a causal language model from {str(folder)!r}: {exc}") from exc
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]  # transformers types its wrapped to() without self
     model.eval()
     return model, tokenizer
 
@@ -325,7 +325,7 @@ def _load_uncached(folder: Path, gguf_file: str | None, dtype: str, device: str)
 @contextlib.contextmanager
 def _quiet_loading(transformers: Any) -> Iterator[None]:
     """Silence transformers' progress bars (library code never prints)."""
-    gguf_utils = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
+    gguf_utils: Any = importlib.import_module("transformers.modeling_gguf_pytorch_utils")
     original = getattr(gguf_utils, "tqdm", None)
     transformers.utils.logging.disable_progress_bar()
     if original is not None:
@@ -693,7 +693,9 @@ class HFCausalLM(Adapter):
     # -- language modelling -------------------------------------------------------
     def token_logprobs(self, texts: Sequence[str]) -> list[TokenLogprobs]:
         """Rolling log-probability of every token of every text (see the module docstring)."""
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True) if texts else None
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
         requests, owner = [], []
         for i in range(len(texts)):
             windows = rolling_windows(encoded["input_ids"][i], self.prefix_id, self.rolling_length)

@@ -114,7 +114,8 @@ def pack_batch(requests: Sequence[ScoreRequest], pad_id: int, *, offset: int = 0
     attention mask is then ``(R, 1, L, offset + L)``.
     """
     length = max(r.length for r in requests)
-    ids, positions, masks, rows, columns, targets, spans = [], [], [], [], [], [], []
+    ids, positions, masks, rows, columns, spans = [], [], [], [], [], []
+    targets: list[int] = []
     for row, request in enumerate(requests):
         row_ids, row_positions, mask, row_columns, row_targets = _pack_row(request, length, pad_id, offset)
         ids.append(row_ids)

@@ -218,7 +218,7 @@ def load_model(folder: str | Path) -> Adapter:
         if isinstance(model, NgramTextModel):
             _restore_ngram(model, header, tensors)
         else:
-            _restore_heads(model, tasks, tensors)  # type: ignore[arg-type]
+            _restore_heads(model, tasks, tensors)
         if hasattr(model, "adapted_on"):
             model.adapted_on = tuple(header["options"].get("adapted_on", ()))
     except (OSError, EOFError, pickle.UnpicklingError, KeyError, TypeError, ValueError, RuntimeError,

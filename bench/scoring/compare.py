@@ -20,7 +20,7 @@ or a smaller gap).
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -31,23 +31,21 @@ from bench.errors import StatisticsError, UnknownNameError
 from bench.scoring.bootstrap import (
     DEFAULT_CHUNK,
     BootstrapResult,
-    Statistic,
     StratifiedBootstrap,
     _as_parts,
-    check_method,
     check_resamples,
     make_rng,
 )
 from bench.scoring.gaps import POOLED_OOD, gap_statistic
-from bench.scoring.intervals import check_level
 from bench.scoring.metrics import Metric, metrics_for
-from bench.scoring.options import METHOD_CHOICES
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import POOLED, TaskInfo, fold_in_domain, task_columns
 from bench.seeding import seed_hash
 
 __all__ = [
     "COMPARE_COLUMNS",
     "McNemarResult",
+    "PairedStatistic",
     "compare_models",
     "mcnemar_exact",
     "pair_records",
@@ -58,6 +56,9 @@ __all__ = [
 COMPARE_COLUMNS = ["suite", "task", "metric", "kind", "domain_a", "domain_b", "model_a", "model_b", "value_a",
                    "value_b", "difference", "ci_low", "ci_high", "p_value", "test", "n"]
 _KEYS = ["suite", "task", "domain", "split", "example_id"]
+
+PairedStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
+"""Maps the two models' component sums, each ``(..., S, C)``, to ``(...)`` or ``(..., K)``."""
 
 
 @dataclass(frozen=True)
@@ -116,7 +117,7 @@ def _check_pair(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray]) ->
     return a, b
 
 
-def paired_bootstrap(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray], statistic: Statistic, *,
+def paired_bootstrap(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray], statistic: PairedStatistic, *,
                      n_resamples: int = 10_000, level: float = 0.95, method: str = "BCa",
                      rng: int | np.random.Generator | None = None) -> BootstrapResult:
     """Paired, stratified bootstrap of ``statistic(sums_a, sums_b)``.
@@ -138,7 +139,7 @@ def paired_bootstrap(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray
     return boot.interval(lambda s: statistic(s[..., :c], s[..., c:]), level=level, method=method)
 
 
-def paired_swap_test(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray], statistic: Statistic, *,
+def paired_swap_test(parts_a: Sequence[np.ndarray], parts_b: Sequence[np.ndarray], statistic: PairedStatistic, *,
                      n_permutations: int = 2_000, rng: int | np.random.Generator | None = None,
                      max_elements: int = DEFAULT_CHUNK) -> float:
     """Two-sided paired permutation p-value: swap the models' components on each example
@@ -193,7 +194,7 @@ def pair_records(records: pd.DataFrame, model_a: str, model_b: str) -> tuple[pd.
     return records.loc[merged["index_a"].to_numpy()], records.loc[merged["index_b"].to_numpy()]
 
 
-def _improvement(metric: Metric) -> Statistic:
+def _improvement(metric: Metric) -> PairedStatistic:
     sign = 1.0 if metric.higher_is_better else -1.0
 
     def per_stratum(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
@@ -204,9 +205,19 @@ def _improvement(metric: Metric) -> Statistic:
     return per_stratum
 
 
-def _gap_reduction(metric: Metric, ids: Sequence[int], oods: Sequence[Sequence[int]]) -> Statistic:
+def _gap_reduction(metric: Metric, ids: Sequence[int], oods: Sequence[Sequence[int]]) -> PairedStatistic:
     gaps = [gap_statistic(metric, ids, ood) for ood in oods]
     return lambda sa, sb: np.stack([g(sa) - g(sb) for g in gaps], axis=-1)
+
+
+def _column(statistic: PairedStatistic, k: int) -> PairedStatistic:
+    """Column ``k`` of a statistic that returns ``(..., K)``."""
+    return lambda sa, sb: statistic(sa, sb)[..., k]
+
+
+def _bounds(result: BootstrapResult) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Estimate, low and high of an interval as arrays (one entry per column)."""
+    return np.atleast_1d(result.estimate), np.atleast_1d(result.low), np.atleast_1d(result.high)
 
 
 @dataclass(frozen=True)
@@ -251,6 +262,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
     rng = seed_hash(options.seed, *names, pair.suite, pair.task, pair.metric.name)
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
+    estimate, low, high = _bounds(result)
     labels = [*pair.domains, POOLED]
     groups = [([x], [y]) for x, y in zip(pair.a, pair.b, strict=True)] + [(pair.a, pair.b)]
     rows = []
@@ -260,11 +272,11 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
         if pair.metric.paired_test == "mcnemar":
             p, test = mcnemar_exact(np.concatenate(ga)[:, 0], np.concatenate(gb)[:, 0]).p_value, "mcnemar_exact"
         else:
-            p = paired_swap_test(ga, gb, lambda sa, sb: statistic(sa, sb)[..., -1],
+            p = paired_swap_test(ga, gb, _column(statistic, -1),
                                  n_permutations=options.permutations, rng=seed_hash(rng, label))
             test = "paired_permutation"
         rows.append((pair.suite, pair.task, pair.metric.name, "metric", label, label, *names, va, vb,
-                     float(result.estimate[k]), float(result.low[k]), float(result.high[k]), p, test,
+                     float(estimate[k]), float(low[k]), float(high[k]), p, test,
                      sum(len(x) for x in ga)))
     return rows
 
@@ -281,22 +293,22 @@ def _gap_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tu
     rng = seed_hash(options.seed, *names, pair.suite, pair.task, pair.metric.name, "gap")
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
+    estimate, low, high = _bounds(result)
     sum_a, sum_b = np.stack([x.sum(axis=0) for x in pair.a]), np.stack([y.sum(axis=0) for y in pair.b])
     rows = []
     for k, (label, target) in enumerate(zip(labels, targets, strict=True)):
         gap = gap_statistic(pair.metric, ids, target)
-        p = paired_swap_test(pair.a, pair.b, lambda sa, sb, k=k: statistic(sa, sb)[..., k],
+        p = paired_swap_test(pair.a, pair.b, _column(statistic, k),
                              n_permutations=options.permutations, rng=seed_hash(rng, label))
         rows.append((pair.suite, pair.task, pair.metric.name, "id_ood_gap",
                      "+".join(pair.domains[i] for i in ids), label, *names, float(gap(sum_a)), float(gap(sum_b)),
-                     float(result.estimate[k]), float(result.low[k]), float(result.high[k]), p,
+                     float(estimate[k]), float(low[k]), float(high[k]), p,
                      "paired_permutation", sum(len(pair.a[i]) for i in [*ids, *target])))
     return rows
 
 
 def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], model_a: str, model_b: str, *,
-                   resamples: int = 10_000, level: float = 0.95, seed: int = 0, method: str = "BCa",
-                   permutations: int = 2_000, records_b: pd.DataFrame | None = None) -> pd.DataFrame:
+                   options: StatisticsOptions | None = None, records_b: pd.DataFrame | None = None) -> pd.DataFrame:
     """Paired comparison of ``model_b`` against ``model_a`` on their common examples.
 
     Parameters
@@ -307,12 +319,11 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
         The :class:`~bench.scoring.tables.TaskInfo` of each ``(suite, task)``.
     model_a, model_b
         The reference model and the challenger.
-    resamples, level, seed, method
-        Paired bootstrap options; ``method`` is case-insensitive, and ``"auto"`` (the
-        default of :class:`~bench.scoring.options.StatisticsOptions`) and ``"studentized"``
-        give BCa here (the paired bootstrap has no studentized variant).
-    permutations
-        Swaps per paired permutation test.
+    options
+        The paired bootstrap's ``resamples, level, seed, method`` and the swaps per
+        paired permutation test (``permutations``); default ``StatisticsOptions()``.
+        ``method`` ``"auto"`` (the default) and ``"studentized"`` give BCa here (the
+        paired bootstrap has no studentized variant).
     records_b
         Records holding model B, when it comes from another run.
 
@@ -331,10 +342,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     UnknownNameError, StatisticsError
         Unknown model, no common examples, or invalid options.
     """
-    check_level(level)
-    chosen = check_method(method, METHOD_CHOICES)
-    options = _Options(check_resamples(resamples, "resamples"), level, seed,
-                       "BCa" if chosen in ("auto", "studentized") else chosen, check_resamples(permutations, "permutations"))
+    chosen = options or StatisticsOptions()
+    settings = _Options(chosen.resamples, chosen.level, chosen.seed,
+                        "BCa" if chosen.method in ("auto", "studentized") else chosen.method, chosen.permutations)
     label_b = model_b
     if records_b is None:
         pool = records
@@ -350,6 +360,6 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     frame_a, frame_b = pair_records(pool, model_a, label_b)
     rows = []
     for pair in _pairs(frame_a, frame_b, infos):
-        rows += _metric_rows(pair, (model_a, label_b), options)
-        rows += _gap_rows(pair, (model_a, label_b), options)
+        rows += _metric_rows(pair, (model_a, label_b), settings)
+        rows += _gap_rows(pair, (model_a, label_b), settings)
     return pd.DataFrame(rows, columns=COMPARE_COLUMNS)

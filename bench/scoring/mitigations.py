@@ -94,8 +94,7 @@ def _pair_rows(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
                pair: tuple[str, str], options: ComparisonOptions) -> list[tuple]:
     from bench.scoring.compare import compare_models
 
-    table = compare_models(records, infos, *pair, resamples=options.resamples, level=options.level,
-                           seed=options.seed, method=options.method, permutations=options.permutations)
+    table = compare_models(records, infos, *pair, options=options)
     rows = []
     for r in table[table["kind"] == "id_ood_gap"].itertuples(index=False):
         base = own.get((pair[0], r.suite, r.task, r.metric, r.domain_b), (math.nan,) * 3)

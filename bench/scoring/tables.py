@@ -27,7 +27,6 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -37,7 +36,7 @@ from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
 from bench.scoring.intervals import wilson_interval
 from bench.scoring.metrics import METRICS, Metric, metrics_for
-from bench.scoring.options import GAP_KINDS, SETTING_COLUMNS, StatisticsOptions
+from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.seeding import seed_hash
 from bench.suites.info import TaskInfo
 
@@ -320,10 +319,9 @@ def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.nd
              *extras.values()) for g in gaps]
 
 
-def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], *, resamples: int = 10_000,
-                 level: float = 0.95, seed: int = 0, method: str = "auto", permutations: int = 2_000,
-                 kinds: tuple[str, ...] = GAP_KINDS, metrics: bool = True, gaps: bool = True,
-                 progress: Progress | None = None, options: StatisticsOptions | None = None) -> ScoreTables:
+def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], *,
+                 options: StatisticsOptions | None = None, metrics: bool = True, gaps: bool = True,
+                 progress: Progress | None = None) -> ScoreTables:
     """``metrics.csv``, ``gaps.csv`` and the domain-spread table in one pass.
 
     Parameters
@@ -332,35 +330,25 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
         Per-example records (the columns of ``records.csv.gz``).
     infos
         The :class:`TaskInfo` of each ``(suite, task)``.
-    resamples
-        Bootstrap resamples (at least 100).
-    level
-        Two-sided confidence level of every interval.
-    seed
-        Base seed; each (model, suite, task, metric) draws from
-        ``seed_hash(seed, model, suite, task, metric)`` so that adding a model changes
-        no other model's intervals.
-    method
-        ``"auto"`` (each metric's declared interval: Wilson / Newcombe for accuracy, a
-        studentized bootstrap for a ratio metric's domain values and a percentile one
-        for its gaps, BCa for the calibration errors, basic for the range and spread),
-        ``"studentized"``, ``"BCa"`` or ``"percentile"``; case-insensitive.
-    permutations
-        Monte Carlo permutations drawn first per gap test (default 2,000: the Monte
-        Carlo standard error of a p-value near 0.05 is then 0.005); more are drawn, up
-        to ``10 m / (1 - level)`` for the ``m`` comparisons of a (model, task, metric),
-        unless the p-value is clearly above ``1 - level``
-        (:mod:`bench.scoring.permutation`). Exact tests (0/1 accuracy between two
-        groups) need none.
-    kinds
-        Gap kinds to compute.
+    options
+        Every interval and test setting (default: ``StatisticsOptions()``):
+        ``resamples``; ``level``; ``seed``, from which each (model, suite, task, metric)
+        draws ``seed_hash(seed, model, suite, task, metric)`` so that adding a model
+        changes no other model's intervals; ``method``, where ``"auto"`` gives each
+        metric's declared interval (Wilson / Newcombe for accuracy, a studentized
+        bootstrap for a ratio metric's domain values and a percentile one for its gaps,
+        BCa for the calibration errors, basic for the range and spread); ``permutations``,
+        the Monte Carlo permutations drawn first per gap test (2,000: the Monte Carlo
+        standard error of a p-value near 0.05 is then 0.005; more are drawn, up to
+        ``10 m / (1 - level)`` for the ``m`` comparisons of a (model, task, metric),
+        unless the p-value is clearly above ``1 - level``, see
+        :mod:`bench.scoring.permutation`; exact tests need none); ``kinds``, the gap
+        kinds to compute.
     metrics, gaps
         Which tables to compute (the other is returned empty, with its columns).
     progress
         ``progress(total, description)`` context manager yielding ``advance(n)``, called
         with the number of (model, suite, task, metric) groups.
-    options
-        All the settings at once (then ``resamples … kinds`` are ignored).
 
     Every row carries ``ci_method`` and the settings (``level, resamples, permutations,
     stat_seed``); every metrics row its ``fold`` and ``train_domains``; every gap row the
@@ -371,7 +359,7 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     StatisticsError
         For an invalid option, or records of a task that ``infos`` does not describe.
     """
-    options = options or StatisticsOptions(resamples, level, seed, method, permutations, tuple(kinds))
+    options = options or StatisticsOptions()
     metric_rows: list[tuple] = []
     gap_rows: list[tuple] = []
     groups = [(key, frame, info, metric) for key, frame, info in _groups(records, infos)
@@ -392,25 +380,27 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     return ScoreTables(metrics_frame, gaps_frame, spread_table(metrics_frame, gaps_frame) if metrics else pd.DataFrame())
 
 
-def metrics_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], **options: Any) -> pd.DataFrame:
+def metrics_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+                  options: StatisticsOptions | None = None) -> pd.DataFrame:
     """One row per ``(model, suite, task, domain, metric)``; domain ``ALL`` is pooled and
     ``group:<name>`` pools a domain group. A suite domain without records is a NaN row
-    (with :class:`~bench.errors.EmptyDomainWarning`). Keyword options as for
+    (with :class:`~bench.errors.EmptyDomainWarning`). ``options`` as for
     :func:`score_tables`.
     """
-    return score_tables(records, infos, gaps=False, **options).metrics
+    return score_tables(records, infos, gaps=False, options=options).metrics
 
 
-def gaps_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], **options: Any) -> pd.DataFrame:
+def gaps_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+               options: StatisticsOptions | None = None) -> pd.DataFrame:
     """One row per comparison (see :mod:`bench.scoring.gaps` for the kinds) with interval,
     permutation p-value, Holm-adjusted p-value and, beyond the contract's columns,
     ``value_a, value_b, n_a, n_b, relative_drop, mdg`` (minimum detectable gap at 80%
     power), ``ci_method``, ``missing``, ``fold`` and the settings.
 
     ``gap = m(A) − m(B)`` for higher-is-better metrics and ``m(B) − m(A)`` for losses, so a
-    positive gap always means "worse on domain_b". Keyword options as for :func:`score_tables`.
+    positive gap always means "worse on domain_b". ``options`` as for :func:`score_tables`.
     """
-    return score_tables(records, infos, metrics=False, **options).gaps
+    return score_tables(records, infos, metrics=False, options=options).gaps
 
 
 def _higher_is_better(name: str) -> bool:

@@ -19,6 +19,7 @@ from bench.scoring import (
     metrics_table,
     score_tables,
 )
+from bench.scoring.options import StatisticsOptions
 
 RNG = np.random.default_rng(11)
 CHOICES = ("neg", "neu", "pos")
@@ -103,21 +104,21 @@ def test_unknown_metric_lists_the_valid_names() -> None:
 
 def test_tables_do_not_depend_on_record_order() -> None:
     records = _records(400)
-    options = {"resamples": 300, "permutations": 200}
-    first = score_tables(records, {("s", "t"): INFO}, **options)
-    second = score_tables(records.sample(frac=1, random_state=3), {("s", "t"): INFO}, **options)
+    options = StatisticsOptions(resamples=300, permutations=200)
+    first = score_tables(records, {("s", "t"): INFO}, options=options)
+    second = score_tables(records.sample(frac=1, random_state=3), {("s", "t"): INFO}, options=options)
     pd.testing.assert_frame_equal(first.metrics, second.metrics)
     pd.testing.assert_frame_equal(first.gaps, second.gaps)
 
 
 def test_relabelling_domains_permutes_the_tables() -> None:
     records = _records(400)
-    options = {"resamples": 300, "permutations": 200}
-    first = score_tables(records, {("s", "t"): INFO}, **options)
+    options = StatisticsOptions(resamples=300, permutations=200)
+    first = score_tables(records, {("s", "t"): INFO}, options=options)
     names = {"a": "x", "b": "y", "c": "z"}
     relabelled = records.assign(domain=records["domain"].map(names))
     info = TaskInfo("classification", CHOICES, ("x", "y", "z"), ("x",))
-    second = score_tables(relabelled, {("s", "t"): info}, **options)
+    second = score_tables(relabelled, {("s", "t"): info}, options=options)
     renamed = first.gaps.replace({"domain_a": names, "domain_b": names})
     pd.testing.assert_frame_equal(renamed, second.gaps)
     pd.testing.assert_frame_equal(first.metrics.replace({"domain": names}), second.metrics)
@@ -126,7 +127,7 @@ def test_relabelling_domains_permutes_the_tables() -> None:
 def test_metric_rows_have_intervals_around_the_values() -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        table = metrics_table(_records(500), {("s", "t"): INFO}, resamples=500)
+        table = metrics_table(_records(500), {("s", "t"): INFO}, StatisticsOptions(resamples=500))
     assert set(table["metric"]) == {"accuracy", "cross_entropy", "brier", "ece", "ece_equal_mass"}
     smooth = table[table["metric"].isin(["accuracy", "cross_entropy", "brier"])]
     assert (smooth["ci_low"] <= smooth["value"]).all() and (smooth["value"] <= smooth["ci_high"]).all()
@@ -134,7 +135,7 @@ def test_metric_rows_have_intervals_around_the_values() -> None:
 
 
 def test_gaps_table_has_the_contract_columns_and_one_pooled_ood_row_per_metric() -> None:
-    gaps = gaps_table(_records(300), {("s", "t"): INFO}, resamples=200, permutations=200)
+    gaps = gaps_table(_records(300), {("s", "t"): INFO}, StatisticsOptions(resamples=200, permutations=200))
     for column in ("model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
                    "p_value", "p_adjusted", "mdg", "n_a", "n_b"):
         assert column in gaps.columns
@@ -146,6 +147,6 @@ def test_table_errors_are_named() -> None:
     with pytest.raises(StatisticsError, match=r"No task description for s/t \(records of model 'm'\); known: x/y"):
         metrics_table(_records(30), {("x", "y"): INFO})
     with pytest.raises(StatisticsError, match="The 'resamples' parameter must be an integer of at least 100"):
-        metrics_table(_records(30), {("s", "t"): INFO}, resamples=50)
+        metrics_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(resamples=50))
     with pytest.raises(StatisticsError, match=r"open interval \(0, 1\). Got -0.5"):
-        gaps_table(_records(30), {("s", "t"): INFO}, level=-0.5)
+        gaps_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(level=-0.5))

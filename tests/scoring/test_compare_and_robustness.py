@@ -19,6 +19,7 @@ from bench.scoring.compare import (
     paired_bootstrap,
     paired_swap_test,
 )
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.robustness import (
     domain_agreement_table,
     effective_robustness,
@@ -100,7 +101,7 @@ def _pair_records(n: int = 300) -> pd.DataFrame:
 def test_compare_models_end_to_end() -> None:
     records = _pair_records()
     table = compare_models(records.sample(frac=1, random_state=0), {("s", "t"): INFO}, "weak", "strong",
-                           resamples=500, permutations=200)
+                           options=StatisticsOptions(resamples=500, permutations=200))
     row = table[(table["metric"] == "accuracy") & (table["kind"] == "metric") & (table["domain_a"] == "ALL")].iloc[0]
     weak, strong = (records[records["model"] == m]["correct"].mean() for m in ("weak", "strong"))
     assert math.isclose(row["value_a"], weak) and math.isclose(row["difference"], strong - weak)

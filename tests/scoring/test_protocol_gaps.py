@@ -98,6 +98,7 @@ def test_uci_sentiment_gap_rows_compare_what_they_name(protocol: str, tmp_path: 
 
 def test_a_domain_without_records_is_a_nan_row_and_named(tmp_path: Path) -> None:
     from bench.errors import EmptyDomainWarning
+    from bench.scoring.options import StatisticsOptions
     from bench.scoring.tables import TaskInfo, score_tables
 
     rng = np.random.default_rng(0)
@@ -106,7 +107,7 @@ def test_a_domain_without_records_is_a_nan_row_and_named(tmp_path: Path) -> None
             for d in ("a", "b") for c in rng.random(50) < 0.7]
     info = TaskInfo("classification", ("a", "b"), ("a", "b", "c"), ("a",))
     with pytest.warns(EmptyDomainWarning, match="accuracy for m/s/t/c: no examples; value is NaN"):
-        tables = score_tables(pd.DataFrame(rows), {("s", "t"): info}, resamples=200, permutations=200)
+        tables = score_tables(pd.DataFrame(rows), {("s", "t"): info}, options=StatisticsOptions(resamples=200, permutations=200))
     row = tables.metrics[(tables.metrics["domain"] == "c") & (tables.metrics["metric"] == "accuracy")]
     assert len(row) == 1 and np.isnan(row["value"].iloc[0]) and row["n"].iloc[0] == 0
     gaps = tables.gaps[tables.gaps["metric"] == "accuracy"]

@@ -11,6 +11,7 @@ from statsmodels.stats.proportion import confint_proportions_2indep, proportion_
 
 from bench.outputs import task_infos_from_metadata
 from bench.report.summary import chance_notes
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 
 GROUPS = {"alg": "STEM", "phys": "STEM", "chem": "STEM", "law": "humanities", "hist": "humanities",
@@ -33,7 +34,7 @@ INFO = TaskInfo("classification", ("a", "b"), tuple(GROUPS), (), GROUPS)
 
 
 def _score(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
-    tables = score_tables(records, {("org/mmlu-like", "qa"): INFO}, resamples=300, permutations=300)
+    tables = score_tables(records, {("org/mmlu-like", "qa"): INFO}, options=StatisticsOptions(resamples=300, permutations=300))
     return tables.metrics, tables.gaps
 
 
