@@ -614,10 +614,10 @@ def _statistics_options(args: argparse.Namespace) -> StatisticsOptions:
 
 
 def _cmd_score(args: argparse.Namespace) -> int:
-    from bench.pipeline import rescore_run
+    from bench.pipeline import rescore_run_folder
 
-    scored = rescore_run(args.run_dir, progress=None if args.quiet else _progress_bar,
-                         options=_statistics_options(args))
+    scored = rescore_run_folder(args.run_dir, progress=None if args.quiet else _progress_bar,
+                                options=_statistics_options(args))
     _print_summary(scored)
     if scored.replaced:
         print(f"NOTE: {scored.replaced}", file=sys.stderr)

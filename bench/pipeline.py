@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields, replace
 from pathlib import Path
@@ -31,7 +32,7 @@ from bench.store import DistributedSink, RunStore, StoreSink
 
 __all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict",
            "describe_settings", "evaluate", "export_run", "extra_tables", "first_trial", "mitigation_tables", "repeat_run",
-           "rescore_run",
+           "rescore_run", "rescore_run_folder", "score_records",
            "score_run"]
 
 
@@ -59,15 +60,27 @@ class CompletedRun:
     cache_misses: int = 0
 
 
-def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo],
-              options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
-    """Per-domain metrics and cross-domain gaps of ``records`` (of trial 0 when there are
-    several; one bootstrap per metric serves both tables). ``options`` (or ``settings``:
-    ``resamples, level, seed, method, permutations``): see
-    :class:`~bench.scoring.options.StatisticsOptions`."""
-    options = options or StatisticsOptions(**settings)
+def score_records(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+                  options: StatisticsOptions | None = None) -> ScoredRun:
+    """Per-domain metrics and cross-domain gaps of per-example ``records`` (of trial 0 when
+    there are several; one bootstrap per metric serves both tables).
+
+    ``infos`` holds the :class:`~bench.suites.TaskInfo` of each ``(suite, task)``
+    (:attr:`RunResult.task_infos <bench.runner.RunResult>`); ``options`` sets every
+    interval and test (default :class:`~bench.scoring.options.StatisticsOptions`).
+    To score a run folder on disk again, see :func:`rescore_run_folder`.
+    """
+    options = options or StatisticsOptions()
     tables = score_tables(first_trial(records), infos, options=options)
-    return ScoredRun(tables.metrics, tables.gaps, infos, options)
+    return ScoredRun(tables.metrics, tables.gaps, dict(infos), options)
+
+
+def score_run(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+              options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
+    """Deprecated name of :func:`score_records` (``settings`` are :class:`StatisticsOptions` fields)."""
+    warnings.warn("bench.score_run is deprecated; use bench.score_records(records, infos, options).",
+                  DeprecationWarning, stacklevel=2)
+    return score_records(records, infos, options or StatisticsOptions(**settings))
 
 
 def first_trial(records: pd.DataFrame) -> pd.DataFrame:
@@ -345,7 +358,7 @@ def _publish(out: str | Path, result: RunResult, models: Path | None, more_table
              *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None) -> CompletedRun:
     """Score the records, compute the leaderboard rows, write the run folder, merge the leaderboard."""
     statistics = statistics or StatisticsOptions()
-    scored = score_run(result.records, result.task_infos, statistics)
+    scored = score_records(result.records, result.task_infos, statistics)
     tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
     tables |= more_tables(result, scored) if more_tables else {}
     saved = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \
@@ -412,13 +425,13 @@ def _metric_differences(before: pd.DataFrame, after: pd.DataFrame) -> pd.DataFra
     return both[differs].drop(columns="_merge").reset_index(drop=True)
 
 
-def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,
-                options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
+def rescore_run_folder(run_dir: str | Path, *, progress: Progress | None = None,
+                       options: StatisticsOptions | None = None) -> ScoredRun:
     """Recompute ``metrics.csv``, ``gaps.csv`` (and the across-model tables) of a run
     folder from ``records.csv.gz`` and ``run.json`` (no model runs); write them in place.
 
-    ``options`` (or ``settings``: ``resamples, level, seed, method, permutations``) are
-    validated before anything is read. Every row of the new tables records its settings;
+    ``options`` (default :class:`~bench.scoring.options.StatisticsOptions`) are validated
+    before anything is read. Every row of the new tables records its settings;
     where the old tables were scored with others, :attr:`ScoredRun.replaced` says which.
 
     Raises
@@ -428,7 +441,7 @@ def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,
     DataError
         If the folder lacks ``run.json`` or ``records.csv.gz``.
     """
-    options = options or StatisticsOptions(**settings)
+    options = options or StatisticsOptions()
     meta, records = read_run(run_dir)
     infos = task_infos_from_metadata(meta)
     previous = _previous_settings(Path(run_dir), meta)
@@ -438,6 +451,14 @@ def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,
     now = describe_settings(options.columns())
     replaced = "" if previous == now else f"replaced metrics.csv and gaps.csv scored with {previous} by {now}"
     return ScoredRun(tables.metrics, tables.gaps, infos, options, replaced)
+
+
+def rescore_run(run_dir: str | Path, *, progress: Progress | None = None,
+                options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
+    """Deprecated name of :func:`rescore_run_folder` (``settings`` are :class:`StatisticsOptions` fields)."""
+    warnings.warn("bench.pipeline.rescore_run is deprecated; use rescore_run_folder(run_dir, options=...).",
+                  DeprecationWarning, stacklevel=2)
+    return rescore_run_folder(run_dir, progress=progress, options=options or StatisticsOptions(**settings))
 
 
 def describe_settings(settings: dict[str, Any]) -> str:

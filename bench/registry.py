@@ -20,6 +20,7 @@ from __future__ import annotations
 import difflib
 import importlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib import metadata
 from typing import Generic, TypeVar, cast
@@ -127,6 +128,55 @@ class Registry(Generic[T]):
         self._entries[name] = Entry(name, target, tuple(aliases), description)
         for alias in aliases:
             self._aliases[alias] = name
+
+    def remove(self, name: str) -> Entry[T]:
+        """Unregister ``name`` (or the entry an alias names) with all its aliases; return its entry.
+
+        Raises
+        ------
+        UnknownNameError
+            If ``name`` is not registered (with close matches, as :meth:`get`).
+        """
+        entry = self._entries.pop(self.canonical(name))
+        for alias in entry.aliases:
+            del self._aliases[alias]
+        return entry
+
+    @contextmanager
+    def override(self, name: str, target: T | str, *, aliases: tuple[str, ...] = (),
+                 description: str = "") -> Iterator[None]:
+        """Within the ``with`` block, ``name`` resolves to ``target``; afterwards the registry
+        holds what it held before (the replaced entry, or nothing under ``name``).
+
+        For tests and plugins that stand in for an entry: ``with MODELS.override("gpt2",
+        factory): ...``. The aliases of a replaced entry are kept unless ``aliases`` are given.
+
+        Raises
+        ------
+        RegistryError
+            If ``name`` is an alias (override the canonical name), or a new alias is taken.
+        """
+        if name in self._aliases:
+            raise RegistryError(f"The {self.kind} name {name!r} is an alias of {self._aliases[name]!r}; "
+                                "override the canonical name.")
+        previous = self.remove(name) if name in self._entries else None
+        keep = aliases or (previous.aliases if previous else ())
+        try:
+            self.add(name, target, aliases=keep, description=description)
+        except RegistryError:
+            self._restore(previous)
+            raise
+        try:
+            yield
+        finally:
+            self.remove(name)
+            self._restore(previous)
+
+    def _restore(self, entry: Entry[T] | None) -> None:
+        if entry is not None:
+            self._entries[entry.name] = entry
+            for alias in entry.aliases:
+                self._aliases[alias] = entry.name
 
     def canonical(self, name: str) -> str:
         """The canonical name for ``name`` or one of its aliases."""

@@ -41,7 +41,7 @@ def test_torch_free_modules_do_not_import_torch(module: str) -> None:
 
 
 def test_torch_free_public_api_does_not_import_torch() -> None:
-    names = ["SUITES", "RunConfig", "evaluate", "score_run", "load_suite", "make_model", "CallableAdapter",
+    names = ["SUITES", "RunConfig", "evaluate", "score_records", "rescore_run_folder", "load_suite", "make_model", "CallableAdapter",
              "BenchError", "MODELS"]
     assert not _loaded(f"import bench\nfor name in {names!r}: getattr(bench, name)")["torch"]
 

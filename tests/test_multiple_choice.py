@@ -16,9 +16,10 @@ from bench.adapters import CallableAdapter, make_model
 from bench.cli import main
 from bench.data import load_suite_data
 from bench.errors import AdapterError, ConfigError, DataError, SuiteError
-from bench.pipeline import evaluate, rescore_run
+from bench.pipeline import evaluate, rescore_run_folder
 from bench.runner import RunConfig, run
 from bench.scoring.metrics import get_metric
+from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import TaskInfo, task_columns
 from bench.suites import Example, load_suite
 from bench.suites.prompts import PromptFormat
@@ -134,7 +135,7 @@ def test_metrics_match_independent_computations(qa_suite: Path) -> None:
 def test_a_run_folder_can_be_rescored_from_its_records_alone(qa_suite: Path, tmp_path: Path) -> None:
     done = evaluate(RunConfig(suites=(str(qa_suite),), models=("tests.test_multiple_choice:lengths_model",),
                               num_fewshot=1), tmp_path / "out", save_models=False)
-    again = rescore_run(done.run_dir, resamples=200, permutations=100)
+    again = rescore_run_folder(done.run_dir, options=StatisticsOptions(resamples=200, permutations=100))
     names = set(done.scored.metrics["metric"])
     assert {"accuracy", "acc_norm", "acc_bytes", "cross_entropy", "brier", "ece", "ece_equal_mass"} <= names
     first = done.scored.metrics.set_index(["domain", "metric"])["value"]

@@ -8,7 +8,7 @@ import pytest
 
 from bench.errors import AdapterError, OutputError
 from bench.outputs import RECORD_COLUMNS, read_run, task_infos_from_metadata
-from bench.pipeline import evaluate, score_run
+from bench.pipeline import evaluate, score_records
 from bench.report.leaderboard import merge_leaderboard
 from bench.runner import RunConfig
 from bench.scoring.options import StatisticsOptions
@@ -47,7 +47,7 @@ def test_run_folder_follows_the_contract(tiny_suite: Path, tmp_path: Path) -> No
     assert meta["suites"][0]["content_hash"] and meta["versions"]["torch"]
     assert any(k.startswith("source-only/") for k in meta["fingerprints"])
     # Everything in metrics.csv can be recomputed from the records and run.json alone.
-    again = score_run(records, task_infos_from_metadata(meta))
+    again = score_records(records, task_infos_from_metadata(meta))
     pd.testing.assert_frame_equal(again.metrics, pd.read_csv(done.run_dir / "metrics.csv"), check_dtype=False)
 
 

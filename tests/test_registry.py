@@ -80,3 +80,43 @@ def test_plugins_load_from_entry_points(monkeypatch: pytest.MonkeyPatch) -> None
     assert registry.load_plugins() == ["demo"]
     assert calls == [()]
     assert registry.load_plugins() == []  # only once
+
+
+def test_remove_drops_the_entry_and_its_aliases() -> None:
+    reg = make()
+    entry = reg.remove("hf")
+    assert entry.name == "hugging-face" and entry.aliases == ("hf",)
+    assert reg.names() == ["vllm"] and "hf" not in reg and "hugging-face" not in reg
+    reg.add("hugging-face", object(), aliases=("hf",))  # both names are free again
+    with pytest.raises(UnknownNameError, match=r"Unknown widget 'nope'\. Available: hf, hugging-face, vllm\."):
+        reg.remove("nope")
+
+
+def test_override_replaces_then_restores_an_entry() -> None:
+    reg = make()
+    original = reg.get("hugging-face")
+    with reg.override("hugging-face", lambda: "stand-in"):
+        assert reg.get("hf")() == "stand-in"  # the replaced entry's alias follows the override
+    assert reg.get("hf") is original and reg.entry("hugging-face").description == "the hub one"
+
+
+def test_override_of_a_new_name_removes_it_afterwards_even_on_error() -> None:
+    reg = make()
+    with pytest.raises(RuntimeError, match="inside"), reg.override("fresh", "json:loads"):
+        assert reg.names() == ["fresh", "hugging-face", "vllm"]
+        raise RuntimeError("inside")
+    assert reg.names() == ["hugging-face", "vllm"]
+
+
+def test_override_errors_leave_the_registry_as_it_was() -> None:
+    reg = make()
+    with pytest.raises(RegistryError, match="The widget name 'hf' is an alias of 'hugging-face'; override the "
+                                            "canonical name."), reg.override("hf", object()):
+        pass
+    with pytest.raises(RegistryError, match="'hf' is already registered"), reg.override("vllm", object(),
+                                                                                       aliases=("hf",)):
+        pass
+    assert reg.names() == ["hugging-face", "vllm"] and reg.canonical("hf") == "hugging-face"
+    import json
+
+    assert reg.get("vllm") is json.dumps

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 
@@ -32,10 +33,12 @@ def my_models(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 @pytest.fixture
-def clean_registry(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(MODELS, "_entries", dict(MODELS._entries))
-    monkeypatch.setattr(MODELS, "_aliases", dict(MODELS._aliases))
+def clean_registry(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    before = set(MODELS.names())
     monkeypatch.setattr(bench.registry, "_plugins_loaded", False)
+    yield
+    for name in set(MODELS.names()) - before:  # what a plugin registered
+        MODELS.remove(name)
 
 
 def test_docs_example_runs_from_module_factory(my_models: Path) -> None:
