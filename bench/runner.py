@@ -229,7 +229,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     loaded = [_load(ref, config) for ref in config.suites]
     requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers = _checked_models(plans, result, config)
+    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded})
     grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
@@ -241,7 +241,7 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
             if model_name not in makers:
                 continue
             factory = makers[model_name]
-            if model_name in grouped and not _supports_any(factory(), data.suite, config):
+            if model_name in grouped and (model_name, data.suite.name) in idle:
                 result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
                 continue
             for trial in range(config.trials):
@@ -303,24 +303,32 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
     return {name: True for name, _ in expand_models(suite.models or BASELINES)}
 
 
-def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult,
-                    config: RunConfig) -> dict[str, Callable[[], Adapter]]:
-    """A factory per model of ``plans`` (suite → {model: optional}), each built once to
-    fail fast on unknown names and options; an optional model that cannot be built is skipped."""
+def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config: RunConfig,
+                    suites: Mapping[str, Suite]) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
+    """A factory per model of ``plans`` (suite → {model: optional}), each built once here to
+    fail fast on unknown names and options (an optional model that cannot be built is
+    skipped), and the ``(model, suite)`` pairs where that model supports none of the tasks.
+
+    The model built here is dropped before the next is built (not kept for the run: a run of
+    several large models would then hold them all at once)."""
     makers: dict[str, Callable[[], Adapter]] = {}
+    idle: set[tuple[str, str]] = set()
     names = dict.fromkeys(name for plan in plans.values() for name in plan)
     options = config.model_options
     for name in names:
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
-            make_model(name, options=options)  # fail fast on unknown names, before any training
+            adapter = make_model(name, options=options)  # fail fast on unknown names, before any training
         except CapabilityError as exc:
             if not from_group:
                 raise
             result.skipped.append(f"{name}: {exc}")
             continue
+        idle |= {(name, suite) for suite, plan in plans.items()
+                 if name in plan and not _supports_any(adapter, suites[suite], config)}
+        del adapter
         makers[name] = lambda name=name: make_model(name, options=options)  # type: ignore[misc]
-    return makers
+    return makers, idle
 
 
 def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:

@@ -88,3 +88,32 @@ def test_bench_mitigations_writes_the_table(tiny_suite: Path, tmp_path: Path,
     for model in ("augmented", "multitask", "finetuned"):
         assert model in out
     assert "closed = reduction / gap(vs)" in out
+
+
+def test_one_domain_values_and_tests_come_from_the_comparison(monkeypatch: pytest.MonkeyPatch) -> None:
+    from statsmodels.stats.contingency_tables import mcnemar
+
+    import bench.scoring.compare as compare
+
+    calls: list[int] = []
+    original = compare.mcnemar_exact
+
+    def counted(a: np.ndarray, b: np.ndarray) -> compare.McNemarResult:
+        calls.append(len(a))
+        return original(a, b)
+
+    monkeypatch.setattr(compare, "mcnemar_exact", counted)
+    records, infos = _records()
+    gaps = gaps_table(records, infos, StatisticsOptions(resamples=200, permutations=200))
+    table = compare_mitigations(records, infos, gaps, [("base", "fix")],
+                                ComparisonOptions(resamples=200, permutations=200))
+    # the comparison tests id, x, y and ALL once each; only the pooled OOD test is added
+    assert sorted(calls) == sorted([120, 150, 90, 360, 240])
+    x = table[(table["metric"] == "accuracy") & (table["ood_domain"] == "x")].iloc[0]
+    part = records[records["domain"] == "x"]
+    assert x["ood_baseline"] == pytest.approx(part[part["model"] == "base"]["correct"].mean())
+    wide = part.pivot_table(index="example_id", columns="model", values="correct")
+    counts = pd.crosstab(wide["base"], wide["fix"]).reindex(index=[0, 1], columns=[0, 1], fill_value=0).to_numpy()
+    assert x["ood_p"] == pytest.approx(mcnemar(counts, exact=True).pvalue) and x["ood_test"] == "mcnemar_exact"
+    mse_free = table[table["metric"] != "accuracy"]
+    assert mse_free["ood_p"].isna().all() and (mse_free["ood_test"].fillna("") == "").all()

@@ -91,3 +91,27 @@ def test_without_named_models_each_suite_runs_its_own_defaults(tiny_suite: Path,
     by_suite = result.records.groupby("suite")["model"].unique().to_dict()
     assert sorted(by_suite["tiny-reviews"]) == ["majority", "source-only", "uniform"]
     assert list(by_suite["lm-tiny"]) == ["tests.test_runner:lm_only"]
+
+
+def test_each_model_is_built_once_to_check_it_and_once_per_fold(tiny_suite: Path) -> None:
+    from collections import Counter
+
+    from bench.adapters import MODELS
+
+    builds: Counter[str] = Counter()
+
+    def counted(factory):  # type: ignore[no-untyped-def]
+        def build() -> CallableAdapter:
+            adapter = factory()
+            builds[adapter.name] += 1
+            return adapter
+        return build
+
+    text = tiny_suite.read_text().replace('in_domain = ["books"]', 'in_domain = ["books"]\nmodels = ["c-coin", "c-lm"]')
+    tiny_suite.write_text(text)
+    with MODELS.override("c-coin", counted(classifier_only)), MODELS.override("c-lm", counted(lm_only)):
+        result = run(RunConfig(suites=(str(tiny_suite),), limit=4, trials=2))
+    assert set(result.records["model"]) == {"c-coin"}
+    assert any(s.startswith("c-lm on tiny-reviews: supports none") for s in result.skipped)
+    # c-coin: the check, then one fold (id_ood) per trial; c-lm: the check only
+    assert builds == {"coin": 1 + 2, "lm-only": 1}

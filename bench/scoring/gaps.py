@@ -314,7 +314,7 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
                 groups: Mapping[str, Sequence[str]] | None = None, resamples: int = 10_000, level: float = 0.95,
                 method: str = "BCa", seed: int | np.random.Generator | None = 0, permutations: int | None = None,
                 kinds: Sequence[str] = GAP_KINDS, where: str = "",
-                bootstrap: StratifiedBootstrap | None = None) -> list[Gap]:
+                bootstrap: StratifiedBootstrap | None = None, values: Sequence[float] | None = None) -> list[Gap]:
     """Every gap of one (model, task, metric) with interval, p-values and MDG.
 
     Parameters
@@ -346,6 +346,9 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     bootstrap
         Resampled sums of the non-empty ``strata``, in order, already drawn (e.g. for the
         metric intervals); drawn here from ``seed`` when not given.
+    values
+        Each domain's ``metric.value`` of ``strata``, in order, already computed (e.g. for
+        the metric rows); computed here when not given.
 
     Returns
     -------
@@ -369,7 +372,9 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     domains = list(strata)
     parts = [_as_parts(strata[d]) if len(strata[d]) else np.zeros((0, np.shape(strata[d])[-1] if np.ndim(strata[d]) == 2
                                                                   else 2)) for d in domains]
-    values = [metric.value(p, where=f"{where}/{d}" if where else d) for p, d in zip(parts, domains, strict=True)]
+    if values is None:
+        values = [metric.value(p, where=f"{where}/{d}" if where else d) for p, d in zip(parts, domains, strict=True)]
+    values = list(values)
     comparisons = _comparisons(domains, in_domain, values, metric.higher_is_better, kinds, groups or {})
     present = [i for i, p in enumerate(parts) if len(p)]
     if not comparisons or not present:

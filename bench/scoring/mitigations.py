@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import pandas as pd
 
@@ -80,14 +81,35 @@ def _own_gaps(gaps: pd.DataFrame) -> dict[tuple, tuple[float, float, float]]:
 
 
 def _ood_accuracy_test(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], pair: tuple[str, str],
-                       suite: str, task: str, domain: str) -> tuple[float, str]:
+                       suite: str, task: str) -> tuple[float, str]:
+    """The exact McNemar test on the paired examples of every out-of-domain domain pooled."""
     from bench.scoring.compare import mcnemar_exact, pair_records
 
     info = infos[(suite, task)]
-    domains = info.out_domain if domain == "OOD" else (domain,)
-    part = records[(records["suite"] == suite) & (records["task"] == task) & records["domain"].isin(domains)]
+    part = records[(records["suite"] == suite) & (records["task"] == task) & records["domain"].isin(info.out_domain)]
     a, b = pair_records(part, *pair)
     return mcnemar_exact(a["correct"].to_numpy(), b["correct"].to_numpy()).p_value, "mcnemar_exact"
+
+
+def _domain_values(table: pd.DataFrame) -> dict[tuple, tuple[float, float, float, str]]:
+    """``(suite, task, metric, domain) → (value_a, value_b, p_value, test)`` from the
+    ``metric`` rows of :func:`~bench.scoring.compare.compare_models` (one domain each)."""
+    rows = table[table["kind"] == "metric"]
+    return {(r.suite, r.task, r.metric, r.domain_a): (r.value_a, r.value_b, r.p_value, r.test)
+            for r in rows.itertuples(index=False)}
+
+
+def _ood_columns(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], pair: tuple[str, str],
+                 domains: Mapping[tuple, tuple[float, float, float, str]], r: Any) -> tuple[float, float, float, str]:
+    """``ood_baseline, ood_model, ood_p, ood_test`` of one gap row: a single domain's are the
+    comparison's own domain rows; the pooled ``OOD`` ones are computed here."""
+    paired = get_metric(infos[(r.suite, r.task)].kind, r.metric).paired_test == "mcnemar"
+    if r.domain_b != "OOD":
+        value_a, value_b, p, test = domains[(r.suite, r.task, r.metric, r.domain_b)]
+        return (value_a, value_b, p, test) if paired else (value_a, value_b, math.nan, "")
+    ood_a, ood_b = _ood_values(records, infos, pair, r.suite, r.task, r.metric)
+    p, test = _ood_accuracy_test(records, infos, pair, r.suite, r.task) if paired else (math.nan, "")
+    return ood_a, ood_b, p, test
 
 
 def _pair_rows(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], own: Mapping[tuple, tuple],
@@ -95,33 +117,31 @@ def _pair_rows(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
     from bench.scoring.compare import compare_models
 
     table = compare_models(records, infos, *pair, options=options)
+    domains = _domain_values(table)
     rows = []
     for r in table[table["kind"] == "id_ood_gap"].itertuples(index=False):
         base = own.get((pair[0], r.suite, r.task, r.metric, r.domain_b), (math.nan,) * 3)
         mine = own.get((pair[1], r.suite, r.task, r.metric, r.domain_b), (math.nan,) * 3)
         closed = r.difference / r.value_a if r.value_a and math.isfinite(r.value_a) and r.value_a > 0 else math.nan
-        ood_a, ood_b = _ood_values(records, infos, pair, r.suite, r.task, r.metric, r.domain_b)
-        paired = get_metric(infos[(r.suite, r.task)].kind, r.metric).paired_test
-        p, test = (_ood_accuracy_test(records, infos, pair, r.suite, r.task, r.domain_b) if paired == "mcnemar"
-                   else (math.nan, ""))
+        ood_a, ood_b, p, test = _ood_columns(records, infos, pair, domains, r)
         rows.append((r.suite, r.task, r.metric, r.domain_b, *pair, r.value_a, base[1], base[2], r.value_b, mine[1],
                      mine[2], r.difference, r.ci_low, r.ci_high, r.p_value, closed, ood_a, ood_b, p, test, r.n))
     return rows
 
 
 def _ood_values(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], pair: tuple[str, str],
-                suite: str, task: str, metric_name: str, domain: str) -> tuple[float, float]:
+                suite: str, task: str, metric_name: str) -> tuple[float, float]:
+    """Each model's value on every out-of-domain domain pooled."""
     from bench.scoring.metrics import metrics_for
     from bench.scoring.tables import task_columns
 
     info = infos[(suite, task)]
     metric = next(m for m in metrics_for(info.kind) if m.name == metric_name)
-    domains = info.out_domain if domain == "OOD" else (domain,)
-    part = records[(records["suite"] == suite) & (records["task"] == task) & records["domain"].isin(domains)]
+    part = records[(records["suite"] == suite) & (records["task"] == task) & records["domain"].isin(info.out_domain)]
     values = []
     for model in pair:
         frame = part[part["model"] == model]
-        values.append(metric.compute(task_columns(frame, info), where=f"{model}/{suite}/{task}/{domain}"))
+        values.append(metric.compute(task_columns(frame, info), where=f"{model}/{suite}/{task}/OOD"))
     return values[0], values[1]
 
 

@@ -22,16 +22,16 @@ in-domain set (each domain was scored by the model that did not see it).
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
-import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
 
-from bench.errors import EmptyDomainWarning, StatisticsError
+from bench.errors import StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
 from bench.scoring.intervals import wilson_interval
@@ -86,7 +86,12 @@ class ScoreTables:
 
     metrics: pd.DataFrame
     gaps: pd.DataFrame
-    spread: pd.DataFrame = field(default_factory=pd.DataFrame)
+
+    @functools.cached_property
+    def spread(self) -> pd.DataFrame:
+        """:func:`spread_table` of the two tables, computed on first use (no file holds it,
+        so a scoring pass does not compute it)."""
+        return spread_table(self.metrics, self.gaps)
 
 
 def _option_matrix(frame: pd.DataFrame, prefix: str) -> np.ndarray:
@@ -231,12 +236,19 @@ def _rows_of(info: TaskInfo, strata: dict[str, np.ndarray]) -> list[tuple[str, l
     return rows
 
 
-def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
-                 frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions) -> list[tuple]:
+def _domain_values(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray]) -> list[float]:
+    """Each domain's value (NaN, with a warning, where it has too few examples): computed
+    once for the metric rows and the gap rows."""
     where = "/".join(key)
+    return [metric.value(strata[d], where=f"{where}/{d}") for d in strata]
+
+
+def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
+                 frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
+                 domain_values: list[float]) -> list[tuple]:
     kept = [p for p in strata.values() if len(p)]
     labels = _rows_of(info, strata)
-    values = [metric.value(strata[d], where=f"{where}/{d}") for d in strata]
+    values = list(domain_values)
     values += [_pooled_value(metric, [kept[k] for k in members]) for _, members in labels[len(strata):]]
     sizes = [sum(len(kept[k]) for k in members) for _, members in labels]
     bounds = _metric_bounds(metric, [members for _, members in labels], kept, boot, options)
@@ -304,15 +316,13 @@ def _stack(statistics: list[Callable[[np.ndarray], np.ndarray]]) -> Callable[[np
 
 def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
               frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
-              quiet: bool = False) -> list[tuple]:
-    with warnings.catch_warnings():
-        if quiet:  # the metrics rows have warned of these domains already
-            warnings.simplefilter("ignore", EmptyDomainWarning)
-        gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
-                           level=options.level, method=options.method,
-                           seed=seed_hash(options.seed, *key, metric.name, "permutation"),
-                           permutations=options.permutations, kinds=options.kinds, where="/".join(key),
-                           bootstrap=boot)
+              domain_values: list[float]) -> list[tuple]:
+    # the domain values (and their warnings) are computed once, for both tables
+    gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
+                       level=options.level, method=options.method,
+                       seed=seed_hash(options.seed, *key, metric.name, "permutation"),
+                       permutations=options.permutations, kinds=options.kinds, where="/".join(key),
+                       bootstrap=boot, values=domain_values)
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
              g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, fold,
@@ -370,14 +380,15 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
             kept = [p for p in strata.values() if len(p)]
             boot = StratifiedBootstrap(kept, n_resamples=options.resamples,
                                        rng=seed_hash(options.seed, *key, metric.name)) if kept else None
+            values = _domain_values(key, metric, strata)
             if metrics:
-                metric_rows += _metric_rows(key, metric, strata, info, frame, boot, options)
+                metric_rows += _metric_rows(key, metric, strata, info, frame, boot, options, values)
             if gaps:
-                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, quiet=metrics)
+                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, values)
             advance(1)
     metrics_frame = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS + METRIC_EXTRA_COLUMNS)
     gaps_frame = pd.DataFrame(gap_rows, columns=GAP_COLUMNS + GAP_EXTRA_COLUMNS)
-    return ScoreTables(metrics_frame, gaps_frame, spread_table(metrics_frame, gaps_frame) if metrics else pd.DataFrame())
+    return ScoreTables(metrics_frame, gaps_frame)
 
 
 def metrics_table(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],

@@ -150,3 +150,41 @@ def test_table_errors_are_named() -> None:
         metrics_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(resamples=50))
     with pytest.raises(StatisticsError, match=r"open interval \(0, 1\). Got -0.5"):
         gaps_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(level=-0.5))
+
+
+def test_the_spread_table_is_computed_only_when_asked_for(monkeypatch: pytest.MonkeyPatch) -> None:
+    import bench.scoring.tables as tables
+
+    calls: list[int] = []
+    original = tables.spread_table
+    monkeypatch.setattr(tables, "spread_table", lambda m, g: calls.append(1) or original(m, g))
+    scored = tables.score_tables(_records(300), {("s", "t"): INFO},
+                                 options=StatisticsOptions(resamples=200, permutations=200))
+    assert calls == []  # a scoring pass (bench run, bench score) never pays for it
+    spread = scored.spread
+    assert calls == [1] and scored.spread is spread  # computed once, then kept
+    acc = scored.metrics[(scored.metrics["metric"] == "accuracy") & scored.metrics["domain"].isin(["a", "b", "c"])]
+    row = spread[spread["metric"] == "accuracy"].iloc[0]
+    assert row["std"] == pytest.approx(np.std(acc["value"])) and row["worst"] == acc["value"].min()
+
+
+def test_each_domain_value_is_computed_once_per_scoring_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bench.scoring.metrics import Metric
+
+    calls: list[str] = []
+    original = Metric.value
+
+    def counted(self: Metric, components: np.ndarray, *, where: str = "") -> float:
+        calls.append(f"{self.name}@{where}")
+        return original(self, components, where=where)
+
+    monkeypatch.setattr(Metric, "value", counted)
+    records = _records(300)
+    with pytest.warns(EmptyDomainWarning) as caught:
+        tables = score_tables(records[records["domain"] != "c"], {("s", "t"): INFO},
+                              options=StatisticsOptions(resamples=200, permutations=200))
+    assert len(calls) == len(set(calls)) == 5 * 3  # five metrics, three domains (c is empty), once each
+    assert len([w for w in caught if "/c:" in str(w.message)]) == 5  # one warning per metric for the empty domain
+    acc = tables.metrics.query("metric == 'accuracy' and domain == 'a'")["value"].iloc[0]
+    gap = tables.gaps.query("metric == 'accuracy' and kind == 'id_ood' and domain_b == 'b'").iloc[0]
+    assert gap["value_a"] == acc == records[records["domain"] == "a"]["correct"].mean()
