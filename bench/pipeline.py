@@ -58,13 +58,15 @@ class CompletedRun:
 
 
 def score_run(records: pd.DataFrame, infos: dict[tuple[str, str], TaskInfo],
-              options: StatisticsOptions | None = None, **settings: Any) -> ScoredRun:
+              options: StatisticsOptions | None = None, *, progress: Progress | None = None,
+              **settings: Any) -> ScoredRun:
     """Per-domain metrics and cross-domain gaps of ``records`` (of trial 0 when there are
     several; one bootstrap per metric serves both tables). ``options`` (or ``settings``:
     ``resamples, level, seed, method, permutations``): see
-    :class:`~bench.scoring.options.StatisticsOptions`."""
+    :class:`~bench.scoring.options.StatisticsOptions`; ``progress`` is told of each
+    (model, suite, task, metric) group the statistics are computed for."""
     options = options or StatisticsOptions(**settings)
-    tables = score_tables(first_trial(records), infos, options=options)
+    tables = score_tables(first_trial(records), infos, progress=progress, options=options)
     return ScoredRun(tables.metrics, tables.gaps, infos, options)
 
 
@@ -234,7 +236,7 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
                 return None
             result.fingerprints = {**opened[0].run(run_id).facts.get("fingerprints", {}), **result.fingerprints}
             done = _publish(out, result, work / "models" if save_models else None, more_tables,
-                            statistics=statistics or StatisticsOptions())
+                            statistics=statistics or StatisticsOptions(), progress=progress)
         except Exception as exc:
             if lead:
                 opened[0].set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -325,10 +327,11 @@ def export_run(out: str | Path, run_id: str) -> CompletedRun:
 
 
 def _publish(out: str | Path, result: RunResult, models: Path | None, more_tables: MoreTables | None,
-             *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None) -> CompletedRun:
+             *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None,
+             progress: Progress | None = None) -> CompletedRun:
     """Score the records, compute the leaderboard rows, write the run folder, merge the leaderboard."""
     statistics = statistics or StatisticsOptions()
-    scored = score_run(result.records, result.task_infos, statistics)
+    scored = score_run(result.records, result.task_infos, statistics, progress=progress)
     tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
     tables |= more_tables(result, scored) if more_tables else {}
     saved = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \

@@ -84,6 +84,8 @@ _BUILTIN_MODELS: list[tuple[str, str, str]] = [
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
      "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME."),
     ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
+    ("sklearn", "bench.adapters.sklearn:sklearn_model",
+     "A fitted scikit-learn estimator: sklearn:module:attribute (an estimator or a function returning one)."),
 ]
 for _name, _target, _description in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description)
