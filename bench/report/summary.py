@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
+from bench.registry import View
+from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
 __all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "legend", "summary_tables"]
@@ -19,13 +22,14 @@ def _cell(value: float, low: float, high: float) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-SUMMARY_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy",),
-    "regression": ("mse",),
-    "language_modeling": ("cross_entropy", "bits_per_byte"),
-    "multiple_choice": ("accuracy",),
-}
-"""The metrics shown in the terminal per task kind (all of them are in metrics.csv)."""
+def _summary_table() -> dict[str, tuple[str, ...]]:
+    kinds = dict.fromkeys(METRICS.get(name).kind for name in METRICS.names())
+    return {kind: names for kind in kinds if (names := summary_metrics(kind))}
+
+
+SUMMARY_METRICS: Mapping[str, tuple[str, ...]] = View(_summary_table)
+"""The metrics shown in the terminal per task kind (all of them are in metrics.csv): those
+registered with ``summary=True``."""
 
 WIDE_DOMAINS = 6
 """Suites with at most this many domains get one column per domain; others one row each."""
