@@ -239,6 +239,18 @@ def _protocol_names() -> str:
     return ", ".join(PROTOCOLS.names())
 
 
+def _group_names() -> str:
+    from bench.adapters import MODEL_GROUPS
+
+    return ", ".join(MODEL_GROUPS)
+
+
+def _group_members(group: str) -> str:
+    from bench.adapters import MODEL_GROUPS
+
+    return ", ".join(MODEL_GROUPS[group])
+
+
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     from bench.runner import DTYPES
 
@@ -249,7 +261,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
                      help="registered suite names or suite TOML files (default: toy-reviews)")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
-                     help="model name, group (all-baselines, mitigations), plugin, module:factory or the folder "
+                     help=f"model name, group ({_group_names()}), plugin, module:factory or the folder "
                           "of a saved model; repeatable (default: the suite's own models, else the bundled "
                           "baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
@@ -645,7 +657,7 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
 def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser(
         "mitigations", help="compare each mitigation's out-of-domain gap with source-only's",
-        description="Train source-only, augmented, multitask and finetuned (and the MiniLM pair where installed) "
+        description=f"Train the group mitigations ({_group_members('mitigations')}; the MiniLM pair where installed) "
                     "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
     cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
