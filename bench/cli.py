@@ -4,19 +4,23 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import os
 import sys
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TextIO
 
 from bench._version import __version__
 from bench.errors import BenchError
 
 if TYPE_CHECKING:
     from bench.pipeline import ScoredRun
+    from bench.runner import Progress
     from bench.scoring.options import StatisticsOptions
 
-__all__ = ["build_parser", "main"]
+__all__ = ["build_parser", "flag_table", "main"]
 
 EXIT_ERROR = 2
 
@@ -41,16 +45,92 @@ def _non_negative_int(text: str) -> int:
     return value
 
 
+def _lower(text: str) -> str:
+    """Choices are case-insensitive: ``--dtype BFloat16`` is ``bfloat16``."""
+    return text.lower()
+
+
 @contextlib.contextmanager
 def _progress_bar(total: int, description: str) -> Iterator[Callable[[int], None]]:
     from tqdm import tqdm
 
-    with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr,
-              disable=None) as bar:  # None: off when stderr is not a terminal
+    with tqdm(total=total, desc=description, unit="ex", leave=False, file=sys.stderr) as bar:
         yield bar.update
 
 
+LOG_EVERY_S = 30.0
+"""Seconds between two progress lines of one step when stderr is not a terminal (a log, CI)."""
+
+
+def progress_lines(stream: TextIO, every: float = LOG_EVERY_S) -> Progress:
+    """A progress callback that writes lines, not bars: ``progress: DESCRIPTION: done/total
+    (p%)`` when a step starts, at most every ``every`` seconds while it runs, and when it
+    ends, with the step's elapsed seconds."""
+
+    @contextlib.contextmanager
+    def lines(total: int, description: str) -> Iterator[Callable[[int], None]]:
+        started = last = time.monotonic()
+        done = 0
+
+        def write(note: str = "") -> None:
+            share = f" ({100 * done / total:.0f}%)" if total else ""
+            print(f"progress: {description}: {done}/{total}{share}{note}", file=stream, flush=True)
+
+        def advance(n: int) -> None:
+            nonlocal done, last
+            done += n
+            if time.monotonic() - last >= every and done < total:
+                last = time.monotonic()
+                write()
+
+        write()
+        yield advance
+        write(f" done in {time.monotonic() - started:.1f} s")
+
+    return lines
+
+
+def _progress(args: argparse.Namespace) -> Progress | None:
+    """Bars on a terminal, periodic lines when stderr is a log or CI, nothing with ``--quiet``
+    (or on a torchrun rank other than 0)."""
+    if getattr(args, "quiet", False) or _rank():
+        return None
+    return _progress_bar if sys.stderr.isatty() else progress_lines(sys.stderr)
+
+
+WARNING_EXAMPLES = 3
+"""Warnings of one kind named in full on the warnings line; the rest are counted."""
+
+
+def _report_warnings(caught: Sequence[warnings.WarningMessage], quiet: bool) -> None:
+    """One line per warning category: its count, the first message and where the next few
+    occurred (the part of each message before its first ': '); nothing when ``quiet``."""
+    if quiet:
+        return
+    by_kind: dict[str, list[str]] = {}
+    for item in caught:
+        by_kind.setdefault(item.category.__name__, []).append(str(item.message))
+    for kind, messages in by_kind.items():
+        unique = list(dict.fromkeys(messages))
+        more = [m.split(": ", 1)[0] for m in unique[1:WARNING_EXAMPLES]]
+        rest = len(unique) - 1 - len(more)
+        also = f" Also: {'; '.join(more)}" + (f" and {rest} more." if rest else ".") if more else ""
+        print(f"warning: {len(messages)} × {kind}: {unique[0]}{also}", file=sys.stderr)
+
+
 # --- bench list --------------------------------------------------------------------------
+LIST_KINDS: tuple[str, ...] = ("suites", "models", "metrics", "protocols")
+"""What ``bench list`` lists; singular and any case are accepted (``bench list Metric``)."""
+
+
+def _list_kind(text: str) -> str:
+    plural = text.lower() if text.lower().endswith("s") else f"{text.lower()}s"
+    if plural not in LIST_KINDS:
+        raise argparse.ArgumentTypeError(f"choose from {', '.join(LIST_KINDS)} (singular or plural, any case), "
+                                         f"got {text!r}")
+    return plural
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
     from bench.adapters import MODELS
     from bench.registry import Registry, load_plugins
@@ -79,15 +159,14 @@ def _cmd_list(args: argparse.Namespace) -> int:
 # --- bench run ---------------------------------------------------------------------------
 def _print_summary(scored: ScoredRun) -> None:
     from bench.report import format_table, summary_tables
-    from bench.report.summary import chance_notes
+    from bench.report.summary import chance_notes, legend
 
-    for suite, table in summary_tables(scored.metrics, scored.gaps, scored.infos).items():
+    tables = summary_tables(scored.metrics, scored.gaps, scored.infos)
+    for suite, table in tables.items():
         print(f"\n{suite}\n{format_table(table)}")
     for note in chance_notes(scored.gaps):
         print(note)
-    level = f"{100 * scored.options.level:g}%"
-    print(f"\n* in-domain (trained on); [low, high]: {level} interval ({scored.options.method}: ci_method in the "
-          "CSVs). Gap: in-domain minus pooled out-of-domain, signed so that positive = worse out of domain.")
+    print(f"\n{legend(tables, scored.options.level, scored.options.method)}")
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -119,7 +198,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         dtype=args.dtype,
         apply_chat_template=args.apply_chat_template,
     )
-    done = evaluate(config, args.out, progress=None if args.quiet or _rank() else _progress_bar,
+    done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
                     statistics=statistics)
     if done is None:  # a torchrun rank other than 0: rank 0 writes and reports
@@ -144,7 +223,7 @@ def _rank() -> int:
 def _repeat(args: argparse.Namespace) -> int:
     from bench.pipeline import repeat_run
 
-    check = repeat_run(args.repeat, progress=None if args.quiet else _progress_bar)
+    check = repeat_run(args.repeat, progress=_progress(args))
     print(f"repeated {check.original} as {check.repeated.run_dir}")
     if check.identical:
         print(f"every metric matches exactly ({len(check.repeated.scored.metrics)} rows of metrics.csv)")
@@ -154,7 +233,27 @@ def _repeat(args: argparse.Namespace) -> int:
     return 1
 
 
+def _protocol_names() -> str:
+    from bench.suites import PROTOCOLS
+
+    return ", ".join(PROTOCOLS.names())
+
+
+def _group_names() -> str:
+    from bench.adapters import MODEL_GROUPS
+
+    return ", ".join(MODEL_GROUPS)
+
+
+def _group_members(group: str) -> str:
+    from bench.adapters import MODEL_GROUPS
+
+    return ", ".join(MODEL_GROUPS[group])
+
+
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
+    from bench.runner import DTYPES
+
     run = commands.add_parser(
         "run", help="score models on suites and write a run folder and the leaderboard",
         description="Train (per the suite's protocol) and score models on suites; write "
@@ -162,7 +261,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
                      help="registered suite names or suite TOML files (default: toy-reviews)")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
-                     help="model name, group (all-baselines, mitigations), plugin, module:factory or the folder "
+                     help=f"model name, group ({_group_names()}), plugin, module:factory or the folder "
                           "of a saved model; repeatable (default: the suite's own models, else the bundled "
                           "baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
@@ -170,10 +269,10 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--out", default="results", metavar="DIR",
                      help="folder that holds runs/ and leaderboard.csv (default: results)")
     run.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
-    run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
+    run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call (default: 64)")
     run.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
-    run.add_argument("--protocol", metavar="NAME",
-                     help="override the suites' protocol: id_ood, leave_one_domain_out, transfer_matrix, zero_shot")
+    run.add_argument("--protocol", metavar="NAME", type=_lower,
+                     help=f"override the suites' protocol: {_protocol_names()} (any case)")
     run.add_argument("--trials", type=_positive_int, default=1, metavar="N",
                      help="train every model N times with different seeds; writes trials.csv (default: 1)")
     run.add_argument("--no-save-models", action="store_true",
@@ -184,13 +283,13 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--log-samples", action="store_true",
                      help="write samples.jsonl: per multiple-choice example the exact prompt, each continuation "
                           "and its log-likelihood, target and prediction")
-    run.add_argument("--device", metavar="DEVICE", help="device of language models: cpu, cuda, cuda:N, mps "
+    run.add_argument("--device", metavar="DEVICE", type=_lower, help="device of language models: cpu, cuda, cuda:N, mps "
                      "(default: the best available); trainable baselines ignore it")
-    run.add_argument("--dtype", metavar="DTYPE", help="weights dtype of language models: float32, bfloat16, "
-                     "float16, auto; trainable baselines ignore it")
+    run.add_argument("--dtype", metavar="DTYPE", type=_lower, help="weights dtype of language models: "
+                     f"{', '.join(DTYPES)} (any case); trainable baselines ignore it")
     run.add_argument("--apply-chat-template", action="store_true",
                      help="render prompts with the tokenizer's chat template (instruct models)")
-    run.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    run.add_argument("--quiet", "-q", action="store_true", help="no progress and no warnings summary")
     _add_statistics_options(run, seed="--stat-seed")
     again = run.add_mutually_exclusive_group()
     again.add_argument("--resume", metavar="RUN_ID",
@@ -458,7 +557,7 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
     kinds = "; ".join(f"{name}: {text}" for name, text in FIGURE_DESCRIPTIONS.items())
     plot = commands.add_parser("plot", help="save one figure of the report as PNG, SVG or PDF",
                                description=f"Save a report figure at print resolution. Kinds: {kinds}.")
-    plot.add_argument("kind", choices=list(FIGURE_DESCRIPTIONS), metavar="KIND", help=", ".join(FIGURE_DESCRIPTIONS))
+    plot.add_argument("kind", choices=list(FIGURE_DESCRIPTIONS), type=_lower, metavar="KIND", help=", ".join(FIGURE_DESCRIPTIONS))
     plot.add_argument("run_dirs", nargs="+", metavar="RUN_DIR", help="run folders (their models are drawn together)")
     plot.add_argument("--output", "-o", required=True, metavar="FILE", help="FILE.png, FILE.svg or FILE.pdf")
     plot.add_argument("--suite", metavar="NAME", help="suite of the task to draw (default: the first)")
@@ -514,7 +613,7 @@ def _add_leaderboard_parser(commands: argparse._SubParsersAction) -> None:
     board.add_argument("--metric", metavar="NAME", help="rank by this metric (default: each kind's primary)")
     board.add_argument("--sort", metavar="COLUMN", help="sort by this column (default: suite, task, rank)")
     board.add_argument("--descending", action="store_true", help="sort in descending order")
-    board.add_argument("--format", choices=["terminal", "markdown", "csv"], default="terminal",
+    board.add_argument("--format", choices=["terminal", "markdown", "csv"], default="terminal", type=_lower,
                        help="output format (default: terminal)")
     board.add_argument("--output", "-o", metavar="FILE", help="write to FILE instead of the terminal")
     board.add_argument("--resamples", type=_positive_int, default=1000, metavar="N",
@@ -537,7 +636,7 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
                        data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
     options = _statistics_options(args)
-    done = evaluate(config, args.out, progress=None if args.quiet else _progress_bar,
+    done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, more_tables=mitigation_tables(options), statistics=options)
     if done is None:  # a torchrun rank other than 0
         return 0
@@ -558,7 +657,7 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
 def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
     cmd = commands.add_parser(
         "mitigations", help="compare each mitigation's out-of-domain gap with source-only's",
-        description="Train source-only, augmented, multitask and finetuned (and the MiniLM pair where installed) "
+        description=f"Train the group mitigations ({_group_members('mitigations')}; the MiniLM pair where installed) "
                     "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
     cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
@@ -568,9 +667,9 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
     _add_statistics_options(cmd, seed="--stat-seed")
     cmd.add_argument("--out", default="results", metavar="DIR", help="folder for runs/ and leaderboard.csv")
     cmd.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
-    cmd.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call")
+    cmd.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call (default: 64)")
     cmd.add_argument("--no-save-models", action="store_true", help="do not save the trained models' weights")
-    cmd.add_argument("--quiet", "-q", action="store_true", help="no progress bars")
+    cmd.add_argument("--quiet", "-q", action="store_true", help="no progress and no warnings summary")
     cmd.set_defaults(handler=_cmd_mitigations)
 
 
@@ -616,8 +715,7 @@ def _statistics_options(args: argparse.Namespace) -> StatisticsOptions:
 def _cmd_score(args: argparse.Namespace) -> int:
     from bench.pipeline import rescore_run_folder
 
-    scored = rescore_run_folder(args.run_dir, progress=None if args.quiet else _progress_bar,
-                                options=_statistics_options(args))
+    scored = rescore_run_folder(args.run_dir, progress=_progress(args), options=_statistics_options(args))
     _print_summary(scored)
     if scored.replaced:
         print(f"NOTE: {scored.replaced}", file=sys.stderr)
@@ -653,7 +751,7 @@ def _add_statistics_parsers(commands: argparse._SubParsersAction) -> None:
                     "permutation p-value, Holm, minimum detectable gap) from RUN_DIR/records.csv.gz; no model runs.")
     score.add_argument("run_dir", metavar="RUN_DIR", help="a folder results/runs/<run_id>")
     _add_statistics_options(score)
-    score.add_argument("--quiet", "-q", action="store_true", help="no progress bar")
+    score.add_argument("--quiet", "-q", action="store_true", help="no progress and no warnings summary")
     score.set_defaults(handler=_cmd_score)
     compare = commands.add_parser(
         "compare", help="paired comparison of two models on the same examples",
@@ -678,7 +776,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
     listing = commands.add_parser("list", help="list suites, models, metrics and protocols",
                                   description="List what is registered, with one-line descriptions.")
-    listing.add_argument("what", nargs="?", choices=["suites", "models", "metrics", "protocols"])
+    listing.add_argument("what", nargs="?", type=_list_kind, metavar="WHAT",
+                         help=f"one of {', '.join(LIST_KINDS)} (singular or plural; default: all)")
     listing.set_defaults(handler=_cmd_list)
     _add_run_parser(commands)
     _add_store_parsers(commands)
@@ -692,21 +791,85 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+FLAG_TABLE_START = "<!-- flag table: generated by bench.cli.flag_table(); do not edit by hand -->"
+FLAG_TABLE_END = "<!-- end of flag table -->"
+
+
+def _subcommands(parser: argparse.ArgumentParser, path: str = "") -> Iterator[tuple[str, argparse.ArgumentParser]]:
+    """``(command path, parser)`` of every command with arguments of its own, depth first."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield f"{path} {name}".strip(), sub
+                yield from _subcommands(sub, f"{path} {name}")
+
+
+def _flag_cell(action: argparse.Action) -> str:
+    metavar = action.metavar if isinstance(action.metavar, str) else " ".join(action.metavar or ())
+    if not action.option_strings:
+        return f"`{metavar or action.dest.upper()}`"
+    value = "" if action.nargs == 0 else f" {metavar or action.dest.upper()}"
+    return ", ".join(f"`{flag}{value}`" for flag in action.option_strings)
+
+
+def flag_table(parser: argparse.ArgumentParser | None = None) -> str:
+    """Every argument of every ``bench`` command as a Markdown table (``| command | argument
+    | what it does |``), from the parser itself: README's table is this text between
+    :data:`FLAG_TABLE_START` and :data:`FLAG_TABLE_END` (a test compares them)."""
+    rows = ["| command | argument | what it does |", "| --- | --- | --- |"]
+    for path, sub in _subcommands(parser or build_parser()):
+        for action in sub._actions:
+            if isinstance(action, argparse._HelpAction | argparse._SubParsersAction) or action.help == argparse.SUPPRESS:
+                continue
+            text = " ".join((action.help or "").split()).replace("|", "\\|")
+            rows.append(f"| `bench {path}` | {_flag_cell(action)} | {text} |")
+    return "\n".join(rows)
+
+
+def _own_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each (sub)command remembers its parser, so that an unknown flag is reported with
+    that command's usage (``bench run --bogus`` shows ``usage: bench run …``)."""
+    parser.set_defaults(command_parser=parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in dict.fromkeys(action.choices.values()):
+                _own_parsers(sub)
+
+
+def _import_from_cwd() -> None:
+    """``module:factory`` specs import from the current folder under the ``bench`` script as
+    under ``python -m bench`` (which puts the current folder first on ``sys.path``)."""
+    here = os.getcwd()
+    if "" not in sys.path and here not in sys.path:
+        sys.path.insert(0, here)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of ``bench``; returns the exit status."""
+    """Entry point of ``bench``; returns the exit status.
+
+    Warnings raised while a command runs are collected and reported on stderr as one line
+    per kind (count, first message, a few more places) after it; ``--quiet`` drops them.
+    """
     parser = build_parser()
-    args = parser.parse_args(argv)
+    _own_parsers(parser)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if not getattr(args, "handler", None):
         parser.print_help()
         return 0
-    try:
-        return args.handler(args)
-    except BenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_ERROR
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    _import_from_cwd()
+    with warnings.catch_warnings(record=True) as caught:  # the filters in force decide what is recorded
+        try:
+            return args.handler(args)
+        except BenchError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+        except KeyboardInterrupt:
+            print("interrupted", file=sys.stderr)
+            return 130
+        finally:
+            _report_warnings(caught, getattr(args, "quiet", False))
 
 
 if __name__ == "__main__":

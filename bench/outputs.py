@@ -184,10 +184,19 @@ def _write_samples(path: Path, samples: list[dict[str, Any]]) -> None:
 
 
 def read_run(run_dir: str | Path) -> tuple[dict[str, Any], pd.DataFrame]:
-    """``(run.json content, records)`` of a run folder."""
+    """``(run.json content, records)`` of a run folder.
+
+    Raises
+    ------
+    DataError
+        "Run folder … does not exist." when there is no such folder, "… is not a complete
+        run folder: run.json is missing." when the folder lacks one of its files.
+    """
     from bench.errors import DataError
 
     run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        raise DataError(f"Run folder {run_dir} does not exist" + (" (it is a file)." if run_dir.exists() else "."))
     meta_path, records_path = run_dir / "run.json", run_dir / "records.csv.gz"
     for path in (meta_path, records_path):
         if not path.is_file():

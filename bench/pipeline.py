@@ -61,17 +61,18 @@ class CompletedRun:
 
 
 def score_records(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
-                  options: StatisticsOptions | None = None) -> ScoredRun:
+                  options: StatisticsOptions | None = None, *, progress: Progress | None = None) -> ScoredRun:
     """Per-domain metrics and cross-domain gaps of per-example ``records`` (of trial 0 when
     there are several; one bootstrap per metric serves both tables).
 
     ``infos`` holds the :class:`~bench.suites.TaskInfo` of each ``(suite, task)``
     (:attr:`RunResult.task_infos <bench.runner.RunResult>`); ``options`` sets every
-    interval and test (default :class:`~bench.scoring.options.StatisticsOptions`).
-    To score a run folder on disk again, see :func:`rescore_run_folder`.
+    interval and test (default :class:`~bench.scoring.options.StatisticsOptions`);
+    ``progress`` is told of each (model, suite, task, metric) group the statistics are
+    computed for. To score a run folder on disk again, see :func:`rescore_run_folder`.
     """
     options = options or StatisticsOptions()
-    tables = score_tables(first_trial(records), infos, options=options)
+    tables = score_tables(first_trial(records), infos, progress=progress, options=options)
     return ScoredRun(tables.metrics, tables.gaps, dict(infos), options)
 
 
@@ -264,7 +265,7 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
                 return None
             result.fingerprints = {**opened[0].run(run_id).facts.get("fingerprints", {}), **result.fingerprints}
             done = _publish(out, result, work / "models" if save_models else None, more_tables,
-                            statistics=statistics or StatisticsOptions())
+                            statistics=statistics or StatisticsOptions(), progress=progress)
         except Exception as exc:
             if lead:
                 opened[0].set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -355,10 +356,11 @@ def export_run(out: str | Path, run_id: str) -> CompletedRun:
 
 
 def _publish(out: str | Path, result: RunResult, models: Path | None, more_tables: MoreTables | None,
-             *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None) -> CompletedRun:
+             *, update_leaderboard: bool = True, statistics: StatisticsOptions | None = None,
+             progress: Progress | None = None) -> CompletedRun:
     """Score the records, compute the leaderboard rows, write the run folder, merge the leaderboard."""
     statistics = statistics or StatisticsOptions()
-    scored = score_records(result.records, result.task_infos, statistics)
+    scored = score_records(result.records, result.task_infos, statistics, progress=progress)
     tables = {"metrics.csv": scored.metrics, "gaps.csv": scored.gaps, **extra_tables(result, scored)}
     tables |= more_tables(result, scored) if more_tables else {}
     saved = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \

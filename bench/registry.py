@@ -19,29 +19,37 @@ from __future__ import annotations
 
 import difflib
 import importlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
-from typing import Generic, TypeVar, cast
+from typing import Any, Generic, TypeVar, cast
 
 from bench.errors import RegistryError, UnknownNameError
 
 T = TypeVar("T")
+V = TypeVar("V")
 
 PLUGIN_GROUP = "xdbench.plugins"
 
-__all__ = ["PLUGIN_GROUP", "Entry", "Registry", "load_object", "load_plugins"]
+__all__ = ["PLUGIN_GROUP", "Entry", "Registry", "View", "load_object", "load_plugins"]
 
 
 @dataclass
 class Entry(Generic[T]):
-    """One registered object: its canonical name, aliases and a one-line description."""
+    """One registered object: its canonical name, aliases, a one-line description and its
+    facts.
+
+    ``facts`` holds what else is known of the entry without importing it, so that no second
+    list beside the registry repeats its names: a model's ``groups`` (``bench.adapters``),
+    a mitigation's ``baseline``, a source's ``datasets`` (``bench.data``).
+    """
 
     name: str
     target: T | str
     aliases: tuple[str, ...] = ()
     description: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
 
     def resolve(self) -> T:
         """Return the registered object, importing a lazy ``"module:attr"`` target once."""
@@ -95,11 +103,12 @@ class Registry(Generic[T]):
         *,
         aliases: tuple[str, ...] = (),
         description: str = "",
+        facts: Mapping[str, Any] | None = None,
     ) -> Callable[[T], T]:
         """Decorator that registers its argument under ``name`` and returns it unchanged."""
 
         def decorator(obj: T) -> T:
-            self.add(name, obj, aliases=aliases, description=description)
+            self.add(name, obj, aliases=aliases, description=description, facts=facts)
             return obj
 
         return decorator
@@ -111,8 +120,10 @@ class Registry(Generic[T]):
         *,
         aliases: tuple[str, ...] = (),
         description: str = "",
+        facts: Mapping[str, Any] | None = None,
     ) -> None:
-        """Register ``target`` (an object or a lazy ``"module:attr"`` string) under ``name``.
+        """Register ``target`` (an object or a lazy ``"module:attr"`` string) under ``name``,
+        with ``facts`` about it (see :class:`Entry`).
 
         Raises
         ------
@@ -125,7 +136,7 @@ class Registry(Generic[T]):
         for key in (name, *aliases):
             if key in self._entries or key in self._aliases:
                 raise RegistryError(f"The {self.kind} name {key!r} is already registered.")
-        self._entries[name] = Entry(name, target, tuple(aliases), description)
+        self._entries[name] = Entry(name, target, tuple(aliases), description, dict(facts or {}))
         for alias in aliases:
             self._aliases[alias] = name
 
@@ -217,11 +228,43 @@ class Registry(Generic[T]):
         """All entries, sorted by name."""
         return [self._entries[name] for name in self.names()]
 
+    def having(self, fact: str) -> list[Entry[T]]:
+        """The entries that state ``fact``, in the order they were registered."""
+        return [entry for entry in self._entries.values() if fact in entry.facts]
+
     def _unknown_message(self, name: str) -> str:
         valid = sorted([*self._entries, *self._aliases])
         close = difflib.get_close_matches(name, valid, n=3, cutoff=0.5)
         hint = f" Did you mean: {', '.join(close)}?" if close else ""
         return f"Unknown {self.kind} {name!r}.{hint} Available: {', '.join(valid) or '(none)'}."
+
+
+class View(Mapping[str, V]):
+    """A read-only mapping recomputed by ``compute()`` on every access: the old name of a
+    list that is now derived from registry facts (``MODEL_GROUPS``, ``PRIMARY_METRIC``), so
+    that it never drifts from the registry and sees entries registered later.
+
+    >>> sizes = {"a": 1}
+    >>> view = View(lambda: {k: v * 10 for k, v in sizes.items()})
+    >>> sizes["b"] = 2
+    >>> dict(view)
+    {'a': 10, 'b': 20}
+    """
+
+    def __init__(self, compute: Callable[[], Mapping[str, V]]) -> None:
+        self._compute = compute
+
+    def __getitem__(self, key: str) -> V:
+        return self._compute()[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._compute())
+
+    def __len__(self) -> int:
+        return len(self._compute())
+
+    def __repr__(self) -> str:
+        return f"View({dict(self._compute())!r})"
 
 
 _plugins_loaded = False

@@ -367,7 +367,9 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
             if restored is not None:  # resuming: the model trained before the interruption
                 adapter = restored
                 sink.facts("restored", {key.label(config.trials): True})
-            fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+            with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
+                fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+                advance(1)
             kill_point("fit")
             if adapter.trainable and on_fitted:
                 on_fitted(key, adapter)

@@ -1,13 +1,44 @@
-"""Shared fixtures: a small toy suite on disk, and the shared real-data folder."""
+"""Shared fixtures: a small toy suite on disk, and the real-data folder."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
+from bench.data import DATA_DIR_ENV
+
 REPO = Path(__file__).resolve().parent.parent
-SHARED_DATA = REPO.parent / "shared" / "data"
+
+ENABLE_DATA = (f"set {DATA_DIR_ENV}=/path/to/data (a folder filled by 'bench data download NAME', as for "
+               "--data-dir) or place the data at ../shared/data beside the clone")
+"""How to enable the real-data tests; every skip for missing data says it."""
+
+
+def data_candidates() -> list[Path]:
+    """Where the real-data tests look, in order: ``$XDBENCH_DATA`` (the variable behind
+    ``--data-dir``'s default), then ``<repo>/../shared/data``."""
+    env = os.environ.get(DATA_DIR_ENV)
+    return [*([Path(env).expanduser()] if env else []), REPO.parent / "shared" / "data"]
+
+
+def find_data(*needed: str) -> Path | None:
+    """The first candidate folder holding every path in ``needed`` (``"mmlu/test"``), or ``None``."""
+    return next((c for c in data_candidates() if c.is_dir() and all((c / n).exists() for n in needed)), None)
+
+
+def require_data(*needed: str) -> Path:
+    """:func:`find_data`, or skip the test with a reason that says how to enable it."""
+    found = find_data(*needed)
+    if found is None:
+        where = " or ".join(str(c) for c in data_candidates())
+        pytest.skip(f"real data ({', '.join(needed) or 'the data folder'}) not found in {where}: {ENABLE_DATA}")
+    return found
+
+
+SHARED_DATA = find_data() or REPO.parent / "shared" / "data"
+"""The real-data folder (see :func:`data_candidates`), for modules that read it at import."""
 
 TINY_SUITE = """
 domains = ["books", "electronics", "movies"]
@@ -56,7 +87,5 @@ def tiny_suite(tmp_path: Path) -> Path:
 
 @pytest.fixture
 def shared_data() -> Path:
-    """The shared real-data folder; skips the test when it is absent."""
-    if not SHARED_DATA.is_dir():
-        pytest.skip(f"shared real data not found at {SHARED_DATA} (CI places ../shared beside the clone)")
-    return SHARED_DATA
+    """The real-data folder (``$XDBENCH_DATA`` or ``../shared/data``); skips, saying how to enable it, when absent."""
+    return require_data()

@@ -17,7 +17,8 @@ from tests.conftest import SHARED_DATA
 
 # Covered by their own tests (tests/adapters, tests/test_mitigations): models that load a
 # real pretrained network, and families that need an argument (a path or URL).
-OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm", "hf-causal-lm", "openai-compatible"}
+OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm", "hf-causal-lm", "openai-compatible",
+                   "sklearn"}
 
 
 @pytest.mark.parametrize("name", SUITES.names())

@@ -11,7 +11,7 @@ import pandas as pd
 import pytest
 import torch
 
-from bench.adapters import MODEL_GROUPS, expand_models
+from bench.adapters import MODEL_GROUPS, MODELS, expand_models
 from bench.baselines import (
     AugmentConfig,
     AugmentedTextModel,
@@ -219,7 +219,10 @@ def test_groups_expand_and_optional_members_are_skipped_with_a_reason(tiny_suite
         raise CapabilityError("The MiniLM baselines need the sentence encoder: test. Install ...")
 
     monkeypatch.setattr(encoder_model, "shared_encoder", missing)
-    monkeypatch.setitem(MODEL_GROUPS, "tiny-group", ("majority", "finetuned-minilm"))
+    for member in ("majority", "finetuned-minilm"):  # a group is a fact of its members' entries
+        facts = MODELS.entry(member).facts
+        monkeypatch.setitem(facts, "groups", (*facts["groups"], "tiny-group"))
+    assert MODEL_GROUPS["tiny-group"] == ("majority", "finetuned-minilm")
     result = run(RunConfig(suites=(str(tiny_suite),), models=("tiny-group",), limit=4))
     assert set(result.records["model"]) == {"majority"}
     assert result.skipped == ["finetuned-minilm: The MiniLM baselines need the sentence encoder: test. Install ..."]

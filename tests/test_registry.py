@@ -120,3 +120,71 @@ def test_override_errors_leave_the_registry_as_it_was() -> None:
     import json
 
     assert reg.get("vllm") is json.dumps
+# --- one source of truth per list: the old lists are views of the registries' facts ------
+def test_facts_are_kept_per_entry_and_listed_in_registration_order() -> None:
+    from bench.registry import View
+
+    reg = Registry[int]("thing")
+    reg.add("zeta", 1, facts={"groups": ("g",)})
+    reg.add("alpha", 2)
+    view = View(lambda: {e.name: e.facts["groups"] for e in reg.having("groups")})
+    assert dict(view) == {"zeta": ("g",)} and reg.entry("alpha").facts == {}
+    reg.add("mid", 3, facts={"groups": ("g", "h")})  # registered later: the view sees it
+    assert list(view) == ["zeta", "mid"] and view["mid"] == ("g", "h") and len(view) == 2
+
+
+def test_model_groups_are_the_groups_facts_of_model_entries() -> None:
+    from bench.adapters import MODEL_GROUPS, MODELS
+
+    assert MODEL_GROUPS["all-baselines"] == ("majority", "uniform", "source-only", "augmented", "multitask",
+                                             "finetuned", "source-only-minilm", "finetuned-minilm", "byte-ngram")
+    assert MODEL_GROUPS["mitigations"] == ("source-only", "augmented", "multitask", "finetuned",
+                                           "source-only-minilm", "finetuned-minilm")
+    for group, members in MODEL_GROUPS.items():
+        assert all(group in MODELS.entry(m).facts["groups"] for m in members)
+
+
+def test_a_mitigations_baseline_is_a_fact_of_its_entry() -> None:
+    from bench.adapters import MODEL_GROUPS, baseline_of
+    from bench.scoring.mitigations import BASELINE_OF, mitigation_pairs
+
+    assert dict(BASELINE_OF) == {"augmented": "source-only", "multitask": "source-only", "finetuned": "source-only",
+                                 "finetuned-minilm": "source-only-minilm"}
+    assert baseline_of("finetuned-minilm") == "source-only-minilm" and baseline_of("majority") is None
+    assert all(base in MODEL_GROUPS["mitigations"] for base in BASELINE_OF.values())
+    assert mitigation_pairs(list(MODEL_GROUPS["mitigations"])) == [
+        ("source-only", "augmented"), ("source-only", "multitask"), ("source-only", "finetuned"),
+        ("source-only-minilm", "finetuned-minilm")]
+
+
+def test_a_sources_data_sets_are_a_fact_of_its_entry_and_all_catalogued() -> None:
+    from bench.data import SOURCES
+    from bench.data.catalog import DATASETS, datasets_for_source
+
+    read = {d for name in SOURCES.names() for d in datasets_for_source(name)}
+    assert read == set(DATASETS.names())  # every source's data set is catalogued, every catalogued one is read
+    assert datasets_for_source("masc-genres") == ("masc_tagged", "webtext", "abc")
+    assert datasets_for_source("toy-reviews") == () and datasets_for_source("no-such-source") == ()
+
+
+def test_primary_and_summary_metrics_are_fields_of_the_metrics() -> None:
+    from bench.report.summary import SUMMARY_METRICS
+    from bench.scoring.metrics import METRICS, PRIMARY_METRIC, metrics_for, primary_metric
+
+    kinds = {METRICS.get(n).kind for n in METRICS.names()}
+    for kind in kinds:  # exactly one primary per kind, listed first
+        assert [m.name for m in metrics_for(kind) if m.primary] == [PRIMARY_METRIC[kind]]
+        assert metrics_for(kind)[0].name == primary_metric(kind) == SUMMARY_METRICS[kind][0]
+    assert dict(PRIMARY_METRIC) == {"classification": "accuracy", "regression": "mse",
+                                    "language_modeling": "cross_entropy", "multiple_choice": "accuracy"}
+    assert SUMMARY_METRICS["language_modeling"] == ("cross_entropy", "bits_per_byte")
+    with pytest.raises(UnknownNameError, match="No primary metric for task kind 'nope'. Kinds with one: "):
+        primary_metric("nope")
+
+
+def test_saved_kinds_are_named_by_the_classes_themselves() -> None:
+    pytest.importorskip("torch")
+    from bench.baselines.persist import SAVED_KINDS
+
+    assert set(SAVED_KINDS) == {"ngram", "ngram-augmented", "ngram-finetuned", "encoder-head", "encoder-head-finetuned"}
+    assert all(cls.__dict__["saved_kind"] == kind for kind, cls in SAVED_KINDS.items())

@@ -94,3 +94,42 @@ def test_source_fixed_split_is_kept(tiny_suite: Path) -> None:
 def test_bad_examples_are_rejected(tiny_suite: Path, examples: list[Example], message: str) -> None:
     with pytest.raises(DataError, match=message):
         split_examples(load_suite(tiny_suite), examples)
+
+
+@pytest.mark.slow
+def test_the_wheel_ships_the_top_level_suites_and_an_install_finds_them(tmp_path: Path) -> None:
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    from bench.suites import BUNDLED_DIR, SUITES
+
+    repo = Path(__file__).resolve().parents[1]
+    source = tmp_path / "src"
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "README.md"):
+        shutil.copy(repo / name, source / name)
+    for folder in ("bench", "suites"):
+        if (repo / folder).is_dir():
+            shutil.copytree(repo / folder, source / folder, ignore=shutil.ignore_patterns("__pycache__"))
+    built = subprocess.run([sys.executable, "-m", "pip", "wheel", str(source), "--no-deps", "--no-build-isolation",
+                            "-q", "-w", str(tmp_path / "wheel")], capture_output=True, text=True, timeout=600)
+    if built.returncode != 0 and "No module named" in built.stderr:
+        pytest.skip(f"cannot build a wheel here: {built.stderr.strip().splitlines()[-1]}")
+    assert built.returncode == 0, built.stderr
+    (wheel,) = (tmp_path / "wheel").glob("xdbench-*.whl")
+    shipped = {n for n in zipfile.ZipFile(wheel).namelist() if n.startswith("bench/suites/bundled/")}
+    assert shipped == {f"bench/suites/bundled/{p.name}" for p in BUNDLED_DIR.glob("*.toml")} and shipped
+    site = tmp_path / "site"
+    installed = subprocess.run([sys.executable, "-m", "pip", "install", "--no-deps", "-q", "--target", str(site),
+                                str(wheel)], capture_output=True, text=True, timeout=600)
+    assert installed.returncode == 0, installed.stderr
+    code = ("import bench, bench.suites as s; print(bench.__file__); print(s.BUNDLED_DIR); "
+            "print(','.join(s.SUITES.names())); print(s.load_suite('toy-reviews').name)")
+    done = subprocess.run([sys.executable, "-c", code], cwd=tmp_path, capture_output=True, text=True, timeout=600,
+                          env={"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"})
+    assert done.returncode == 0, done.stderr
+    module, folder, names, loaded = done.stdout.split()
+    assert module.startswith(str(site)) and folder == str(site / "bench" / "suites" / "bundled")
+    assert names.split(",") == SUITES.names() and loaded == "toy-reviews"

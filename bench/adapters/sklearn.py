@@ -25,7 +25,7 @@ from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import CapabilityError, ConfigError
 from bench.suites.types import Example, Task
 
-__all__ = ["SklearnAdapter"]
+__all__ = ["SklearnAdapter", "sklearn_model"]
 
 Featurizer = Callable[[list[str]], Any]
 
@@ -117,3 +117,31 @@ class SklearnAdapter(Adapter):
 
         return config_fingerprint(self.name, {"estimator": type(self.estimator).__qualname__, "task": self.task_name,
                                               "state": joblib.hash(self.estimator)})
+
+
+def sklearn_model(target: str, *, name: str | None = None, task: str | None = None) -> SklearnAdapter:
+    """``--model sklearn:module:attribute``: the fitted estimator ``module.attribute`` (or
+    the estimator a function of that name returns, called with no arguments) as a model.
+
+    Parameters
+    ----------
+    target
+        ``"module:attribute"``; the module is imported from the current folder or the path.
+    name
+        The model's name in records (default: ``sklearn:<target>``).
+    task
+        Only score the task of this name.
+
+    Raises
+    ------
+    ConfigError
+        If ``target`` cannot be imported, or names neither a fitted estimator nor a
+        function returning one.
+    """
+    from sklearn.base import BaseEstimator
+
+    from bench.registry import load_object
+
+    obj = load_object(target)
+    estimator = obj if isinstance(obj, BaseEstimator) or not callable(obj) else obj()
+    return SklearnAdapter(estimator, name=name or f"sklearn:{target}", task=task)

@@ -108,6 +108,7 @@ class EncoderHeadModel(Adapter):
 
     task_kinds = frozenset({"classification", "regression"})
     trainable = True
+    saved_kind = "encoder-head"  # the "kind" of its saved folder (bench.baselines.persist)
 
     def __init__(self, name: str = "source-only-minilm", config: HeadConfig | None = None,
                  encoder: TextEncoder | None = None) -> None:
@@ -175,6 +176,7 @@ class FineTunedEncoderModel(EncoderHeadModel):
     """:class:`EncoderHeadModel` whose heads are fine-tuned on ``k`` examples per target domain."""
 
     adaptable = True
+    saved_kind = "encoder-head-finetuned"
 
     def __init__(self, name: str = "finetuned-minilm", config: HeadConfig | None = None,
                  encoder: TextEncoder | None = None, finetune: FineTuneConfig | None = None) -> None:

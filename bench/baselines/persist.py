@@ -50,6 +50,7 @@ from bench.baselines.text_model import (
     TrainConfig,
 )
 from bench.errors import CapabilityError, ConfigError, DataError, OutputError
+from bench.registry import View
 from bench.suites.types import Task
 
 __all__ = ["FORMAT", "SAVED_KINDS", "ModelSaver", "load_model", "model_folder_name", "save_model"]
@@ -57,14 +58,22 @@ __all__ = ["FORMAT", "SAVED_KINDS", "ModelSaver", "load_model", "model_folder_na
 FORMAT = "xdbench-model"
 VERSION = 1
 
-SAVED_KINDS: dict[str, type[Adapter]] = {
-    "ngram": NgramTextModel,
-    "ngram-augmented": AugmentedTextModel,
-    "ngram-finetuned": FineTunedTextModel,
-    "encoder-head": EncoderHeadModel,
-    "encoder-head-finetuned": FineTunedEncoderModel,
-}
-"""The classes a saved model may name (most specific class first when saving)."""
+def _saved_kinds() -> dict[str, type[Adapter]]:
+    """Every :class:`Adapter` subclass that names a ``saved_kind`` in its own body."""
+    found: dict[str, type[Adapter]] = {}
+    pending = list(Adapter.__subclasses__())
+    while pending:
+        cls = pending.pop(0)
+        pending += cls.__subclasses__()
+        if isinstance(kind := cls.__dict__.get("saved_kind"), str):
+            found[kind] = cls
+    return found
+
+
+SAVED_KINDS: Mapping[str, type[Adapter]] = View(_saved_kinds)
+"""The classes a saved model may name: each class states its own ``saved_kind``
+(:class:`NgramTextModel` ``"ngram"``, :class:`AugmentedTextModel`, :class:`FineTunedTextModel`,
+:class:`EncoderHeadModel`, :class:`FineTunedEncoderModel`); a folder names its exact class."""
 
 
 def model_folder_name(label: str) -> str:

@@ -65,6 +65,8 @@ class AugmentConfig:
 class AugmentedTextModel(NgramTextModel):
     """:class:`NgramTextModel` trained on its training split plus augmented copies."""
 
+    saved_kind = "ngram-augmented"
+
     def __init__(self, name: str = "augmented", config: TrainConfig | None = None,
                  augment: AugmentConfig | None = None) -> None:
         super().__init__(name, config, joint=False)
@@ -143,6 +145,7 @@ class FineTunedTextModel(NgramTextModel):
     """
 
     adaptable = True
+    saved_kind = "ngram-finetuned"
 
     def __init__(self, name: str = "finetuned", config: TrainConfig | None = None,
                  finetune: FineTuneConfig | None = None) -> None:

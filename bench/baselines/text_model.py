@@ -334,6 +334,7 @@ class NgramTextModel(Adapter):
 
     task_kinds = frozenset({"classification", "regression"})
     trainable = True
+    saved_kind = "ngram"  # the "kind" of its saved folder (bench.baselines.persist)
 
     def __init__(self, name: str = "source-only", config: TrainConfig | None = None, *, joint: bool = False) -> None:
         self.name = name

@@ -45,19 +45,25 @@ class SourceContext:
 
 SourceLoader = Callable[[SourceContext], list[Example]]
 SOURCES: Registry[SourceLoader] = Registry("example source")
+"""Example sources; an entry's fact ``datasets`` names the catalogued data sets it reads
+(:data:`bench.data.catalog.DATASETS`; none for generators and your own tables)."""
 SOURCES.add(
     "toy-reviews",
     "bench.data.synthetic:load_toy_reviews",
     description="Synthetic product reviews in four domains with built-in shift.",
 )
 SOURCES.add("uci-sentiment", "bench.data.uci:load_uci_sentiment",
-            description="UCI Sentiment Labelled Sentences: amazon, imdb, yelp.")
+            description="UCI Sentiment Labelled Sentences: amazon, imdb, yelp.",
+            facts={"datasets": ("uci-sentiment",)})
 SOURCES.add("reviews-movies-products", "bench.data.reviews:load_reviews",
-            description="Rotten Tomatoes snippets against Hu & Liu product-review sentences.")
+            description="Rotten Tomatoes snippets against Hu & Liu product-review sentences.",
+            facts={"datasets": ("sentence_polarity", "product_reviews_1", "product_reviews_2")})
 SOURCES.add("masc-genres", "bench.data.masc:load_masc_genres",
-            description="MASC genres (plus webtext, abc) as fixed-length documents for language modelling.")
+            description="MASC genres (plus webtext, abc) as fixed-length documents for language modelling.",
+            facts={"datasets": ("masc_tagged", "webtext", "abc")})
 SOURCES.add("mmlu", "bench.data.mmlu:load_mmlu",
-            description="MMLU: 57 subjects of four-choice questions, test and dev (few-shot) splits.")
+            description="MMLU: 57 subjects of four-choice questions, test and dev (few-shot) splits.",
+            facts={"datasets": ("mmlu",)})
 SOURCES.add("table", "bench.data.table:load_table",
             description="Your own JSONL, CSV or Parquet table: text, domain and target columns.")
 

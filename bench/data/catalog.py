@@ -242,17 +242,14 @@ DATASETS.add(
     description="MMLU: 57 subjects of four-choice questions (test and dev).",
 )
 
-_SOURCE_DATASETS: dict[str, tuple[str, ...]] = {
-    "mmlu": ("mmlu",),
-    "uci-sentiment": ("uci-sentiment",),
-    "reviews-movies-products": ("sentence_polarity", "product_reviews_1", "product_reviews_2"),
-    "masc-genres": ("masc_tagged", "webtext", "abc"),
-}
-
-
 def datasets_for_source(source_type: str) -> tuple[str, ...]:
-    """Names of the data sets an example source reads (empty for generators and tables)."""
-    return _SOURCE_DATASETS.get(source_type, ())
+    """Names of the data sets an example source reads: the ``datasets`` fact of its
+    :data:`bench.data.SOURCES` entry (empty for generators, tables and unknown sources)."""
+    from bench.data import SOURCES
+
+    if source_type not in SOURCES:
+        return ()
+    return tuple(SOURCES.entry(source_type).facts.get("datasets", ()))
 
 
 def sha256_file(path: str | Path) -> str:

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 
 import pandas as pd
 
+from bench.registry import View
+from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "summary_tables"]
+__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "legend", "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -19,13 +22,14 @@ def _cell(value: float, low: float, high: float) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]"
 
 
-SUMMARY_METRICS: dict[str, tuple[str, ...]] = {
-    "classification": ("accuracy",),
-    "regression": ("mse",),
-    "language_modeling": ("cross_entropy", "bits_per_byte"),
-    "multiple_choice": ("accuracy",),
-}
-"""The metrics shown in the terminal per task kind (all of them are in metrics.csv)."""
+def _summary_table() -> dict[str, tuple[str, ...]]:
+    kinds = dict.fromkeys(METRICS.get(name).kind for name in METRICS.names())
+    return {kind: names for kind in kinds if (names := summary_metrics(kind))}
+
+
+SUMMARY_METRICS: Mapping[str, tuple[str, ...]] = View(_summary_table)
+"""The metrics shown in the terminal per task kind (all of them are in metrics.csv): those
+registered with ``summary=True``."""
 
 WIDE_DOMAINS = 6
 """Suites with at most this many domains get one column per domain; others one row each."""
@@ -112,6 +116,30 @@ def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
             long.columns = [" ".join(c) if len({r[0][0] for r in rows}) > 1 else f"{c[1]} {c[2]}" for c in long.columns]
             tables[suite] = long.rename_axis("domain").reset_index().fillna("")
     return tables
+
+
+def _marked(table: pd.DataFrame) -> bool:
+    """Whether a summary table marks any domain ``*`` (in its header or its cells)."""
+    cells = table.astype(str).to_numpy().ravel().tolist()
+    return any(str(c).endswith("*") for c in [*table.columns, *cells])
+
+
+def legend(tables: dict[str, pd.DataFrame], level: float, method: str) -> str:
+    """The note under the summary tables. ``*`` is explained only where it appears, as the
+    domains a model was trained on; tables of models that were not trained on their suite
+    (zero-shot, leave-one-domain-out) have no in-domain set and say so instead."""
+    interval = (f"[low, high]: {100 * level:g}% interval ({method}: ci_method in the CSVs). Gap: in-domain minus "
+                "pooled out-of-domain, signed so that positive = worse out of domain.")
+    marked = [_marked(table) for table in tables.values()]
+    star = ("* in-domain: the data a trainable model was trained on (a pretrained model was not trained on it; "
+            "for it, * is the suite's in-domain set)")
+    if all(marked):
+        return f"{star}; {interval}"
+    if any(marked):
+        return f"{star}; rows without * have no in-domain set (zero-shot: no gap ID→OOD); {interval}"
+    return ("No model here was trained on its suite (zero-shot): there is no in-domain set, so no gap ID→OOD; "
+            "each domain is compared with the pooled rest (gaps.csv, kind domain_rest). "
+            f"{interval.split('. Gap:')[0]}.")
 
 
 def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:

@@ -50,10 +50,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from bench.errors import EmptyDomainWarning
-from bench.registry import Registry
+from bench.errors import EmptyDomainWarning, UnknownNameError
+from bench.registry import Registry, View
 
-__all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for"]
+__all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for",
+           "primary_metric", "summary_metrics"]
 
 Columns = Mapping[str, np.ndarray]
 
@@ -94,6 +95,12 @@ class Metric:
     paired_test
         The test of two models on the same examples (:mod:`bench.scoring.compare`):
         ``"mcnemar"`` (exact, 0/1 values) or ``"permutation"`` (paired sign flips, default).
+    primary
+        The metric that ranks domains (worst domain) and models on a leaderboard; one per
+        kind (:func:`primary_metric`).
+    summary
+        Shown in the terminal table of ``bench run`` (:func:`summary_metrics`; all are in
+        ``metrics.csv``).
     """
 
     name: str
@@ -107,6 +114,8 @@ class Metric:
     interval: str = "studentized"
     gap_interval: str = "percentile"
     paired_test: str = "permutation"
+    primary: bool = False
+    summary: bool = False
 
     def parts(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Per-example ``(v, w)`` arrays, float64."""
@@ -243,7 +252,7 @@ def _add(metric: Metric) -> None:
 
 
 _add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction", interval="wilson",
-            gap_interval="newcombe", paired_test="mcnemar",
+            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
             description="Fraction of examples whose most probable choice is the target."))
 _add(Metric("cross_entropy", "classification", False, _col("nll"), unit="nats",
             description="Mean −ln p(target), nats."))
@@ -254,7 +263,7 @@ _add(CalibrationMetric("ece_equal_mass", "classification", False, unit="fraction
                        equal_mass=True,
                        description="Expected calibration error, 15 equal-mass bins of the top-choice probability."))
 _add(Metric("accuracy", "multiple_choice", True, _col("correct"), unit="fraction", interval="wilson",
-            gap_interval="newcombe", paired_test="mcnemar",
+            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
             description="Fraction of questions whose option of highest log-likelihood is the answer."))
 _add(Metric("acc_norm", "multiple_choice", True, _normalised_correct("chars"), unit="fraction", interval="wilson",
             gap_interval="newcombe", paired_test="mcnemar",
@@ -271,23 +280,46 @@ _add(CalibrationMetric("ece", "multiple_choice", False, unit="fraction", min_exa
 _add(CalibrationMetric("ece_equal_mass", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
                        equal_mass=True,
                        description="Expected calibration error (15 equal-mass bins) of the options' softmax."))
-_add(Metric("mse", "regression", False, _col("nll"), description="Mean squared error."))
+_add(Metric("mse", "regression", False, _col("nll"), description="Mean squared error.", primary=True, summary=True))
 _add(Metric("mae", "regression", False, lambda c: np.abs(_col("prediction")(c) - _col("target")(c)),
             description="Mean absolute error."))
 _add(Metric("cross_entropy", "language_modeling", False, _col("nll"), _col("n_tokens"), unit="nats/token",
-            description="Σ NLL / Σ tokens, nats per token."))
+            description="Σ NLL / Σ tokens, nats per token.", primary=True, summary=True))
 _add(Metric("bits_per_byte", "language_modeling", False, lambda c: _col("nll")(c) / math.log(2), _col("n_bytes"),
-            unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2)."))
+            unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2).", summary=True))
 
-PRIMARY_METRIC: dict[str, str] = {"classification": "accuracy", "regression": "mse", "language_modeling": "cross_entropy",
-                                  "multiple_choice": "accuracy"}
-"""The metric that ranks domains (worst domain) and models on a leaderboard, per kind."""
+def _registered() -> list[Metric]:
+    return [METRICS.get(name) for name in METRICS.names()]
+
+
+def primary_metric(kind: str) -> str:
+    """The name of task kind ``kind``'s primary metric (the one registered with ``primary=True``).
+
+    Raises
+    ------
+    UnknownNameError
+        If no metric of ``kind`` is primary, naming the kinds that have one.
+    """
+    if kind not in PRIMARY_METRIC:
+        raise UnknownNameError(f"No primary metric for task kind {kind!r}. Kinds with one: {', '.join(PRIMARY_METRIC)}.")
+    return PRIMARY_METRIC[kind]
+
+
+def summary_metrics(kind: str) -> tuple[str, ...]:
+    """The names of task kind ``kind``'s metrics registered with ``summary=True``, primary first."""
+    return tuple(m.name for m in metrics_for(kind) if m.summary)
+
+
+PRIMARY_METRIC: Mapping[str, str] = View(lambda: {m.kind: m.name for m in _registered() if m.primary})
+"""The metric that ranks domains (worst domain) and models on a leaderboard, per kind: the
+metrics registered with ``primary=True`` (a read-only view; register a metric with
+``primary=True`` to give a new kind its primary metric)."""
 
 
 def metrics_for(kind: str) -> list[Metric]:
     """The metrics that apply to task ``kind``, primary first."""
-    found = [METRICS.get(n) for n in METRICS.names() if n.startswith(f"{kind}/")]
-    return sorted(found, key=lambda m: (m.name != PRIMARY_METRIC.get(kind), m.name))
+    found = [m for m in _registered() if m.kind == kind]
+    return sorted(found, key=lambda m: (not m.primary, m.name))
 
 
 def get_metric(kind: str, name: str) -> Metric:

@@ -29,6 +29,8 @@ from typing import Any
 
 import pandas as pd
 
+from bench.adapters import MODELS
+from bench.registry import View
 from bench.scoring.metrics import get_metric
 from bench.scoring.options import StatisticsOptions
 from bench.suites.info import TaskInfo
@@ -46,8 +48,9 @@ MITIGATION_GROUP = "mitigations"
 """The model group ``bench mitigations`` runs: ``source-only``, ``augmented``, ``multitask``,
 ``finetuned``, and ``source-only-minilm`` with ``finetuned-minilm`` where the encoder is installed."""
 
-BASELINE_OF: dict[str, str] = {"finetuned-minilm": "source-only-minilm"}
-"""A mitigation's baseline when it is not ``source-only``."""
+BASELINE_OF: Mapping[str, str] = View(lambda: {e.name: e.facts["baseline"] for e in MODELS.having("baseline")})
+"""A registered mitigation's baseline (``source-only``, ``source-only-minilm`` for
+``finetuned-minilm``), from its model entry's ``baseline`` fact."""
 
 MITIGATION_COLUMNS = [
     "suite", "task", "metric", "ood_domain", "baseline", "model",

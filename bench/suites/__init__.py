@@ -1,8 +1,8 @@
 """Suites: task × domain data sets declared in TOML, their loading and their protocols.
 
-Bundled suites live in ``bench/suites/bundled/*.toml`` (shipped inside the package so
-that an installed wheel has them) and are registered under their ``suite.name``. A user's
-own suite is any TOML file path.
+Bundled suites live in the repository's top-level ``suites/*.toml``; the wheel ships them
+as ``bench/suites/bundled/*.toml`` (see setup.py). They are registered under their
+``suite.name``. A user's own suite is any TOML file path.
 """
 
 from __future__ import annotations
@@ -47,7 +47,14 @@ __all__ = [
     "split_examples",
 ]
 
-BUNDLED_DIR = Path(__file__).parent / "bundled"
+def _bundled_dir() -> Path:
+    """``bench/suites/bundled`` in an installed wheel, else ``<repository>/suites``."""
+    installed = Path(__file__).parent / "bundled"
+    return installed if any(installed.glob("*.toml")) else Path(__file__).resolve().parents[2] / "suites"
+
+
+BUNDLED_DIR = _bundled_dir()
+"""The folder of the bundled suite definitions (``*.toml``)."""
 SUITES: Registry[Path] = Registry("suite")
 
 

@@ -14,14 +14,14 @@ import csv
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from bench.suites.prompts import ChoiceRequest, Prompt, Shot
+from tests.conftest import SHARED_DATA, find_data
 
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = find_data("mmlu/test", "uci-sentiment") or SHARED_DATA
 SUBJECTS = ("abstract_algebra", "anatomy", "astronomy", "college_biology", "high_school_geography",
             "marketing", "philosophy", "world_religions")
 LETTERS = ("A", "B", "C", "D")
@@ -72,7 +72,7 @@ def sentiment_requests(n_per_domain: int) -> list[tuple[ChoiceRequest, int]]:
 
 
 def has_data() -> bool:
-    return (DATA / "mmlu" / "test").is_dir() and (DATA / "uci-sentiment").is_dir()
+    return find_data("mmlu/test", "uci-sentiment") is not None
 
 
 def lm_eval_loglikelihood(hflm: Any, requests: Sequence[ChoiceRequest]) -> list[np.ndarray]:

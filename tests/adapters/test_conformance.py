@@ -124,7 +124,7 @@ SPECIAL_CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] =
     "openai-compatible": _http,
     "class:CallableAdapter": _callable,
     "class:TorchModuleAdapter": _torch_module,
-    "class:SklearnAdapter": _sklearn,
+    "sklearn": _sklearn,  # the family needs a fitted estimator: built here as --model sklearn:MODULE:ATTR would
 }
 
 

@@ -20,9 +20,10 @@ from tests.adapters.lm_eval_requests import (
     mmlu_requests,
     sentiment_requests,
 )
+from tests.conftest import ENABLE_DATA
 
 pytest.importorskip("lm_eval", reason="needs lm-eval: pip install lm-eval==0.4.13")
-pytestmark = pytest.mark.skipif(not has_data(), reason="needs ../shared/data/mmlu and uci-sentiment")
+pytestmark = pytest.mark.skipif(not has_data(), reason=f"needs mmlu/test and uci-sentiment: {ENABLE_DATA}")
 
 MC = __import__("bench.suites.types", fromlist=["Task"]).Task("mmlu", "multiple_choice")
 

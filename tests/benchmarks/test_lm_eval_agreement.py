@@ -37,9 +37,10 @@ from tests.adapters.lm_eval_requests import (
     sentiment_requests,
     timed,
 )
+from tests.conftest import ENABLE_DATA
 
 pytest.importorskip("lm_eval", reason="needs lm-eval: pip install lm-eval==0.4.13")
-pytestmark = pytest.mark.skipif(not has_data(), reason="needs ../shared/data/mmlu and uci-sentiment")
+pytestmark = pytest.mark.skipif(not has_data(), reason=f"needs mmlu/test and uci-sentiment: {ENABLE_DATA}")
 
 MC = Task("mc", "multiple_choice")
 ROUNDS = int(os.environ.get("XDBENCH_ROUNDS", 2))

@@ -1,4 +1,4 @@
-"""Fixtures for the data tests: the shared public data sets beside the repository."""
+"""Fixtures for the data tests: the public data sets in ``$XDBENCH_DATA`` or ``../shared/data``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import SHARED_DATA
+from tests.conftest import require_data
 
 
 @pytest.fixture(scope="session")
 def shared_data() -> Path:
-    """``<repo>/../shared/data`` (session-wide), or skip: real-data tests need the public data sets there."""
-    if not (SHARED_DATA / "uci-sentiment").is_dir() or not (SHARED_DATA / "nltk_data" / "corpora").is_dir():
-        pytest.skip(f"shared real data not found at {SHARED_DATA} (CI places ../shared beside the clone); "
-                    "the real-data tests need uci-sentiment/ and nltk_data/corpora/ there")
-    return SHARED_DATA
+    """The real-data folder holding ``uci-sentiment/`` and ``nltk_data/corpora/`` (session-wide), or skip
+    with a reason that says how to enable the real-data tests."""
+    return require_data("uci-sentiment", "nltk_data/corpora")

@@ -11,10 +11,11 @@ import pytest
 
 from bench.cli import main
 from bench.outputs import read_run
+from tests.conftest import ENABLE_DATA, SHARED_DATA, find_data
 
 PROTOCOLS = {"id_ood": "majority", "leave_one_domain_out": "majority", "transfer_matrix": "majority",
              "zero_shot": "uniform"}
-DATA = Path(__file__).resolve().parents[2] / ".." / "shared" / "data"
+DATA = find_data("uci-sentiment") or SHARED_DATA
 
 
 def _run(out: Path, suite: str, protocol: str, *extra: str) -> Path:
@@ -89,7 +90,7 @@ def test_toy_reviews_gap_rows_compare_what_they_name(protocol: str, tmp_path: Pa
         assert "gap_accuracy" not in board.columns or board["gap_accuracy"].isna().all()
 
 
-@pytest.mark.skipif(not (DATA / "uci-sentiment").exists(), reason="uci-sentiment data not present")
+@pytest.mark.skipif(find_data("uci-sentiment") is None, reason=f"uci-sentiment data not found: {ENABLE_DATA}")
 @pytest.mark.parametrize("protocol", list(PROTOCOLS))
 def test_uci_sentiment_gap_rows_compare_what_they_name(protocol: str, tmp_path: Path) -> None:
     folder = _run(tmp_path, "uci-sentiment", protocol, "--limit", "60", "--data-dir", str(DATA))
