@@ -24,6 +24,7 @@ SUMMARY_METRICS: dict[str, tuple[str, ...]] = {
     "regression": ("mse",),
     "language_modeling": ("cross_entropy", "bits_per_byte"),
     "multiple_choice": ("accuracy",),
+    "generation": ("exact_match", "chrf"),
 }
 """The metrics shown in the terminal per task kind (all of them are in metrics.csv)."""
 

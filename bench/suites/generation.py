@@ -12,12 +12,17 @@ import math
 from dataclasses import dataclass
 
 from bench.errors import ConfigError
+from bench.suites import schema
 from bench.suites.prompts import Prompt
 
-__all__ = ["MAX_NEW_TOKENS", "Decoding", "GenerationRequest"]
+__all__ = ["MAX_NEW_TOKENS", "NORMALIZATIONS", "Decoding", "GenerationRequest"]
 
-MAX_NEW_TOKENS = 4096
+MAX_NEW_TOKENS = schema.MAX_NEW_TOKENS
 """The most tokens a task may ask a model to generate per example."""
+
+NORMALIZATIONS: tuple[str, ...] = ("squad", "ignore_case_punctuation")
+"""How a generation task normalises answers and references before exact match and F1
+(``answer_normalization``; see :mod:`bench.scoring.generation`)."""
 
 
 @dataclass(frozen=True, slots=True)
