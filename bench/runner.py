@@ -305,7 +305,8 @@ def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
     ``multiple_choice`` and ``generation`` task: options, references, templates and
     few-shot pools are checked here, before any model runs."""
     out: Requests = {}
-    build = {"multiple_choice": build_requests, "generation": build_generation_requests}
+    build: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
+        "multiple_choice": build_requests, "generation": build_generation_requests}
     for task in _wanted(data.suite, config):
         if task.kind not in build:
             continue
@@ -661,11 +662,12 @@ def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[Cho
 
 
 def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
-             requests: Mapping[str, ChoiceRequest]) -> list[dict[str, Any]]:
+             requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
     """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
     out = []
     for row in frame.itertuples(index=False):
         request = requests[row.example_id]
+        assert isinstance(request, ChoiceRequest)
         k = len(request.continuations)
         out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
                     "example_id": row.example_id,
@@ -758,16 +760,18 @@ def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: 
     ``chrf`` are those of the example alone, as a one-sentence corpus)."""
     if GENERATION_COLUMN not in frame.columns:
         return []
-    bleu = frame[[c for c in frame.columns if c.startswith("bleu_stat_")]].to_numpy(dtype=np.float64)
-    chrf = frame[[c for c in frame.columns if c.startswith("chrf_stat_")]].to_numpy(dtype=np.float64)
+    bleu = bleu_from_stats(frame[[c for c in frame.columns if c.startswith("bleu_stat_")]].to_numpy(dtype=np.float64))
+    chrf = chrf_from_stats(frame[[c for c in frame.columns if c.startswith("chrf_stat_")]].to_numpy(dtype=np.float64))
+    numbers = {name: frame[name].to_numpy(dtype=np.float64) for name in ("correct", "f1", "nll", "ref_bytes")}
     out = []
-    for i, row in enumerate(frame.itertuples(index=False)):
-        request = requests[row.example_id]
-        nll = float(row.nll)
-        out.append({"example_id": row.example_id, "model": key.model, "suite": key.suite, "task": task.name,
+    for i, (example_id, text) in enumerate(zip(frame["example_id"], frame[GENERATION_COLUMN], strict=True)):
+        request = requests[str(example_id)]
+        assert isinstance(request, GenerationRequest)
+        nll = float(numbers["nll"][i])
+        out.append({"example_id": example_id, "model": key.model, "suite": key.suite, "task": task.name,
                     "domain": domain, "fold": key.fold, "trial": key.trial,
-                    "prompt": adapter.rendered_prompt(request.prompt), "generation": getattr(row, GENERATION_COLUMN),
-                    "references": list(request.references), "exact_match": float(row.correct), "f1": float(row.f1),
-                    "bleu": float(bleu_from_stats(bleu[i])), "chrf": float(chrf_from_stats(chrf[i])),
-                    "nll": None if math.isnan(nll) else nll, "ref_bytes": int(row.ref_bytes)})
+                    "prompt": adapter.rendered_prompt(request.prompt), "generation": text,
+                    "references": list(request.references), "exact_match": float(numbers["correct"][i]),
+                    "f1": float(numbers["f1"][i]), "bleu": float(bleu[i]), "chrf": float(chrf[i]),
+                    "nll": None if math.isnan(nll) else nll, "ref_bytes": int(numbers["ref_bytes"][i])})
     return out
