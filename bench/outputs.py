@@ -125,7 +125,8 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
         suite, _, task = key.rpartition("/")  # a suite name may hold "/", a task name does not
         suite, task = raw.get("suite", suite), raw.get("task", task)
         infos[(suite, task)] = TaskInfo(raw["kind"], tuple(raw["choices"]), tuple(raw["domains"]),
-                                        tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})))
+                                        tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})),
+                                        str(raw.get("primary_metric", "")))
     return infos
 
 

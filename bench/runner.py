@@ -28,6 +28,7 @@ from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import check_log_probs, check_loglikelihoods, check_nll, check_values
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError
 from bench.scoring.generation import bleu_from_stats, bleu_stats, chrf_from_stats, chrf_stats, exact_match, token_f1
+from bench.scoring.metrics import get_metric
 from bench.scoring.tables import TaskInfo
 from bench.seeding import trial_seed
 from bench.store import MemorySink, kill_point
@@ -287,7 +288,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
 
 
 def _task_info(suite: Suite, task: Task) -> TaskInfo:
-    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups))
+    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups),
+                    task.primary_metric)
 
 
 AnyRequest = ChoiceRequest | GenerationRequest
@@ -330,6 +332,9 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
     suite = replace(suite, tasks=tuple(_decoded(task, config) for task in suite.tasks))
+    for task in suite.tasks:
+        if task.primary_metric:  # raises UnknownNameError with the kind's metrics
+            get_metric(task.kind, task.primary_metric)
     return load_suite_data(suite, data_dir=config.data_dir)
 
 

@@ -36,7 +36,7 @@ from bench.errors import EmptyDomainWarning, StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
 from bench.scoring.intervals import wilson_interval
-from bench.scoring.metrics import METRICS, Metric, metrics_for
+from bench.scoring.metrics import METRICS, PRIMARY_METRIC, Metric, metrics_for
 from bench.scoring.options import GAP_KINDS, SETTING_COLUMNS, StatisticsOptions
 from bench.seeding import seed_hash
 
@@ -93,6 +93,13 @@ class TaskInfo:
     domains: tuple[str, ...]
     in_domain: tuple[str, ...]
     domain_groups: Mapping[str, str] = field(default_factory=dict)
+    primary_metric: str = ""
+    """The task's own primary metric (empty: the kind's, :data:`~bench.scoring.metrics.PRIMARY_METRIC`)."""
+
+    @property
+    def primary(self) -> str:
+        """The metric that ranks this task's domains and models."""
+        return self.primary_metric or PRIMARY_METRIC.get(self.kind, "accuracy")
 
     @property
     def out_domain(self) -> tuple[str, ...]:

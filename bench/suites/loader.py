@@ -212,4 +212,5 @@ def _task(raw: Mapping[str, Any]) -> Task:
         decoding=_decoding(raw),
         default=bool(raw.get("default", True)),
         answer_normalization=str(raw.get("answer_normalization", "squad")),
+        primary_metric=str(raw.get("primary_metric", "")),
     )

@@ -427,6 +427,8 @@ TASK_TABLE = Table({
                                 doc="how answers and references are normalised for exact match and F1 (default squad)",
                                 when=_GENERATION),
     "decoding": Key(DECODING_TABLE, doc="how answers are decoded", when=_GENERATION),
+    "primary_metric": Key(NAME, doc="metric that ranks domains and models (default: the kind's, e.g. exact_match); "
+                                    "checked when a run starts"),
 })
 
 DOMAIN_TABLE = Table({

@@ -110,6 +110,9 @@ class Task:
     default
         Whether ``bench run`` scores the task when no ``--task`` is named; ``False``: only
         when named (an opt-in task such as ``mmlu_generative``).
+    primary_metric
+        The metric that ranks domains and models for this task (leaderboard, worst domain);
+        empty: the kind's (``exact_match`` for generation; a translation task names ``chrf``).
     answer_normalization
         How a ``generation`` task's answers and references are normalised before exact match
         and F1: ``"squad"`` or ``"ignore_case_punctuation"``
@@ -126,6 +129,7 @@ class Task:
     decoding: Decoding = Decoding()
     default: bool = True
     answer_normalization: str = "squad"
+    primary_metric: str = ""
 
     @property
     def continuations(self) -> tuple[str, ...]:
