@@ -197,6 +197,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
         device=args.device,
         dtype=args.dtype,
         apply_chat_template=args.apply_chat_template,
+        max_new_tokens=args.max_new_tokens,
+        stop=None if args.stop is None else tuple(args.stop),
+        temperature=args.temperature,
+        top_p=args.top_p,
     )
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
@@ -289,6 +293,13 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      f"{', '.join(DTYPES)} (any case); trainable baselines ignore it")
     run.add_argument("--apply-chat-template", action="store_true",
                      help="render prompts with the tokenizer's chat template (instruct models)")
+    run.add_argument("--max-new-tokens", type=int, metavar="N",
+                     help="generation tasks: tokens generated at most per answer (default: each task's own)")
+    run.add_argument("--stop", action="append", metavar="TEXT",
+                     help="generation tasks: a stop sequence (repeatable; replaces each task's own)")
+    run.add_argument("--temperature", type=float, metavar="T",
+                     help="generation tasks: 0 for greedy decoding, > 0 to sample (seeded by --seed)")
+    run.add_argument("--top-p", type=float, metavar="P", help="generation tasks: nucleus sampling mass in (0, 1]")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no warnings summary")
     _add_statistics_options(run, seed="--stat-seed")
     again = run.add_mutually_exclusive_group()

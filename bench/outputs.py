@@ -29,7 +29,7 @@ from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.suites.info import TaskInfo
 
-__all__ = ["RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "make_readable", "read_run", "replace_tables",
+__all__ = ["GENERATIONS_FILE", "RECORD_COLUMNS", "SAMPLES_FILE", "check_writable", "make_readable", "read_run", "replace_tables",
            "run_metadata", "write_run"]
 
 RECORD_COLUMNS = ["run_id", "model", "suite", "task", "domain", "split", "example_id", "target", "prediction",
@@ -109,6 +109,7 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
         ],
         "tasks": {f"{suite}/{task}": {"suite": suite, "task": task, **asdict(info)}
                   for (suite, task), info in result.task_infos.items()},
+        "decoding": result.decodings,
         "fingerprints": result.fingerprints,
         "skipped": result.skipped,
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
@@ -124,7 +125,8 @@ def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], T
         suite, _, task = key.rpartition("/")  # a suite name may hold "/", a task name does not
         suite, task = raw.get("suite", suite), raw.get("task", task)
         infos[(suite, task)] = TaskInfo(raw["kind"], tuple(raw["choices"]), tuple(raw["domains"]),
-                                        tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})))
+                                        tuple(raw["in_domain"]), dict(raw.get("domain_groups", {})),
+                                        str(raw.get("primary_metric", "")))
     return infos
 
 
@@ -153,6 +155,8 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
             table.to_csv(staging / name, index=False)
         if result.config.log_samples:
             _write_samples(staging / SAMPLES_FILE, result.samples)
+        if result.generations:
+            _write_samples(staging / GENERATIONS_FILE, result.generations)
         (staging / "run.json").write_text(json.dumps(meta, indent=2, default=str) + "\n", encoding="utf-8")
         for name, folder in (folders or {}).items():
             if folder.is_dir():
@@ -172,6 +176,10 @@ def write_run(out: str | Path, result: RunResult, tables: Mapping[str, pd.DataFr
 
 SAMPLES_FILE = "samples.jsonl"
 """With ``--log-samples``: one JSON object a line per scored ``multiple_choice`` example."""
+GENERATIONS_FILE = "generations.jsonl"
+"""One JSON object a line per scored ``generation`` example: ``example_id, model, suite,
+task, domain, fold, trial, prompt`` (the exact string the model read), ``generation`` (its
+answer), ``references``, and the example's ``exact_match, f1, bleu, chrf, nll, ref_bytes``."""
 
 
 def _write_samples(path: Path, samples: list[dict[str, Any]]) -> None:

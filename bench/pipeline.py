@@ -25,10 +25,12 @@ from bench.outputs import (
 )
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, make_run_id, run
+from bench.scoring.metrics import get_metric
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
 from bench.store import DistributedSink, RunStore, StoreSink
+from bench.suites import load_suite
 
 __all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict",
            "describe_settings", "evaluate", "export_run", "extra_tables", "first_trial", "mitigation_tables", "repeat_run",
@@ -210,6 +212,15 @@ def _with_secrets(stored: RunConfig, given: RunConfig, run_id: str) -> RunConfig
     return replace(stored, models=tuple(by_redacted.get(m, m) for m in stored.models))
 
 
+def _check_primary_metrics(config: RunConfig) -> None:
+    """Raise :class:`~bench.errors.UnknownNameError` (with the kind's metrics) for a task whose
+    ``primary_metric`` names no metric of its kind, before any model runs."""
+    for ref in config.suites:
+        for task in load_suite(ref).tasks:
+            if task.primary_metric:
+                get_metric(task.kind, task.primary_metric)
+
+
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
              save_models: bool = True, more_tables: MoreTables | None = None, resume: str | None = None,
              new: bool = False, cache: bool = True,
@@ -248,6 +259,8 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
     opened: list[RunStore] = []
 
     def setup() -> tuple[str, dict[str, Any], list[str]]:
+        if resume is None:
+            _check_primary_metrics(config)
         runs = check_writable(out)
         opened.append(RunStore(out))
         run_id, chosen = _start(opened[0], config, runs, resume, new)

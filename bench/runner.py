@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
+import math
 import re
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
@@ -38,10 +39,12 @@ from bench.suites import (
     load_suite,
     plan_folds,
 )
+from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
 from bench.suites.prompts import ChoiceRequest
-from bench.suites.render import build_requests
+from bench.suites.render import build_generation_requests, build_requests
 from bench.suites.types import Example
+from bench.textscores import bleu_from_stats, bleu_stats, chrf_from_stats, chrf_stats, exact_match, token_f1
 
 __all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", "RunConfig", "RunResult", "make_run_id", "run",
            "score_examples"]
@@ -98,6 +101,10 @@ class RunConfig:
         Passed to every model factory as keyword options (``device=``, ``dtype=``,
         ``apply_chat_template=``) when set; a factory that does not take one is a
         :class:`ConfigError`, except that trainable baselines ignore ``device`` and ``dtype``.
+    max_new_tokens, stop, temperature, top_p
+        Override these decoding settings of every ``generation`` task (``None``: each
+        task's own, see :class:`~bench.suites.generation.Decoding`). A task whose decoding
+        ``seed`` is 0 (the default) samples with the run's ``seed``.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -114,8 +121,13 @@ class RunConfig:
     device: str | None = None
     dtype: str | None = None
     apply_chat_template: bool = False
+    max_new_tokens: int | None = None
+    stop: tuple[str, ...] | None = None
+    temperature: float | None = None
+    top_p: float | None = None
 
     def __post_init__(self) -> None:
+        self._check_decoding()
         if self.num_fewshot is not None and (not isinstance(self.num_fewshot, int) or self.num_fewshot < 0):
             raise ConfigError(f"num_fewshot must be a non-negative integer. Got {self.num_fewshot!r} instead.")
         if self.device is not None and not _DEVICE_PATTERN.fullmatch(self.device):
@@ -130,6 +142,23 @@ class RunConfig:
             raise ConfigError(f"batch_size must be a positive integer. Got {self.batch_size!r} instead.")
         if not self.suites:
             raise ConfigError("At least one suite is needed.")
+
+    def _check_decoding(self) -> None:
+        if self.stop is not None:
+            if isinstance(self.stop, str) or not all(isinstance(x, str) and x for x in self.stop):
+                raise ConfigError(f"stop (--stop) must be a list of non-empty strings. Got {self.stop!r} instead.")
+        for key in ("temperature", "top_p"):
+            value = getattr(self, key)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
+                raise ConfigError(f"{key} must be a number. Got {value!r} instead.")
+        Decoding(**self.decoding_overrides)  # raises ConfigError naming the key
+
+    @property
+    def decoding_overrides(self) -> dict[str, Any]:
+        """The decoding settings this run overrides in every generation task (only those set)."""
+        values = {"max_new_tokens": self.max_new_tokens, "stop": None if self.stop is None else tuple(self.stop),
+                  "temperature": self.temperature, "top_p": self.top_p}
+        return {key: value for key, value in values.items() if value is not None}
 
     @property
     def model_options(self) -> dict[str, Any]:
@@ -153,6 +182,10 @@ class RunResult:
     skipped: list[str] = field(default_factory=list)
     samples: list[dict[str, Any]] = field(default_factory=list)
     """With ``log_samples``: one entry per scored ``multiple_choice`` example (``samples.jsonl``)."""
+    generations: list[dict[str, Any]] = field(default_factory=list)
+    """One entry per scored ``generation`` example: prompt, answer, references, scores (``generations.jsonl``)."""
+    decodings: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """The decoding settings each generation task ran with (``"suite/task"`` → settings)."""
 
 
 @dataclass(frozen=True)
@@ -228,6 +261,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
     loaded = [_load(ref, config) for ref in config.suites]
     requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
+    result.decodings = {f"{data.suite.name}/{t.name}": asdict(t.decoding) for data in loaded for t in data.suite.tasks
+                        if t.kind == "generation"}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
     makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded})
     grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
@@ -256,28 +291,37 @@ def _task_info(suite: Suite, task: Task) -> TaskInfo:
     return task_info(suite, task)
 
 
-Requests = dict[str, dict[str, ChoiceRequest]]
-"""Per ``multiple_choice`` task name: example id → its request."""
+AnyRequest = ChoiceRequest | GenerationRequest
+Requests = dict[str, dict[str, AnyRequest]]
+"""Per ``multiple_choice`` or ``generation`` task name: example id → its request."""
+
+
+def _wanted(suite: Suite, config: RunConfig) -> list[Task]:
+    """The tasks a run asks for: those named (``--task``), else every task with ``default``."""
+    return [suite.task(n) for n in config.tasks] if config.tasks else [t for t in suite.tasks if t.default]
 
 
 def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
     """The rendered request of every test example (within ``limit``) of each
-    ``multiple_choice`` task: options, templates and few-shot pools are checked here,
-    before any model runs."""
+    ``multiple_choice`` and ``generation`` task: options, references, templates and
+    few-shot pools are checked here, before any model runs."""
     out: Requests = {}
-    for task in data.suite.tasks:
-        if task.kind != "multiple_choice" or (config.tasks and task.name not in config.tasks):
+    build: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
+        "multiple_choice": build_requests, "generation": build_generation_requests}
+    for task in _wanted(data.suite, config):
+        if task.kind not in build:
             continue
         tests = {d: _scored(data.domains[d].test, task, config) for d in data.suite.domains}
-        built = build_requests(data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
+        built = build[task.kind](data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
         out[task.name] = {r.example_id: r for domain_requests in built.values() for r in domain_requests}
     return out
 
 
 def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[Example]:
     """The examples of one domain's test split that a task scores, within ``limit``:
-    those with a target (all, for language modelling), in source order."""
-    if task.kind != "language_modeling":
+    those with a target (all, for language modelling and generation, whose references
+    are checked when their requests are built), in source order."""
+    if task.kind not in ("language_modeling", "generation"):
         examples = [ex for ex in examples if task.name in ex.targets]
     return list(examples[: config.limit] if config.limit else examples)
 
@@ -286,12 +330,23 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     suite = load_suite(ref)
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
+    suite = replace(suite, tasks=tuple(_decoded(task, config) for task in suite.tasks))
     return load_suite_data(suite, data_dir=config.data_dir)
 
 
+def _decoded(task: Task, config: RunConfig) -> Task:
+    """``task`` with the run's decoding overrides (generation tasks; others unchanged).
+    When sampling, a decoding seed of 0 (the default) becomes the run seed."""
+    if task.kind != "generation":
+        return task
+    decoding = replace(task.decoding, **config.decoding_overrides)
+    if not decoding.greedy and decoding.seed == 0:
+        decoding = replace(decoding, seed=config.seed)
+    return replace(task, decoding=decoding)
+
+
 def _supports_any(adapter: Adapter, suite: Suite, config: RunConfig) -> bool:
-    wanted = [suite.task(n) for n in config.tasks] if config.tasks else list(suite.tasks)
-    return any(adapter.supports(t) for t in wanted)
+    return any(adapter.supports(t) for t in _wanted(suite, config))
 
 
 def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
@@ -332,7 +387,7 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
 
 
 def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:
-    wanted = [suite.task(n) for n in config.tasks] if config.tasks else list(suite.tasks)
+    wanted = _wanted(suite, config)
     for task in wanted:
         if config.tasks and not adapter.supports(task):
             raise CapabilityError(
@@ -432,7 +487,7 @@ class Batching:
     """What ``score_examples`` needs besides the examples: the rendered multiple-choice
     requests (example id → request) and the suite's largest option count."""
 
-    requests: Mapping[str, ChoiceRequest] = field(default_factory=dict)
+    requests: Mapping[str, AnyRequest] = field(default_factory=dict)
     n_options: int = 0
 
 
@@ -486,12 +541,12 @@ def _check_finite(frame: pd.DataFrame, label: str) -> None:
 
 def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
                 config: RunConfig, progress: Progress, result: RunResult,
-                requests: Mapping[str, ChoiceRequest], sink: RecordSink | None = None,
+                requests: Mapping[str, AnyRequest], sink: RecordSink | None = None,
                 key: FitKey | None = None) -> list[pd.DataFrame]:
     sink = sink or MemorySink()
     key = key or FitKey(name, suite.name, fold.name, 0)
     chunks = []
-    n_options = max((len(r.continuations) for r in requests.values()), default=0)
+    n_options = max((len(r.continuations) for r in requests.values() if isinstance(r, ChoiceRequest)), default=0)
     for domain, all_examples in fold.test.items():
         examples = _scored(all_examples, task, config)
         description = f"{name} · {suite.name}/{task.name} · {domain}"
@@ -502,6 +557,9 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
                                   Batching(requests, n_options))
         if config.log_samples and task.kind == "multiple_choice":
             result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
+        if task.kind == "generation":
+            result.generations += _generations(by_domain[domain], key, task, domain, frame, requests)
+            frame = frame.drop(columns=[GENERATION_COLUMN], errors="ignore")
         frame.insert(0, "model", name)
         frame.insert(1, "suite", suite.name)
         frame.insert(2, "task", task.name)
@@ -515,7 +573,7 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
 
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
                    where: str = "", advance: Callable[[int], None] = lambda n: None,
-                   requests: Mapping[str, ChoiceRequest] | None = None, n_options: int = 0,
+                   requests: Mapping[str, AnyRequest] | None = None, n_options: int = 0,
                    offset: int = 0) -> pd.DataFrame:
     """Score ``examples`` on ``task`` in batches; validated per-example record columns.
 
@@ -525,14 +583,16 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
     (classification), ``n_tokens, n_bytes`` (language modelling), or for
     ``multiple_choice`` (whose ``requests`` map example ids to rendered requests)
     ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for ``k < n_options``
-    (NaN beyond an example's own options; see :func:`_choice_records`).
+    (NaN beyond an example's own options; see :func:`_choice_records`), or for
+    ``generation`` (whose ``requests`` map example ids to generation requests) the
+    columns of :func:`_generation_records`, the answer text in ``generation`` included.
     """
     method = getattr(adapter, METHOD_BY_KIND[task.kind])
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {offset + start}-{offset + start + len(batch) - 1}"
-        if task.kind == "multiple_choice":
+        if task.kind in ("multiple_choice", "generation"):
             inputs: Any = [(requests or {})[ex.id] for ex in batch]
         else:
             inputs = batch
@@ -544,6 +604,8 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
             raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
         if task.kind == "multiple_choice":
             parts.append(_choice_records(task, batch, inputs, output, label, max(n_options, 2)))
+        elif task.kind == "generation":
+            parts.append(_generation_records(adapter, task, inputs, output, label))
         else:
             parts.append(_records(task, batch, output, label))
         advance(len(batch))
@@ -611,11 +673,12 @@ def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[Cho
 
 
 def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
-             requests: Mapping[str, ChoiceRequest]) -> list[dict[str, Any]]:
+             requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
     """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
     out = []
     for row in frame.itertuples(index=False):
         request = requests[row.example_id]
+        assert isinstance(request, ChoiceRequest)
         k = len(request.continuations)
         out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
                     "example_id": row.example_id,
@@ -623,4 +686,103 @@ def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str
                     "continuations": list(adapter.rendered_continuations(request)),
                     "loglikelihoods": [float(getattr(row, f"logprob_{j}")) for j in range(k)],
                     "target": int(row.target), "prediction": int(row.prediction)})
+    return out
+
+
+GENERATION_COLUMN = "generation"
+"""The batch-frame column holding each answer's text; it goes to ``generations.jsonl``, not
+to ``records.csv.gz``."""
+
+
+def check_generations(output: Any, ids: Sequence[str], where: str) -> list[str]:
+    """``output`` of ``generate`` as a list of ``len(ids)`` strings.
+
+    Raises
+    ------
+    AdapterError
+        If it is not a list (or tuple) of that many strings (naming ``where``, and the
+        example and field of the first bad item).
+    """
+    if not isinstance(output, list | tuple):
+        raise AdapterError(f"{where}: generate must return a list of {len(ids)} strings, got {type(output).__name__}.")
+    if len(output) != len(ids):
+        raise AdapterError(f"{where}: generate returned {len(output)} answers for {len(ids)} requests.")
+    for example_id, text in zip(ids, output, strict=True):
+        if not isinstance(text, str):
+            raise AdapterError(f"{where}: example {example_id!r}: field 'generation' must be a string, "
+                               f"got {type(text).__name__} {str(text)[:60]!r}.")
+    return list(output)
+
+
+def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest],
+                   where: str) -> tuple[np.ndarray, np.ndarray]:
+    """Per request, the NLL (nats) of its first reference after its prompt and the UTF-8
+    bytes of the scored string (target delimiter + reference); NaN NLL where the adapter
+    has no ``loglikelihood``."""
+    scored = [r.prompt.target_delimiter + r.references[0] for r in requests]
+    n_bytes = np.array([len(text.encode("utf-8")) for text in scored], dtype=np.float64)
+    if "multiple_choice" not in getattr(adapter, "task_kinds", ()):
+        return np.full(len(requests), np.nan), n_bytes
+    choice = [ChoiceRequest(r.example_id, r.prompt, (r.references[0],)) for r in requests]
+    try:
+        output = adapter.loglikelihood(choice, replace(task, kind="multiple_choice"))
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"{where}: loglikelihood of the references raised {type(exc).__name__}: {exc}") from exc
+    arrays = check_loglikelihoods(output, [1] * len(choice), [r.example_id for r in requests], where)
+    return np.array([-float(a[0]) for a in arrays]), n_bytes
+
+
+def _generation_records(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest], output: Any,
+                        where: str) -> dict[str, np.ndarray]:
+    """Record columns of a ``generation`` batch.
+
+    ``correct`` is the exact match and ``f1`` the token F1 (both max over the references,
+    after the task's ``answer_normalization``), ``nll`` the first reference's NLL (nats;
+    NaN without ``loglikelihood``) over ``ref_bytes`` UTF-8 bytes, ``bleu_stat_k`` and
+    ``chrf_stat_k`` sacrebleu's per-example statistics (:mod:`bench.textscores`);
+    ``target`` and ``prediction`` are NaN.
+    """
+    ids = [r.example_id for r in requests]
+    texts = check_generations(output, ids, where)
+    how = task.answer_normalization
+    nll, n_bytes = _reference_nll(adapter, task, requests, where)
+    bleu = np.array([bleu_stats(t, r.references) for t, r in zip(texts, requests, strict=True)], dtype=np.int64)
+    chrf = np.array([chrf_stats(t, r.references) for t, r in zip(texts, requests, strict=True)], dtype=np.int64)
+    missing = np.full(len(ids), np.nan)
+    columns: dict[str, Any] = {
+        "example_id": np.array(ids, dtype=object), "target": missing, "prediction": missing,
+        "correct": np.array([exact_match(t, r.references, how) for t, r in zip(texts, requests, strict=True)]),
+        "nll": nll,
+        "f1": np.array([token_f1(t, r.references, how) for t, r in zip(texts, requests, strict=True)]),
+        "ref_bytes": n_bytes,
+    }
+    columns |= {f"bleu_stat_{k}": bleu.reshape(len(ids), -1)[:, k] for k in range(bleu.reshape(len(ids), -1).shape[1])}
+    columns |= {f"chrf_stat_{k}": chrf.reshape(len(ids), -1)[:, k] for k in range(chrf.reshape(len(ids), -1).shape[1])}
+    columns[GENERATION_COLUMN] = np.array(texts, dtype=object)
+    return columns
+
+
+def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: pd.DataFrame,
+                 requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
+    """One ``generations.jsonl`` entry per row of ``frame`` (a domain's scored records):
+    the exact prompt, the answer, the references and the per-example scores (``bleu`` and
+    ``chrf`` are those of the example alone, as a one-sentence corpus)."""
+    if GENERATION_COLUMN not in frame.columns:
+        return []
+    bleu = bleu_from_stats(frame[[c for c in frame.columns if c.startswith("bleu_stat_")]].to_numpy(dtype=np.float64))
+    chrf = chrf_from_stats(frame[[c for c in frame.columns if c.startswith("chrf_stat_")]].to_numpy(dtype=np.float64))
+    numbers = {name: frame[name].to_numpy(dtype=np.float64) for name in ("correct", "f1", "nll", "ref_bytes")}
+    out = []
+    for i, (example_id, text) in enumerate(zip(frame["example_id"], frame[GENERATION_COLUMN], strict=True)):
+        request = requests[str(example_id)]
+        assert isinstance(request, GenerationRequest)
+        nll = float(numbers["nll"][i])
+        out.append({"example_id": example_id, "model": key.model, "suite": key.suite, "task": task.name,
+                    "domain": domain, "fold": key.fold, "trial": key.trial,
+                    "prompt": adapter.rendered_prompt(request.prompt), "generation": text,
+                    "references": list(request.references), "exact_match": float(numbers["correct"][i]),
+                    "f1": float(numbers["f1"][i]), "bleu": float(bleu[i]), "chrf": float(chrf[i]),
+                    "nll": None if math.isnan(nll) else nll, "ref_bytes": int(numbers["ref_bytes"][i])})
     return out

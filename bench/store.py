@@ -351,6 +351,10 @@ def _split(output: Any, n: int) -> list[Any] | None:
     if isinstance(output, list):
         if len(output) != n:
             return None
+        if all(isinstance(x, str) for x in output):  # generated texts
+            return [{"text": x} for x in output]
+        if any(isinstance(x, str) for x in output):
+            return None
         return [{"list": [np.asarray(x).dtype.str, np.asarray(x).tolist()]} for x in output]
     array = np.asarray(output)
     if array.ndim == 0 or len(array) != n or array.dtype == object:
@@ -360,6 +364,8 @@ def _split(output: Any, n: int) -> list[Any] | None:
 
 def _join(parts: Sequence[Any]) -> Any:
     first = parts[0]
+    if "text" in first:
+        return [p["text"] for p in parts]
     if "tuple" in first:
         width = len(first["tuple"])
         return tuple(np.array([p["tuple"][j][1] for p in parts], dtype=first["tuple"][j][0]) for j in range(width))

@@ -30,8 +30,30 @@ def test_callable_adapter_in_one_line() -> None:
 
 
 def test_callable_adapter_needs_a_function() -> None:
-    with pytest.raises(ConfigError, match="needs at least one of log_probs, predict_values, text_nll"):
+    with pytest.raises(ConfigError, match="needs at least one of log_probs, predict_values, text_nll, loglikelihood, generate"):
         CallableAdapter("empty")
+
+
+def test_callable_adapter_generates_from_prompt_texts_with_the_tasks_decoding() -> None:
+    from bench.suites.generation import Decoding, GenerationRequest
+    from bench.suites.prompts import Prompt
+
+    seen = []
+
+    def write(prompts: list[str], decoding: Decoding) -> list[str]:
+        seen.append((prompts, decoding))
+        return [p.upper() for p in prompts]
+
+    model = CallableAdapter("shout", generate=write)
+    task = Task("qa", "generation", decoding=Decoding(max_new_tokens=3, stop=("\n",)))
+    requests = [GenerationRequest("q1", Prompt("Question: hi\nAnswer:", "Say.\n\n"), ("hello",))]
+    assert model.task_kinds == frozenset({"generation"}) and model.supports(task) and not model.supports(CLS)
+    assert model.generate(requests, task) == ["SAY.\n\nQUESTION: HI\nANSWER:"]
+    assert seen == [(["Say.\n\nQuestion: hi\nAnswer:"], task.decoding)]  # references are never passed
+    with pytest.raises(CapabilityError, match="Model 'coin' cannot score generation task 'qa'"):
+        CallableAdapter("coin", log_probs=uniform_log_probs).generate(requests, task)
+    other = CallableAdapter("shout", generate=lambda prompts, decoding: list(prompts))
+    assert model.fingerprint() != other.fingerprint()
 
 
 def test_callable_fingerprint_is_stable_and_follows_the_code() -> None:

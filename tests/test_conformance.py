@@ -55,7 +55,10 @@ def test_every_metric_is_order_invariant(name: str) -> None:
     columns = {"target": target, "prediction": probs.argmax(1), "correct": (probs.argmax(1) == target).astype(float),
                "nll": rng.uniform(0.1, 3, n), "probs": probs, "n_tokens": rng.integers(1, 9, n),
                "n_bytes": rng.integers(5, 40, n), "logprobs": np.log(probs) - rng.uniform(0, 2, (n, 1)),
-               "chars": rng.integers(1, 9, (n, 2)).astype(float), "bytes": rng.integers(1, 12, (n, 2)).astype(float)}
+               "chars": rng.integers(1, 9, (n, 2)).astype(float), "bytes": rng.integers(1, 12, (n, 2)).astype(float),
+               "f1": rng.uniform(0, 1, n), "ref_bytes": rng.integers(1, 30, n)}
+    columns |= {f"{prefix}{k}": rng.integers(0, 9, n) for prefix, width in (("bleu_stat_", 10), ("chrf_stat_", 18))
+                for k in range(width)}
     order = rng.permutation(n)
     shuffled = {k: v[order] for k, v in columns.items()}
     assert metric.compute(columns) == pytest.approx(metric.compute(shuffled), rel=1e-12)

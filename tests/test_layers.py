@@ -11,7 +11,7 @@ layer   modules                                     what it is
 ======  ==========================================  =============================================
 0       ``bench._version``, ``bench.errors``,       leaves: anyone may import them
         ``bench.registry``, ``bench.seeding``,
-        ``bench.killpoints``
+        ``bench.killpoints``, ``bench.textscores``
 1       ``bench.suites``                            suite definitions, tasks, protocols, prompts,
                                                     splits, :class:`~bench.suites.TaskInfo`
 2       ``bench.data``                              example sources, data sets, downloads
@@ -43,7 +43,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "bench"
 
 LAYERS: dict[str, int] = {
-    "_version": 0, "errors": 0, "registry": 0, "seeding": 0, "killpoints": 0,
+    "_version": 0, "errors": 0, "registry": 0, "seeding": 0, "killpoints": 0, "textscores": 0,
     "suites": 1,
     "data": 2,
     "adapters": 3, "serve": 3,

@@ -134,3 +134,57 @@ def test_acc_acc_norm_and_acc_bytes_are_lm_evals(loaded) -> None:
         assert result["acc"] == ours["accuracy"][i]
         assert result["acc_norm"] == ours["acc_norm"][i]
         assert result["acc_bytes"] == ours["acc_bytes"][i]
+
+
+# --- the generative formulation: lm-eval's mmlu_generative ---------------------------------
+ANSWERS = (" B", " b", "B.", " (B)", " B) 4", "  C", "", " A", "B\nC", "b ", " The answer is B", "</s>B", " d</s>")
+
+
+def _generative_task(subject: str, docs: dict[str, list[dict]]) -> ConfigurableTask:
+    folder = Path(os.path.dirname(lm_eval.__file__)) / "tasks" / "mmlu" / "generative"
+    config = yaml.safe_load((folder / "_default_template_yaml").read_text())
+    own = yaml.safe_load((folder / f"mmlu_{subject}.yaml").read_text())
+    for key in ("include", "tag"):
+        own.pop(key, None)
+    return _OfflineTask(docs, {**config, **own})
+
+
+def _cut(text: str, stops: tuple[str, ...]) -> str:
+    """What a generating model returns: the text before the first stop sequence."""
+    ends = [text.index(s) for s in stops if s in text]
+    return text[: min(ends)] if ends else text
+
+
+@pytest.mark.parametrize("k", [0, 5])
+def test_generative_prompts_stops_and_exact_match_are_lm_evals(k: int) -> None:
+    from bench.suites import load_suite
+    from bench.suites.render import build_generation_requests
+    from bench.textscores import exact_match
+
+    if not (SHARED_DATA / "mmlu" / "test").is_dir():
+        pytest.skip(f"MMLU not found at {SHARED_DATA / 'mmlu'}")
+    data = load_suite_data(load_suite("mmlu"), data_dir=SHARED_DATA)
+    task = data.suite.task("mmlu_generative")
+    tests = {s: data.domains[s].test[:PER_SUBJECT] for s in SUBJECTS}
+    ours = build_generation_requests(data, task, tests, num_fewshot=k)
+    compared = 0
+    for subject in SUBJECTS:
+        rows = {"test": [{**d, "answer": int(ex.targets["mmlu"])} for d, ex in
+                         zip(_docs(data, subject, "test")[:PER_SUBJECT], tests[subject], strict=True)],
+                "dev": _docs(data, subject, "dev")}
+        reference = _generative_task(subject, rows)
+        for doc, request in zip(reference.test_docs(), ours[subject], strict=True):
+            context = reference.fewshot_context(doc, k)
+            assert request.prompt.text() == context
+            instance = reference.construct_requests(doc, context, metadata=("mmlu_generative", 0, 1))
+            assert instance.arguments[0] == context and tuple(instance.arguments[1]["until"]) == task.decoding.stop
+            assert request.references == (reference.doc_to_target(doc),)
+            for answer in ANSWERS:  # a model back end cuts at `until` in lm-eval as here; the filters follow
+                instance.resps = [_cut(answer, tuple(instance.arguments[1]["until"]))]
+                for ensemble in reference._filters:
+                    ensemble.apply([instance])
+                expected = reference.process_results(doc, [instance.filtered_resps["get_response"]])["exact_match"]
+                ours_em = exact_match(_cut(answer, task.decoding.stop), request.references, task.answer_normalization)
+                assert ours_em == expected, (answer, request.references)
+            compared += 1
+    assert compared == len(SUBJECTS) * PER_SUBJECT

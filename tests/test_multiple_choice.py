@@ -293,7 +293,7 @@ def test_format_keys_only_on_multiple_choice_tasks(tmp_path: Path) -> None:
     text = '[suite]\nname="x"\n[source]\ntype="toy-reviews"\n[[tasks]]\nname="s"\nkind="classification"\n' \
            'choices=["a","b"]\nnum_fewshot=1\n\ndomains=["a","b"]\n'
     (tmp_path / "x.toml").write_text(text.replace('\n\ndomains=["a","b"]\n', "\n").replace("[suite]", 'domains=["a","b"]\n[suite]'))
-    with pytest.raises(SuiteError, match=r"'tasks\[0\]\.num_fewshot' is only allowed where 'tasks\[0\]\.kind' is multiple_choice "
+    with pytest.raises(SuiteError, match=r"'tasks\[0\]\.num_fewshot' is only allowed where 'tasks\[0\]\.kind' is multiple_choice or generation "
                                         r"\(here it is 'classification'\)"):
         load_suite(str(tmp_path / "x.toml"))
 

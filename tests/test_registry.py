@@ -176,7 +176,8 @@ def test_primary_and_summary_metrics_are_fields_of_the_metrics() -> None:
         assert [m.name for m in metrics_for(kind) if m.primary] == [PRIMARY_METRIC[kind]]
         assert metrics_for(kind)[0].name == primary_metric(kind) == SUMMARY_METRICS[kind][0]
     assert dict(PRIMARY_METRIC) == {"classification": "accuracy", "regression": "mse",
-                                    "language_modeling": "cross_entropy", "multiple_choice": "accuracy"}
+                                    "language_modeling": "cross_entropy", "multiple_choice": "accuracy",
+                                    "generation": "exact_match"}
     assert SUMMARY_METRICS["language_modeling"] == ("cross_entropy", "bits_per_byte")
     with pytest.raises(UnknownNameError, match="No primary metric for task kind 'nope'. Kinds with one: "):
         primary_metric("nope")

@@ -138,7 +138,8 @@ def test_schema_lists_every_key_the_loader_reads() -> None:
     tasks = SUITE_SCHEMA.keys["tasks"].type.item  # type: ignore[attr-defined]
     assert set(tasks.keys) == {"name", "kind", "choices", "prompt", "verbalizers", "value_range", "style",
                                "description", "num_fewshot", "fewshot_split", "fewshot_sampler", "target_delimiter",
-                               "fewshot_delimiter", "labels"}
+                               "fewshot_delimiter", "labels", "default", "answer_normalization", "decoding", "primary_metric"}
+    assert set(tasks.keys["decoding"].type.keys) == {"max_new_tokens", "stop", "temperature", "top_p", "seed"}
     assert set(SOURCE_OPTIONS) == {"toy-reviews", "uci-sentiment", "reviews-movies-products", "masc-genres", "table",
                                    "mmlu"}
     # A plugin source's options are its own business; only 'type' is checked.

@@ -17,6 +17,7 @@ import numpy as np
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import ConfigError
+from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.types import Example, Task
 
@@ -26,6 +27,7 @@ LogProbsFn = Callable[[list[str], tuple[str, ...]], Any]
 ValuesFn = Callable[[list[str]], Any]
 NllFn = Callable[[list[str]], tuple[Any, Any]]
 LoglikelihoodFn = Callable[[list[str], list[tuple[str, ...]]], Any]
+GenerateFn = Callable[[list[str], Decoding], Any]
 
 
 def _source_digest(fn: Callable[..., Any]) -> bytes:
@@ -53,6 +55,10 @@ class CallableAdapter(Adapter):
         request, ``contexts[i]`` is the prompt text and ``continuations[i]`` the scored
         strings (target delimiter included, e.g. ``(" A", " B", " C", " D")``); return the
         summed log-likelihood (nats, ≤ 0) of each continuation after its context.
+    generate
+        ``fn(prompts, decoding) -> list of str`` (generation): the answer written after each
+        prompt text, decoded as ``decoding`` (the task's :class:`~bench.suites.generation.Decoding`)
+        says; the references are never passed.
     version
         Part of the fingerprint; bump it when the function's behaviour changes and its
         source cannot be read.
@@ -66,14 +72,15 @@ class CallableAdapter(Adapter):
         predict_values: ValuesFn | None = None,
         text_nll: NllFn | None = None,
         loglikelihood: LoglikelihoodFn | None = None,
+        generate: GenerateFn | None = None,
         version: str = "",
     ) -> None:
         functions: dict[str, Callable[..., Any] | None] = {"classification": log_probs, "regression": predict_values, "language_modeling": text_nll,
-                     "multiple_choice": loglikelihood}
+                     "multiple_choice": loglikelihood, "generation": generate}
         given: dict[str, Callable[..., Any]] = {kind: fn for kind, fn in functions.items() if fn is not None}
         if not given:
             raise ConfigError(f"CallableAdapter {name!r} needs at least one of log_probs, predict_values, text_nll, "
-                              "loglikelihood.")
+                              "loglikelihood, generate.")
         self.name = name
         self.task_kinds = frozenset(given)  # type: ignore[misc]
         self._functions = given
@@ -99,6 +106,11 @@ class CallableAdapter(Adapter):
             raise self._cannot(task)
         return self._functions["multiple_choice"]([r.prompt.text() for r in requests],
                                                   [r.scored_continuations() for r in requests])
+
+    def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
+        if "generation" not in self._functions:
+            raise self._cannot(task)
+        return self._functions["generation"]([r.prompt.text() for r in requests], task.decoding)
 
     def fingerprint(self) -> str:
         digests = [_source_digest(fn) for _, fn in sorted(self._functions.items())]

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -141,26 +142,34 @@ def _letter_to_index(value: str) -> str:
     return str("ABCD".index(letter)) if letter in ("A", "B", "C", "D") else value
 
 
-def _examples(path: Path, subject: str, split: str, task_name: str) -> list[Example]:
+def _examples(path: Path, subject: str, split: str, task_names: Sequence[str]) -> list[Example]:
+    """The questions of one file; every task gets the answer index as its target, and the
+    answer's letter is the reference of the generative task."""
     category_subject = subject.replace("_", " ")
     examples = []
     for number, (question, options, answer) in enumerate(parse_mmlu_csv(path.read_bytes(), str(path)), start=1):
-        examples.append(Example(f"{subject}/{split}:{number}", subject, question.strip(), {task_name: answer},
-                                split, options, {"question": question, "subject": category_subject}))
+        examples.append(Example(f"{subject}/{split}:{number}", subject, question.strip(),
+                                dict.fromkeys(task_names, answer), split, options,
+                                {"question": question, "subject": category_subject}, ("ABCD"[answer],)))
     return examples
 
 
 def load_mmlu(context: SourceContext) -> list[Example]:
-    """Source ``mmlu`` (no options): each domain is a subject; test and dev splits."""
+    """Source ``mmlu`` (no options): each domain is a subject; test and dev splits.
+
+    It fills one ``multiple_choice`` task (the log-likelihood formulation) and any number of
+    ``generation`` tasks (the model writes the letter; the reference is the answer's letter).
+    """
     check_options(context, "mmlu", ())
     tasks = [t for t in context.suite.tasks if t.kind == "multiple_choice"]
-    if len(tasks) != 1 or len(context.suite.tasks) != 1:
-        raise SuiteError("Source 'mmlu' fills one multiple_choice task: the suite needs exactly one task, "
-                         "of kind multiple_choice.")
+    others = [t for t in context.suite.tasks if t.kind not in ("multiple_choice", "generation")]
+    if len(tasks) != 1 or others:
+        raise SuiteError("Source 'mmlu' fills one multiple_choice task and any generation tasks: the suite needs "
+                         "exactly one task of kind multiple_choice, and no tasks of other kinds.")
     check_domains(context, "mmlu", SUBJECTS)
     examples = []
     for subject in context.suite.domains:
         for split in SPLITS:
             path = require("mmlu", f"mmlu/{split}/{subject}_{split}.csv", context.data_dir)
-            examples += _examples(path, subject, split, tasks[0].name)
+            examples += _examples(path, subject, split, [t.name for t in context.suite.tasks])
     return examples

@@ -6,25 +6,28 @@ number for regression; language-modelling tasks need none). An empty cell (or a
 missing JSON key, or null) means the row has no target for that task. Options of the
 suite's ``[source]`` table:
 
-==================  =======================================================  ===========
-option              meaning                                                  default
-==================  =======================================================  ===========
-``path``            the table file, relative to the suite's TOML file        (required)
-``format``          ``jsonl``, ``csv``, ``tsv`` or ``parquet``               from suffix
-``text_column``     column holding the text                                  ``text``
-``domain_column``   column holding the domain name                           ``domain``
-``columns``         ``{task = "column"}`` where a target column is not       task names
-                    named like its task
-``split_column``    column with ``train`` / ``test`` (empty: split rule),    none
-                    or a few-shot pool: ``dev``, ``validation``, ``fewshot``
-``id_column``       column with stable unique example ids                    none
-``encoding``        text encoding of CSV / JSONL files                       ``utf-8``
-``text_template``   build the text from several columns, e.g.                none
-                    ``"{title}\n{body}"`` (instead of ``text_column``)
-``option_columns``  ``multiple_choice``: the columns holding each row's      none
-                    options, in order (e.g. ``["a", "b", "c", "d"]``); an
-                    empty cell means the row has fewer options
-==================  =======================================================  ===========
+=====================  =======================================================  ===========
+option                 meaning                                                  default
+=====================  =======================================================  ===========
+``path``               the table file, relative to the suite's TOML file        (required)
+``format``             ``jsonl``, ``csv``, ``tsv`` or ``parquet``               from suffix
+``text_column``        column holding the text                                  ``text``
+``domain_column``      column holding the domain name                           ``domain``
+``columns``            ``{task = "column"}`` where a target column is not       task names
+                       named like its task
+``split_column``       column with ``train`` / ``test`` (empty: split rule),    none
+                       or a few-shot pool: ``dev``, ``validation``, ``fewshot``
+``id_column``          column with stable unique example ids                    none
+``encoding``           text encoding of CSV / JSONL files                       ``utf-8``
+``text_template``      build the text from several columns, e.g.                none
+                       ``"{title}\n{body}"`` (instead of ``text_column``)
+``option_columns``     ``multiple_choice``: the columns holding each row's      none
+                       options, in order (e.g. ``["a", "b", "c", "d"]``); an
+                       empty cell means the row has fewer options
+``reference_columns``  ``generation``: the columns holding each row's           none
+                       reference answers, in order (e.g. ``["answer",
+                       "alt_answer"]``); empty cells are skipped
+=====================  =======================================================  ===========
 
 Every column of a row is also an :attr:`~bench.suites.Example.fields` entry (as text), so a
 task's prompt template can name any of them. A ``multiple_choice`` target is a 0-based
@@ -80,7 +83,7 @@ _HEADER_NAME = re.compile(r"[\w .()\[\]-]{1,64}")
 
 FORMATS = {".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".tsv": "tsv", ".parquet": "parquet", ".pq": "parquet"}
 _OPTIONS = ("path", "format", "text_column", "domain_column", "columns", "split_column", "id_column", "encoding",
-            "text_template", "option_columns")
+            "text_template", "option_columns", "reference_columns")
 Row = tuple[str, Mapping[str, Any]]  # (location, row)
 SPLIT_NAMES = ("train", "test", "dev", "validation", "fewshot")
 """Values of ``split_column``; the last three are few-shot pools (never scored)."""
@@ -280,7 +283,8 @@ def _target_columns(context: SourceContext, options: Mapping[str, Any], where: s
     for task_name in mapping:
         if task_name not in names:
             raise SuiteError(f"{where}: 'source.columns' names task {task_name!r}, which the suite does not declare.")
-    return {t.name: str(mapping.get(t.name, t.name)) for t in context.suite.tasks if t.kind != "language_modeling"}
+    return {t.name: str(mapping.get(t.name, t.name)) for t in context.suite.tasks
+            if t.kind not in ("language_modeling", "generation")}
 
 
 def _table_path(context: SourceContext, options: Mapping[str, Any], where: str) -> tuple[Path, str]:
@@ -311,6 +315,8 @@ def load_table(context: SourceContext) -> list[Example]:
     declared |= {k: str(options[k]) for k in ("split_column", "id_column") if k in options}
     option_columns = _option_columns(options, where)
     declared |= {f"option_columns[{k}]": c for k, c in enumerate(option_columns)}
+    reference_columns = _option_columns(options, where, "reference_columns")
+    declared |= {f"reference_columns[{k}]": c for k, c in enumerate(reference_columns)}
     absent = [f"{column!r} ({key})" for key, column in declared.items() if column not in columns]
     if absent:
         raise DataError(f"Table {path} lacks the declared column(s) {', '.join(absent)}. {_describe_columns(columns)}")
@@ -318,7 +324,7 @@ def load_table(context: SourceContext) -> list[Example]:
     examples: list[Example] = []
     first_seen: dict[str, str] = {}
     for location, row in rows:
-        example = _example(context, path, location, row, declared, template, option_columns)
+        example = _example(context, path, location, row, declared, template, option_columns, reference_columns)
         if example.id in first_seen:
             raise DataError(f"{path}, {location}: example id {quote(example.id)} (column {declared.get('id_column')!r}) "
                             f"was already used at {first_seen[example.id]}; ids must be unique.")
@@ -328,10 +334,10 @@ def load_table(context: SourceContext) -> list[Example]:
     return examples
 
 
-def _option_columns(options: Mapping[str, Any], where: str) -> tuple[str, ...]:
-    raw = options.get("option_columns", [])
+def _option_columns(options: Mapping[str, Any], where: str, key: str = "option_columns") -> tuple[str, ...]:
+    raw = options.get(key, [])
     if not isinstance(raw, list) or not all(isinstance(c, str) and c for c in raw):
-        raise SuiteError(f"{where}: 'source.option_columns' must be a list of column names, got {raw!r}.")
+        raise SuiteError(f"{where}: 'source.{key}' must be a list of column names, got {raw!r}.")
     return tuple(raw)
 
 
@@ -355,11 +361,13 @@ def _text(row: Mapping[str, Any], fields: dict[str, str], declared: dict[str, st
 
 
 def _example(context: SourceContext, path: Path, location: str, row: Mapping[str, Any], declared: dict[str, str],
-             template: str | None = None, option_columns: tuple[str, ...] = ()) -> Example:
+             template: str | None = None, option_columns: tuple[str, ...] = (),
+             reference_columns: tuple[str, ...] = ()) -> Example:
     where = f"{path}, {location}"
     fields = {str(k): "" if _missing(v) else str(v) for k, v in row.items()}
     text, domain = _text(row, fields, declared, template, where), row.get(declared["domain_column"])
     choices = tuple(fields[c] for c in option_columns if fields.get(c, "").strip())
+    references = tuple(fields[c] for c in reference_columns if fields.get(c, "").strip())
     domain = "" if domain is None else str(domain).strip()
     if domain not in context.suite.domains:
         raise DataError(f"{where}: domain {quote(domain)} is not declared by the suite. "
@@ -379,7 +387,7 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
         example_id = str(raw_id).strip()
     else:
         example_id = f"{path.name}:{location.removeprefix('line ').replace('row ', 'row')}"
-    return Example(example_id, domain, text, targets, split, choices, fields)
+    return Example(example_id, domain, text, targets, split, choices, fields, references)
 
 
 def _split_value(row: Mapping[str, Any], declared: dict[str, str], where: str) -> str | None:

@@ -17,7 +17,7 @@ import pandas as pd
 from filelock import FileLock
 
 from bench.errors import OutputError
-from bench.scoring.metrics import PRIMARY_METRIC, metrics_for
+from bench.scoring.metrics import get_metric, primary_of
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
 __all__ = ["KEY", "history_path", "leaderboard_rows", "merge_leaderboard"]
@@ -26,8 +26,8 @@ KEY = ["model", "suite", "task"]
 
 
 def _row(model: str, suite: str, task: str, info: TaskInfo, metrics: pd.DataFrame, gaps: pd.DataFrame) -> dict:
-    primary = PRIMARY_METRIC[info.kind]
-    higher = metrics_for(info.kind)[0].higher_is_better
+    primary = primary_of(info)
+    higher = get_metric(info.kind, primary).higher_is_better
     row: dict = {"model": model, "suite": suite, "task": task, "kind": info.kind, "metric": primary}
     per_domain = metrics[metrics["domain"].isin(info.domains)]
     for name, values in per_domain.groupby("metric", sort=False)["value"]:

@@ -134,7 +134,8 @@ def _views(meta: dict[str, Any], records: pd.DataFrame) -> tuple[TaskView, ...]:
         choices = tuple(raw.get("choices", ()))
         chance = _chance(records, suite, task, choices) if kind in ("classification", "multiple_choice") \
             else float("nan")
-        views.append(TaskView(suite, task, kind, primary_metric(kind), tuple(raw.get("domains", ())),
+        views.append(TaskView(suite, task, kind, str(raw.get("primary_metric") or primary_metric(kind)),
+                              tuple(raw.get("domains", ())),
                               tuple(raw.get("in_domain", ())), choices,
                               str(meta.get("config", {}).get("protocol") or protocols.get(suite) or ""),
                               _groups(meta, suite, raw), chance))

@@ -35,6 +35,14 @@ metric                 task kind            definition                          
 ``mae``                regression           mean |ŷ − y|                                lower
 ``cross_entropy``      language_modeling    Σ token NLL / Σ tokens, nats/token          lower
 ``bits_per_byte``      language_modeling    Σ token NLL / (ln 2 · Σ UTF-8 bytes)        lower
+``exact_match``        generation           mean max_r 1[norm(answer) = norm(r)]        higher
+``f1``                 generation           mean max_r SQuAD token F1(answer, r)        higher
+``bleu``               generation           corpus BLEU (0–100) of the summed per-      higher
+                                            example sacrebleu statistics
+``chrf``               generation           corpus chrF (0–100), the same way           higher
+``cross_entropy``      generation           Σ NLL of the first reference / Σ its UTF-8  lower
+                                            bytes, nats/byte (NaN without
+                                            ``loglikelihood``)
 =====================  ===================  ==========================================  ======
 
 A group with fewer than ``metric.min_examples`` examples (or zero total weight) has value
@@ -52,9 +60,11 @@ import numpy as np
 
 from bench.errors import EmptyDomainWarning, UnknownNameError
 from bench.registry import Registry, View
+from bench.suites.info import TaskInfo
+from bench.textscores import BLEU_STATS, CHRF_STATS, bleu_from_stats, chrf_from_stats
 
-__all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "Metric", "get_metric", "metrics_for",
-           "primary_metric", "summary_metrics"]
+__all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "CorpusMetric", "Metric",
+           "get_metric", "metrics_for", "primary_metric", "primary_of", "summary_metrics"]
 
 Columns = Mapping[str, np.ndarray]
 
@@ -217,6 +227,40 @@ class CalibrationMetric(Metric):
             return np.where(count > 0, np.abs(sums[..., :-1]).sum(axis=-1) / np.where(count > 0, count, 1.0), np.nan)
 
 
+@dataclass(frozen=True)
+class CorpusMetric(Metric):
+    """A corpus statistic of text generation (BLEU, chrF): the components are each
+    example's sufficient statistics, record columns ``<prefix>0 … <prefix>{width-1}``, and
+    the metric is ``score(Σ statistics)`` (:mod:`bench.textscores`). Resampling
+    examples and summing their statistics is sacrebleu's paired bootstrap; the intervals
+    are percentile bootstrap intervals."""
+
+    prefix: str = ""
+    width: int = 0
+    score: Callable[[np.ndarray], np.ndarray] | None = None
+    interval: str = "percentile"
+    gap_interval: str = "percentile"
+
+    def components(self, columns: Columns) -> np.ndarray:
+        return np.column_stack([np.asarray(columns[f"{self.prefix}{k}"], dtype=np.float64)
+                                for k in range(self.width)]) if self.width else np.zeros((0, 0))
+
+    def combine(self, sums: np.ndarray) -> np.ndarray:
+        assert self.score is not None
+        return self.score(np.asarray(sums, dtype=np.float64))
+
+
+def _reference_nll(columns: Columns) -> np.ndarray:
+    """The first reference's NLL (nats), 0 where it is unknown (NaN): such rows weigh nothing."""
+    nll = np.asarray(columns["nll"], dtype=np.float64)
+    return np.where(np.isnan(nll), 0.0, nll)
+
+
+def _reference_bytes(columns: Columns) -> np.ndarray:
+    nll = np.asarray(columns["nll"], dtype=np.float64)
+    return np.where(np.isnan(nll), 0.0, np.asarray(columns["ref_bytes"], dtype=np.float64))
+
+
 def _col(name: str) -> Callable[[Columns], np.ndarray]:
     return lambda c: np.asarray(c[name], dtype=np.float64)
 
@@ -288,6 +332,21 @@ _add(Metric("cross_entropy", "language_modeling", False, _col("nll"), _col("n_to
 _add(Metric("bits_per_byte", "language_modeling", False, lambda c: _col("nll")(c) / math.log(2), _col("n_bytes"),
             unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2).", summary=True))
 
+_add(Metric("exact_match", "generation", True, _col("correct"), unit="fraction", interval="wilson",
+            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
+            description="Fraction of answers equal to a reference after normalisation (SQuAD's by default)."))
+_add(Metric("f1", "generation", True, _col("f1"), unit="fraction",
+            description="Mean SQuAD token F1 of the answer, max over the references."))
+_add(CorpusMetric("bleu", "generation", True, unit="BLEU (0-100)", prefix="bleu_stat_", width=BLEU_STATS,
+                  score=bleu_from_stats,
+                  description="Corpus BLEU (sacrebleu, 13a, exp smoothing) of the summed per-example statistics."))
+_add(CorpusMetric("chrf", "generation", True, unit="chrF (0-100)", prefix="chrf_stat_", width=CHRF_STATS,
+                  score=chrf_from_stats, summary=True,
+                  description="Corpus chrF (sacrebleu, beta 2, character 6-grams) of the summed statistics."))
+_add(Metric("cross_entropy", "generation", False, _reference_nll, _reference_bytes, unit="nats/byte",
+            description="Σ NLL of the first reference / Σ its UTF-8 bytes, nats per byte."))
+
+
 def _registered() -> list[Metric]:
     return [METRICS.get(name) for name in METRICS.names()]
 
@@ -314,6 +373,12 @@ PRIMARY_METRIC: Mapping[str, str] = View(lambda: {m.kind: m.name for m in _regis
 """The metric that ranks domains (worst domain) and models on a leaderboard, per kind: the
 metrics registered with ``primary=True`` (a read-only view; register a metric with
 ``primary=True`` to give a new kind its primary metric)."""
+
+
+def primary_of(info: TaskInfo) -> str:
+    """The metric that ranks a task's domains and models: the task's own ``primary_metric``
+    (a suite key), else its kind's :func:`primary_metric`."""
+    return info.primary_metric or primary_metric(info.kind)
 
 
 def metrics_for(kind: str) -> list[Metric]:

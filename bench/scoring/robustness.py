@@ -21,7 +21,7 @@ from scipy.special import expit, logit
 from scipy.stats import chi2, rankdata
 
 from bench.errors import StatisticsError
-from bench.scoring.metrics import PRIMARY_METRIC, get_metric
+from bench.scoring.metrics import get_metric, primary_of
 from bench.scoring.tables import POOLED, TaskInfo, model_keys
 
 __all__ = [
@@ -218,8 +218,8 @@ def domain_agreement_table(metrics: pd.DataFrame, infos: Mapping[tuple[str, str]
         tasks = [t for s, t in infos if s == suite and t in set(part["task"])]
         table, names = {}, []
         for task in tasks:
-            kind = infos[(suite, task)].kind
-            metric = get_metric(kind, PRIMARY_METRIC[kind])
+            info = infos[(suite, task)]
+            metric = get_metric(info.kind, primary_of(info))
             values = part[(part["task"] == task) & (part["metric"] == metric.name)].set_index("domain")["value"]
             table[task] = values if metric.higher_is_better else -values
             names.append(metric.name)

@@ -23,6 +23,9 @@ class TaskInfo:
     domains: tuple[str, ...]
     in_domain: tuple[str, ...]
     domain_groups: Mapping[str, str] = field(default_factory=dict)
+    primary_metric: str = ""
+    """The task's own primary metric (suite key ``primary_metric``); empty: its kind's
+    (:func:`bench.scoring.metrics.primary_of` resolves it)."""
 
     @property
     def out_domain(self) -> tuple[str, ...]:
@@ -41,4 +44,5 @@ class TaskInfo:
 
 def task_info(suite: Suite, task: Task) -> TaskInfo:
     """The :class:`TaskInfo` of ``task`` in ``suite``."""
-    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups))
+    return TaskInfo(task.kind, task.choices, suite.domains, suite.in_domain, dict(suite.domain_groups),
+                    task.primary_metric)

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bench.errors import SuiteError
+from bench.errors import ConfigError, SuiteError
+from bench.suites.generation import Decoding
 from bench.suites.prompts import PromptFormat
 from bench.suites.schema import check_document, quote
 from bench.suites.types import SplitRule, Suite, Task
@@ -139,7 +140,7 @@ def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domai
         verbalizers, choices = task.get("verbalizers"), task.get("choices", [])
         if verbalizers is not None and len(verbalizers) != len(choices):
             found.append(f"'tasks[{i}].verbalizers' needs one entry per choice ({len(choices)}), got {len(verbalizers)}.")
-        found += _format_checks(task, i)
+        found += _format_checks(task, i) + _decoding_checks(task, i)
         low_high = task.get("value_range")
         if low_high is not None and not low_high[0] < low_high[1]:
             found.append(f"'tasks[{i}].value_range' must be [low, high] with low < high, got {quote(low_high)}.")
@@ -163,11 +164,35 @@ def _format_checks(task: Mapping[str, Any], i: int) -> list[str]:
     return []
 
 
+def _decoding_checks(task: Mapping[str, Any], i: int) -> list[str]:
+    """The rules of :class:`Decoding` that the schema's types do not say (a non-empty stop
+    sequence, ``top_p > 0``)."""
+    try:
+        _decoding(task)
+    except ConfigError as exc:
+        return [f"'tasks[{i}].decoding': {exc}"]
+    return []
+
+
+def _decoding(raw: Mapping[str, Any]) -> Decoding:
+    """The ``[tasks.decoding]`` table of a ``generation`` task (defaults elsewhere)."""
+    table = raw.get("decoding", {})
+    values: dict[str, Any] = {k: table[k] for k in ("max_new_tokens", "temperature", "top_p", "seed") if k in table}
+    if "stop" in table:
+        values["stop"] = tuple(table["stop"])
+    if "temperature" in values:
+        values["temperature"] = float(values["temperature"])
+    if "top_p" in values:
+        values["top_p"] = float(values["top_p"])
+    return Decoding(**values)
+
+
 def _prompt_format(raw: Mapping[str, Any]) -> PromptFormat:
-    """The prompt format keys of a ``multiple_choice`` task (see :class:`PromptFormat`)."""
-    if raw["kind"] != "multiple_choice":
+    """The prompt format keys of a ``multiple_choice`` or ``generation`` task (see :class:`PromptFormat`)."""
+    if raw["kind"] not in ("multiple_choice", "generation"):
         return PromptFormat()
-    return PromptFormat(style=raw.get("style", "letter"), template=raw.get("prompt"),
+    style = "cloze" if raw["kind"] == "generation" else raw.get("style", "letter")  # generation: "Question: …\nAnswer:"
+    return PromptFormat(style=style, template=raw.get("prompt"),
                         description=raw.get("description", ""), num_fewshot=raw.get("num_fewshot", 0),
                         fewshot_split=raw.get("fewshot_split", ""), fewshot_sampler=raw.get("fewshot_sampler", "first_n"),
                         target_delimiter=raw.get("target_delimiter", " "),
@@ -184,4 +209,8 @@ def _task(raw: Mapping[str, Any]) -> Task:
         verbalizers=tuple(raw.get("verbalizers", ())),
         value_range=(float(value_range[0]), float(value_range[1])) if value_range else None,
         format=_prompt_format(raw),
+        decoding=_decoding(raw),
+        default=bool(raw.get("default", True)),
+        answer_normalization=str(raw.get("answer_normalization", "squad")),
+        primary_metric=str(raw.get("primary_metric", "")),
     )

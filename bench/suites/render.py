@@ -1,4 +1,9 @@
-"""Render ``multiple_choice`` examples into prompts and :class:`ChoiceRequest` objects.
+"""Render ``multiple_choice`` and ``generation`` examples into prompts and requests.
+
+A ``multiple_choice`` example becomes a :class:`ChoiceRequest`, a ``generation`` example a
+:class:`~bench.suites.generation.GenerationRequest`; both are written with the same
+templates, description and few-shot exemplars (a generation exemplar's answer is its
+first reference). A generation task's default template is ``"Question: {text}\nAnswer:"``.
 
 Templates
 ---------
@@ -36,10 +41,11 @@ import numpy as np
 
 from bench.errors import ConfigError, DataError, SuiteError
 from bench.seeding import seed_hash
+from bench.suites.generation import GenerationRequest
 from bench.suites.prompts import LETTERS, ChoiceRequest, Prompt, PromptFormat, Shot
 from bench.suites.types import Example, Suite, SuiteData, Task
 
-__all__ = ["build_requests", "check_choice_example", "continuations", "fewshot_pool", "render_template",
+__all__ = ["build_generation_requests", "build_requests", "check_choice_example", "check_references", "continuations", "fewshot_pool", "render_template",
            "template_fields"]
 
 
@@ -137,7 +143,8 @@ def fewshot_pool(data: SuiteData, task: Task, domain: str, k: int, seed: int) ->
     where = f"Suite {data.suite.name!r}, task {task.name!r}"
     if not fmt.fewshot_split:
         raise ConfigError(f"{where}: {k}-shot prompts need 'fewshot_split' in the task (e.g. \"dev\").")
-    pool = [ex for ex in data.domains[domain].split(fmt.fewshot_split) if task.name in ex.targets]
+    pool = [ex for ex in data.domains[domain].split(fmt.fewshot_split)
+            if (ex.references if task.kind == "generation" else task.name in ex.targets)]
     if k > len(pool):
         raise ConfigError(f"{where}, domain {domain!r}: --num-fewshot {k} is larger than its few-shot split "
                           f"{fmt.fewshot_split!r}, which has {len(pool)} examples.")
@@ -173,5 +180,51 @@ def build_requests(data: SuiteData, task: Task, examples: Mapping[str, Sequence[
             description, question = _question(example, fmt, where)
             prompt = Prompt(question, description, shots, fmt.target_delimiter, fmt.fewshot_delimiter)
             requests.append(ChoiceRequest(example.id, prompt, continuations(example, fmt)))
+        out[domain] = requests
+    return out
+
+
+def check_references(suite: Suite, task: Task, example: Example) -> tuple[str, ...]:
+    """The reference answers of a ``generation`` example, after checking them.
+
+    Raises
+    ------
+    DataError
+        If the example has no reference or an empty one (naming suite, task, example and
+        the field ``references``).
+    """
+    where = f"Suite {suite.name!r}, task {task.name!r}, example {example.id!r}"
+    if not example.references:
+        raise DataError(f"{where}: field 'references' is missing or empty; a generation example needs at least "
+                        "one reference answer.")
+    for k, reference in enumerate(example.references):
+        if not isinstance(reference, str) or not reference.strip():
+            raise DataError(f"{where}: field 'references' item {k} is empty ({reference!r}).")
+    return example.references
+
+
+def _generation_shot(data: SuiteData, task: Task, example: Example) -> Shot:
+    reference = check_references(data.suite, task, example)[0]
+    _, question = _question(example, task.format, f"Suite {data.suite.name!r}, exemplar {example.id!r}")
+    return Shot(question, reference)
+
+
+def build_generation_requests(data: SuiteData, task: Task, examples: Mapping[str, Sequence[Example]], *,
+                              num_fewshot: int | None = None, seed: int = 0) -> dict[str, list[GenerationRequest]]:
+    """One :class:`GenerationRequest` per example of ``examples`` (domain → test examples),
+    rendered like :func:`build_requests`; every reference is checked here
+    (:func:`check_references`), before any model runs."""
+    fmt = task.format
+    k = fmt.num_fewshot if num_fewshot is None else num_fewshot
+    out: dict[str, list[GenerationRequest]] = {}
+    for domain, items in examples.items():
+        shots = tuple(_generation_shot(data, task, ex) for ex in fewshot_pool(data, task, domain, k, seed))
+        requests = []
+        for example in items:
+            references = check_references(data.suite, task, example)
+            where = f"Suite {data.suite.name!r}, task {task.name!r}, example {example.id!r}"
+            description, question = _question(example, fmt, where)
+            prompt = Prompt(question, description, shots, fmt.target_delimiter, fmt.fewshot_delimiter)
+            requests.append(GenerationRequest(example.id, prompt, references))
         out[domain] = requests
     return out

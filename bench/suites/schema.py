@@ -57,6 +57,8 @@ MAX_TASKS = 100
 MAX_CHOICES = 1_000
 MAX_N_PER_DOMAIN = 100_000
 MAX_SEED = 2**63 - 1
+MAX_NEW_TOKENS = 4096
+"""The most tokens a generation task may ask for per answer (:data:`bench.suites.generation.MAX_NEW_TOKENS`)."""
 
 
 def quote(value: Any) -> str:
@@ -361,8 +363,17 @@ def _samplers() -> tuple[str, ...]:
     return SAMPLERS
 
 
+def _normalizations() -> tuple[str, ...]:
+    from bench.suites.generation import NORMALIZATIONS
+
+    return NORMALIZATIONS
+
+
 _MULTIPLE_CHOICE = ("kind", ("multiple_choice",))
+_PROMPTED = ("kind", ("multiple_choice", "generation"))
+_GENERATION = ("kind", ("generation",))
 MAX_FEWSHOT = 100
+MAX_STOP_CHARS = 200
 
 
 NAME = Str()
@@ -378,6 +389,15 @@ SUITE_TABLE = Table({
     "models": Key(List(NAME, max_len=MAX_TASKS), doc="models `bench run` scores by default"),
 })
 
+DECODING_TABLE = Table({
+    "max_new_tokens": Key(Int(1, MAX_NEW_TOKENS), doc="tokens generated at most per answer (default 64)"),
+    "stop": Key(List(Str(max_chars=MAX_STOP_CHARS, empty=True), min_len=0, max_len=16),
+                doc="stop sequences, each non-empty; the answer ends before the first (default [\"\\n\\n\"])"),
+    "temperature": Key(Number(0.0, 100.0), doc="0 (default): greedy; > 0: sampling"),
+    "top_p": Key(Number(0.0, 1.0), doc="nucleus mass when sampling, in (0, 1] (default 1)"),
+    "seed": Key(Int(0, MAX_SEED), doc="sampler seed (default 0: the run's --seed)"),
+})
+
 TASK_TABLE = Table({
     "name": Key(NAME, required=True, doc="task name"),
     "kind": Key(Str(choices=_task_kinds), required=True, doc="the task kind"),
@@ -391,17 +411,24 @@ TASK_TABLE = Table({
     "style": Key(Str(choices=_formats), doc="letter (options listed as A. …) or cloze (option text scored)",
                  when=_MULTIPLE_CHOICE),
     "description": Key(Str(max_chars=MAX_TEXT_CHARS, empty=True), doc="line before the exemplars, with {fields}",
-                       when=_MULTIPLE_CHOICE),
-    "num_fewshot": Key(Int(0, MAX_FEWSHOT), doc="exemplars before each question (default 0)", when=_MULTIPLE_CHOICE),
-    "fewshot_split": Key(NAME, doc="split the exemplars come from (e.g. dev); never test", when=_MULTIPLE_CHOICE),
+                       when=_PROMPTED),
+    "num_fewshot": Key(Int(0, MAX_FEWSHOT), doc="exemplars before each question (default 0)", when=_PROMPTED),
+    "fewshot_split": Key(NAME, doc="split the exemplars come from (e.g. dev); never test", when=_PROMPTED),
     "fewshot_sampler": Key(Str(choices=_samplers), doc="first_n (lm-eval's MMLU) or random (seeded)",
-                           when=_MULTIPLE_CHOICE),
+                           when=_PROMPTED),
     "target_delimiter": Key(Str(max_chars=40, empty=True), doc="between a prompt and its answer (default ' ')",
-                            when=_MULTIPLE_CHOICE),
+                            when=_PROMPTED),
     "fewshot_delimiter": Key(Str(max_chars=40, empty=True), doc="after each exemplar (default blank line)",
-                             when=_MULTIPLE_CHOICE),
+                             when=_PROMPTED),
     "labels": Key(List(Str(max_chars=40), min_len=2, max_len=MAX_CHOICES), doc="option labels (default A, B, C, …)",
                   when=_MULTIPLE_CHOICE),
+    "default": Key(Bool(), doc="scored when no --task is named (default true); false: only when named"),
+    "answer_normalization": Key(Str(choices=_normalizations),
+                                doc="how answers and references are normalised for exact match and F1 (default squad)",
+                                when=_GENERATION),
+    "decoding": Key(DECODING_TABLE, doc="how answers are decoded", when=_GENERATION),
+    "primary_metric": Key(NAME, doc="metric that ranks domains and models (default: the kind's, e.g. exact_match); "
+                                    "checked when a run starts"),
 })
 
 DOMAIN_TABLE = Table({
@@ -460,6 +487,8 @@ SOURCE_OPTIONS: dict[str, Table] = {
         "encoding": Key(Str(max_chars=40), doc="text encoding"),
         "text_template": Key(Str(max_chars=MAX_TEXT_CHARS), doc="text built from several columns, e.g. \"{title}\\n{text}\""),
         "option_columns": Key(List(NAME, min_len=2, max_len=MAX_CHOICES), doc="one column per option (multiple choice)"),
+        "reference_columns": Key(List(NAME, min_len=1, max_len=MAX_CHOICES),
+                                 doc="columns of reference answers (generation); empty cells skipped"),
     }, exclusive=(("text_column", "text_template"),)),
 }
 """Options of each built-in source's ``[source]`` table, besides ``type``."""

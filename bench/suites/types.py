@@ -54,6 +54,10 @@ class Example:
     fields
         Named text fields of the source row (``question``, ``title``, ``subject`` …) that
         prompt templates refer to as ``{name}``; ``{text}`` is always :attr:`text`.
+    references
+        Reference answers of ``generation`` tasks, in source order (the first is the
+        exemplar answer of few-shot prompts and the one whose log-likelihood is scored);
+        empty for other kinds.
     """
 
     id: str
@@ -63,6 +67,7 @@ class Example:
     split: str | None = None
     options: tuple[str, ...] = ()
     fields: Mapping[str, str] = field(default_factory=dict)
+    references: tuple[str, ...] = ()
 
     @property
     def content_hash(self) -> str:
@@ -102,6 +107,16 @@ class Task:
         ``generation`` prompts are written the same way.
     decoding
         How a ``generation`` task's answers are decoded (see :class:`~bench.suites.generation.Decoding`).
+    default
+        Whether ``bench run`` scores the task when no ``--task`` is named; ``False``: only
+        when named (an opt-in task such as ``mmlu_generative``).
+    primary_metric
+        The metric that ranks domains and models for this task (leaderboard, worst domain);
+        empty: the kind's (``exact_match`` for generation; a translation task names ``chrf``).
+    answer_normalization
+        How a ``generation`` task's answers and references are normalised before exact match
+        and F1: ``"squad"`` or ``"ignore_case_punctuation"``
+        (see :mod:`bench.textscores`).
     """
 
     name: str
@@ -112,6 +127,9 @@ class Task:
     value_range: tuple[float, float] | None = None
     format: PromptFormat = PromptFormat()
     decoding: Decoding = Decoding()
+    default: bool = True
+    answer_normalization: str = "squad"
+    primary_metric: str = ""
 
     @property
     def continuations(self) -> tuple[str, ...]:

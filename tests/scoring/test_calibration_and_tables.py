@@ -90,7 +90,10 @@ def test_every_metric_is_invariant_to_example_order(name: str) -> None:
     columns = {"probs": probs, "target": target, "correct": (probs.argmax(1) == target).astype(float),
                "nll": RNG.exponential(size=n), "prediction": RNG.normal(size=n), "n_tokens": RNG.integers(1, 9, n),
                "n_bytes": RNG.integers(5, 40, n), "logprobs": np.log(probs) - RNG.uniform(0, 2, (n, 1)),
-               "chars": RNG.integers(1, 9, (n, 2)).astype(float), "bytes": RNG.integers(1, 12, (n, 2)).astype(float)}
+               "chars": RNG.integers(1, 9, (n, 2)).astype(float), "bytes": RNG.integers(1, 12, (n, 2)).astype(float),
+               "f1": RNG.uniform(0, 1, n), "ref_bytes": RNG.integers(1, 30, n)}
+    columns |= {f"{prefix}{k}": RNG.integers(0, 9, n) for prefix, width in (("bleu_stat_", 10), ("chrf_stat_", 18))
+                for k in range(width)}
     order = RNG.permutation(n)
     shuffled = {k: v[order] for k, v in columns.items()}
     assert math.isclose(metric.compute(columns), metric.compute(shuffled), rel_tol=1e-12)
