@@ -796,6 +796,13 @@ class HFCausalLM(Adapter):
         return [self._token_logprobs(tokens, where, parts, top)
                 for tokens, where, parts in zip(ids, offsets, per_text, strict=True)]
 
+    def _top_dict(self, ids: np.ndarray, values: np.ndarray) -> dict[str, float]:
+        """Decoded token → log-probability, most likely first; tokens that decode alike keep the best."""
+        out: dict[str, float] = {}
+        for token, value in zip(ids, values, strict=True):
+            out.setdefault(self.tokenizer.decode([int(token)]), float(value))
+        return out
+
     def _token_logprobs(self, ids: list[int], offsets: list[int], parts: list[BranchScores], top: int) -> TokenLogprobs:
         names = [self.tokenizer.decode([token]) for token in ids]
         if not parts:
@@ -804,8 +811,7 @@ class HFCausalLM(Adapter):
         if top:
             top_ids = np.concatenate([p.top_ids for p in parts])
             top_values = np.concatenate([p.top_logprobs for p in parts])
-            best = [{self.tokenizer.decode([int(t)]): float(v) for t, v in zip(row_ids, row_values, strict=True)}
-                    for row_ids, row_values in zip(top_ids, top_values, strict=True)]
+            best = [self._top_dict(row_ids, row_values) for row_ids, row_values in zip(top_ids, top_values, strict=True)]
         return TokenLogprobs(names, offsets, np.concatenate([p.logprobs for p in parts]), best)
 
     def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
