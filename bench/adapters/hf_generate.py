@@ -13,7 +13,7 @@ Each step picks the next token from the logits ``z`` of the last position:
 - sampling: ``p = softmax(z / temperature)``, restricted to the smallest set of most
   likely tokens whose mass reaches ``top_p`` (the most likely token is always kept), then
   renormalised; one draw from a ``torch.Generator`` of the request's own, seeded from
-  ``(seed, key)`` (:func:`request_seed`), so a request's text does not depend on which
+  ``(seed, key)`` (:func:`bench.adapters.decoding.request_seed`), so a request's text does not depend on which
   other requests share its batch.
 
 A row is done at an end-of-sequence token (not part of the text), at a stop sequence or
@@ -25,16 +25,16 @@ string. The text is the generated tokens decoded with special tokens skipped (lm
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import torch
 
+from bench.adapters.decoding import cut_at_stop, request_seed
 from bench.suites.generation import Decoding
 
-__all__ = ["Generated", "cut_at_stop", "generate_batched", "request_seed", "sample_next"]
+__all__ = ["Generated", "generate_batched", "sample_next"]
 
 
 @dataclass(frozen=True)
@@ -55,18 +55,6 @@ class Generated:
     text: str
     token_ids: tuple[int, ...]
     finish_reason: str
-
-
-def request_seed(seed: int, key: str) -> int:
-    """The sampler seed of one request: the first 8 bytes of ``sha256(f"{seed}:{key}")``, 63 bits."""
-    digest = hashlib.sha256(f"{seed}:{key}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") & (2**63 - 1)
-
-
-def cut_at_stop(text: str, stops: Sequence[str]) -> tuple[str, bool]:
-    """``(text before the first occurrence of any stop string, whether one occurred)``."""
-    found = [i for i in (text.find(s) for s in stops) if i >= 0]
-    return (text[: min(found)], True) if found else (text, False)
 
 
 def sample_next(logits: torch.Tensor, decoding: Decoding, generator: torch.Generator | None) -> int:

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from bench.adapters import make_model
-from bench.adapters.hf_generate import cut_at_stop, generate_batched, request_seed, sample_next
+from bench.adapters.decoding import cut_at_stop, request_seed
+from bench.adapters.hf_generate import generate_batched, sample_next
 from bench.errors import CapabilityError, ConfigError
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.prompts import Prompt
