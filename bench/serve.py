@@ -1,16 +1,26 @@
-"""``bench serve``: a model behind the OpenAI ``/v1/completions`` API (scoring only).
+"""``bench serve``: a language model behind the OpenAI ``/v1/completions`` and ``/v1/chat/completions`` API.
 
-The server answers what :class:`~bench.adapters.openai_compatible.OpenAICompatible` (and
-lm-evaluation-harness's ``local-completions``) ask of a completions endpoint: the
-log-probabilities of the *prompt's* tokens.
+The server answers what :class:`~bench.adapters.openai_compatible.OpenAICompatible` and
+lm-evaluation-harness's ``local-completions`` / ``local-chat-completions`` ask of it.
 
-``POST /v1/completions`` with JSON ``{"prompt": str | [str, ...], "echo": true,
-"logprobs": N, "max_tokens": 0, "model": NAME}`` answers, per prompt, a choice whose
-``logprobs`` holds ``tokens``, ``token_logprobs`` (``ln p(token_i | prefix, tokens_<i)``,
-nats, every token scored after the model's prefix token), ``text_offset`` (character
-offsets into the prompt) and ``top_logprobs: null``. Without ``logprobs`` the choice's
-``logprobs`` is ``null`` (as OpenAI answers). The server does not generate text:
-``max_tokens`` must be 0 and ``echo`` true; anything else is answered 400.
+``POST /v1/completions`` with JSON ``{"prompt": str | [int, ...] | [str or [int, ...], ...],
+"echo": bool, "logprobs": N, "max_tokens": M, "stop", "temperature", "top_p", "seed",
+"model": NAME}``:
+
+- ``max_tokens: 0`` with ``echo: true`` scores the prompt: per prompt a choice whose
+  ``logprobs`` holds ``tokens``, ``token_logprobs`` (``ln p(token_i | prefix, tokens_<i)``,
+  nats, every token scored after the model's prefix token, so the first token has a
+  value too), ``text_offset`` and, for ``logprobs ≥ 1``, ``top_logprobs`` (the N most
+  likely tokens per position, from the same softmax, so a greedy token's value equals
+  the top value exactly); ``logprobs: 0`` gives ``top_logprobs: null``.
+- ``max_tokens > 0`` generates (:meth:`HFCausalLM.generate_ids`): text prompts are encoded
+  under the model's prefix policy, token-id prompts used as sent; prompt ``i``'s sampler
+  is seeded from ``(seed, str(i))``. ``echo`` puts the prompt before the text and its
+  tokens before the generated ones in ``logprobs`` (lm-eval's ``max_tokens: 1, echo``
+  requests read ``token_logprobs[ctxlen:-1]``). ``max_tokens`` defaults to 16 (0 with echo).
+- ``POST /v1/chat/completions`` renders ``messages`` with the model's chat template (and
+  generation prompt) and generates after it; ``choices[0].message.content`` is the text.
+
 ``GET /v1/models`` lists the one model; ``GET /health`` answers 200.
 
 What can be served: any adapter with ``token_logprobs(texts)`` returning per-token
