@@ -1,16 +1,26 @@
-"""``bench serve``: a model behind the OpenAI ``/v1/completions`` API (scoring only).
+"""``bench serve``: a language model behind the OpenAI ``/v1/completions`` and ``/v1/chat/completions`` API.
 
-The server answers what :class:`~bench.adapters.openai_compatible.OpenAICompatible` (and
-lm-evaluation-harness's ``local-completions``) ask of a completions endpoint: the
-log-probabilities of the *prompt's* tokens.
+The server answers what :class:`~bench.adapters.openai_compatible.OpenAICompatible` and
+lm-evaluation-harness's ``local-completions`` / ``local-chat-completions`` ask of it.
 
-``POST /v1/completions`` with JSON ``{"prompt": str | [str, ...], "echo": true,
-"logprobs": N, "max_tokens": 0, "model": NAME}`` answers, per prompt, a choice whose
-``logprobs`` holds ``tokens``, ``token_logprobs`` (``ln p(token_i | prefix, tokens_<i)``,
-nats, every token scored after the model's prefix token), ``text_offset`` (character
-offsets into the prompt) and ``top_logprobs: null``. Without ``logprobs`` the choice's
-``logprobs`` is ``null`` (as OpenAI answers). The server does not generate text:
-``max_tokens`` must be 0 and ``echo`` true; anything else is answered 400.
+``POST /v1/completions`` with JSON ``{"prompt": str | [int, ...] | [str or [int, ...], ...],
+"echo": bool, "logprobs": N, "max_tokens": M, "stop", "temperature", "top_p", "seed",
+"model": NAME}``:
+
+- ``max_tokens: 0`` with ``echo: true`` scores the prompt: per prompt a choice whose
+  ``logprobs`` holds ``tokens``, ``token_logprobs`` (``ln p(token_i | prefix, tokens_<i)``,
+  nats, every token scored after the model's prefix token, so the first token has a
+  value too), ``text_offset`` and, for ``logprobs ≥ 1``, ``top_logprobs`` (the N most
+  likely tokens per position, from the same softmax, so a greedy token's value equals
+  the top value exactly); ``logprobs: 0`` gives ``top_logprobs: null``.
+- ``max_tokens > 0`` generates (:meth:`HFCausalLM.generate_ids`): text prompts are encoded
+  under the model's prefix policy, token-id prompts used as sent; prompt ``i``'s sampler
+  is seeded from ``(seed, str(i))``. ``echo`` puts the prompt before the text and its
+  tokens before the generated ones in ``logprobs`` (lm-eval's ``max_tokens: 1, echo``
+  requests read ``token_logprobs[ctxlen:-1]``). ``max_tokens`` defaults to 16 (0 with echo).
+- ``POST /v1/chat/completions`` renders ``messages`` with the model's chat template (and
+  generation prompt) and generates after it; ``choices[0].message.content`` is the text.
+
 ``GET /v1/models`` lists the one model; ``GET /health`` answers 200.
 
 What can be served: any adapter with ``token_logprobs(texts)`` returning per-token
@@ -43,6 +53,7 @@ when it is bound to another address (the server has no authentication).
 
 from __future__ import annotations
 
+import inspect
 import json
 import math
 import socket
@@ -58,11 +69,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from bench.adapters.base import Adapter
 from bench.errors import BenchError, CapabilityError, ConfigError
+from bench.suites.generation import MAX_NEW_TOKENS, Decoding
 
-__all__ = ["MAX_BODY_BYTES", "ServerLimits", "TokenScorer", "completions_response", "error_body", "is_loopback",
-           "make_server"]
+__all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "ServerLimits", "TokenScorer", "chat_response",
+           "completions_response", "error_body", "is_loopback", "make_server"]
 
 MAX_BODY_BYTES = 16 * 2**20
+DEFAULT_MAX_TOKENS = 16
+"""Tokens generated when a request names no ``max_tokens`` (OpenAI's default), unless it only echoes."""
 
 
 @dataclass(frozen=True)
@@ -111,57 +125,175 @@ def error_body(status: int, message: str, param: str | None = None) -> dict[str,
 
 
 # -- validation ---------------------------------------------------------------------------
-def _prompts(payload: Any, limits: ServerLimits = ServerLimits()) -> list[str]:
+Prompt = str | list[int]
+"""A prompt as sent: text, or token ids."""
+
+
+@dataclass(frozen=True)
+class _Request:
+    """A validated ``/v1/completions`` or ``/v1/chat/completions`` request."""
+
+    prompts: list[Prompt]
+    echo: bool
+    logprobs: int | None
+    decoding: Decoding | None  # None: nothing is generated (max_tokens = 0)
+
+
+def _object(payload: Any) -> dict[str, Any]:
     if not isinstance(payload, dict):
         raise RequestError(400, "The request body must be a JSON object.")
+    return payload
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _prompts(payload: dict[str, Any], limits: ServerLimits) -> list[Prompt]:
     prompt = payload.get("prompt")
-    prompts = [prompt] if isinstance(prompt, str) else prompt
-    if not isinstance(prompts, list) or not prompts or not all(isinstance(p, str) for p in prompts):
-        raise RequestError(400, "'prompt' must be a string or a non-empty list of strings (token ids are not supported).",
-                           "prompt")
+    single = isinstance(prompt, str) or (isinstance(prompt, list) and prompt and all(_is_int(t) for t in prompt))
+    prompts: Any = [prompt] if single else prompt
+    valid = isinstance(prompts, list) and prompts and all(
+        isinstance(p, str) or (isinstance(p, list) and p and all(_is_int(t) for t in p)) for p in prompts)
+    if not valid:
+        raise RequestError(400, "'prompt' must be a string, a non-empty list of token ids, or a non-empty list of "
+                           "such prompts.", "prompt")
     if len(prompts) > limits.max_prompts:
         raise RequestError(400, f"At most {limits.max_prompts} prompts per request; got {len(prompts)}.", "prompt")
     for index, text in enumerate(prompts):
         if len(text) > limits.max_prompt_chars:
-            raise RequestError(400, f"Prompt {index} has {len(text)} characters; at most {limits.max_prompt_chars} "
+            unit = "characters" if isinstance(text, str) else "tokens"
+            raise RequestError(400, f"Prompt {index} has {len(text)} {unit}; at most {limits.max_prompt_chars} "
                                "are accepted.", "prompt")
-    if payload.get("max_tokens", 0) not in (0, None) or isinstance(payload.get("max_tokens"), bool):
-        raise RequestError(400, "This server only scores prompts: set max_tokens to 0 (and echo to true).", "max_tokens")
-    if payload.get("echo") is not True:
-        raise RequestError(400, "This server only scores prompts: set echo to true (and max_tokens to 0).", "echo")
-    logprobs = payload.get("logprobs")
-    if logprobs is not None and (not isinstance(logprobs, int) or isinstance(logprobs, bool) or not 0 <= logprobs <= 20):
-        raise RequestError(400, f"'logprobs' must be an integer in [0, 20] or null; got {logprobs!r:.40}.", "logprobs")
     return prompts
 
 
-# -- response builder -----------------------------------------------------------------------
-def completions_response(scorer: TokenScorer, payload: Any, limits: ServerLimits = ServerLimits()) -> dict[str, Any]:
-    """The JSON answer of ``POST /v1/completions`` for ``payload`` (see the module docstring).
+def _max_tokens(payload: dict[str, Any], default: int) -> int:
+    value = payload.get("max_tokens", payload.get("max_completion_tokens"))
+    value = default if value is None else value
+    if not _is_int(value) or not 0 <= value <= MAX_NEW_TOKENS:
+        raise RequestError(400, f"'max_tokens' must be an integer in [0, {MAX_NEW_TOKENS}]; got {value!r:.40}.",
+                           "max_tokens")
+    return int(value)
 
-    Raises
-    ------
-    RequestError
-        400/404 for an invalid request, 500 where the model returns a non-finite log-probability.
-    """
+
+def _decoding(payload: dict[str, Any], max_tokens: int) -> Decoding | None:
+    """The decoding settings of a request (``None`` when ``max_tokens`` is 0)."""
+    if payload.get("n", 1) != 1:
+        raise RequestError(400, "Only n = 1 is supported.", "n")
+    if payload.get("stream"):
+        raise RequestError(400, "Streaming is not supported; set stream to false.", "stream")
+    stop = payload.get("stop")
+    stops = [stop] if isinstance(stop, str) else [] if stop is None else stop
+    if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
+        raise RequestError(400, "'stop' must be a non-empty string, a list of such strings, or null.", "stop")
+    values = {}
+    for key, default in (("temperature", 0.0), ("top_p", 1.0)):
+        value = payload.get(key)
+        value = default if value is None else value
+        if not isinstance(value, int | float) or isinstance(value, bool) or not math.isfinite(value):
+            raise RequestError(400, f"'{key}' must be a number; got {value!r:.40}.", key)
+        values[key] = float(value)
+    seed = payload.get("seed")
+    if seed is not None and not _is_int(seed):
+        raise RequestError(400, f"'seed' must be an integer or null; got {seed!r:.40}.", "seed")
+    if max_tokens == 0:
+        return None
+    try:
+        return Decoding(max_tokens, tuple(stops), values["temperature"], values["top_p"], int(seed or 0))
+    except ConfigError as exc:
+        param = "temperature" if "temperature" in str(exc) else "top_p"
+        raise RequestError(400, str(exc), param) from None
+
+
+def _logprobs(payload: dict[str, Any]) -> int | None:
+    logprobs = payload.get("logprobs")
+    if logprobs is not None and (not _is_int(logprobs) or not 0 <= logprobs <= 20):
+        raise RequestError(400, f"'logprobs' must be an integer in [0, 20] or null; got {logprobs!r:.40}.", "logprobs")
+    return logprobs
+
+
+def _completion_request(payload: Any, limits: ServerLimits = ServerLimits()) -> _Request:
+    payload = _object(payload)
     prompts = _prompts(payload, limits)
+    echo = payload.get("echo", False)
+    if not isinstance(echo, bool):
+        raise RequestError(400, f"'echo' must be true or false; got {echo!r:.40}.", "echo")
+    max_tokens = _max_tokens(payload, 0 if echo else DEFAULT_MAX_TOKENS)
+    if max_tokens == 0 and not echo:
+        raise RequestError(400, "Nothing to do: set max_tokens > 0 to generate, or echo to true (with max_tokens 0) "
+                           "to score the prompt.", "max_tokens")
+    return _Request(prompts, echo, _logprobs(payload), _decoding(payload, max_tokens))
+
+
+def _messages(payload: dict[str, Any]) -> list[dict[str, str]]:
+    messages = payload.get("messages")
+    if not isinstance(messages, list) or not messages or not all(
+            isinstance(m, dict) and isinstance(m.get("role"), str) and isinstance(m.get("content"), str)
+            for m in messages):
+        raise RequestError(400, "'messages' must be a non-empty list of {\"role\": str, \"content\": str} objects.",
+                           "messages")
+    return [{"role": m["role"], "content": m["content"]} for m in messages]
+
+
+# -- response builders ----------------------------------------------------------------------
+def _check_model(scorer: TokenScorer, payload: dict[str, Any]) -> None:
     model = payload.get("model")
     if model not in (None, "", scorer.name):
         raise RequestError(404, f"The model {model!r:.80} does not exist; this server serves {scorer.name!r}.", "model")
-    want_logprobs = payload.get("logprobs") is not None
-    scored = scorer.token_logprobs(prompts)
-    if len(scored) != len(prompts):
-        raise RequestError(500, f"The model scored {len(scored)} texts for {len(prompts)} prompts.")
-    choices, n_tokens = [], 0
-    for index, (prompt, tokens) in enumerate(zip(prompts, scored, strict=True)):
-        values = _finite_logprobs(tokens.logprobs, index)
-        n_tokens += len(tokens.tokens)
-        logprobs = {"tokens": list(tokens.tokens), "token_logprobs": values,
-                    "text_offset": [int(o) for o in tokens.offsets], "top_logprobs": None} if want_logprobs else None
-        choices.append({"index": index, "text": prompt, "logprobs": logprobs, "finish_reason": "length"})
-    return {"id": f"cmpl-{uuid.uuid4().hex[:24]}", "object": "text_completion", "created": int(time.time()),
-            "model": scorer.name, "choices": choices,
-            "usage": {"prompt_tokens": n_tokens, "completion_tokens": 0, "total_tokens": n_tokens}}
+
+
+def _can(scorer: Any, method: str, what: str, param: str) -> Any:
+    function = getattr(scorer, method, None)
+    if function is None:
+        raise RequestError(400, f"The model {scorer.name!r} served here cannot {what}.", param)
+    return function
+
+
+def _prompt_ids(scorer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
+    """The tokens generation starts from: token-id prompts as sent, texts under the model's prefix policy."""
+    texts = [p for p in prompts if isinstance(p, str)]
+    encoded = iter(_can(scorer, "context_tokens", "tokenize text", "prompt")(texts) if texts else [])
+    return [list(next(encoded)) if isinstance(p, str) else list(p) for p in prompts]
+
+
+def _check_ids(scorer: Any, prompts: Sequence[list[int]]) -> None:
+    vocab = len(scorer.tokenizer) if hasattr(scorer, "tokenizer") else None
+    for index, ids in enumerate(prompts):
+        bad = [t for t in ids if t < 0 or (vocab is not None and t >= vocab)]
+        if bad:
+            raise RequestError(400, f"Prompt {index} has token id {bad[0]}, outside the vocabulary "
+                               f"(0 … {vocab - 1 if vocab else 'N'}).", "prompt")
+
+
+def _generate(scorer: Any, ids: list[list[int]], decoding: Decoding) -> list[Any]:
+    """One generation per prompt; prompt ``i``'s sampler is seeded from ``(seed, str(i))``."""
+    generate = _can(scorer, "generate_ids", "generate text (max_tokens must be 0)", "max_tokens")
+    _check_ids(scorer, ids)
+    generated = generate(ids, [str(i) for i in range(len(ids))], decoding)
+    if len(generated) != len(ids):
+        raise RequestError(500, f"The model generated {len(generated)} texts for {len(ids)} prompts.")
+    return list(generated)
+
+
+def _kept_tokens(scorer: Any, generated: Any) -> list[int]:
+    """The generated tokens that make up the (stop-cut) text."""
+    ids = list(generated.token_ids)
+    for k in range(len(ids) + 1):
+        if len(scorer.decode(ids[:k])) >= len(generated.text):
+            return ids[:k]
+    return ids
+
+
+def _score(scorer: Any, prompts: Sequence[Prompt], top: int) -> list[Any]:
+    """Rolling per-token scores of each prompt (text or token ids), with the ``top`` most likely tokens."""
+    if all(isinstance(p, str) for p in prompts):
+        accepts_top = "top" in inspect.signature(scorer.token_logprobs).parameters
+        return list(scorer.token_logprobs(prompts, top=top) if accepts_top else scorer.token_logprobs(prompts))
+    by_ids = _can(scorer, "token_logprobs_ids", "score token-id prompts", "prompt")
+    ids = _prompt_ids(scorer, prompts)
+    _check_ids(scorer, ids)
+    return list(by_ids(ids, top=top))
 
 
 def _finite_logprobs(values: Sequence[Any], prompt: int) -> list[float]:
@@ -173,6 +305,105 @@ def _finite_logprobs(values: Sequence[Any], prompt: int) -> list[float]:
     return out
 
 
+def _logprobs_block(tokens: Any, index: int, top: int, skip: int = 0) -> dict[str, Any]:
+    """OpenAI's ``logprobs`` object from one scored text, from its token ``skip`` on."""
+    values = _finite_logprobs(tokens.logprobs, index)
+    best = getattr(tokens, "top", None)
+    return {"tokens": list(tokens.tokens)[skip:], "token_logprobs": values[skip:],
+            "text_offset": [int(o) for o in tokens.offsets][skip:],
+            "top_logprobs": [dict(b) for b in best][skip:] if top and best is not None else None}
+
+
+def _prompt_text(scorer: Any, prompt: Prompt) -> str:
+    return prompt if isinstance(prompt, str) else str(scorer.tokenizer.decode(prompt))
+
+
+def completions_response(scorer: Any, payload: Any, limits: ServerLimits = ServerLimits()) -> dict[str, Any]:
+    """The JSON answer of ``POST /v1/completions`` for ``payload`` (see the module docstring).
+
+    Raises
+    ------
+    RequestError
+        400/404 for an invalid request, 500 where the model returns a non-finite log-probability.
+    """
+    request = _completion_request(payload, limits)
+    _check_model(scorer, payload)
+    top = request.logprobs or 0
+    if request.decoding is None:
+        return _scored_response(scorer, request, top)
+    _can(scorer, "generate_ids", "generate text (max_tokens must be 0)", "max_tokens")
+    ids = _prompt_ids(scorer, request.prompts)
+    generated = _generate(scorer, ids, request.decoding)
+    kept = [_kept_tokens(scorer, g) for g in generated]
+    texts = [_prompt_text(scorer, p) for p in request.prompts]
+    scored: list[Any] = [None] * len(ids)
+    if request.logprobs is not None:  # offsets count characters of the choice's text
+        starts = [0 if request.echo else -sum(len(scorer.tokenizer.decode([t])) for t in p) for p in ids]
+        score_ids = _can(scorer, "token_logprobs_ids", "score token ids", "logprobs")
+        scored = score_ids([p + k for p, k in zip(ids, kept, strict=True)], top=top, start=starts)
+    choices = []
+    for index, (prompt_ids, text, g, tokens) in enumerate(zip(ids, texts, generated, scored, strict=True)):
+        block = None if tokens is None else _logprobs_block(tokens, index, top, 0 if request.echo else len(prompt_ids))
+        choices.append({"index": index, "text": (text if request.echo else "") + g.text, "logprobs": block,
+                        "finish_reason": g.finish_reason})
+    n_prompt, n_generated = sum(len(p) for p in ids), sum(len(k) for k in kept)
+    return _answer("text_completion", scorer, choices, n_prompt, n_generated)
+
+
+def _scored_response(scorer: Any, request: _Request, top: int) -> dict[str, Any]:
+    """Echo without generation: every prompt token's log-probability."""
+    scored = _score(scorer, request.prompts, top)
+    if len(scored) != len(request.prompts):
+        raise RequestError(500, f"The model scored {len(scored)} texts for {len(request.prompts)} prompts.")
+    choices, n_tokens = [], 0
+    for index, (prompt, tokens) in enumerate(zip(request.prompts, scored, strict=True)):
+        n_tokens += len(tokens.tokens)
+        block = _logprobs_block(tokens, index, top) if request.logprobs is not None else None
+        choices.append({"index": index, "text": _prompt_text(scorer, prompt), "logprobs": block,
+                        "finish_reason": "length"})
+    return _answer("text_completion", scorer, choices, n_tokens, 0)
+
+
+def _answer(kind: str, scorer: Any, choices: list[dict[str, Any]], n_prompt: int, n_generated: int) -> dict[str, Any]:
+    prefix = "chatcmpl" if kind == "chat.completion" else "cmpl"
+    return {"id": f"{prefix}-{uuid.uuid4().hex[:24]}", "object": kind, "created": int(time.time()),
+            "model": scorer.name, "choices": choices,
+            "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_generated,
+                      "total_tokens": n_prompt + n_generated}}
+
+
+def chat_response(scorer: Any, payload: Any, limits: ServerLimits = ServerLimits()) -> dict[str, Any]:
+    """The JSON answer of ``POST /v1/chat/completions``: the messages rendered with the model's
+    chat template (and generation prompt), then generated after as ``/v1/completions`` does.
+
+    Raises
+    ------
+    RequestError
+        400/404 for an invalid request (or a model without a chat template).
+    """
+    payload = _object(payload)
+    messages = _messages(payload)
+    if sum(len(m["content"]) for m in messages) > limits.max_prompt_chars:
+        raise RequestError(400, f"The messages have more than {limits.max_prompt_chars} characters.", "messages")
+    if payload.get("logprobs"):
+        raise RequestError(400, "logprobs are not supported on /v1/chat/completions; use /v1/completions.", "logprobs")
+    decoding = _decoding(payload, _max_tokens(payload, DEFAULT_MAX_TOKENS))
+    if decoding is None:
+        raise RequestError(400, "'max_tokens' must be at least 1 on /v1/chat/completions.", "max_tokens")
+    _check_model(scorer, payload)
+    _can(scorer, "generate_ids", "generate text", "max_tokens")
+    render = _can(scorer, "render_chat", "render chat messages", "messages")
+    try:
+        rendered = render(messages)
+    except ConfigError as exc:
+        raise RequestError(400, str(exc), "messages") from None
+    ids = _prompt_ids(scorer, [rendered])
+    generated = _generate(scorer, ids, decoding)[0]
+    choice = {"index": 0, "message": {"role": "assistant", "content": generated.text},
+              "finish_reason": generated.finish_reason}
+    return _answer("chat.completion", scorer, [choice], len(ids[0]), len(_kept_tokens(scorer, generated)))
+
+
 # -- routes ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class _Context:
@@ -181,15 +412,26 @@ class _Context:
     limits: ServerLimits
 
 
-def _completions(context: _Context, body: bytes) -> dict[str, Any]:
+def _json(body: bytes) -> Any:
     try:
         payload = json.loads(body)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise RequestError(400, f"The body is not valid JSON ({type(exc).__name__} at position {getattr(exc, 'pos', 0)}).") from None
     except RecursionError:
         raise RequestError(400, "The body's JSON is nested too deeply.") from None
+    return payload
+
+
+def _completions(context: _Context, body: bytes) -> dict[str, Any]:
+    payload = _json(body)
     with context.lock:
         return completions_response(context.scorer, payload, context.limits)
+
+
+def _chat_completions(context: _Context, body: bytes) -> dict[str, Any]:
+    payload = _json(body)
+    with context.lock:
+        return chat_response(context.scorer, payload, context.limits)
 
 
 def _models(context: _Context, body: bytes) -> dict[str, Any]:
@@ -204,6 +446,8 @@ Route = Callable[[_Context, bytes], dict[str, Any]]
 ROUTES: dict[tuple[str, str], Route] = {
     ("POST", "/v1/completions"): _completions,
     ("POST", "/completions"): _completions,
+    ("POST", "/v1/chat/completions"): _chat_completions,
+    ("POST", "/chat/completions"): _chat_completions,
     ("GET", "/v1/models"): _models,
     ("GET", "/models"): _models,
     ("GET", "/health"): _health,
@@ -220,7 +464,7 @@ def _route(method: str, raw_path: str) -> Route:
     if any(p == path for _, p in ROUTES):
         allowed = ", ".join(m for m, p in ROUTES if p == path)
         raise RequestError(405, f"{method} is not allowed on {path!r:.80}; use {allowed}.")
-    raise RequestError(404, f"No route {path!r:.80}; use POST /v1/completions.")
+    raise RequestError(404, f"No route {path!r:.80}; use POST /v1/completions or POST /v1/chat/completions.")
 
 
 # -- the handler ----------------------------------------------------------------------------

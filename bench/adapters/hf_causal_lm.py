@@ -36,6 +36,14 @@ Language modelling
     the first token conditioned on the prefix token (BOS, else EOS, or ``prefix_token``).
     It returns the summed NLL (nats) and the number of scored tokens (every token).
 
+Generation
+    ``generate`` writes an answer after each rendered prompt (plain text or chat
+    template), encoded under the prefix policy (an empty one gets the prefix token) and
+    cut from the left to ``max_length − max_new_tokens`` tokens (as lm-eval does). The
+    decoding loop is :mod:`bench.adapters.hf_generate`: left-padded batches with a KV
+    cache, greedy by default, seeded per-request sampling, stop sequences cut in the
+    decoded text, EOS ids from the tokenizer and the model's generation config.
+
 Prefix policy (``prefix``)
     ``"auto"`` (default): lm-eval's — the tokenizer's own special tokens, no extra token.
     ``"none"``: no special tokens at all. ``"bos"`` / ``"eos"``: that token before every
@@ -64,13 +72,17 @@ import torch
 from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
+from bench.adapters.hf_generate import Generated, generate_batched
 from bench.adapters.lm_scoring import (
+    BranchScores,
     PackedBatch,
     ScoreRequest,
     rolling_windows,
     score_requests,
+    score_requests_top,
 )
 from bench.errors import CapabilityError, ConfigError, MissingDataError
+from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.types import Example, Task
 
@@ -174,12 +186,14 @@ class TokenLogprobs:
 
     ``tokens[i]`` is token ``i`` decoded to text (``" world"``), ``logprobs[i] =
     ln p(token_i | prefix, tokens_<i)`` in nats, and ``offsets[i]`` is the character
-    index in the text where token ``i`` starts.
+    index in the text where token ``i`` starts. ``top[i]`` (when asked for) maps the most
+    likely tokens at position ``i`` (decoded) to their log-probabilities, most likely first.
     """
 
     tokens: list[str]
     offsets: list[int]
     logprobs: np.ndarray
+    top: list[dict[str, float]] | None = None
 
 
 # -- devices and loading ----------------------------------------------------------------
@@ -382,7 +396,7 @@ class HFCausalLM(Adapter):
         asked of a tokenizer without a chat template.
     """
 
-    task_kinds = frozenset({"classification", "language_modeling", "multiple_choice"})
+    task_kinds = frozenset({"classification", "generation", "language_modeling", "multiple_choice"})
 
     def __init__(self, config: HFCausalLMConfig) -> None:
         self.config = config
@@ -556,6 +570,18 @@ class HFCausalLM(Adapter):
             return tuple(request.continuations)
         return request.scored_continuations()
 
+    def render_chat(self, messages: list[dict[str, str]]) -> str:
+        """``messages`` rendered with the tokenizer's chat template and the generation prompt.
+
+        Raises
+        ------
+        ConfigError
+            If the tokenizer has no chat template.
+        """
+        if not getattr(self.tokenizer, "chat_template", None):
+            raise ConfigError(f"The tokenizer of {self.name!r} has no chat template.")
+        return self._chat(messages)
+
     def _chat(self, messages: list[dict[str, str]]) -> str:
         import jinja2
 
@@ -690,29 +716,103 @@ class HFCausalLM(Adapter):
         scores = self.choice_scores(examples, task)
         return scores - logsumexp(scores, axis=1, keepdims=True)
 
+    # -- generation -----------------------------------------------------------------
+    @property
+    def eos_ids(self) -> frozenset[int]:
+        """Token ids that end a generation: the tokenizer's EOS and the generation config's."""
+        ids = {self.tokenizer.eos_token_id}
+        configured = getattr(getattr(self.model, "generation_config", None), "eos_token_id", None)
+        ids |= set(configured) if isinstance(configured, list | tuple) else {configured}
+        return frozenset(int(i) for i in ids if i is not None)
+
+    def decode(self, ids: Sequence[int]) -> str:
+        """Text of generated tokens, special tokens skipped (lm-eval's ``tok_decode``)."""
+        return str(self.tokenizer.decode(list(ids), skip_special_tokens=True))
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], keys: Sequence[str], decoding: Decoding) -> list[Generated]:
+        """Generate after token-id prompts (see :mod:`bench.adapters.hf_generate`); ``keys``
+        seed the samplers. A prompt is cut from the left to ``max_length − max_new_tokens``
+        tokens; an empty one is the prefix token.
+
+        Raises
+        ------
+        ConfigError
+            If ``max_new_tokens`` leaves no room for a prompt in ``max_length``.
+        """
+        room = self.max_length - decoding.max_new_tokens
+        if room < 1:
+            raise ConfigError(f"max_new_tokens = {decoding.max_new_tokens} leaves no room for a prompt in the "
+                              f"context of {self.name!r} ({self.max_length} tokens).")
+        cut = [list(p)[-room:] if p else [self.prefix_id] for p in prompts]
+        return generate_batched(self.model, cut, keys, decoding, decode=self.decode, eos_ids=self.eos_ids,
+                                pad_id=self.pad_id, device=self.device, cache_arg=_cache_argument(self.model),
+                                batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
+
+    def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
+        """Per request, the answer written after its rendered prompt, decoded as ``task.decoding`` says.
+
+        Raises
+        ------
+        CapabilityError
+            If ``task`` is not a generation task.
+        """
+        if task.kind != "generation":
+            raise self._cannot(task)
+        prompts = self.context_tokens([self.rendered_prompt(r.prompt) for r in requests])
+        generated = self.generate_ids(prompts, [r.example_id for r in requests], task.decoding)
+        return [g.text for g in generated]
+
     # -- language modelling -------------------------------------------------------
-    def token_logprobs(self, texts: Sequence[str]) -> list[TokenLogprobs]:
-        """Rolling log-probability of every token of every text (see the module docstring)."""
-        if not texts:
-            return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True)
+    def token_logprobs(self, texts: Sequence[str], top: int = 0) -> list[TokenLogprobs]:
+        """Rolling log-probability of every token of every text (see the module docstring);
+        with ``top > 0`` also the ``top`` most likely tokens at each position."""
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, return_offsets_mapping=True) if texts else None
+        ids = [list(encoded["input_ids"][i]) for i in range(len(texts))] if encoded is not None else []
+        offsets = [[int(a) for a, _ in encoded["offset_mapping"][i]] for i in range(len(texts))] if encoded else []
+        return self._rolling(ids, offsets, top)
+
+    def token_logprobs_ids(self, prompts: Sequence[Sequence[int]], top: int = 0,
+                           start: Sequence[int] | None = None) -> list[TokenLogprobs]:
+        """:meth:`token_logprobs` of token-id sequences; ``offsets`` count the characters of
+        the tokens decoded one by one, from ``start[i]`` (default 0)."""
+        offsets = []
+        for i, ids in enumerate(prompts):
+            lengths = [len(self.tokenizer.decode([t])) for t in ids]
+            first = start[i] if start is not None else 0
+            offsets.append([first + int(n) for n in np.cumsum([0, *lengths[:-1]])] if ids else [])
+        return self._rolling([list(p) for p in prompts], offsets, top)
+
+    def _rolling(self, ids: list[list[int]], offsets: list[list[int]], top: int) -> list[TokenLogprobs]:
         requests, owner = [], []
-        for i in range(len(texts)):
-            windows = rolling_windows(encoded["input_ids"][i], self.prefix_id, self.rolling_length)
+        for i, tokens in enumerate(ids):
+            windows = rolling_windows(tokens, self.prefix_id, self.rolling_length)
             requests += windows
             owner += [i] * len(windows)
-        scored = self.score(requests)
-        per_text: list[list[np.ndarray]] = [[] for _ in texts]
+        scored = score_requests_top(requests, *self._path, pad_id=self.pad_id, device=self.device, top_k=top,
+                                    batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
+        per_text: list[list[BranchScores]] = [[] for _ in ids]
         for i, branches in zip(owner, scored, strict=True):
             per_text[i].append(branches[0])
-        out = []
-        for i in range(len(texts)):
-            ids = encoded["input_ids"][i]
-            out.append(TokenLogprobs(
-                tokens=[self.tokenizer.decode([token]) for token in ids],
-                offsets=[int(a) for a, _ in encoded["offset_mapping"][i]],
-                logprobs=np.concatenate(per_text[i]) if per_text[i] else np.zeros(0)))
+        return [self._token_logprobs(tokens, where, parts, top)
+                for tokens, where, parts in zip(ids, offsets, per_text, strict=True)]
+
+    def _top_dict(self, ids: np.ndarray, values: np.ndarray) -> dict[str, float]:
+        """Decoded token → log-probability, most likely first; tokens that decode alike keep the best."""
+        out: dict[str, float] = {}
+        for token, value in zip(ids, values, strict=True):
+            out.setdefault(self.tokenizer.decode([int(token)]), float(value))
         return out
+
+    def _token_logprobs(self, ids: list[int], offsets: list[int], parts: list[BranchScores], top: int) -> TokenLogprobs:
+        names = [self.tokenizer.decode([token]) for token in ids]
+        if not parts:
+            return TokenLogprobs(names, offsets, np.zeros(0), [] if top else None)
+        best = None
+        if top:
+            top_ids = np.concatenate([p.top_ids for p in parts])
+            top_values = np.concatenate([p.top_logprobs for p in parts])
+            best = [self._top_dict(row_ids, row_values) for row_ids, row_values in zip(top_ids, top_values, strict=True)]
+        return TokenLogprobs(names, offsets, np.concatenate([p.logprobs for p in parts]), best)
 
     def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
         if not self.supports(task):

@@ -37,7 +37,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["ScoreRequest", "batches_by_length", "pack_batch", "rolling_windows", "score_requests"]
+__all__ = ["BranchScores", "ScoreRequest", "batches_by_length", "pack_batch", "rolling_windows", "score_requests",
+           "score_requests_top"]
 
 LOGIT_CHUNK = 512
 """Positions per ``lm_head`` + ``log_softmax`` call (bounds memory to ``LOGIT_CHUNK × vocab``)."""
@@ -165,14 +166,33 @@ HeadFn = Callable[[torch.Tensor], torch.Tensor]
 """``fn(hidden (N, H)) -> logits (N, V)``."""
 
 
-def _target_log_probs(hidden: torch.Tensor, head: HeadFn, batch: PackedBatch) -> np.ndarray:
+@dataclass(frozen=True)
+class BranchScores:
+    """Scores of one branch's ``n`` tokens: ``logprobs`` ``(n,)`` and, per token, the ``k``
+    most likely tokens at its position, ``top_ids`` and ``top_logprobs`` ``(n, k)``, most
+    likely first (nats; from the same ``log_softmax`` as ``logprobs``)."""
+
+    logprobs: np.ndarray
+    top_ids: np.ndarray
+    top_logprobs: np.ndarray
+
+
+def _target_log_probs(hidden: torch.Tensor, head: HeadFn, batch: PackedBatch,
+                      top_k: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     selected = hidden[batch.rows, batch.columns]
-    out = []
+    out, top_ids, top_values = [], [], []
     for start in range(0, selected.shape[0], LOGIT_CHUNK):
         logits = head(selected[start : start + LOGIT_CHUNK]).float()
         log_p = torch.log_softmax(logits, dim=-1)
         out.append(log_p.gather(1, batch.targets[start : start + LOGIT_CHUNK, None])[:, 0])
-    return torch.cat(out).double().cpu().numpy()
+        if top_k:
+            values, ids = log_p.topk(min(top_k, log_p.shape[-1]), dim=-1)
+            top_ids.append(ids)
+            top_values.append(values)
+    scores = torch.cat(out).double().cpu().numpy()
+    if not top_k:
+        return scores, np.zeros((len(scores), 0), dtype=np.int64), np.zeros((len(scores), 0))
+    return scores, torch.cat(top_ids).cpu().numpy(), torch.cat(top_values).double().cpu().numpy()
 
 
 PrefillFn = Callable[[Sequence[int]], Any]
@@ -200,12 +220,39 @@ def score_requests(
     """Token log-probabilities (nats) of every branch of every request, in request order.
 
     Returns ``out[r][i]``: an array of ``len(requests[r].branches[i])`` values
-    ``ln p(b_t | context, b_<t)``. ``advance(n)`` is called with the number of scored
+    ``ln p(b_t | context, b_<t)`` (see :func:`score_requests_top`, which this calls with
+    ``top_k = 0``, for the arguments).
+    """
+    scored = score_requests_top(requests, hidden_fn, head_fn, pad_id=pad_id, batch_tokens=batch_tokens,
+                                max_batch_size=max_batch_size, advance=advance, device=device, shared=shared,
+                                prefill=prefill)
+    return [[branch.logprobs for branch in request] for request in scored]
+
+
+def score_requests_top(
+    requests: Sequence[ScoreRequest],
+    hidden_fn: HiddenFn,
+    head_fn: HeadFn,
+    *,
+    pad_id: int,
+    top_k: int = 0,
+    batch_tokens: int = 4096,
+    max_batch_size: int = 64,
+    advance: Callable[[int], None] = lambda n: None,
+    device: torch.device | str = "cpu",
+    shared: Sequence[int] | None = None,
+    prefill: PrefillFn | None = None,
+) -> list[list[BranchScores]]:
+    """Token log-probabilities (nats) of every branch of every request, in request order.
+
+    Returns ``out[r][i]``: the :class:`BranchScores` of ``requests[r].branches[i]``, its
+    ``len(branch)`` values ``ln p(b_t | context, b_<t)`` and the ``top_k`` most likely
+    tokens at each of its positions (none for ``top_k = 0``). ``advance(n)`` is called with the number of scored
     tokens after each batch. With ``shared`` and ``prefill``, request ``r``'s first
     ``shared[r]`` context tokens come from a cache computed once per distinct prefix
     (0: no cache; it must leave at least one context token, else the request is uncached).
     """
-    results: list[list[np.ndarray]] = [[] for _ in requests]
+    results: list[list[BranchScores]] = [[] for _ in requests]
     groups: dict[tuple[int, ...], list[int]] = {}
     for index, request in enumerate(requests):
         n = shared[index] if shared is not None and prefill is not None else 0
@@ -222,9 +269,10 @@ def score_requests(
             for batch_members in _batches(parts, p, batch_tokens, limit, max_batch_size):
                 batch = pack_batch([parts[i] for i in batch_members], pad_id, offset=p, device=device)
                 batch.past = past
-                scores = _target_log_probs(hidden_fn(batch), head_fn, batch)
+                scores, top_ids, top_values = _target_log_probs(hidden_fn(batch), head_fn, batch, top_k)
                 for local, spans in zip(batch_members, batch.spans, strict=True):
-                    results[members[local]] = [scores[a:b] for a, b in spans]
+                    results[members[local]] = [BranchScores(scores[a:b], top_ids[a:b], top_values[a:b])
+                                               for a, b in spans]
                 advance(sum(parts[i].n_targets for i in batch_members))
     return results
 

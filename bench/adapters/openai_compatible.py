@@ -11,6 +11,16 @@ the log-probability of every *prompt* token when asked for ``echo=true`` togethe
   ``log_probs[k] = s_k − logsumexp_j s_j`` (as :mod:`bench.adapters.hf_causal_lm`).
   The server tokenizes prompt and continuation together, so a token that straddles the
   boundary counts as prompt: choose continuations that start a new token (" positive").
+- generation: ``generate`` posts the prompt text (``prompt.text()``) to ``/completions``
+  with ``max_tokens``, ``stop``, ``temperature``, ``top_p`` and ``seed`` from the task's
+  decoding, or, with the ``chat`` option, the prompt's messages (``prompt.messages()``) to
+  ``/chat/completions``, one conversation per request. When sampling, each prompt is sent
+  alone with the seed :func:`~bench.adapters.decoding.request_seed` of the task's seed
+  and its example id, so its text does not depend on the other requests. The text is
+  cut before the first stop sequence again (a server that leaves the stop in changes
+  nothing). An answer with an ``error`` object, the wrong number of choices, a choice
+  whose ``index`` is not that of a prompt, or no text is an :class:`AdapterError` naming
+  the model, the example and the field.
 - language modelling: ``text_nll`` is the negated sum of the non-null ``token_logprobs``
   of the echoed text; ``n_tokens`` counts them (servers that give the first token no
   log-probability score one token fewer than there are).
@@ -52,7 +62,7 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any
@@ -62,7 +72,9 @@ import numpy as np
 from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
+from bench.adapters.decoding import cut_at_stop, request_seed
 from bench.errors import AdapterError, CapabilityError, ConfigError
+from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.types import Example, Task
 
 __all__ = [
@@ -153,6 +165,9 @@ class OpenAICompatibleConfig:
         Prompts sent in one request.
     normalize
         Choice scores: ``"none"``, ``"token"`` or ``"byte"`` (see the module docstring).
+    chat
+        Generate through ``/chat/completions`` with the prompt's messages (else
+        ``/completions`` with its text).
     """
 
     base_url: str
@@ -168,6 +183,7 @@ class OpenAICompatibleConfig:
     max_workers: int = 4
     prompts_per_request: int = 16
     normalize: str = "none"
+    chat: bool = False
 
     def __post_init__(self) -> None:
         parts = urlsplit(self.base_url)
@@ -217,11 +233,12 @@ class EchoedPrompt:
 class OpenAICompatible(Adapter):
     """Scores classification and language modelling through a completions endpoint."""
 
-    task_kinds = frozenset({"classification", "language_modeling"})
+    task_kinds = frozenset({"classification", "generation", "language_modeling"})
 
     def __init__(self, config: OpenAICompatibleConfig) -> None:
         self.config = config
         self.url = config.base_url.rstrip("/") + "/completions"
+        self.chat_url = config.base_url.rstrip("/") + "/chat/completions"
         self.shown_url = redact_url(self.url)
         self.name = config.name or config.model or urlsplit(redact_url(config.base_url)).netloc
         self._rng = random.Random()
@@ -237,9 +254,8 @@ class OpenAICompatible(Adapter):
             headers["Authorization"] = f"Bearer {key}"
         return headers
 
-    def _post_once(self, body: bytes, where: str) -> bytes:
+    def _post_once(self, body: bytes, where: str, url: str) -> bytes:
         """One request, following same-origin 307/308 redirects; raises :class:`_Status` on 4xx/5xx."""
-        url = self.url
         for _ in range(MAX_REDIRECTS + 1):
             status, reason, headers, data = _exchange(url, body, self._headers(), self.config)
             if status in (307, 308) and headers.get("location"):
@@ -258,12 +274,12 @@ class OpenAICompatible(Adapter):
             return data
         raise AdapterError(f"{where}: {self.shown_url} redirected more than {MAX_REDIRECTS} times.")
 
-    def _post(self, payload: dict[str, Any], where: str) -> Any:
+    def _post(self, payload: dict[str, Any], where: str, url: str | None = None) -> Any:
         body = json.dumps(payload).encode()
         for attempt in range(self.config.max_retries + 1):
             delay = self.retry_delay(attempt)
             try:
-                raw = self._post_once(body, where)
+                raw = self._post_once(body, where, url or self.url)
                 break
             except _Status as exc:
                 if exc.status not in RETRY_STATUSES or attempt == self.config.max_retries:
@@ -299,7 +315,8 @@ class OpenAICompatible(Adapter):
         return base * (0.5 + 0.5 * self._rng.random())
 
     def _scrub(self, text: str) -> str:
-        return _redact(text.replace(self.url, self.shown_url), self._secret())
+        text = text.replace(self.chat_url, redact_url(self.chat_url)).replace(self.url, self.shown_url)
+        return _redact(text, self._secret())
 
     def echo(self, prompts: Sequence[str], where: str = "") -> list[EchoedPrompt]:
         """Per-token log-probabilities of each prompt, from the endpoint, in order.
@@ -351,6 +368,37 @@ class OpenAICompatible(Adapter):
         if self.config.normalize == "byte":
             return total / max(1, len(continuation.encode("utf-8")))
         return total
+
+    # -- generation -----------------------------------------------------------------
+    def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
+        """Per request, the text the server writes after its prompt (see the module docstring).
+
+        Raises
+        ------
+        AdapterError
+            If the endpoint fails (as for scoring) or answers without a usable text.
+        """
+        if task.kind != "generation":
+            raise self._cannot(task)
+        decoding = task.decoding
+        size = 1 if self.config.chat or not decoding.greedy else self.config.prompts_per_request
+        chunks = [list(requests[i : i + size]) for i in range(0, len(requests), size)]
+        with ThreadPoolExecutor(max_workers=self.config.max_workers) as pool:
+            answers = list(pool.map(lambda chunk: self._generate_chunk(chunk, task), chunks))
+        return [cut_at_stop(text, decoding.stop)[0] for answer in answers for text in answer]
+
+    def _generate_chunk(self, chunk: list[GenerationRequest], task: Task) -> list[str]:
+        payload = _decoding_payload(task.decoding, chunk[0].example_id if len(chunk) == 1 else None)
+        if self.config.model:
+            payload["model"] = self.config.model
+        where = f"model {self.name!r}, task {task.name!r}"
+        if self.config.chat:
+            payload["messages"] = chunk[0].prompt.messages()
+            answer = self._post(payload, f"{where}, example {chunk[0].example_id!r}", self.chat_url)
+        else:
+            payload["prompt"] = [r.prompt.text() for r in chunk]
+            answer = self._post(payload, where)
+        return _parse_texts(answer, [r.example_id for r in chunk], where, chat=self.config.chat)
 
     def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
         if not self.supports(task):
@@ -480,6 +528,64 @@ def _parse_choices(answer: Any, prompts: list[str], url: str, where: str) -> lis
     return out  # type: ignore[return-value]
 
 
+def _decoding_payload(decoding: Decoding, example_id: str | None) -> dict[str, Any]:
+    """The decoding fields of a request; a sampled prompt sent alone gets its own seed."""
+    payload: dict[str, Any] = {"max_tokens": decoding.max_new_tokens, "temperature": decoding.temperature,
+                               "top_p": decoding.top_p, "seed": decoding.seed}
+    if decoding.stop:
+        payload["stop"] = list(decoding.stop)
+    if not decoding.greedy and example_id is not None:
+        payload["seed"] = request_seed(decoding.seed, example_id) % 2**31
+    return payload
+
+
+def _parse_texts(answer: Any, example_ids: list[str], where: str, *, chat: bool) -> list[str]:
+    """The generated text of each prompt from a (chat) completions answer, in prompt order.
+
+    Raises
+    ------
+    AdapterError
+        For an error object, the wrong number of choices, an index that is not a prompt's,
+        or a choice without text; the message names the example and the field.
+    """
+    field = "message.content" if chat else "text"
+    first = f"{where}, example {example_ids[0]!r}"
+    if isinstance(answer, dict) and answer.get("error") is not None:
+        error = answer["error"]
+        message = error.get("message", error) if isinstance(error, dict) else error
+        raise AdapterError(f"{first}: the server answered an error object (field 'error'): {str(message)[:300]}")
+    choices = answer.get("choices") if isinstance(answer, dict) else None
+    if not isinstance(choices, list) or len(choices) != len(example_ids):
+        got = len(choices) if isinstance(choices, list) else "no"
+        raise AdapterError(f"{first}: the server answered {got} choices for {len(example_ids)} prompts "
+                           "(field 'choices').")
+    texts: list[str | None] = [None] * len(example_ids)
+    for position, choice in enumerate(choices):
+        index = choice.get("index", position) if isinstance(choice, dict) else position
+        if not isinstance(index, int) or isinstance(index, bool) or not 0 <= index < len(example_ids) \
+                or texts[index] is not None:
+            raise AdapterError(f"{where}, example {example_ids[min(position, len(example_ids) - 1)]!r}: choice "
+                               f"{position} has index {index!r:.20}, which matches no prompt of the request "
+                               f"(0 … {len(example_ids) - 1}, each once) (field 'choices[{position}].index').")
+        text = _choice_text(choice, chat)
+        if text is None:
+            raise AdapterError(f"{where}, example {example_ids[index]!r}: the answer has no text "
+                               f"(field 'choices[{position}].{field}').")
+        texts[index] = text
+    return [t for t in texts if t is not None]
+
+
+def _choice_text(choice: Any, chat: bool) -> str | None:
+    if not isinstance(choice, dict):
+        return None
+    if chat:
+        message = choice.get("message")
+        text = message.get("content") if isinstance(message, dict) else None
+    else:
+        text = choice.get("text")
+    return text if isinstance(text, str) else None
+
+
 def _numbers(values: Any, *, ints: bool) -> bool:
     """Whether ``values`` is a list of integers (``ints``) or of numbers and nulls."""
     if not isinstance(values, list):
@@ -490,18 +596,28 @@ def _numbers(values: Any, *, ints: bool) -> bool:
                for v in values)
 
 
+def _boolean(value: str) -> bool:
+    text = str(value).strip().lower()
+    if text in ("true", "1", "yes", "on"):
+        return True
+    if text in ("false", "0", "no", "off"):
+        return False
+    raise ValueError(value)
+
+
 def openai_compatible(base_url: str | None = None, **options: str) -> OpenAICompatible:
     """Factory of ``openai-compatible:URL[?model=NAME&...]`` (options: :class:`OpenAICompatibleConfig`)."""
     if not base_url:
         raise ConfigError("openai-compatible needs the API root: use --model openai-compatible:http://127.0.0.1:8000/v1?model=NAME.")
     types = {f.name: f.type for f in fields(OpenAICompatibleConfig)}
     typed: dict[str, Any] = {}
+    converters: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _boolean}
     for key, value in options.items():
         if key not in types or key == "base_url":
             raise ConfigError(f"Unknown openai-compatible option {key!r}. Valid options: "
                               f"{', '.join(k for k in types if k != 'base_url')}.")
         try:
-            typed[key] = {"int": int, "float": float}.get(str(types[key]), str)(value)
+            typed[key] = converters.get(str(types[key]), str)(value)
         except ValueError:
             raise ConfigError(f"openai-compatible option {key} must be a {types[key]}. Got {value!r} instead.") from None
     return OpenAICompatible(OpenAICompatibleConfig(base_url=base_url, **typed))

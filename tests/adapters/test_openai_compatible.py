@@ -76,18 +76,6 @@ def test_served_wrong_model_name_is_an_http_error(tiny_url: str) -> None:
         remote.text_nll(examples(["hi"]), LM)
 
 
-def test_server_asks_for_echo_and_no_generation(tiny_url: str) -> None:
-    import urllib.error
-    import urllib.request
-
-    body = json.dumps({"prompt": "hi", "max_tokens": 5, "echo": True, "logprobs": 1}).encode()
-    request = urllib.request.Request(tiny_url + "/completions", data=body, headers={"Content-Type": "application/json"})
-    with pytest.raises(urllib.error.HTTPError) as info:
-        urllib.request.urlopen(request, timeout=10)
-    assert info.value.code == 400
-    assert "only scores prompts: set max_tokens to 0" in json.loads(info.value.read())["error"]["message"]
-
-
 def test_serving_a_classifier_is_refused() -> None:
     from bench.serve import make_server
 
