@@ -34,8 +34,8 @@ domain and the run seed only, so every model sees the same exemplars.
 from __future__ import annotations
 
 import string
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -168,18 +168,35 @@ def build_requests(data: SuiteData, task: Task, examples: Mapping[str, Sequence[
     checked (:func:`check_choice_example`) and every template rendered here, so that bad
     input fails before any model runs.
     """
+    def request(example: Example, prompt: Prompt, _: object) -> ChoiceRequest:
+        return ChoiceRequest(example.id, prompt, continuations(example, task.format))
+
+    return _render(data, task, examples, num_fewshot, seed, _shot,
+                   lambda example: check_choice_example(data.suite, task, example), request)
+
+
+Request = TypeVar("Request")
+Checked = TypeVar("Checked")
+
+
+def _render(data: SuiteData, task: Task, examples: Mapping[str, Sequence[Example]], num_fewshot: int | None,
+            seed: int, shot: Callable[[SuiteData, Task, Example], Shot], check: Callable[[Example], Checked],
+            request: Callable[[Example, Prompt, Checked], Request]) -> dict[str, list[Request]]:
+    """Per domain, ``request(example, prompt, check(example))`` for each example (checked
+    before its template is rendered), its prompt rendered with the domain's exemplars
+    (``shot`` renders one)."""
     fmt = task.format
     k = fmt.num_fewshot if num_fewshot is None else num_fewshot
-    out: dict[str, list[ChoiceRequest]] = {}
+    out: dict[str, list[Request]] = {}
     for domain, items in examples.items():
-        shots = tuple(_shot(data, task, ex) for ex in fewshot_pool(data, task, domain, k, seed))
+        shots = tuple(shot(data, task, ex) for ex in fewshot_pool(data, task, domain, k, seed))
         requests = []
         for example in items:
-            check_choice_example(data.suite, task, example)
+            checked = check(example)
             where = f"Suite {data.suite.name!r}, task {task.name!r}, example {example.id!r}"
             description, question = _question(example, fmt, where)
             prompt = Prompt(question, description, shots, fmt.target_delimiter, fmt.fewshot_delimiter)
-            requests.append(ChoiceRequest(example.id, prompt, continuations(example, fmt)))
+            requests.append(request(example, prompt, checked))
         out[domain] = requests
     return out
 
@@ -214,17 +231,8 @@ def build_generation_requests(data: SuiteData, task: Task, examples: Mapping[str
     """One :class:`GenerationRequest` per example of ``examples`` (domain → test examples),
     rendered like :func:`build_requests`; every reference is checked here
     (:func:`check_references`), before any model runs."""
-    fmt = task.format
-    k = fmt.num_fewshot if num_fewshot is None else num_fewshot
-    out: dict[str, list[GenerationRequest]] = {}
-    for domain, items in examples.items():
-        shots = tuple(_generation_shot(data, task, ex) for ex in fewshot_pool(data, task, domain, k, seed))
-        requests = []
-        for example in items:
-            references = check_references(data.suite, task, example)
-            where = f"Suite {data.suite.name!r}, task {task.name!r}, example {example.id!r}"
-            description, question = _question(example, fmt, where)
-            prompt = Prompt(question, description, shots, fmt.target_delimiter, fmt.fewshot_delimiter)
-            requests.append(GenerationRequest(example.id, prompt, references))
-        out[domain] = requests
-    return out
+    def request(example: Example, prompt: Prompt, references: tuple[str, ...]) -> GenerationRequest:
+        return GenerationRequest(example.id, prompt, references)
+
+    return _render(data, task, examples, num_fewshot, seed, _generation_shot,
+                   lambda example: check_references(data.suite, task, example), request)
