@@ -17,7 +17,10 @@ lm-evaluation-harness's ``local-completions`` / ``local-chat-completions`` ask o
   under the model's prefix policy, token-id prompts used as sent; prompt ``i``'s sampler
   is seeded from ``(seed, str(i))``. ``echo`` puts the prompt before the text and its
   tokens before the generated ones in ``logprobs`` (lm-eval's ``max_tokens: 1, echo``
-  requests read ``token_logprobs[ctxlen:-1]``). ``max_tokens`` defaults to 16 (0 with echo).
+  requests read ``token_logprobs[ctxlen:-1]``). A generation the model ends with its EOS
+  token reports that token last in ``logprobs`` (no text; counted in ``completion_tokens``),
+  so the last prompt token is never taken for the generated one. ``max_tokens`` defaults
+  to 16 (0 with echo).
 - ``POST /v1/chat/completions`` renders ``messages`` with the model's chat template (and
   generation prompt) and generates after it; ``choices[0].message.content`` is the text.
 
@@ -277,12 +280,18 @@ def _generate(scorer: Any, ids: list[list[int]], decoding: Decoding) -> list[Any
 
 
 def _kept_tokens(scorer: Any, generated: Any) -> list[int]:
-    """The generated tokens that make up the (stop-cut) text."""
+    """The generated tokens that make up the (stop-cut) text, then the EOS token that ended it, if one did.
+
+    The EOS token has no text but is a generated token (as vLLM reports it): lm-eval's
+    ``max_tokens: 1, echo`` scoring drops the last token of ``token_logprobs`` as the
+    generated one, so a prompt after which the model ends must still get one.
+    """
     ids = list(generated.token_ids)
+    eos = [] if getattr(generated, "eos_id", None) is None else [int(generated.eos_id)]
     for k in range(len(ids) + 1):
         if len(scorer.decode(ids[:k])) >= len(generated.text):
-            return ids[:k]
-    return ids
+            return ids[:k] + (eos if k == len(ids) else [])
+    return ids + eos
 
 
 def _score(scorer: Any, prompts: Sequence[Prompt], top: int) -> list[Any]:

@@ -50,11 +50,15 @@ class Generated:
         every token up to the one that completed the stop).
     finish_reason
         ``"stop"`` (EOS or a stop sequence) or ``"length"`` (``max_new_tokens`` reached).
+    eos_id
+        The end-of-sequence token that ended it (generated after ``token_ids``, in neither
+        them nor the text), else ``None``.
     """
 
     text: str
     token_ids: tuple[int, ...]
     finish_reason: str
+    eos_id: int | None = None
 
 
 def sample_next(logits: torch.Tensor, decoding: Decoding, generator: torch.Generator | None) -> int:
@@ -145,7 +149,7 @@ def _advance(row: _Row, logits: torch.Tensor, decoding: Decoding, decode: Decode
     """Pick ``row``'s next token; whether the row is done (its result then set)."""
     token = sample_next(logits, decoding, row.generator)
     if token in eos_ids:
-        row.result = Generated(decode(row.tokens), tuple(row.tokens), "stop")
+        row.result = Generated(decode(row.tokens), tuple(row.tokens), "stop", token)
         return True
     row.tokens.append(token)
     if decoding.stop:
