@@ -145,13 +145,16 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str) -> str:
 def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     """For models with no in-domain set (zero-shot, leave-one-domain-out): one line per
     (suite, task, model, shown metric) saying which domains differ from the pooled rest
-    beyond chance (Holm-adjusted p < ``alpha``), or plainly that none does."""
+    beyond chance (Holm-adjusted p < ``alpha``), or plainly that none does; nothing where no
+    domain could be tested (every p-value NaN, e.g. a metric the model gave no values for)."""
     if gaps.empty or "domain_rest" not in set(gaps["kind"]):
         return []
     shown = {m for names in SUMMARY_METRICS.values() for m in names}
     rows = gaps[(gaps["kind"] == "domain_rest") & gaps["metric"].isin(shown)]
     notes = []
     for (suite, task, model, metric), part in rows.groupby(["suite", "task", "model", "metric"], sort=False):
+        if part["p_adjusted"].isna().all():
+            continue
         singles = part[~part["domain_b"].astype(str).str.startswith("group:")]
         hits = part[part["p_adjusted"] < alpha]
         where = f"{suite}/{task} {model} {metric}"

@@ -77,6 +77,13 @@ def test_no_difference_is_said_plainly() -> None:
            "for all 6 domains)." in chance_notes(gaps)
 
 
+def test_no_note_where_no_domain_could_be_tested() -> None:
+    _, gaps = _score(_records(dict.fromkeys(GROUPS, 0.7), seed=3))
+    gaps = gaps.copy()
+    gaps.loc[gaps["metric"] == "accuracy", "p_adjusted"] = np.nan  # as for a metric with no values (all NaN)
+    assert not any("accuracy" in note for note in chance_notes(gaps))
+
+
 def test_domain_groups_and_a_suite_name_with_a_slash_survive_run_json() -> None:
     from dataclasses import asdict
 
