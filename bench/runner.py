@@ -25,7 +25,13 @@ from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.openai_compatible import redact_spec
-from bench.adapters.validate import check_log_probs, check_loglikelihoods, check_nll, check_values
+from bench.adapters.validate import (
+    check_generations,
+    check_log_probs,
+    check_loglikelihoods,
+    check_nll,
+    check_values,
+)
 from bench.data import load_suite_data
 from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError
 from bench.killpoints import kill_point
@@ -44,7 +50,16 @@ from bench.suites.info import TaskInfo, task_info
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
 from bench.suites.types import Example
-from bench.textscores import bleu_from_stats, bleu_stats, chrf_from_stats, chrf_stats, exact_match, token_f1
+from bench.textscores import (
+    BLEU_STATS,
+    CHRF_STATS,
+    bleu_from_stats,
+    bleu_stats,
+    chrf_from_stats,
+    chrf_stats,
+    exact_match,
+    token_f1,
+)
 
 __all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", "RunConfig", "RunResult", "make_run_id", "run",
            "score_examples"]
@@ -694,26 +709,6 @@ GENERATION_COLUMN = "generation"
 to ``records.csv.gz``."""
 
 
-def check_generations(output: Any, ids: Sequence[str], where: str) -> list[str]:
-    """``output`` of ``generate`` as a list of ``len(ids)`` strings.
-
-    Raises
-    ------
-    AdapterError
-        If it is not a list (or tuple) of that many strings (naming ``where``, and the
-        example and field of the first bad item).
-    """
-    if not isinstance(output, list | tuple):
-        raise AdapterError(f"{where}: generate must return a list of {len(ids)} strings, got {type(output).__name__}.")
-    if len(output) != len(ids):
-        raise AdapterError(f"{where}: generate returned {len(output)} answers for {len(ids)} requests.")
-    for example_id, text in zip(ids, output, strict=True):
-        if not isinstance(text, str):
-            raise AdapterError(f"{where}: example {example_id!r}: field 'generation' must be a string, "
-                               f"got {type(text).__name__} {str(text)[:60]!r}.")
-    return list(output)
-
-
 def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest],
                    where: str) -> tuple[np.ndarray, np.ndarray]:
     """Per request, the NLL (nats) of its first reference after its prompt and the UTF-8
@@ -748,18 +743,19 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     texts = check_generations(output, ids, where)
     how = task.answer_normalization
     nll, n_bytes = _reference_nll(adapter, task, requests, where)
-    bleu = np.array([bleu_stats(t, r.references) for t, r in zip(texts, requests, strict=True)], dtype=np.int64)
-    chrf = np.array([chrf_stats(t, r.references) for t, r in zip(texts, requests, strict=True)], dtype=np.int64)
+    pairs = list(zip(texts, requests, strict=True))
+    bleu = np.array([bleu_stats(t, r.references) for t, r in pairs], dtype=np.int64).reshape(len(ids), BLEU_STATS)
+    chrf = np.array([chrf_stats(t, r.references) for t, r in pairs], dtype=np.int64).reshape(len(ids), CHRF_STATS)
     missing = np.full(len(ids), np.nan)
     columns: dict[str, Any] = {
         "example_id": np.array(ids, dtype=object), "target": missing, "prediction": missing,
-        "correct": np.array([exact_match(t, r.references, how) for t, r in zip(texts, requests, strict=True)]),
+        "correct": np.array([exact_match(t, r.references, how) for t, r in pairs]),
         "nll": nll,
-        "f1": np.array([token_f1(t, r.references, how) for t, r in zip(texts, requests, strict=True)]),
+        "f1": np.array([token_f1(t, r.references, how) for t, r in pairs]),
         "ref_bytes": n_bytes,
     }
-    columns |= {f"bleu_stat_{k}": bleu.reshape(len(ids), -1)[:, k] for k in range(bleu.reshape(len(ids), -1).shape[1])}
-    columns |= {f"chrf_stat_{k}": chrf.reshape(len(ids), -1)[:, k] for k in range(chrf.reshape(len(ids), -1).shape[1])}
+    columns |= {f"bleu_stat_{k}": bleu[:, k] for k in range(BLEU_STATS)}
+    columns |= {f"chrf_stat_{k}": chrf[:, k] for k in range(CHRF_STATS)}
     columns[GENERATION_COLUMN] = np.array(texts, dtype=object)
     return columns
 

@@ -6,6 +6,7 @@ Every failure raises :class:`~bench.errors.AdapterError` naming the adapter, the
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -13,7 +14,7 @@ from scipy.special import logsumexp
 
 from bench.errors import AdapterError
 
-__all__ = ["LOG_NORMALISATION_TOLERANCE", "check_log_probs", "check_loglikelihoods", "check_nll", "check_values"]
+__all__ = ["LOG_NORMALISATION_TOLERANCE", "check_generations", "check_log_probs", "check_loglikelihoods", "check_nll", "check_values"]
 
 LOG_NORMALISATION_TOLERANCE = 1e-4
 """Largest accepted ``|logsumexp(row)|`` of a row of log-probabilities."""
@@ -91,3 +92,23 @@ def check_loglikelihoods(value: Any, sizes: list[int], ids: list[str], where: st
                                f"({array.max():.6g}); expected summed log-probabilities (≤ 0).")
         arrays.append(array)
     return arrays
+
+
+def check_generations(output: Any, ids: Sequence[str], where: str) -> list[str]:
+    """``output`` of ``generate`` as a list of ``len(ids)`` strings.
+
+    Raises
+    ------
+    AdapterError
+        If it is not a list (or tuple) of that many strings (naming ``where``, and the
+        example and field of the first bad item).
+    """
+    if not isinstance(output, list | tuple):
+        raise AdapterError(f"{where}: generate must return a list of {len(ids)} strings, got {type(output).__name__}.")
+    if len(output) != len(ids):
+        raise AdapterError(f"{where}: generate returned {len(output)} answers for {len(ids)} requests.")
+    for example_id, text in zip(ids, output, strict=True):
+        if not isinstance(text, str):
+            raise AdapterError(f"{where}: example {example_id!r}: field 'generation' must be a string, "
+                               f"got {type(text).__name__} {str(text)[:60]!r}.")
+    return list(output)
