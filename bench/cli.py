@@ -714,13 +714,27 @@ def _add_statistics_options(parser: argparse.ArgumentParser, seed: str = "--seed
     group.add_argument("--permutations", type=int, default=2_000, metavar="N",
                        help="Monte Carlo permutations drawn first per test, more up to 10 x tests / alpha "
                             "where a p-value may be small (default: 2000; exact tests need none)")
+    group.add_argument("--gaps", type=_gap_kinds, default=None, metavar="KINDS",
+                       help="comma-separated gap kinds: id_ood, domain_rest, pairwise, best_worst, spread, "
+                            "'default' (all but pairwise) or 'all' (default: default)")
+
+
+def _gap_kinds(text: str) -> tuple[str, ...]:
+    from bench.errors import StatisticsError
+    from bench.scoring.options import parse_gap_kinds
+
+    try:
+        return parse_gap_kinds(text)
+    except StatisticsError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
 
 
 def _statistics_options(args: argparse.Namespace) -> StatisticsOptions:
     from bench.scoring.options import StatisticsOptions
 
+    kinds = {} if args.gaps is None else {"kinds": args.gaps}
     return StatisticsOptions(resamples=args.resamples, level=args.level, seed=args.stat_seed, method=args.method,
-                             permutations=args.permutations)
+                             permutations=args.permutations, **kinds)
 
 
 def _cmd_score(args: argparse.Namespace) -> int:

@@ -29,21 +29,31 @@ where :math:`m(A)` pools the examples of the domains in :math:`A`. The compariso
   (``domain_a = domain_b = "ALL"``, ``value_a`` the mean of the domain values), with the
   same upward bias and the same reading.
 
+``pairwise`` is computed only when asked for (:data:`~bench.scoring.options.DEFAULT_GAP_KINDS`).
+
 Each gap has an interval (``ci_method``: Newcombe's hybrid score interval for 0/1 metrics,
 a percentile bootstrap for ratio metrics (each metric's ``gap_interval``), the basic bootstrap for the range and the
 spread, or the method forced by the options; a BCa interval that cannot be computed
 says ``BCa->percentile``), a two-sided permutation-test p-value of the domain labels,
-:math:`P(|T^*| \\ge |T|)`, and a Holm-adjusted p-value over all the comparisons of the
-(model, task, metric). Beside each gap stands the minimum detectable gap
-(:func:`minimum_detectable_gap`). A domain with no examples gives NaN rows where it is
-compared alone and is named in ``missing`` where it was left out of a pooled side.
+:math:`P(|T^*| \\ge |T|)`, and a Holm-adjusted p-value. Beside each gap stands the minimum
+detectable gap (:func:`minimum_detectable_gap`). A domain with no examples gives NaN rows
+where it is compared alone and is named in ``missing`` where it was left out of a pooled
+side.
+
+Holm families follow the question (column ``family``; ``family_size`` counts its distinct
+tests): ``id_ood`` (the in-domain set against each out-of-domain domain), ``id_pooled``
+(against the pooled out-of-domain domains), ``domain_rest`` (each domain against the rest),
+``group_rest`` (each domain group against the rest), ``pairwise``, ``best_worst`` and
+``spread``, each of one (model, task, metric). Holm runs within a family over its
+*distinct* tests: rows that test the same split of the examples (with two domains, each
+against the rest) share one test and one adjusted p-value, and count once.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm
@@ -53,14 +63,21 @@ from bench.scoring.bootstrap import (
     Statistic,
     StratifiedBootstrap,
     _as_parts,
+    _distinct_rows,
+    _sorted_rows,
     check_resamples,
     make_rng,
     studentized_interval,
 )
 from bench.scoring.intervals import check_level, newcombe_interval
 from bench.scoring.metrics import Metric
-from bench.scoring.options import GAP_KINDS, StatisticsOptions
-from bench.scoring.permutation import permutation_test
+from bench.scoring.options import DEFAULT_GAP_KINDS, GAP_KINDS, StatisticsOptions
+from bench.scoring.permutation import (
+    ASYMPTOTIC_MIN,
+    permutation_results,
+    permutation_test,
+    subset_permutation_results,
+)
 
 __all__ = [
     "GAP_KINDS",
@@ -70,11 +87,14 @@ __all__ = [
     "domain_gaps",
     "domain_spread",
     "gap_statistic",
+    "gap_statistics",
     "holm",
     "minimum_detectable_gap",
     "permutation_test",
+    "pooled_statistics",
     "range_statistic",
     "ratio_variance",
+    "ratio_variances",
     "spread_statistic",
 ]
 
@@ -109,6 +129,8 @@ class Gap:
     mdg: float
     ci_method: str = ""
     missing: str = ""
+    family: str = ""
+    family_size: int = 0
 
 
 @dataclass(frozen=True)
@@ -150,6 +172,59 @@ def spread_statistic(metric: Metric) -> Statistic:
 
     def statistic(sums: np.ndarray) -> np.ndarray:
         return np.nanstd(metric.combine(sums), axis=-1)
+
+    return statistic
+
+
+def membership(sets: Sequence[Sequence[int]], n_strata: int) -> np.ndarray:
+    """The 0/1 matrix :math:`M_{sk} = 1[s \\in \\text{sets}_k]`, shape ``(n_strata, K)``."""
+    matrix = np.zeros((n_strata, len(sets)))
+    for k, members in enumerate(sets):
+        matrix[list(members), k] = 1.0
+    return matrix
+
+
+def set_sums(sums: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """The component sums of each set of strata, :math:`\\sum_s M_{sk} S_{\\dots sc}`: from sums
+    ``(..., S, C)`` and a :func:`membership` matrix ``(S, K)`` to ``(..., K, C)``, one matrix
+    product for all the sets (instead of a gather and a sum per set)."""
+    return np.swapaxes(np.swapaxes(sums, -1, -2) @ matrix, -1, -2)
+
+
+def pooled_statistics(metric: Metric, sets: Sequence[Sequence[int]], n_strata: int) -> Statistic:
+    """:math:`m(G_k)` of each set of strata :math:`G_k` at once: sums ``(..., S, C)`` to ``(..., K)``."""
+    matrix = membership(sets, n_strata)
+    return lambda sums: metric.combine(set_sums(sums, matrix))
+
+
+def gap_statistics(metric: Metric, pairs: Sequence[tuple[Sequence[int], Sequence[int]]], n_strata: int) -> Statistic:
+    """The signed gaps :math:`\\sigma (m(A_k) - m(B_k))` of several comparisons at once:
+    sums ``(..., S, C)`` to ``(..., K)`` (:func:`gap_statistic` for each pair, vectorised)."""
+    sign = 1.0 if metric.higher_is_better else -1.0
+    side_a = membership([a for a, _ in pairs], n_strata)
+    side_b = membership([b for _, b in pairs], n_strata)
+
+    def statistic(sums: np.ndarray) -> np.ndarray:
+        return sign * (metric.combine(set_sums(sums, side_a)) - metric.combine(set_sums(sums, side_b)))
+
+    return statistic
+
+
+def ratio_variances(pairs: Sequence[tuple[Sequence[int], Sequence[int] | None]], n_strata: int) -> Statistic:
+    """:func:`ratio_variance` of several sets (``b`` is ``None``) or differences at once:
+    moment sums ``(..., S, 5)`` to ``(..., K)``."""
+    sides = [membership([a for a, _ in pairs], n_strata),
+             membership([b if b is not None else () for _, b in pairs], n_strata)]
+
+    def statistic(sums: np.ndarray) -> np.ndarray:
+        total = np.zeros((*sums.shape[:-2], len(pairs)))
+        for matrix in sides:
+            s = set_sums(sums, matrix)
+            with np.errstate(divide="ignore", invalid="ignore"):
+                r = s[..., 0] / s[..., 1]
+                part = (s[..., 2] - 2 * r * s[..., 3] + r * r * s[..., 4]) / s[..., 1] ** 2
+            total = total + np.where(matrix.any(axis=0), part, 0.0)
+        return np.maximum(total, 0.0)
 
     return statistic
 
@@ -248,6 +323,7 @@ def domain_spread(values: Mapping[str, float], higher_is_better: bool) -> Domain
 @dataclass(frozen=True)
 class _Comparison:
     kind: str
+    family: str
     domain_a: str
     domain_b: str
     a: tuple[int, ...]
@@ -264,26 +340,27 @@ def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Seque
     out = []
     if "id_ood" in kinds and ids and oods:
         label = "+".join(domains[i] for i in ids)
-        out += [_Comparison("id_ood", label, domains[j], ids, (j,)) for j in oods]
-        out.append(_Comparison("id_ood", label, POOLED_OOD, ids, oods))
+        out += [_Comparison("id_ood", "id_ood", label, domains[j], ids, (j,)) for j in oods]
+        out.append(_Comparison("id_ood", "id_pooled", label, POOLED_OOD, ids, oods))
     if "domain_rest" in kinds and not ids and len(domains) > 1:
-        out += [_Comparison("domain_rest", REST, domains[j], tuple(i for i in everyone if i != j), (j,))
+        out += [_Comparison("domain_rest", "domain_rest", REST, domains[j], tuple(i for i in everyone if i != j), (j,))
                 for j in everyone]
         for group, members in groups.items():
             inside = tuple(index[d] for d in members if d in index)
             rest = tuple(i for i in everyone if i not in inside)
             if inside and rest:
-                out.append(_Comparison("domain_rest", REST, f"{GROUP_PREFIX}{group}", rest, inside))
+                out.append(_Comparison("domain_rest", "group_rest", REST, f"{GROUP_PREFIX}{group}", rest,
+                                       inside))
     if "pairwise" in kinds:
-        out += [_Comparison("pairwise", domains[i], domains[j], (i,), (j,))
+        out += [_Comparison("pairwise", "pairwise", domains[i], domains[j], (i,), (j,))
                 for i in range(len(domains)) for j in range(i + 1, len(domains))]
     if "best_worst" in kinds and len(domains) > 1:
         spread = domain_spread(dict(zip(domains, values, strict=True)), higher_is_better)
         if spread.worst_domain and spread.worst_domain != spread.best_domain:
-            out.append(_Comparison("best_worst", spread.best_domain, spread.worst_domain,
+            out.append(_Comparison("best_worst", "best_worst", spread.best_domain, spread.worst_domain,
                                    (index[spread.best_domain],), (index[spread.worst_domain],)))
     if "spread" in kinds and sum(math.isfinite(v) for v in values) > 1:
-        out.append(_Comparison("spread", "ALL", "ALL", everyone, everyone))
+        out.append(_Comparison("spread", "spread", "ALL", "ALL", everyone, everyone))
     return out
 
 
@@ -313,7 +390,7 @@ def _interval_method(kind: str, metric: Metric, method: str, binary: bool, momen
 def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: Sequence[str],
                 groups: Mapping[str, Sequence[str]] | None = None, resamples: int = 10_000, level: float = 0.95,
                 method: str = "BCa", seed: int | np.random.Generator | None = 0, permutations: int | None = None,
-                kinds: Sequence[str] = GAP_KINDS, where: str = "",
+                kinds: Sequence[str] = DEFAULT_GAP_KINDS, where: str = "",
                 bootstrap: StratifiedBootstrap | None = None, values: Sequence[float] | None = None) -> list[Gap]:
     """Every gap of one (model, task, metric) with interval, p-values and MDG.
 
@@ -355,9 +432,9 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     list of Gap
         ``id_ood`` (each OOD domain, then the pooled ``OOD``) or ``domain_rest`` (each
         domain, then each group), ``pairwise`` (suite order), ``best_worst``, ``spread``;
-        ``p_adjusted`` is Holm over all of them. A comparison that occurs twice (an
-        ``id_ood`` and a ``pairwise`` gap of the same two domains) shares one test, but
-        counts twice in the Holm family.
+        ``p_adjusted`` is Holm within the row's ``family`` over its distinct tests. A
+        comparison that occurs twice (an ``id_ood`` and a ``pairwise`` gap of the same two
+        domains) shares one permutation test.
 
     Raises
     ------
@@ -383,13 +460,115 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     kept = [parts[i] for i in present]
     boot = bootstrap if bootstrap is not None else StratifiedBootstrap(kept, n_resamples=resamples, rng=boot_rng)
     context = _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
-                       moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept))
+                       moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept),
+                       two_valued=_two_valued([_test_parts(metric, p) for p in kept]))
     intervals = _intervals(comparisons, context, boot, method)
+    keys = [_test_key(c, context) for c in comparisons]
+    sizes = _family_sizes(comparisons, keys, context)
+    tests = _p_values(comparisons, keys, context, perm_rng.spawn(len(comparisons)), sizes)
+    rows = [_gap(c, context, intervals[k], tests.get(keys[k], math.nan)) for k, c in enumerate(comparisons)]
+    adjusted = _holm_by_family(comparisons, keys, tests)
+    return [replace(g, p_adjusted=adjusted[k], family=c.family, family_size=sizes[c.family])
+            for k, (g, c) in enumerate(zip(rows, comparisons, strict=True))]
+
+
+def _test_key(c: _Comparison, context: _Context) -> tuple:
+    """The hypothesis a comparison tests, the same for rows that are one test: the two sides'
+    domains (with examples), unordered (with two domains, each against the rest is one
+    test); the range and the spread each test their own statistic."""
+    if c.kind in ("best_worst", "spread"):
+        return (c.kind,)
+    return tuple(sorted((context.kept(c.a), context.kept(c.b))))
+
+
+def _family_sizes(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context: _Context) -> dict[str, int]:
+    """The number of distinct tests of each Holm family (at least 1)."""
+    distinct: dict[str, set[tuple]] = {}
+    for c, key in zip(comparisons, keys, strict=True):
+        found = distinct.setdefault(c.family, set())
+        if _complete(c, context) and math.isfinite(_side_values(c, context)[2]):
+            found.add(key)
+    return {family: max(1, len(found)) for family, found in distinct.items()}
+
+
+def _holm_by_family(comparisons: Sequence[_Comparison], keys: Sequence[tuple], tests: Mapping[tuple, float]
+                    ) -> list[float]:
+    """Holm's adjustment within each family, over its distinct tests; rows that are one
+    test share one adjusted p-value."""
+    out = [math.nan] * len(comparisons)
+    for family in dict.fromkeys(c.family for c in comparisons):
+        members = [k for k, c in enumerate(comparisons) if c.family == family]
+        distinct = list(dict.fromkeys(keys[k] for k in members if keys[k] in tests))
+        adjusted = dict(zip(distinct, holm([tests[key] for key in distinct]), strict=True))
+        for k in members:
+            out[k] = float(adjusted.get(keys[k], math.nan))
+    return out
+
+
+def _p_values(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context: _Context,
+              rngs: Sequence[np.random.Generator], sizes: Mapping[str, int]) -> dict[tuple, float]:
+    """The permutation p-value of each distinct test (absent: undefined). The subsets of a
+    family against the pooled rest share their draws (:func:`subset_permutation_results`)
+    where no exact or asymptotic route applies."""
     tests: dict[tuple, float] = {}
-    rows = [_gap(c, context, intervals[k], rng, tests, family=len(comparisons))
-            for k, (c, rng) in enumerate(zip(comparisons, perm_rng.spawn(len(comparisons)), strict=True))]
-    adjusted = holm([g.p_value for g in rows])
-    return [Gap(**{**g.__dict__, "p_adjusted": float(p)}) for g, p in zip(rows, adjusted, strict=True)]
+    shared: dict[str, list[int]] = {}
+    seen: set[tuple] = set()
+    for k, c in enumerate(comparisons):
+        if keys[k] in seen or not (_complete(c, context) and math.isfinite(_side_values(c, context)[2])):
+            continue
+        seen.add(keys[k])
+        if c.family in ("domain_rest", "group_rest") and _needs_draws(c, context):
+            shared.setdefault(c.family, []).append(k)
+        elif c.kind in ("best_worst", "spread"):
+            shared.setdefault("all domains", []).append(k)
+        else:
+            tests[keys[k]] = _one_test(c, context, rngs[k], sizes[c.family])
+    for family, ks in shared.items():
+        chosen = [comparisons[k] for k in ks]
+        results = _all_domain_tests(chosen, context, rngs[ks[0]]) if family == "all domains" else \
+            _shared_tests(chosen, context, rngs[ks[0]], sizes[family])
+        tests.update({keys[k]: p for k, p in zip(ks, results, strict=True)})
+    return tests
+
+
+def _one_test(c: _Comparison, context: _Context, rng: np.random.Generator, family_size: int) -> float:
+    groups = [_test_parts(context.metric, np.concatenate([context.parts[i] for i in side])) for side in (c.a, c.b)]
+    return permutation_test(groups, gap_statistic(context.metric, [0], [1]), n_permutations=context.permutations,
+                            rng=rng, family_size=family_size, alpha=1 - context.level)
+
+
+def _all_domain_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np.random.Generator) -> list[float]:
+    """The range and the spread (families of one test each) from the same relabellings of
+    every domain's examples."""
+    metric = context.metric
+    groups = [_test_parts(metric, context.parts[i]) for i in sorted(context.position)]
+    statistics = [range_statistic(metric) if c.kind == "best_worst" else spread_statistic(metric) for c in comparisons]
+    results = permutation_results(groups, lambda sums: np.stack([f(sums) for f in statistics], axis=-1),
+                                  n_permutations=context.permutations, rng=rng, alpha=1 - context.level)
+    return [r.p_value for r in results]
+
+
+def _needs_draws(c: _Comparison, context: _Context) -> bool:
+    """A subset-against-rest test that takes Monte Carlo draws of index subsets: not two
+    distinct values (an exact test), not both sides of the asymptotic size."""
+    n_a, n_b = (sum(len(context.parts[i]) for i in side) for side in (c.a, c.b))
+    return not context.two_valued and min(n_a, n_b) < ASYMPTOTIC_MIN
+
+
+def _shared_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np.random.Generator,
+                  family_size: int) -> list[float]:
+    """Each comparison's side ``b`` against the pooled rest, with shared draws."""
+    metric = context.metric
+    present = [_test_parts(metric, context.parts[i]) for i in sorted(context.position)]
+    pooled = np.concatenate([_sorted_rows(p) for p in present])
+    total = pooled.sum(axis=0)
+    statistic = gap_statistic(metric, [0], [1])
+    subset_sums = [sum(_test_parts(metric, context.parts[i]).sum(axis=0) for i in c.b) for c in comparisons]
+    observed = [float(statistic(np.stack([total - b, b]))) for b in subset_sums]
+    sizes = [sum(len(context.parts[i]) for i in c.b) for c in comparisons]
+    results = subset_permutation_results(pooled, sizes, observed, statistic, n_permutations=context.permutations,
+                                         rng=rng, family_size=family_size, alpha=1 - context.level)
+    return [r.p_value for r in results]
 
 
 @dataclass(frozen=True)
@@ -403,6 +582,7 @@ class _Context:
     permutations: int
     moments: bool
     binary: bool
+    two_valued: bool
 
     def kept(self, members: Sequence[int]) -> tuple[int, ...]:
         """Positions in the bootstrap's strata of the members that have examples."""
@@ -412,19 +592,22 @@ class _Context:
         return [self.domains[i] for i in members if i not in self.position]
 
 
-def _statistic(c: _Comparison, context: _Context) -> tuple[Statistic, Statistic | None]:
-    metric = context.metric
-    if c.kind == "best_worst":
-        return range_statistic(metric), None
-    if c.kind == "spread":
-        return spread_statistic(metric), None
-    a, b = context.kept(c.a), context.kept(c.b)
-    return gap_statistic(metric, a, b), ratio_variance(a, b) if context.moments else None
+def _statistics(comparisons: Sequence[_Comparison], context: _Context, variance: bool) -> tuple[Statistic, Statistic]:
+    """The stacked gap statistics of two-sided comparisons, and their delta-method variances."""
+    pairs = [(context.kept(c.a), context.kept(c.b)) for c in comparisons]
+    n_strata = len(context.position)
+    return (gap_statistics(context.metric, pairs, n_strata),
+            ratio_variances(pairs, n_strata) if variance else _no_variance)
+
+
+def _no_variance(sums: np.ndarray) -> np.ndarray:
+    raise StatisticsError("This comparison has no variance statistic (no moment components).")
 
 
 def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: StratifiedBootstrap,
                method: str) -> list[tuple[float, float, float, str]]:
-    """``(low, high, bootstrap standard error, ci_method)`` of each comparison."""
+    """``(low, high, bootstrap standard error, ci_method)`` of each comparison (the standard
+    error is NaN for Newcombe's closed form, which needs none)."""
     out: list[tuple[float, float, float, str]] = [(math.nan, math.nan, math.nan, "")] * len(comparisons)
     by_method: dict[str, list[int]] = {}
     for k, c in enumerate(comparisons):
@@ -432,20 +615,19 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
             by_method.setdefault(_interval_method(c.kind, context.metric, method, context.binary,
                                                   context.moments), []).append(k)
     for chosen, ks in by_method.items():
-        pairs = [_statistic(comparisons[k], context) for k in ks]
-        stacked = _stack([p[0] for p in pairs])
         if chosen == "newcombe":
-            spread = boot.distribution(stacked).reshape(boot.n_resamples, -1).std(axis=0, ddof=1)
-            for j, k in enumerate(ks):
-                out[k] = (*_newcombe(comparisons[k], context), float(spread[j]), "newcombe")
+            for k in ks:
+                out[k] = (*_newcombe(comparisons[k], context), math.nan, "newcombe")
             continue
         if chosen == "basic":
-            for j, k in enumerate(ks):
-                out[k] = _basic_interval(boot, pairs[j][0], context.level)
+            for k in ks:
+                statistic = range_statistic(context.metric) if comparisons[k].kind == "best_worst" \
+                    else spread_statistic(context.metric)
+                out[k] = _basic_interval(boot, statistic, context.level)
             continue
+        stacked, variance = _statistics([comparisons[k] for k in ks], context, chosen == "studentized")
         if chosen == "studentized":
-            result = studentized_interval(boot, stacked, _stack([p[1] for p in pairs if p[1] is not None]),
-                                          level=context.level)
+            result = studentized_interval(boot, stacked, variance, level=context.level)
             used = "studentized"
         else:
             result = boot.interval(stacked, level=context.level, method=chosen)
@@ -467,10 +649,6 @@ def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: floa
     estimate = float(result.estimate)
     low, high = 2 * estimate - float(result.high), 2 * estimate - float(result.low)
     return max(0.0, low), max(0.0, high), float(result.standard_error), "basic"
-
-
-def _stack(statistics: Sequence[Statistic]) -> Statistic:
-    return lambda sums: np.stack([f(sums) for f in statistics], axis=-1)
 
 
 def _complete(c: _Comparison, context: _Context) -> bool:
@@ -505,25 +683,14 @@ def _test_parts(metric: Metric, parts: np.ndarray) -> np.ndarray:
     return parts[:, :2] if metric.values is not None else parts
 
 
-def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str], rng: np.random.Generator,
-         tests: dict[tuple, float], family: int = 1) -> Gap:
-    """One gap row; its permutation p-value has the resolution a Holm family of ``family`` tests needs."""
+def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str], p_value: float) -> Gap:
+    """One gap row (``p_adjusted`` is set by the family's Holm adjustment)."""
     metric, parts = context.metric, context.parts
     value_a, value_b, gap = _side_values(c, context)
     finite = math.isfinite(gap) and _complete(c, context)
-    present = [_test_parts(metric, parts[i]) for i in sorted(context.position)]
+    present = [parts[i] for i in sorted(context.position)]
     part_a = _test_parts(metric, np.concatenate([parts[i] for i in c.a]))
     part_b = _test_parts(metric, np.concatenate([parts[i] for i in c.b]))
-    key = (c.kind,) if c.kind in ("best_worst", "spread") else (c.a, c.b)
-    if key not in tests:
-        if c.kind == "best_worst":
-            groups, group_stat = present, range_statistic(metric)
-        elif c.kind == "spread":
-            groups, group_stat = present, spread_statistic(metric)
-        else:
-            groups, group_stat = [part_a, part_b], gap_statistic(metric, [0], [1])
-        tests[key] = permutation_test(groups, group_stat, n_permutations=context.permutations, rng=rng,
-                                      family_size=family, alpha=1 - context.level) if finite else math.nan
     low, high, se, ci_method = interval if finite else (math.nan, math.nan, math.nan, "")
     pooled = c.kind not in ("best_worst", "spread")
     mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - context.level, standard_error=se) \
@@ -531,8 +698,17 @@ def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float,
     drop = gap / abs(value_a) if finite and pooled and value_a != 0 else math.nan
     missing = context.missing(c.a) + context.missing(c.b)
     n_a, n_b = (len(part_a), len(part_b)) if pooled else (sum(len(p) for p in present), 0)
-    return Gap(c.kind, c.domain_a, c.domain_b, value_a, value_b, gap, low, high, tests[key], math.nan,
-               n_a, n_b, drop, mdg, ci_method, ";".join(missing))
+    return Gap(c.kind, c.domain_a, c.domain_b, value_a, value_b, gap, low, high, p_value if finite else math.nan,
+               math.nan, n_a, n_b, drop, mdg, ci_method, ";".join(missing))
+
+
+def _two_valued(parts: Sequence[np.ndarray]) -> bool:
+    """The pooled rows take at most two distinct values (a permutation test is exact)."""
+    distinct = [_distinct_rows(p) for p in parts]
+    if any(d is None for d in distinct):
+        return False
+    rows = np.concatenate([d[0] for d in distinct if d is not None])
+    return len(np.unique(rows, axis=0)) <= 2
 
 
 def _empty_gap(c: _Comparison, values: Sequence[float], domains: Sequence[str]) -> Gap:

@@ -10,10 +10,37 @@ from bench.errors import StatisticsError
 from bench.scoring.bootstrap import check_method, check_resamples
 from bench.scoring.intervals import check_level
 
-__all__ = ["GAP_KINDS", "METHOD_CHOICES", "SETTING_COLUMNS", "StatisticsOptions"]
+__all__ = ["DEFAULT_GAP_KINDS", "GAP_KINDS", "METHOD_CHOICES", "SETTING_COLUMNS", "StatisticsOptions",
+           "parse_gap_kinds"]
 
 GAP_KINDS = ("id_ood", "domain_rest", "pairwise", "best_worst", "spread")
 """Every kind of comparison in ``gaps.csv`` (see :mod:`bench.scoring.gaps`)."""
+
+DEFAULT_GAP_KINDS = ("id_ood", "domain_rest", "best_worst", "spread")
+"""The kinds computed unless asked otherwise (``bench run --gaps``): every kind but
+``pairwise``, whose :math:`D (D - 1) / 2` comparisons (1,596 for MMLU's 57 subjects) no
+summary reads."""
+
+
+def parse_gap_kinds(text: str) -> tuple[str, ...]:
+    """The gap kinds named by ``--gaps``: comma-separated kinds of :data:`GAP_KINDS`, where
+    ``default`` stands for :data:`DEFAULT_GAP_KINDS` and ``all`` for every kind.
+
+    Raises
+    ------
+    StatisticsError
+        For an empty list or an unknown kind (naming the valid ones).
+    """
+    named = [part.strip() for part in text.split(",") if part.strip()]
+    if not named:
+        raise StatisticsError(f"--gaps needs at least one gap kind. Valid: default, all, {', '.join(GAP_KINDS)}.")
+    expanded = {"default": DEFAULT_GAP_KINDS, "all": GAP_KINDS}
+    kinds = [kind for name in named for kind in expanded.get(name, (name,))]
+    unknown = [k for k in kinds if k not in GAP_KINDS]
+    if unknown:
+        raise StatisticsError(f"Unknown gap kind(s) {', '.join(map(repr, unknown))} in --gaps {text!r}. "
+                              f"Valid: default, all, {', '.join(GAP_KINDS)}.")
+    return tuple(k for k in GAP_KINDS if k in kinds)
 
 METHOD_CHOICES = ("auto", "studentized", "BCa", "percentile")
 """``method``: ``auto`` uses each metric's declared interval (``Metric.interval``,
@@ -41,7 +68,8 @@ class StatisticsOptions:
     permutations
         Monte Carlo permutations per test (at least 100); exact tests need none.
     kinds
-        Gap kinds to compute, a subset of :data:`GAP_KINDS`.
+        Gap kinds to compute, a subset of :data:`GAP_KINDS` (default
+        :data:`DEFAULT_GAP_KINDS`: ``pairwise`` is opt-in).
     """
 
     resamples: int = 10_000
@@ -49,7 +77,7 @@ class StatisticsOptions:
     seed: int = 0
     method: str = "auto"
     permutations: int = 2_000
-    kinds: tuple[str, ...] = GAP_KINDS
+    kinds: tuple[str, ...] = DEFAULT_GAP_KINDS
 
     def __post_init__(self) -> None:
         check_resamples(self.resamples, "resamples")

@@ -63,8 +63,8 @@ from bench.scoring.bootstrap import (
     make_rng,
 )
 
-__all__ = ["ASYMPTOTIC_MIN", "METHODS", "PermutationResult", "permutation_result", "permutation_test",
-           "permutations_needed"]
+__all__ = ["ASYMPTOTIC_MIN", "METHODS", "PermutationResult", "decided", "permutation_result", "permutation_results",
+           "permutation_test", "permutations_needed", "subset_permutation_results"]
 
 _REL_TOL = 1e-9
 ASYMPTOTIC_MIN = 1_000
@@ -152,34 +152,60 @@ def permutation_result(groups: Sequence[np.ndarray], statistic: Statistic, *, n_
                        family_size: int = 1, alpha: float = 0.05,
                        asymptotic_min: int | None = ASYMPTOTIC_MIN) -> PermutationResult:
     """:func:`permutation_test` with the route taken and the number of draws."""
+    return permutation_results(groups, lambda sums: np.asarray(statistic(sums))[..., None],
+                               n_permutations=n_permutations, rng=rng, max_elements=max_elements,
+                               family_size=family_size, alpha=alpha, asymptotic_min=asymptotic_min)[0]
+
+
+def permutation_results(groups: Sequence[np.ndarray], statistics: Statistic, *, n_permutations: int = 10_000,
+                        rng: int | np.random.Generator | None = None, max_elements: int = DEFAULT_CHUNK,
+                        family_size: int = 1, alpha: float = 0.05,
+                        asymptotic_min: int | None = ASYMPTOTIC_MIN) -> list[PermutationResult]:
+    """:func:`permutation_result` of ``K`` statistics of the same groups, from the same
+    relabellings: ``statistics`` maps sums ``(..., G, C)`` to ``(..., K)``. Each gets its
+    own p-value (the draws go on while any is undecided)."""
     n_permutations = check_resamples(n_permutations, "n_permutations")
     most = permutations_needed(family_size, alpha, n_permutations)
     parts = [_as_parts(g) for g in groups]
     sizes = np.array([len(g) for g in parts])
     if len(parts) < 2 or np.any(sizes == 0):
-        return PermutationResult(math.nan, "undefined", 0)
-    observed = float(statistic(np.stack([g.sum(axis=0) for g in parts])))
-    if not math.isfinite(observed):
-        return PermutationResult(math.nan, "undefined", 0)
-    threshold = abs(observed) * (1 - _REL_TOL) - 1e-12
+        return [PermutationResult(math.nan, "undefined", 0)]
+    observed = np.atleast_1d(np.asarray(statistics(np.stack([g.sum(axis=0) for g in parts])), dtype=np.float64))
+    if not np.isfinite(observed).all():
+        finite = np.flatnonzero(np.isfinite(observed))
+        kept = permutation_results(parts, lambda sums: np.asarray(statistics(sums))[..., finite],
+                                   n_permutations=n_permutations, rng=rng, max_elements=max_elements,
+                                   family_size=family_size, alpha=alpha, asymptotic_min=asymptotic_min) \
+            if finite.size else []
+        out = [PermutationResult(math.nan, "undefined", 0)] * len(observed)
+        for k, result in zip(finite, kept, strict=True):
+            out[k] = result
+        return out
+    threshold = np.abs(observed) * (1 - _REL_TOL) - 1e-12
     distinct = _pooled_distinct(parts)
     if distinct is not None and len(distinct[0]) == 1:
-        return PermutationResult(1.0, "constant", 0)
+        return [PermutationResult(1.0, "constant", 0)] * len(observed)
     rng = make_rng(rng)
     if distinct is not None:
         rows, counts = distinct
         if len(parts) == 2 and len(rows) == 2:
             total = sum(g.sum(axis=0) for g in parts)
-            p = _hypergeometric_p(rows, counts, int(sizes[0]), total, statistic, threshold)
-            return PermutationResult(p, "exact", 0)
-        draw = _discrete_sampler(rows, counts, sizes, statistic, threshold, rng)
-        return _adaptive(draw, n_permutations, most, alpha, "monte_carlo")
+            return [PermutationResult(_hypergeometric_p(rows, counts, int(sizes[0]), total, _column(statistics, k),
+                                                        float(threshold[k])), "exact", 0)
+                    for k in range(len(observed))]
+        draw = _discrete_sampler(rows, counts, sizes, statistics, threshold, rng)
+        return _adaptive(draw, n_permutations, most, alpha, "monte_carlo", family_size)
     if asymptotic_min is not None and sizes.min() >= asymptotic_min:
-        return _adaptive(_normal_sampler(parts, sizes, statistic, threshold, rng, max_elements),
-                         n_permutations, most, alpha, "asymptotic")
+        return _adaptive(_normal_sampler(parts, sizes, statistics, threshold, rng, max_elements),
+                         n_permutations, most, alpha, "asymptotic", family_size)
     pooled = np.concatenate([_sorted_rows(g) for g in parts])  # a canonical order: independent of record order
-    draw = _index_sampler(pooled, sizes, statistic, threshold, rng, max_elements)
-    return _adaptive(draw, n_permutations, most, alpha, "monte_carlo")
+    draw = _index_sampler(pooled, sizes, statistics, threshold, rng, max_elements)
+    return _adaptive(draw, n_permutations, most, alpha, "monte_carlo", family_size)
+
+
+def _column(statistics: Statistic, k: int) -> Statistic:
+    """Statistic ``k`` of a stacked statistic."""
+    return lambda sums: np.asarray(statistics(sums))[..., k]
 
 
 def _pooled_distinct(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarray] | None:
@@ -196,18 +222,134 @@ def _pooled_distinct(parts: Sequence[np.ndarray]) -> tuple[np.ndarray, np.ndarra
     return unique, np.bincount(inverse.ravel(), weights=counts, minlength=len(unique)).astype(np.int64)
 
 
-def _adaptive(draw_hits: Callable[[int], int], start: int, most: int, alpha: float, method: str) -> PermutationResult:
-    """Draw ``start`` relabellings, then double, up to ``most`` or until the p-value is
-    clearly above ``alpha``."""
-    hits, done, batch = 0, 0, start
+def _adaptive(draw_hits: Callable[[int], np.ndarray], start: int, most: int, alpha: float, method: str,
+              family_size: int = 1) -> list[PermutationResult]:
+    """Draw ``start`` relabellings, then double, up to ``most`` or until every decision is
+    certain (:func:`decided`); ``draw_hits(r)`` counts the hits of each statistic."""
+    hits, done = draw_hits(start), start
     while True:
-        hits += draw_hits(batch)
-        done += batch
-        estimate = hits / done
-        clearly_large = estimate - CLEAR_Z * math.sqrt(estimate * (1 - estimate) / done) > alpha
-        if done >= most or clearly_large:
-            return PermutationResult((1 + hits) / (1 + done), method, done)
+        if done >= most or decided(hits, done, alpha, family_size).all():
+            return [PermutationResult(float((1 + h) / (1 + done)), method, done) for h in hits]
         batch = min(done, most - done)
+        hits = hits + draw_hits(batch)
+        done += batch
+
+
+def decided(hits: np.ndarray, done: int, alpha: float, family_size: int) -> np.ndarray:
+    """Whether more draws could change a Holm decision at level ``alpha`` in a family of
+    ``family_size`` tests, for Monte Carlo p-values of ``hits`` among ``done`` draws.
+
+    A p-value whose estimate :math:`\\hat p = h / R` minus ``CLEAR_Z`` standard errors
+    :math:`\\sqrt{\\hat p (1 - \\hat p) / R}` exceeds ``alpha`` is clearly large: Holm never
+    rejects it. One whose reported value :math:`(1 + h) / (1 + R)` plus ``CLEAR_Z`` standard
+    errors is below ``alpha / family_size`` is clearly small: Holm rejects it at any step,
+    since its adjusted p-value is at most ``family_size`` times its own.
+    """
+    estimate = hits / done
+    se = np.sqrt(estimate * (1 - estimate) / done)
+    clearly_large = estimate - CLEAR_Z * se > alpha
+    clearly_small = (1 + hits) / (1 + done) + CLEAR_Z * se < alpha / family_size
+    return clearly_large | clearly_small
+
+
+def subset_permutation_results(pooled: np.ndarray, sizes: Sequence[int], observed: Sequence[float],
+                               statistic: Statistic, *, n_permutations: int = 10_000,
+                               rng: int | np.random.Generator | None = None, family_size: int = 1,
+                               alpha: float = 0.05, max_elements: int = DEFAULT_CHUNK) -> list[PermutationResult]:
+    """Permutation tests of several subsets against the rest of one pooled set, sharing draws.
+
+    Test :math:`t` compares a subset :math:`B_t` of :math:`k_t` = ``sizes[t]`` of the
+    ``pooled`` rows with the rest, :math:`A_t`; under the null every :math:`k_t`-subset is
+    equally likely. Each draw is one random order of the pooled rows, and test :math:`t`
+    takes its first :math:`k_t` rows as :math:`B^*_t`: a uniform :math:`k_t`-subset, so each
+    test's Monte Carlo p-value is exact, while one draw (a partial sort and a cumulative
+    sum, :math:`O(n + R \\max_t k_t)`) serves every test. The draws are adaptive as in
+    :func:`permutation_test`: ``n_permutations`` first, then doubling for the tests not
+    yet :func:`decided`, up to :func:`permutations_needed` of the family.
+
+    Parameters
+    ----------
+    pooled
+        Components of the pooled rows, shape ``(n, C)``, in a canonical order.
+    sizes
+        :math:`k_t`, each in ``[1, n - 1]``.
+    observed
+        The observed statistic of each test (NaN: an undefined test).
+    statistic
+        Maps sums ``(..., 2, C)`` (``A`` then ``B``) to ``(...)``.
+    n_permutations, rng, family_size, alpha, max_elements
+        As for :func:`permutation_test`.
+
+    Returns
+    -------
+    list of PermutationResult
+        Method ``monte_carlo`` (``undefined`` where ``observed`` is not finite).
+    """
+    n_permutations = check_resamples(n_permutations, "n_permutations")
+    most = permutations_needed(family_size, alpha, n_permutations)
+    pooled, k = _as_parts(pooled), np.asarray(sizes, dtype=np.int64)
+    values = np.asarray(observed, dtype=np.float64)
+    threshold = np.abs(values) * (1 - _REL_TOL) - 1e-12
+    hits, done = np.zeros(len(k), dtype=np.int64), 0
+    active = np.isfinite(values)
+    rng, batch = make_rng(rng), n_permutations
+    draws = np.zeros(len(k), dtype=np.int64)
+    while active.any():
+        live = np.flatnonzero(active)
+        hits[live] += _subset_hits(pooled, k[live], threshold[live], statistic, batch, rng, max_elements)
+        done += batch
+        draws[live] = done
+        active[live] = ~decided(hits[live], done, alpha, family_size) & (done < most)
+        batch = min(done, most - done)
+    return [PermutationResult((1 + h) / (1 + r), "monte_carlo", int(r)) if r else PermutationResult(math.nan, "undefined", 0)
+            for h, r in zip(hits, draws, strict=True)]
+
+
+def _subset_hits(pooled: np.ndarray, sizes: np.ndarray, threshold: np.ndarray, statistic: Statistic, n_draws: int,
+                 rng: np.random.Generator, max_elements: int) -> np.ndarray:
+    """Per test, the draws whose :math:`|T^*|` reaches its threshold (see
+    :func:`subset_permutation_results`)."""
+    n, c = pooled.shape
+    total, longest = pooled.sum(axis=0), int(sizes.max())
+    rows = max(1, PREFIX_ELEMENTS // n, max_elements // max(1, longest * c))
+    hits = np.zeros(len(sizes), dtype=np.int64)
+    for start in range(0, n_draws, rows):
+        r = min(rows, n_draws - start)
+        running = np.cumsum(pooled[_random_prefix(rng, r, n, longest)], axis=1)  # (r, longest, C)
+        subset = running[:, sizes - 1, :]  # (r, T, C)
+        sums = np.stack([total - subset, subset], axis=-2)
+        hits += _hits(statistic(sums), threshold)
+    return hits
+
+
+def _hits(values: np.ndarray, threshold: np.ndarray) -> np.ndarray:
+    """Per statistic (last axis), the draws (first axis) with :math:`|T^*| \\ge` its threshold."""
+    return np.sum(np.abs(values) >= threshold, axis=0)
+
+
+PREFIX_ELEMENTS = 1 << 22
+"""Bound on the index matrix (draws × rows) of one chunk of random prefixes."""
+SWAP_MAX = 4_096
+"""Longest prefix drawn by swaps; a longer one sorts random keys."""
+
+
+def _random_prefix(rng: np.random.Generator, r: int, n: int, length: int) -> np.ndarray:
+    """The first ``length`` entries of ``r`` independent uniform random permutations of
+    ``range(n)``, shape ``(r, length)``: a uniform random ordered sample without
+    replacement per row. By the first ``length`` swaps of Fisher–Yates, vectorised over
+    the rows (:math:`O(r\\,n)` to copy, :math:`O(r\\,\\text{length})` to swap), or by sorting
+    random keys when the prefix is long."""
+    if length > SWAP_MAX:
+        return np.argsort(rng.random((r, n)), axis=1)[:, :length]
+    order = np.broadcast_to(np.arange(n, dtype=np.int64), (r, n)).copy()
+    swap = rng.integers(np.arange(length), n, size=(r, length))
+    each = np.arange(r)
+    for i in range(length):
+        j = swap[:, i]
+        here = order[:, i].copy()
+        order[:, i] = order[each, j]
+        order[each, j] = here
+    return order[:, :length]
 
 
 def _hypergeometric_p(rows: np.ndarray, counts: np.ndarray, n_a: int, total: np.ndarray, statistic: Statistic,
@@ -231,9 +373,9 @@ def _hypergeometric_p(rows: np.ndarray, counts: np.ndarray, n_a: int, total: np.
 
 
 def _discrete_sampler(rows: np.ndarray, counts: np.ndarray, sizes: np.ndarray, statistic: Statistic,
-                      threshold: float, rng: np.random.Generator) -> Callable[[int], int]:
-    def draw(r: int) -> int:
-        return int(np.sum(np.abs(statistic(_hypergeometric_draws(counts, sizes, r, rng) @ rows)) >= threshold))
+                      threshold: np.ndarray, rng: np.random.Generator) -> Callable[[int], np.ndarray]:
+    def draw(r: int) -> np.ndarray:
+        return _hits(statistic(_hypergeometric_draws(counts, sizes, r, rng) @ rows), threshold)
 
     return draw
 
@@ -257,8 +399,8 @@ def _hypergeometric_draws(counts: np.ndarray, sizes: np.ndarray, n_draws: int, r
     return out
 
 
-def _normal_sampler(parts: Sequence[np.ndarray], sizes: np.ndarray, statistic: Statistic, threshold: float,
-                    rng: np.random.Generator, max_elements: int) -> Callable[[int], int]:
+def _normal_sampler(parts: Sequence[np.ndarray], sizes: np.ndarray, statistic: Statistic, threshold: np.ndarray,
+                    rng: np.random.Generator, max_elements: int) -> Callable[[int], np.ndarray]:
     """Hits among group sums drawn from their asymptotic (multivariate normal) permutation
     distribution (see the module docstring)."""
     n, c = int(sizes.sum()), parts[0].shape[1]
@@ -272,13 +414,13 @@ def _normal_sampler(parts: Sequence[np.ndarray], sizes: np.ndarray, statistic: S
     share = (sizes / n)[:, None]
     rows = max(1, max_elements // (g * c))
 
-    def draw(r: int) -> int:
-        hits = 0
+    def draw(r: int) -> np.ndarray:
+        hits = np.zeros(len(threshold), dtype=np.int64)
         for start in range(0, r, rows):
             m = min(rows, r - start)
             y = (rng.standard_normal((m, g, c)) @ root.T) * scale
             sums = sizes[:, None] * mean + y - share * y.sum(axis=1, keepdims=True)
-            hits += int(np.sum(np.abs(statistic(sums)) >= threshold))
+            hits += _hits(statistic(sums), threshold)
         return hits
 
     return draw
@@ -291,8 +433,8 @@ def _scatter(centred: np.ndarray) -> np.ndarray:
     return rows @ rows.T
 
 
-def _index_sampler(pooled: np.ndarray, sizes: np.ndarray, statistic: Statistic, threshold: float,
-                   rng: np.random.Generator, max_elements: int) -> Callable[[int], int]:
+def _index_sampler(pooled: np.ndarray, sizes: np.ndarray, statistic: Statistic, threshold: np.ndarray,
+                   rng: np.random.Generator, max_elements: int) -> Callable[[int], np.ndarray]:
     """Hits among random relabellings of the rows, in chunks of at most ``max_elements``."""
     n, c = pooled.shape
     constant = np.all(pooled == pooled[0], axis=0)
@@ -301,9 +443,10 @@ def _index_sampler(pooled: np.ndarray, sizes: np.ndarray, statistic: Statistic, 
     one_hot = _one_hot(dense)
     total = pooled.sum(axis=0)
     rows = max(1, max_elements // n)
+    starts = np.cumsum(sizes) - sizes
 
-    def draw(r_total: int) -> int:
-        hits = 0
+    def draw(r_total: int) -> np.ndarray:
+        hits = np.zeros(len(threshold), dtype=np.int64)
         for start in range(0, r_total, rows):
             r = min(rows, r_total - start)
             sums = np.empty((r, len(sizes), c))
@@ -313,12 +456,10 @@ def _index_sampler(pooled: np.ndarray, sizes: np.ndarray, statistic: Statistic, 
                 chosen = np.argpartition(rng.random((r, n)), sizes[small] - 1, axis=1)[:, : sizes[small]]
                 sums[:, small, varying] = gather_sums(dense, chosen, one_hot)
                 sums[:, 1 - small, varying] = total[varying] - sums[:, small, varying]
-            else:  # a random permutation, cut into the groups' sizes
+            else:  # a random permutation, cut into the groups' sizes: one segmented sum for all groups
                 order = rng.permuted(np.broadcast_to(np.arange(n), (r, n)), axis=1)
-                stops = np.cumsum(sizes)
-                for g, (begin, end) in enumerate(zip(stops - sizes, stops, strict=True)):
-                    sums[:, g, varying] = gather_sums(dense, order[:, begin:end], one_hot)
-            hits += int(np.sum(np.abs(statistic(sums)) >= threshold))
+                sums[:, :, varying] = np.add.reduceat(dense[order], starts, axis=1)
+            hits += _hits(statistic(sums), threshold)
         return hits
 
     return draw

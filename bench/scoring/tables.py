@@ -33,7 +33,14 @@ import pandas as pd
 
 from bench.errors import StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
-from bench.scoring.gaps import GROUP_PREFIX, POOLED_OOD, domain_gaps, domain_spread, ratio_variance
+from bench.scoring.gaps import (
+    GROUP_PREFIX,
+    POOLED_OOD,
+    domain_gaps,
+    domain_spread,
+    pooled_statistics,
+    ratio_variances,
+)
 from bench.scoring.intervals import wilson_interval
 from bench.scoring.metrics import METRICS, Metric, metrics_for
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
@@ -63,7 +70,8 @@ METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low
 METRIC_EXTRA_COLUMNS = ["ci_method", "fold", "train_domains", *SETTING_COLUMNS]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
                "p_value", "p_adjusted", "value_a", "value_b"]
-GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "fold", *SETTING_COLUMNS]
+GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "family", "family_size", "fold",
+                     *SETTING_COLUMNS]
 SPREAD_COLUMNS = ["model", "suite", "task", "metric", "worst_domain", "worst", "best_domain", "best",
                   "mean", "std", "range", "id_value", "ood_value", "relative_drop"]
 POOLED = "ALL"
@@ -219,11 +227,22 @@ def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool) 
     return {d: parts[rows[d]] if d in rows else empty for d in info.domains}
 
 
-def _labels(frame: pd.DataFrame, column: str, domain: str | None = None) -> str:
+def _labels(frame: pd.DataFrame, column: str) -> str:
+    """The distinct values of ``column`` (``;``-joined, in order of appearance)."""
     if column not in frame.columns:
         return ""
-    part = frame if domain is None else frame[frame["domain"] == domain]
-    return ";".join(str(v) for v in dict.fromkeys(part[column].fillna("").astype(str)))
+    return ";".join(str(v) for v in dict.fromkeys(frame[column].fillna("").astype(str)))
+
+
+def _domain_labels(frame: pd.DataFrame, column: str) -> dict[str | None, str]:
+    """:func:`_labels` of each domain's records, and of all of them (key ``None``), in one
+    grouping pass."""
+    out: dict[str | None, str] = {None: _labels(frame, column)}
+    if column in frame.columns:
+        texts = frame[column].fillna("").astype(str)
+        for domain, values in texts.groupby(frame["domain"], sort=False):
+            out[str(domain)] = ";".join(dict.fromkeys(values))
+    return out
 
 
 def _rows_of(info: TaskInfo, strata: dict[str, np.ndarray]) -> list[tuple[str, list[int]]]:
@@ -253,15 +272,14 @@ def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np
     sizes = [sum(len(kept[k]) for k in members) for _, members in labels]
     bounds = _metric_bounds(metric, [members for _, members in labels], kept, boot, options)
     extras = options.columns()
+    folds, trained = _domain_labels(frame, "fold"), _domain_labels(frame, "train_domains")
     rows = []
     for (label, _), value, n, (low, high, ci_method) in zip(labels, values, sizes, bounds, strict=True):
         finite = math.isfinite(value)
         low, high = (low, high) if finite else (math.nan, math.nan)
-        domain = label if label in strata else None
+        domain = label if label in strata else None  # a group or ALL: the labels of every record
         rows.append((*key, label, metric.name, value, low, high, n, ci_method if finite else "",
-                     _labels(frame, "fold", domain) if domain or label == POOLED else _labels(frame, "fold"),
-                     _labels(frame, "train_domains", domain) if domain or label == POOLED
-                     else _labels(frame, "train_domains"), *extras.values()))
+                     folds.get(domain, ""), trained.get(domain, ""), *extras.values()))
     return rows
 
 
@@ -287,9 +305,11 @@ def _metric_bounds(metric: Metric, sets: list[list[int]], kept: list[np.ndarray]
     if chosen == "studentized" and kept[0].shape[1] < 5:
         chosen = "BCa"
     live = [k for k, members in enumerate(sets) if members]
-    stat = _stack([_pooled_statistic(metric, sets[k]) for k in live])
+    n_strata = len(kept)
+    stat = pooled_statistics(metric, [sets[k] for k in live], n_strata)
     if chosen == "studentized":
-        result = studentized_interval(boot, stat, _stack([ratio_variance(sets[k]) for k in live]), level=options.level)
+        result = studentized_interval(boot, stat, ratio_variances([(sets[k], None) for k in live], n_strata),
+                                      level=options.level)
         used = "studentized"
     else:
         result = boot.interval(stat, level=options.level, method=chosen)
@@ -306,14 +326,6 @@ def _binary(kept: list[np.ndarray]) -> bool:
     return bool(np.all((rows[:, 1] == 1) & ((rows[:, 0] == 0) | (rows[:, 0] == 1))))
 
 
-def _pooled_statistic(metric: Metric, members: list[int]) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda sums: metric.combine(sums[..., members, :].sum(axis=-2))
-
-
-def _stack(statistics: list[Callable[[np.ndarray], np.ndarray]]) -> Callable[[np.ndarray], np.ndarray]:
-    return lambda sums: np.stack([f(sums) for f in statistics], axis=-1)
-
-
 def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
               frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
               domain_values: list[float]) -> list[tuple]:
@@ -325,7 +337,8 @@ def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.nd
                        bootstrap=boot, values=domain_values)
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
-             g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, fold,
+             g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, g.family,
+             g.family_size, fold,
              *extras.values()) for g in gaps]
 
 

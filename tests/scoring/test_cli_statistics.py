@@ -37,7 +37,7 @@ def test_score_recomputes_the_tables_from_the_records(run_dir: Path, capsys: pyt
         assert (table["stat_method"] == "auto").all()
     assert set(metrics.loc[metrics["metric"] == "accuracy", "ci_method"]) == {"wilson"}
     assert set(metrics.loc[metrics["metric"] == "mse", "ci_method"]) == {"studentized"}
-    assert set(gaps["kind"]) == {"id_ood", "pairwise", "best_worst", "spread"}
+    assert set(gaps["kind"]) == {"id_ood", "best_worst", "spread"}  # pairwise is opt-in (--gaps)
     assert gaps["mdg"].notna().any() and gaps["p_adjusted"].notna().any()
     assert len(gaps) == len(before)
     pd.testing.assert_series_equal(gaps["gap"], before["gap"])  # point estimates do not depend on options

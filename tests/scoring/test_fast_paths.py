@@ -115,14 +115,23 @@ def test_exact_test_of_a_statistic_not_monotone_in_the_count() -> None:
     assert p == pytest.approx(hypergeom.pmf(k, n, k1, n_a)[values >= observed * (1 - 1e-9) - 1e-12].sum())
 
 
-def test_permutations_reach_the_resolution_of_a_large_family() -> None:
+def test_a_clearly_small_p_value_stops_once_holm_rejects_it_at_any_step() -> None:
     rng = np.random.default_rng(1)
     a, b = _ratio(rng.normal(0, 1, 200)), _ratio(rng.normal(1, 1, 200))  # a sure difference
     result = permutation_result([a, b], gap_statistic(CE, [0], [1]), n_permutations=2_000, rng=0, family_size=121)
-    assert result.n_permutations == permutations_needed(121, 0.05) == 24_199
-    assert result.p_value == 1 / 24_200
+    # no hit in 2,000 draws: 1/2,001 = 5.0e-4 is not yet below 0.05/121 = 4.1e-4; after 4,000 it is
+    assert result.n_permutations == 4_000 < permutations_needed(121, 0.05) == 24_199
+    assert result.p_value == 1 / 4_001 < 0.05 / 121
     adjusted = holm([result.p_value] * 121)
-    assert adjusted.max() == pytest.approx(121 / 24_200) and adjusted.max() <= 0.05 / 10
+    assert adjusted.max() == pytest.approx(121 / 4_001) and adjusted.max() < 0.05
+
+
+def test_an_undecided_p_value_draws_up_to_the_family_resolution() -> None:
+    rng = np.random.default_rng(1)
+    a, b = _ratio(rng.normal(0, 1, 200)), _ratio(rng.normal(0.22, 1, 200))  # p near 0.02: undecided at m = 121
+    result = permutation_result([a, b], gap_statistic(CE, [0], [1]), n_permutations=2_000, rng=0, family_size=121)
+    assert 0.05 / 121 < result.p_value < 0.05
+    assert result.n_permutations == permutations_needed(121, 0.05) == 24_199
 
 
 def test_a_clearly_large_p_value_stops_after_the_first_draws() -> None:

@@ -22,6 +22,7 @@ from bench.scoring.gaps import (
     range_statistic,
 )
 from bench.scoring.metrics import get_metric
+from bench.scoring.options import GAP_KINDS
 from bench.scoring.permutation import permutation_test
 
 ACC = get_metric("classification", "accuracy")
@@ -103,7 +104,7 @@ def test_minimum_detectable_gap_for_accuracy_is_the_two_proportion_formula() -> 
 def test_gap_signs_kinds_and_values() -> None:
     strata = {"a": _ratio(RNG.random(200) < 0.9), "b": _ratio(RNG.random(200) < 0.6),
               "c": _ratio(RNG.random(200) < 0.7)}
-    gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=1_000, seed=0)
+    gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=1_000, seed=0, kinds=GAP_KINDS)
     kinds = [(g.kind, g.domain_a, g.domain_b) for g in gaps]
     assert kinds == [("id_ood", "a", "b"), ("id_ood", "a", "c"), ("id_ood", "a", "OOD"), ("pairwise", "a", "b"),
                      ("pairwise", "a", "c"), ("pairwise", "b", "c"), ("best_worst", "a", "b"),
@@ -111,8 +112,13 @@ def test_gap_signs_kinds_and_values() -> None:
     mean = {d: s[:, 0].mean() for d, s in strata.items()}
     assert math.isclose(gaps[0].gap, mean["a"] - mean["b"]) and gaps[0].gap > 0
     assert math.isclose(gaps[2].value_b, np.r_[strata["b"][:, 0], strata["c"][:, 0]].mean())
-    assert gaps[0].p_value == gaps[3].p_value  # the same test, counted twice by Holm
-    np.testing.assert_allclose([g.p_adjusted for g in gaps], holm([g.p_value for g in gaps]))
+    assert gaps[0].p_value == gaps[3].p_value  # the same test, in two families
+    assert [g.family for g in gaps] == ["id_ood", "id_ood", "id_pooled", "pairwise", "pairwise", "pairwise",
+                                        "best_worst", "spread"]
+    assert [g.family_size for g in gaps] == [2, 2, 1, 3, 3, 3, 1, 1]
+    for family in dict.fromkeys(g.family for g in gaps):  # Holm within each family
+        rows = [g for g in gaps if g.family == family]
+        np.testing.assert_allclose([g.p_adjusted for g in rows], holm([g.p_value for g in rows]))
     assert math.isclose(gaps[0].relative_drop, (mean["a"] - mean["b"]) / mean["a"])
     losses = domain_gaps({"a": _ratio([0.1, 0.2] * 20), "b": _ratio([0.5, 0.9] * 20)}, CE, in_domain=["a"],
                          resamples=200, kinds=["id_ood"])

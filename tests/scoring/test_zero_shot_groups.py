@@ -59,8 +59,13 @@ def test_planted_group_difference_is_found_and_every_number_recomputes() -> None
         pytest.approx(expected)
     assert rest.loc["group:humanities", "ci_method"] == "newcombe"
     assert rest.loc["group:humanities", "p_adjusted"] < 1e-6 and rest.loc["group:STEM", "gap"] < 0
-    family = rows["p_value"].to_numpy()  # Holm over every comparison of (model, task, metric)
-    np.testing.assert_allclose(rows["p_adjusted"], multipletests(family, method="holm")[1], atol=1e-12)
+    assert set(rest["family"]) == {"domain_rest", "group_rest"}
+    singles = rest.loc[list(GROUPS)]  # Holm within each family: the question it answers
+    np.testing.assert_allclose(singles["p_adjusted"], multipletests(singles["p_value"], method="holm")[1], atol=1e-12)
+    assert (singles["family_size"] == len(GROUPS)).all()
+    groups = rest.loc[["group:STEM", "group:humanities"]]  # two groups: each against the rest is one test
+    assert (groups["family_size"] == 1).all() and groups["p_value"].nunique() == 1
+    assert (groups["p_adjusted"] == groups["p_value"]).all()
     spread = rows[rows["kind"] == "spread"].iloc[0]
     values = acc.loc[list(GROUPS), "value"]
     assert spread["gap"] == pytest.approx(values.std(ddof=0)) and spread["value_a"] == pytest.approx(values.mean())
