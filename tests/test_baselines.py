@@ -6,7 +6,14 @@ import torch
 
 from bench.baselines import Majority, NgramTextModel, TrainConfig, Uniform
 from bench.baselines.features import HashedNgrams, tokenize
-from bench.baselines.text_model import batch_loss
+from bench.baselines.text_model import (
+    THREADS,
+    DenseAdam,
+    TaskTargets,
+    batch_loss,
+    task_targets,
+    torch_threads,
+)
 from bench.errors import CapabilityError, DataError
 from bench.suites import Example, Task
 
@@ -93,3 +100,76 @@ def test_regression_loss_is_mse_on_standardised_targets() -> None:
         out = outputs["rating"].squeeze(-1).numpy()
     expected = np.mean((out - (raw[:6] - raw.mean()) / raw.std()) ** 2)
     assert np.isclose(loss.item(), expected, rtol=1e-5)
+
+
+def test_dense_adam_equals_torch_adam_bit_for_bit() -> None:
+    """The heads' optimiser: torch.optim.Adam's parameters exactly, also for a parameter
+    that has no gradient on some steps (its moments and step count stay)."""
+    torch.manual_seed(0)
+    ours, theirs = [torch.nn.Linear(8, 3), torch.nn.Linear(8, 1)], [torch.nn.Linear(8, 3), torch.nn.Linear(8, 1)]
+    for mine, other in zip(ours, theirs, strict=True):
+        other.load_state_dict(mine.state_dict())
+    params = [[p for m in modules for p in m.parameters()] for modules in (ours, theirs)]
+    optimisers = [DenseAdam(params[0], lr=0.02), torch.optim.Adam(params[1], lr=0.02)]
+    for step in range(40):
+        x = torch.randn(16, 8)
+        for modules, optimiser in zip((ours, theirs), optimisers, strict=True):
+            optimiser.zero_grad()
+            loss = modules[0](x).pow(2).mean() + (modules[1](x).sum() if step % 3 == 0 else 0)
+            loss.backward()
+            optimiser.step()
+    assert all(torch.equal(a, b) for a, b in zip(*params, strict=True))
+
+
+def test_training_and_scoring_run_on_one_thread_and_restore_the_count() -> None:
+    before = torch.get_num_threads()
+    seen = []
+    with torch_threads():
+        seen.append(torch.get_num_threads())
+    model = NgramTextModel(config=SMALL)
+    model.fit(TRAIN, [CLS], seed=0)
+    model.log_probs(TRAIN[:3], CLS)
+    assert seen == [THREADS] and torch.get_num_threads() == before
+
+
+def test_fingerprint_follows_the_weights(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The digest of the weights is cached, and recomputed when they change."""
+    from bench.baselines import text_model
+
+    calls, digest = [], text_model.state_dict_digest
+    monkeypatch.setattr(text_model, "state_dict_digest", lambda net: calls.append(net) or digest(net))
+    model = NgramTextModel(config=SMALL)
+    model.fit(TRAIN, [CLS], seed=0)
+    first = model.fingerprint()
+    assert model.fingerprint() == first and len(calls) == 1
+    with torch.no_grad():
+        model.nets["sentiment"].heads["sentiment"].bias.add_(1.0)
+    changed = model.fingerprint()
+    assert changed != first and len(calls) == 2
+    model.fit(TRAIN, [CLS], seed=0)  # the same weights again, in new tensors
+    assert model.fingerprint() == first
+
+
+def test_batch_loss_of_a_task_every_example_has_equals_the_masked_loss() -> None:
+    targets = task_targets(TRAIN, CLS)
+    assert targets.every_row
+    partial = TaskTargets(CLS, np.arange(len(TRAIN)), targets.values)
+    partial.every_row = False  # the general path: look up which examples have the target
+    outputs = {"sentiment": torch.randn(5, 2)}
+    batch = np.array([7, 2, 29, 0, 11])
+    fast, slow = batch_loss(outputs, batch, {"sentiment": targets}), batch_loss(outputs, batch, {"sentiment": partial})
+    assert torch.equal(fast, slow)
+    assert not task_targets([TRAIN[0], Example("x", "d", "t", {}), TRAIN[1]], CLS).every_row
+
+
+def test_training_does_not_import_torch_dynamo() -> None:
+    """``torch.optim`` imports ``torch._dynamo`` (seconds of CPU) on first use; the n-gram
+    model trains without it."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from bench.baselines import source_only; from bench.suites import Example, Task; "
+            "t = Task('s', 'classification', ('a', 'b')); "
+            "source_only().fit([Example(str(i), 'd', 'good' if i % 2 else 'bad', {'s': i % 2}) for i in range(8)], "
+            "[t], seed=0); assert 'torch._dynamo' not in sys.modules, 'torch._dynamo imported'")
+    subprocess.run([sys.executable, "-c", code], check=True)

@@ -29,6 +29,7 @@ from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.strategies import FineTuneConfig, sample_labelled
 from bench.baselines.text_model import (
+    DenseAdam,
     TaskTargets,
     supports_task,
     task_targets,
@@ -68,7 +69,8 @@ def shared_encoder() -> TextEncoder:
 
 @dataclass(frozen=True)
 class HeadConfig:
-    """Training of the linear heads: Adam, ``epochs`` passes in batches of ``batch_size``."""
+    """Training of the linear heads: Adam (:class:`~bench.baselines.text_model.DenseAdam`),
+    ``epochs`` passes in batches of ``batch_size``."""
 
     epochs: int = 30
     batch_size: int = 32
@@ -89,7 +91,7 @@ def train_heads(heads: nn.ModuleDict, features: torch.Tensor, targets: Mapping[s
         hidden = features[torch.from_numpy(batch)]
         return {name: head(hidden) for name, head in heads.items()}
 
-    train_loop(forward, [torch.optim.Adam(heads.parameters(), lr=lr)], len(features), targets, epochs=epochs,
+    train_loop(forward, [DenseAdam(heads.parameters(), lr=lr)], len(features), targets, epochs=epochs,
                batch_size=batch_size, regression_weight=regression_weight, seed=seed)
 
 

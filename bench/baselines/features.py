@@ -7,9 +7,10 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+import numpy as np
 import torch
 
-__all__ = ["HashedNgrams", "tokenize"]
+__all__ = ["HashedNgrams", "bag", "tokenize"]
 
 _TOKEN = re.compile(r"\w[\w'-]*|[^\w\s]")
 
@@ -43,9 +44,20 @@ class HashedNgrams:
         grams = [" ".join(tokens[i : i + n]) for n in range(1, self.max_n + 1) for i in range(len(tokens) - n + 1)]
         return [zlib.crc32(g.encode()) % self.n_buckets for g in grams] or [0]
 
+    def arrays(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """The ids of each text (:meth:`ids`) as an int64 array."""
+        return [np.array(self.ids(t), dtype=np.int64) for t in texts]
+
     def __call__(self, texts: Sequence[str]) -> tuple[torch.Tensor, torch.Tensor]:
         """``(ids, offsets)``: the flat ids of all texts and where each text starts."""
-        per_text = [self.ids(t) for t in texts]
-        offsets = torch.tensor([0] + [len(ids) for ids in per_text[:-1]], dtype=torch.long).cumsum(0)
-        flat = torch.tensor([i for ids in per_text for i in ids], dtype=torch.long)
-        return flat, offsets
+        return bag(self.arrays(texts))
+
+
+def bag(arrays: Sequence[np.ndarray]) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids, offsets)`` of :class:`torch.nn.EmbeddingBag` for id arrays: their
+    concatenation and the position where each starts."""
+    lengths = np.fromiter((len(a) for a in arrays), dtype=np.int64, count=len(arrays))
+    offsets = np.zeros(len(arrays), dtype=np.int64)
+    np.cumsum(lengths[:-1], out=offsets[1:])
+    flat = np.concatenate(arrays) if len(arrays) else np.zeros(0, dtype=np.int64)
+    return torch.from_numpy(flat), torch.from_numpy(offsets)

@@ -18,15 +18,24 @@ weights need only the rows that training touched. The embedding is trained with
 :class:`RowAdam`, SparseAdam's update ("lazy" Adam: only the rows of a batch's n-grams
 and their moments change) applied to a dense block of just those rows, which costs a
 fraction of :class:`torch.optim.SparseAdam`'s coalescing of sparse gradients; the heads
-with :class:`torch.optim.Adam`. Both trainers of the package (this one and the heads of
-:mod:`bench.baselines.encoder_model`) run the one loop :func:`train_loop`.
+with :class:`DenseAdam`, :class:`torch.optim.Adam`'s update without the ``torch._dynamo``
+import (seconds of CPU) that the first ``torch.optim`` optimiser of a process costs. Both
+trainers of the package (this one and the heads of :mod:`bench.baselines.encoder_model`)
+run the one loop :func:`train_loop`.
+
+Training and scoring run torch on one thread (:func:`torch_threads`): a batch touches a
+few thousand numbers per operation, less than what splitting it across threads costs; on a
+loaded machine a thread waiting for a descheduled partner also spins, which multiplied the
+CPU time of a training step by more than 10. One thread also makes the weights the same
+on every machine, whatever its core count.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
 from typing import Any, Protocol
 
 import numpy as np
@@ -35,12 +44,28 @@ from torch import nn
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
-from bench.baselines.features import HashedNgrams
+from bench.baselines.features import HashedNgrams, bag
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.suites.types import Example, Task
 
-__all__ = ["NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss", "minibatches",
-           "supports_task", "task_targets", "train_loop", "train_net"]
+__all__ = ["DenseAdam", "NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss",
+           "minibatches", "supports_task", "task_targets", "torch_threads", "train_loop", "train_net"]
+
+THREADS = 1
+"""Torch intra-op threads of training and scoring (see the module docstring)."""
+
+
+@contextmanager
+def torch_threads(n: int = THREADS) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads, then restore the previous count."""
+    previous = torch.get_num_threads()
+    if previous != n:
+        torch.set_num_threads(n)
+    try:
+        yield
+    finally:
+        if previous != n:
+            torch.set_num_threads(previous)
 
 
 @dataclass(frozen=True)
@@ -122,6 +147,11 @@ class TaskTargets:
     values: torch.Tensor
     mean: float = 0.0
     std: float = 1.0
+    every_row: bool = field(init=False)
+
+    def __post_init__(self) -> None:
+        # rows are sorted and unique: every example has the target iff rows == 0, 1, …, n - 1
+        self.every_row = len(self.rows) > 0 and int(self.rows[-1]) == len(self.rows) - 1
 
 
 def task_targets(train: Sequence[Example], task: Task, *, mean: float | None = None,
@@ -173,12 +203,14 @@ def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: 
     """
     total = torch.zeros(())
     for name, target in targets.items():
-        mask = np.isin(batch, target.rows)
-        if not mask.any():
-            continue
-        positions = np.searchsorted(target.rows, batch[mask])
-        out = outputs[name][torch.from_numpy(np.nonzero(mask)[0])]
-        wanted = target.values[torch.from_numpy(positions)]
+        if target.every_row:  # the common case: every example of the batch has the target
+            out, wanted = outputs[name], target.values[torch.from_numpy(batch)]
+        else:
+            mask = np.isin(batch, target.rows)
+            if not mask.any():
+                continue
+            out = outputs[name][torch.from_numpy(np.nonzero(mask)[0])]
+            wanted = target.values[torch.from_numpy(np.searchsorted(target.rows, batch[mask]))]
         if target.task.kind == "classification":
             total = total + nn.functional.cross_entropy(out, wanted)
         else:
@@ -194,12 +226,6 @@ def supports_task(model: Adapter, task: Task) -> bool:
         return True
     saved = getattr(model, "targets", {}).get(task.name)
     return saved is not None and saved.task.kind == task.kind and saved.task.choices == task.choices
-
-
-def _bag(id_lists: Sequence[list[int]]) -> tuple[torch.Tensor, torch.Tensor]:
-    lengths = torch.tensor([0] + [len(ids) for ids in id_lists[:-1]], dtype=torch.long)
-    flat = torch.tensor([i for ids in id_lists for i in ids], dtype=torch.long)
-    return flat, lengths.cumsum(0)
 
 
 def minibatches(n: int, *, epochs: int, batch_size: int, seed: int) -> Iterator[np.ndarray]:
@@ -274,8 +300,65 @@ class RowAdam:
         self._rows = self._block = None
 
 
+class DenseAdam:
+    """:class:`torch.optim.Adam`'s update (its CPU single-tensor path, no weight decay) for
+    a few small dense parameters, without ``torch.optim``.
+
+    For each parameter :math:`p` with a gradient :math:`g` after :meth:`step`'s
+    :math:`t`-th call that found one (a parameter without a gradient keeps its moments and
+    its count :math:`t`, as in :class:`torch.optim.Adam`),
+
+    .. math::
+        m \\leftarrow \\beta_1 m + (1 - \\beta_1) g, \\quad
+        v \\leftarrow \\beta_2 v + (1 - \\beta_2) g^2, \\quad
+        p \\leftarrow p - \\frac{\\eta}{1 - \\beta_1^t}
+                      \\frac{m}{\\sqrt{v} / \\sqrt{1 - \\beta_2^t} + \\epsilon},
+
+    computed with the same tensor operations in the same order, so the parameters equal
+    :class:`torch.optim.Adam`'s bit for bit. :class:`torch.optim.Adam` itself would import
+    ``torch._dynamo`` on first use, seconds of CPU per process for a model that trains in
+    less than a second per fold.
+
+    Parameters
+    ----------
+    params
+        The parameters, updated in place.
+    lr, betas, eps
+        As for :class:`torch.optim.Adam`.
+    """
+
+    def __init__(self, params: Iterable[torch.Tensor], *, lr: float, betas: tuple[float, float] = (0.9, 0.999),
+                 eps: float = 1e-8) -> None:
+        self.params = list(params)
+        self.lr, self.betas, self.eps = lr, betas, eps
+        self.exp_avg = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.exp_avg_sq = [torch.zeros_like(p, memory_format=torch.preserve_format) for p in self.params]
+        self.steps = [0] * len(self.params)
+
+    def zero_grad(self) -> None:
+        """Drop the gradients (``set_to_none``, as :class:`torch.optim.Adam` does by default)."""
+        for param in self.params:
+            param.grad = None
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """Update every parameter that has a gradient."""
+        beta1, beta2 = self.betas
+        for i, param in enumerate(self.params):
+            if param.grad is None:
+                continue
+            grad, exp_avg, exp_avg_sq = param.grad, self.exp_avg[i], self.exp_avg_sq[i]
+            self.steps[i] += 1
+            step = float(self.steps[i])
+            exp_avg.lerp_(grad, 1 - beta1)
+            exp_avg_sq.mul_(beta2).addcmul_(grad, grad, value=1 - beta2)
+            step_size = self.lr / (1 - beta1**step)
+            denom = (exp_avg_sq.sqrt() / (1 - beta2**step) ** 0.5).add_(self.eps)
+            param.addcdiv_(exp_avg, denom, value=-step_size)
+
+
 class _Optimiser(Protocol):
-    """What :func:`train_loop` needs of an optimiser (``torch.optim`` ones and :class:`RowAdam`)."""
+    """What :func:`train_loop` needs of an optimiser (``torch.optim`` ones, :class:`RowAdam`, :class:`DenseAdam`)."""
 
     def zero_grad(self) -> None: ...
 
@@ -290,26 +373,30 @@ def train_loop(forward: Callable[[np.ndarray], Mapping[str, torch.Tensor]], opti
     For each mini-batch of :func:`minibatches` (a fresh permutation per epoch from a
     generator seeded with ``seed``): ``forward(batch)`` gives the head outputs of the
     batch's examples, :func:`batch_loss` their summed task loss, then every optimiser
-    clears its gradients, the loss is back-propagated and every optimiser steps.
+    clears its gradients, the loss is back-propagated and every optimiser steps; torch
+    runs on :data:`THREADS` threads meanwhile (:func:`torch_threads`).
     """
-    for batch in minibatches(n, epochs=epochs, batch_size=batch_size, seed=seed):
-        loss = batch_loss(forward(batch), batch, targets, regression_weight)
-        for optimiser in optimisers:
-            optimiser.zero_grad()
-        loss.backward()
-        for optimiser in optimisers:
-            optimiser.step()
+    with torch_threads():
+        for batch in minibatches(n, epochs=epochs, batch_size=batch_size, seed=seed):
+            loss = batch_loss(forward(batch), batch, targets, regression_weight)
+            for optimiser in optimisers:
+                optimiser.zero_grad()
+            loss.backward()
+            for optimiser in optimisers:
+                optimiser.step()
 
 
-def train_net(net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, TaskTargets], *, epochs: int,
-              batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
-    """Train ``net`` in place on hashed n-gram ids with :func:`train_loop`: the embedding
-    by :class:`RowAdam`, the heads by :class:`torch.optim.Adam`, both at rate ``lr``."""
+def train_net(net: NgramNet, ids: Sequence[Sequence[int] | np.ndarray], targets: Mapping[str, TaskTargets], *,
+              epochs: int, batch_size: int, lr: float, regression_weight: float, seed: int) -> None:
+    """Train ``net`` in place on hashed n-gram ids (one list or int64 array per example)
+    with :func:`train_loop`: the embedding by :class:`RowAdam`, the heads by
+    :class:`DenseAdam`, both at rate ``lr``."""
     rows = RowAdam(net.embedding.weight, lr=lr)
-    heads = torch.optim.Adam(list(net.heads.parameters()), lr=lr)
+    heads = DenseAdam(net.heads.parameters(), lr=lr)
+    arrays = [np.asarray(i, dtype=np.int64) for i in ids]
 
     def forward(batch: np.ndarray) -> dict[str, torch.Tensor]:
-        hidden = rows.embed(*_bag([ids[i] for i in batch]))
+        hidden = rows.embed(*bag([arrays[i] for i in batch]))
         return {name: head(hidden) for name, head in net.heads.items()}
 
     net.train()
@@ -343,6 +430,7 @@ class NgramTextModel(Adapter):
         self.featurizer = HashedNgrams(self.config.n_buckets, self.config.max_n)
         self.nets: dict[str, NgramNet] = {}  # task name -> network (one shared by all tasks if joint)
         self.targets: dict[str, TaskTargets] = {}
+        self._digests: tuple[tuple[tuple[str, int, int], ...], list[bytes]] | None = None
 
     @property
     def trains_all_tasks(self) -> bool:
@@ -361,6 +449,7 @@ class NgramTextModel(Adapter):
         if not train:
             raise DataError(f"Model {self.name!r} got no training examples.")
         self.targets = {t.name: task_targets(train, t) for t in tasks}
+        self._digests = None
         ids = self._ids(train)
         self.nets = {}
         for group in ([tasks] if self.joint else [[t] for t in tasks]):
@@ -371,12 +460,13 @@ class NgramTextModel(Adapter):
             for t in group:
                 self.nets[t.name] = net
 
-    def _ids(self, examples: Sequence[Example]) -> list[list[int]]:
-        return [self.featurizer.ids(ex.text) for ex in examples]
+    def _ids(self, examples: Sequence[Example]) -> list[np.ndarray]:
+        return self.featurizer.arrays([ex.text for ex in examples])
 
-    def _train(self, net: NgramNet, ids: Sequence[list[int]], targets: Mapping[str, TaskTargets], *, seed: int,
+    def _train(self, net: NgramNet, ids: Sequence[np.ndarray], targets: Mapping[str, TaskTargets], *, seed: int,
                epochs: int | None = None, lr: float | None = None, batch_size: int | None = None) -> None:
         cfg = self.config
+        self._digests = None
         train_net(net, ids, targets, epochs=epochs or cfg.epochs, batch_size=batch_size or cfg.batch_size,
                   lr=lr or cfg.lr, regression_weight=cfg.regression_weight, seed=seed)
 
@@ -397,12 +487,12 @@ class NgramTextModel(Adapter):
     def _outputs(self, examples: Sequence[Example], task: Task) -> torch.Tensor:
         net = self.net_for(task)
         flat, offsets = self.featurizer([ex.text for ex in examples])
-        with torch.inference_mode():
+        with torch.inference_mode(), torch_threads():
             return net(flat, offsets)[task.name].float()
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
-        logits = self._outputs(examples, task)
-        return torch.log_softmax(logits.double(), dim=-1).numpy()
+        with torch_threads():  # a 64 × k log-softmax: on 2 threads 5 ms of CPU under load
+            return torch.log_softmax(self._outputs(examples, task).double(), dim=-1).numpy()
 
     def predict_values(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         target = self.targets[task.name]
@@ -416,5 +506,11 @@ class NgramTextModel(Adapter):
         return {"config": asdict(self.config), "joint": self.joint}
 
     def fingerprint(self) -> str:
-        digests = [state_dict_digest(net) for _, net in sorted(self.nets.items())]
-        return config_fingerprint(self.name, {"class": type(self).__qualname__, **self.options()}, *digests)
+        """The name, options and weights' digest; the digest (SHA-256 of 32 MB per network
+        at the default size) is computed again only when a tensor changed since the last
+        call (its version counter or storage) and after every training."""
+        nets = sorted(self.nets.items())
+        versions = tuple((name, t.data_ptr(), t._version) for name, net in nets for t in net.state_dict().values())
+        if self._digests is None or self._digests[0] != versions:
+            self._digests = versions, [state_dict_digest(net) for _, net in nets]
+        return config_fingerprint(self.name, {"class": type(self).__qualname__, **self.options()}, *self._digests[1])

@@ -22,8 +22,16 @@ import numpy as np
 import pytest
 import torch
 
-from bench.baselines.features import HashedNgrams
-from bench.baselines.text_model import NgramNet, RowAdam, TrainConfig, _bag, batch_loss, minibatches, task_targets
+from bench.baselines.features import HashedNgrams, bag
+from bench.baselines.text_model import (
+    NgramNet,
+    RowAdam,
+    TrainConfig,
+    batch_loss,
+    minibatches,
+    task_targets,
+    torch_threads,
+)
 from bench.data import load_suite_data
 from bench.suites import load_suite
 
@@ -39,7 +47,7 @@ def split() -> dict:
     task = suite.task("sentiment")
     train = data.domains["books"].train
     tests = [ex for name, d in data.domains.items() for ex in d.test]
-    return {"ids": [featurizer.ids(ex.text) for ex in train], "targets": {task.name: task_targets(train, task)},
+    return {"ids": featurizer.arrays([ex.text for ex in train]), "targets": {task.name: task_targets(train, task)},
             "test": featurizer([ex.text for ex in tests]), "labels": np.array([ex.targets[task.name] for ex in tests])}
 
 
@@ -62,16 +70,17 @@ def _train(option: str, ids: list, targets: dict, epochs: int) -> tuple[NgramNet
     """Train; return the net and the seconds spent in forward + backward and in the step."""
     net, forward, optimisers = _setup(option)
     passes = steps = 0.0
-    for batch in minibatches(len(ids), epochs=epochs, batch_size=CONFIG.batch_size, seed=0):
-        started = time.perf_counter()
-        loss = batch_loss({"sentiment": forward(*_bag([ids[i] for i in batch]))}, batch, targets)
-        for optimiser in optimisers:
-            optimiser.zero_grad()
-        loss.backward()
-        middle = time.perf_counter()
-        for optimiser in optimisers:
-            optimiser.step()
-        passes, steps = passes + middle - started, steps + time.perf_counter() - middle
+    with torch_threads():  # as train_loop does
+        for batch in minibatches(len(ids), epochs=epochs, batch_size=CONFIG.batch_size, seed=0):
+            started = time.perf_counter()
+            loss = batch_loss({"sentiment": forward(*bag([ids[i] for i in batch]))}, batch, targets)
+            for optimiser in optimisers:
+                optimiser.zero_grad()
+            loss.backward()
+            middle = time.perf_counter()
+            for optimiser in optimisers:
+                optimiser.step()
+            passes, steps = passes + middle - started, steps + time.perf_counter() - middle
     return net, passes, steps
 
 
