@@ -465,11 +465,27 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     intervals = _intervals(comparisons, context, boot, method)
     keys = [_test_key(c, context) for c in comparisons]
     sizes = _family_sizes(comparisons, keys, context)
-    tests = _p_values(comparisons, keys, context, perm_rng.spawn(len(comparisons)), sizes)
+    tests = _p_values(comparisons, keys, context, _family_rngs(comparisons, perm_rng), sizes)
     rows = [_gap(c, context, intervals[k], tests.get(keys[k], math.nan)) for k, c in enumerate(comparisons)]
     adjusted = _holm_by_family(comparisons, keys, tests)
     return [replace(g, p_adjusted=adjusted[k], family=c.family, family_size=sizes[c.family])
             for k, (g, c) in enumerate(zip(rows, comparisons, strict=True))]
+
+
+FAMILIES = ("id_ood", "id_pooled", "domain_rest", "group_rest", "pairwise", "best_worst", "spread")
+"""The Holm families of :func:`domain_gaps` (see the module docstring)."""
+
+
+def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -> list[np.random.Generator]:
+    """A generator per comparison, spawned per family: asking for another family (``--gaps``)
+    changes no other family's draws."""
+    families = dict(zip(FAMILIES, rng.spawn(len(FAMILIES)), strict=True))
+    members = {f: [k for k, c in enumerate(comparisons) if c.family == f] for f in FAMILIES}
+    out: list[np.random.Generator] = [families[c.family] for c in comparisons]
+    for family, ks in members.items():
+        for k, child in zip(ks, families[family].spawn(len(ks)), strict=True):
+            out[k] = child
+    return out
 
 
 def _test_key(c: _Comparison, context: _Context) -> tuple:

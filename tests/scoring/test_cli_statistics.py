@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -130,3 +131,38 @@ def test_run_takes_the_statistics_options_and_records_them(tmp_path: Path, capsy
     assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path / "x"), "--level", "1.5"]) == 2
     assert "confidence level must be a number in the open interval (0, 1). Got 1.5" in capsys.readouterr().err
     assert not (tmp_path / "x" / "runs").exists() or not list((tmp_path / "x" / "runs").iterdir())
+
+
+@pytest.mark.parametrize(("value", "message"), [
+    ("pairs", r"argument --gaps: Unknown gap kind\(s\) 'pairs' in --gaps 'pairs'. Valid: default, all, "
+              r"id_ood, domain_rest, pairwise, best_worst, spread."),
+    (",", r"argument --gaps: --gaps needs at least one gap kind."),
+])
+def test_an_unknown_gap_family_is_refused_before_anything_runs(run_dir: Path, value: str, message: str,
+                                                              capsys: pytest.CaptureFixture[str]) -> None:
+    stamp = (run_dir / "gaps.csv").stat().st_mtime_ns
+    with pytest.raises(SystemExit) as stopped:
+        main(["score", str(run_dir), "--gaps", value])
+    assert stopped.value.code == 2 and re.search(message, capsys.readouterr().err)
+    assert (run_dir / "gaps.csv").stat().st_mtime_ns == stamp
+
+
+def test_pairwise_gaps_are_opt_in_and_get_their_own_holm_family(run_dir: Path) -> None:
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "-q"]) == 0
+    default = pd.read_csv(run_dir / "gaps.csv")
+    assert "pairwise" not in set(default["kind"])
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "--gaps", "default,pairwise",
+                 "-q"]) == 0
+    gaps = pd.read_csv(run_dir / "gaps.csv")
+    pairs = gaps[gaps["kind"] == "pairwise"]
+    domains = 4  # toy-reviews
+    per_model_task_metric = pairs.groupby(["model", "task", "metric"]).size()
+    assert (per_model_task_metric == domains * (domains - 1) // 2).all()
+    assert set(pairs["family"]) == {"pairwise"} and (pairs["family_size"] <= 6).all()
+    same = ["model", "task", "metric", "kind", "domain_a", "domain_b"]
+    kept = gaps[gaps["kind"] != "pairwise"].merge(default, on=same, suffixes=("", "_default"))
+    assert len(kept) == len(default)  # the other families are the same rows with the same adjusted p-values
+    assert (kept["p_adjusted"].fillna(-1) == kept["p_adjusted_default"].fillna(-1)).all()
+    assert main(["score", str(run_dir), "--resamples", "200", "--permutations", "200", "--gaps", "best_worst",
+                 "-q"]) == 0
+    assert set(pd.read_csv(run_dir / "gaps.csv")["kind"]) == {"best_worst"}
