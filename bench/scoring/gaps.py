@@ -52,7 +52,7 @@ against the rest) share one test and one adjusted p-value, and count once.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -80,6 +80,7 @@ from bench.scoring.permutation import (
 )
 
 __all__ = [
+    "FAMILIES",
     "GAP_KINDS",
     "POOLED_OOD",
     "DomainSpread",
@@ -101,6 +102,9 @@ __all__ = [
 POOLED_OOD = "OOD"
 REST = "REST"
 GROUP_PREFIX = "group:"
+FAMILIES = ("id_ood", "id_pooled", "domain_rest", "group_rest", "pairwise", "best_worst", "spread")
+"""The Holm families of :func:`domain_gaps` (see the module docstring), in the order their
+tests run."""
 
 
 @dataclass(frozen=True)
@@ -391,7 +395,8 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
                 groups: Mapping[str, Sequence[str]] | None = None, resamples: int = 10_000, level: float = 0.95,
                 method: str = "BCa", seed: int | np.random.Generator | None = 0, permutations: int | None = None,
                 kinds: Sequence[str] = DEFAULT_GAP_KINDS, where: str = "",
-                bootstrap: StratifiedBootstrap | None = None, values: Sequence[float] | None = None) -> list[Gap]:
+                bootstrap: StratifiedBootstrap | None = None, values: Sequence[float] | None = None,
+                advance: Callable[[int], None] | None = None) -> list[Gap]:
     """Every gap of one (model, task, metric) with interval, p-values and MDG.
 
     Parameters
@@ -426,6 +431,9 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     values
         Each domain's ``metric.value`` of ``strata``, in order, already computed (e.g. for
         the metric rows); computed here when not given.
+    advance
+        Called with 1 after the tests of each of the :data:`FAMILIES` (``len(FAMILIES)``
+        calls in all, present or not), for progress.
 
     Returns
     -------
@@ -455,6 +463,7 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     comparisons = _comparisons(domains, in_domain, values, metric.higher_is_better, kinds, groups or {})
     present = [i for i, p in enumerate(parts) if len(p)]
     if not comparisons or not present:
+        (advance or _ignore)(len(FAMILIES))
         return [_empty_gap(c, values, domains) for c in comparisons]
     boot_rng, perm_rng = make_rng(seed).spawn(2)
     kept = [parts[i] for i in present]
@@ -465,15 +474,11 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     intervals = _intervals(comparisons, context, boot, method)
     keys = [_test_key(c, context) for c in comparisons]
     sizes = _family_sizes(comparisons, keys, context)
-    tests = _p_values(comparisons, keys, context, _family_rngs(comparisons, perm_rng), sizes)
+    tests = _p_values(comparisons, keys, context, _family_rngs(comparisons, perm_rng), sizes, advance or _ignore)
     rows = [_gap(c, context, intervals[k], tests.get(keys[k], math.nan)) for k, c in enumerate(comparisons)]
     adjusted = _holm_by_family(comparisons, keys, tests)
     return [replace(g, p_adjusted=adjusted[k], family=c.family, family_size=sizes[c.family])
             for k, (g, c) in enumerate(zip(rows, comparisons, strict=True))]
-
-
-FAMILIES = ("id_ood", "id_pooled", "domain_rest", "group_rest", "pairwise", "best_worst", "spread")
-"""The Holm families of :func:`domain_gaps` (see the module docstring)."""
 
 
 def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -> list[np.random.Generator]:
@@ -486,6 +491,10 @@ def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -
         for k, child in zip(ks, families[family].spawn(len(ks)), strict=True):
             out[k] = child
     return out
+
+
+def _ignore(steps: int) -> None:
+    """No progress to report."""
 
 
 def _test_key(c: _Comparison, context: _Context) -> tuple:
@@ -522,29 +531,48 @@ def _holm_by_family(comparisons: Sequence[_Comparison], keys: Sequence[tuple], t
 
 
 def _p_values(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context: _Context,
-              rngs: Sequence[np.random.Generator], sizes: Mapping[str, int]) -> dict[tuple, float]:
-    """The permutation p-value of each distinct test (absent: undefined). The subsets of a
-    family against the pooled rest share their draws (:func:`subset_permutation_results`)
-    where no exact or asymptotic route applies."""
+              rngs: Sequence[np.random.Generator], sizes: Mapping[str, int],
+              advance: Callable[[int], None]) -> dict[tuple, float]:
+    """The permutation p-value of each distinct test (absent: undefined), family by family in
+    the order of :data:`FAMILIES` (``advance(1)`` after each). The subsets of a family
+    against the pooled rest share their draws (:func:`subset_permutation_results`) where no
+    exact or asymptotic route applies; the range and the spread share their relabellings."""
     tests: dict[tuple, float] = {}
-    shared: dict[str, list[int]] = {}
-    seen: set[tuple] = set()
-    for k, c in enumerate(comparisons):
-        if keys[k] in seen or not (_complete(c, context) and math.isfinite(_side_values(c, context)[2])):
-            continue
-        seen.add(keys[k])
-        if c.family in ("domain_rest", "group_rest") and _needs_draws(c, context):
-            shared.setdefault(c.family, []).append(k)
-        elif c.kind in ("best_worst", "spread"):
-            shared.setdefault("all domains", []).append(k)
-        else:
-            tests[keys[k]] = _one_test(c, context, rngs[k], sizes[c.family])
-    for family, ks in shared.items():
-        chosen = [comparisons[k] for k in ks]
-        results = _all_domain_tests(chosen, context, rngs[ks[0]]) if family == "all domains" else \
-            _shared_tests(chosen, context, rngs[ks[0]], sizes[family])
-        tests.update({keys[k]: p for k, p in zip(ks, results, strict=True)})
+    testable = [k for k, c in enumerate(comparisons)
+                if _complete(c, context) and math.isfinite(_side_values(c, context)[2])]
+    for family in FAMILIES:
+        ks = _first_rows([k for k in testable if comparisons[k].family == family and keys[k] not in tests], keys)
+        if family == "best_worst":  # with the spread, from the same relabellings
+            ks = [k for k in testable if comparisons[k].kind in ("best_worst", "spread")]
+            results = _all_domain_tests([comparisons[k] for k in ks], context, rngs[ks[0]]) if ks else []
+            tests.update({keys[k]: p for k, p in zip(ks, results, strict=True)})
+        elif family != "spread":
+            tests.update(_family_tests(family, ks, comparisons, keys, context, rngs, sizes[family] if ks else 1))
+        advance(1)
     return tests
+
+
+def _first_rows(ks: Sequence[int], keys: Sequence[tuple]) -> list[int]:
+    """The first of ``ks`` of each distinct test."""
+    first: dict[tuple, int] = {}
+    for k in ks:
+        first.setdefault(keys[k], k)
+    return list(first.values())
+
+
+def _family_tests(family: str, ks: Sequence[int], comparisons: Sequence[_Comparison], keys: Sequence[tuple],
+                  context: _Context, rngs: Sequence[np.random.Generator], family_size: int) -> dict[tuple, float]:
+    """The p-values of the comparisons ``ks`` of one family: shared draws for the subsets
+    against the rest that need them, one test at a time otherwise."""
+    drawn = [k for k in ks if family in ("domain_rest", "group_rest") and _needs_draws(comparisons[k], context)]
+    out: dict[tuple, float] = {}
+    if drawn:
+        results = _shared_tests([comparisons[k] for k in drawn], context, rngs[drawn[0]], family_size)
+        out.update({keys[k]: p for k, p in zip(drawn, results, strict=True)})
+    for k in ks:
+        if k not in drawn:
+            out[keys[k]] = _one_test(comparisons[k], context, rngs[k], family_size)
+    return out
 
 
 def _one_test(c: _Comparison, context: _Context, rng: np.random.Generator, family_size: int) -> float:

@@ -34,6 +34,7 @@ import pandas as pd
 from bench.errors import StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import (
+    FAMILIES,
     GROUP_PREFIX,
     POOLED_OOD,
     domain_gaps,
@@ -328,13 +329,13 @@ def _binary(kept: list[np.ndarray]) -> bool:
 
 def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.ndarray], info: TaskInfo,
               frame: pd.DataFrame, boot: StratifiedBootstrap | None, options: StatisticsOptions,
-              domain_values: list[float]) -> list[tuple]:
+              domain_values: list[float], advance: Callable[[int], None]) -> list[tuple]:
     # the domain values (and their warnings) are computed once, for both tables
     gaps = domain_gaps(strata, metric, in_domain=info.in_domain, groups=info.groups, resamples=options.resamples,
                        level=options.level, method=options.method,
                        seed=seed_hash(options.seed, *key, metric.name, "permutation"),
                        permutations=options.permutations, kinds=options.kinds, where="/".join(key),
-                       bootstrap=boot, values=domain_values)
+                       bootstrap=boot, values=domain_values, advance=advance)
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
              g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, g.family,
@@ -370,8 +371,9 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     metrics, gaps
         Which tables to compute (the other is returned empty, with its columns).
     progress
-        ``progress(total, description)`` context manager yielding ``advance(n)``, called
-        with the number of (model, suite, task, metric) groups.
+        ``progress(total, description)`` context manager yielding ``advance(n)``: one step
+        for the metric rows of each (model, suite, task, metric) group, then one for each
+        of its gap families (:data:`~bench.scoring.gaps.FAMILIES`).
 
     Every row carries ``ci_method`` and the settings (``level, resamples, permutations,
     stat_seed``); every metrics row its ``fold`` and ``train_domains``; every gap row the
@@ -387,7 +389,8 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     gap_rows: list[tuple] = []
     groups = [(key, frame, info, metric) for key, frame, info in _groups(records, infos)
               for metric in metrics_for(info.kind)]
-    with (progress or _silent)(len(groups), "statistics") as advance:
+    steps = 1 + (len(FAMILIES) if gaps else 0)  # a metric's rows, then each gap family
+    with (progress or _silent)(len(groups) * steps, "statistics") as advance:
         for key, frame, info, metric in groups:
             strata = _strata(frame, info, metric, _moments(metric, options))
             kept = [p for p in strata.values() if len(p)]
@@ -396,9 +399,9 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
             values = _domain_values(key, metric, strata)
             if metrics:
                 metric_rows += _metric_rows(key, metric, strata, info, frame, boot, options, values)
-            if gaps:
-                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, values)
             advance(1)
+            if gaps:
+                gap_rows += _gap_rows(key, metric, strata, info, frame, boot, options, values, advance)
     metrics_frame = pd.DataFrame(metric_rows, columns=METRIC_COLUMNS + METRIC_EXTRA_COLUMNS)
     gaps_frame = pd.DataFrame(gap_rows, columns=GAP_COLUMNS + GAP_EXTRA_COLUMNS)
     return ScoreTables(metrics_frame, gaps_frame)

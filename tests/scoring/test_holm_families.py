@@ -131,3 +131,36 @@ if __name__ == "__main__":
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 500
     for name, value in simulate(n).items():
         print(f"{name}: {value:.3f} (Monte Carlo s.e. {math.sqrt(value * (1 - value) / n):.3f})")
+
+
+def test_statistics_progress_steps_through_each_metric_and_gap_family() -> None:
+    import contextlib
+
+    import pandas as pd
+
+    from bench.scoring.gaps import FAMILIES
+    from bench.scoring.metrics import metrics_for
+    from bench.scoring.tables import score_tables
+    from bench.suites.info import TaskInfo
+
+    rng = np.random.default_rng(0)
+    domains = ("a", "b", "c")
+    n = 90
+    probs = rng.dirichlet([1, 1], n)
+    target = rng.integers(0, 2, n)
+    records = pd.DataFrame({"model": "m", "suite": "s", "task": "t", "domain": np.repeat(domains, n // 3),
+                            "example_id": [f"e{i}" for i in range(n)], "target": target,
+                            "prediction": probs.argmax(axis=1), "correct": (probs.argmax(axis=1) == target).astype(int),
+                            "nll": -np.log(probs[np.arange(n), target]), "prob_x": probs[:, 0], "prob_y": probs[:, 1]})
+    seen: list[tuple[int, str]] = []
+    steps: list[int] = []
+
+    @contextlib.contextmanager
+    def progress(total: int, description: str):  # type: ignore[no-untyped-def]
+        seen.append((total, description))
+        yield steps.append
+
+    info = TaskInfo("classification", ("x", "y"), domains, ())
+    score_tables(records, {("s", "t"): info}, progress=progress)
+    metrics = len(metrics_for("classification"))
+    assert seen == [(metrics * (1 + len(FAMILIES)), "statistics")] and sum(steps) == seen[0][0]
