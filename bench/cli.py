@@ -256,7 +256,7 @@ def _group_members(group: str) -> str:
 
 
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
-    from bench.runner import DTYPES
+    from bench.adapters.lm_options import DTYPES
 
     run = commands.add_parser(
         "run", help="score models on suites and write a run folder and the leaderboard",
@@ -686,15 +686,13 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
 
 # --- bench score / bench compare (statistics) -------------------------------------------
 def _method(text: str) -> str:
-    from bench.errors import StatisticsError
-    from bench.scoring.bootstrap import check_method
-    from bench.scoring.options import METHOD_CHOICES
+    from bench.scoring.options import METHOD_CHOICES  # light: no scipy while parsing
 
-    try:
-        return check_method(text, METHOD_CHOICES)
-    except StatisticsError:
+    found = {m.lower(): m for m in METHOD_CHOICES}.get(text.lower())
+    if found is None:
         raise argparse.ArgumentTypeError(f"must be one of {', '.join(METHOD_CHOICES)} (any case), "
-                                         f"got {text!r}") from None
+                                         f"got {text!r}")
+    return found
 
 
 def _add_statistics_options(parser: argparse.ArgumentParser, seed: str = "--seed") -> None:

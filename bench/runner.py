@@ -24,6 +24,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
+from bench.adapters.lm_options import DEVICES, DTYPES
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import (
     check_generations,
@@ -64,10 +65,6 @@ from bench.textscores import (
 __all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", "RunConfig", "RunResult", "make_run_id", "run",
            "score_examples"]
 
-DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16", "auto")
-"""Values of ``--dtype`` (passed to the language-model adapters)."""
-DEVICES = "cpu, cuda, cuda:N, mps"
-"""Values of ``--device`` (passed to the language-model adapters)."""
 _DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]

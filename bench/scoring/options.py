@@ -7,8 +7,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import StatisticsError
-from bench.scoring.bootstrap import check_method, check_resamples
-from bench.scoring.intervals import check_level
 
 __all__ = ["DEFAULT_GAP_KINDS", "GAP_KINDS", "METHOD_CHOICES", "SETTING_COLUMNS", "StatisticsOptions",
            "parse_gap_kinds"]
@@ -80,6 +78,10 @@ class StatisticsOptions:
     kinds: tuple[str, ...] = DEFAULT_GAP_KINDS
 
     def __post_init__(self) -> None:
+        # imported here: the CLI's parser reads METHOD_CHOICES without loading scipy
+        from bench.scoring.bootstrap import check_method, check_resamples
+        from bench.scoring.intervals import check_level
+
         check_resamples(self.resamples, "resamples")
         check_level(self.level)
         object.__setattr__(self, "method", check_method(self.method, METHOD_CHOICES))

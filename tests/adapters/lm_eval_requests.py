@@ -5,7 +5,9 @@ options ``A. …`` with continuations ``" A"``…``" D"``; ``mmlu_continuation``
 texts as continuations after ``"Question: …\\nAnswer:"``), few-shot exemplars the first
 ``k`` rows of ``dev``, and the uci-sentiment prompt lm-eval users write. Both harnesses
 are then given the same (context, continuation) strings; the suite loader of the
-``mmlu`` suite builds the same prompts for ``bench run``.
+``mmlu`` suite builds the same prompts for ``bench run``. What runs lm-eval on them and
+compares the results is :mod:`bench.adapters.lm_eval_reference` (shared with
+``scripts/gpu-check``), re-exported here.
 """
 
 from __future__ import annotations
@@ -13,11 +15,15 @@ from __future__ import annotations
 import csv
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
+from bench.adapters.lm_eval_reference import (  # noqa: F401 (re-exported for the tests)
+    Agreement,
+    agreement,
+    lm_eval_loglikelihood,
+    make_hflm,
+    n_tokens,
+)
 from bench.suites.prompts import ChoiceRequest, Prompt, Shot
 from tests.conftest import SHARED_DATA, find_data
 
@@ -73,56 +79,6 @@ def sentiment_requests(n_per_domain: int) -> list[tuple[ChoiceRequest, int]]:
 
 def has_data() -> bool:
     return find_data("mmlu/test", "uci-sentiment") is not None
-
-
-def lm_eval_loglikelihood(hflm: Any, requests: Sequence[ChoiceRequest]) -> list[np.ndarray]:
-    """lm-eval's ``HFLM.loglikelihood`` on the (context, continuation) pairs of ``requests``."""
-    from lm_eval.api.instance import Instance
-
-    pairs = [(r.prompt.text(), c) for r in requests for c in r.scored_continuations()]
-    instances = [Instance("loglikelihood", {}, pair, i) for i, pair in enumerate(pairs)]
-    flat = [ll for ll, _ in hflm.loglikelihood(instances, disable_tqdm=True)]
-    out, start = [], 0
-    for r in requests:
-        out.append(np.array(flat[start : start + len(r.continuations)]))
-        start += len(r.continuations)
-    return out
-
-
-def make_hflm(adapter: Any, batch_size: int = 16) -> Any:
-    """lm-eval's HFLM around the already-loaded model object and tokenizer of an ``hf-causal-lm``."""
-    import logging
-
-    from lm_eval.models.huggingface import HFLM
-
-    logging.getLogger("lm_eval").setLevel(logging.ERROR)
-    return HFLM(pretrained=adapter.model, tokenizer=adapter.tokenizer, batch_size=batch_size, device=str(adapter.device))
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """How two harnesses' per-option log-likelihoods of the same requests compare."""
-
-    n_requests: int
-    max_abs_diff: float
-    same_argmax: float
-    accuracy_a: float
-    accuracy_b: float
-
-
-def agreement(a: Sequence[np.ndarray], b: Sequence[np.ndarray], targets: Sequence[int]) -> Agreement:
-    diff = max(float(np.max(np.abs(x - y))) for x, y in zip(a, b, strict=True))
-    pred_a = np.array([int(np.argmax(x)) for x in a])
-    pred_b = np.array([int(np.argmax(y)) for y in b])
-    t = np.asarray(targets)
-    return Agreement(len(t), diff, float(np.mean(pred_a == pred_b)), float(np.mean(pred_a == t)),
-                     float(np.mean(pred_b == t)))
-
-
-def n_tokens(adapter: Any, requests: Sequence[ChoiceRequest]) -> int:
-    """Context + continuation tokens of every (context, continuation) pair (the work either harness does)."""
-    pairs = [(r.prompt.text(), c) for r in requests for c in r.scored_continuations()]
-    return sum(len(ids) for ids in adapter.context_tokens([ctx + c for ctx, c in pairs]))
 
 
 def timed(fn: Callable[[], Any]) -> tuple[Any, float]:

@@ -1,0 +1,14 @@
+"""Values of the run-wide options of language models (``bench run --device/--dtype``).
+
+A leaf without heavy imports: the command line's parser lists them in its help, and
+``bench --version`` must not load what the runner needs (pandas, scipy).
+"""
+
+from __future__ import annotations
+
+__all__ = ["DEVICES", "DTYPES"]
+
+DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16", "auto")
+"""Values of ``--dtype`` (passed to the language-model adapters)."""
+DEVICES = "cpu, cuda, cuda:N, mps"
+"""Values of ``--device`` (passed to the language-model adapters)."""
