@@ -855,6 +855,15 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, here)
 
 
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """The line Ctrl-C ends a command with: for a stored run, its id and the command that resumes it."""
+    from bench.errors import RunInterrupted
+
+    if isinstance(exc, RunInterrupted):
+        return f"interrupted: run {exc.run_id} keeps the batches it stored; resume it with '{exc.resume}'"
+    return "interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bench``; returns the exit status.
 
@@ -876,8 +885,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            print(_interrupted(exc), file=sys.stderr)
             return 130
         finally:
             _report_warnings(caught, getattr(args, "quiet", False))
