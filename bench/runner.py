@@ -397,7 +397,7 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
         idle |= {(name, suite) for suite, plan in plans.items()
                  if name in plan and not _supports_any(adapter, suites[suite], config)}
         del adapter
-        makers[name] = lambda name=name: make_model(name, options=options)  # type: ignore[misc]
+        makers[name] = lambda name=name: make_model(name, options=options, note_ignored=False)  # type: ignore[misc]
     return makers, idle
 
 
