@@ -855,6 +855,68 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, here)
 
 
+# --- lm-evaluation-harness spellings ------------------------------------------------------
+LM_EVAL_ALIASES: dict[str, str] = {
+    "--num_fewshot": "--num-fewshot",
+    "--output_path": "--out",
+    "--log_samples": "--log-samples",
+    "--apply_chat_template": "--apply-chat-template",
+    "--batch_size": "--batch-size",
+}
+"""lm-eval's flags that mean what an xdbench flag means: accepted as that flag."""
+
+
+def _lm_eval_aliases(argv: Sequence[str]) -> list[str]:
+    """``argv`` with lm-eval's spellings of :data:`LM_EVAL_ALIASES` (``--flag V`` or
+    ``--flag=V``) replaced by xdbench's."""
+    out = []
+    for token in argv:
+        flag, eq, value = token.partition("=")
+        out.append(LM_EVAL_ALIASES.get(flag, flag) + eq + value if flag in LM_EVAL_ALIASES else token)
+    return out
+
+
+def _hf_spec(model_args: str) -> str:
+    """lm-eval's ``--model_args pretrained=P,k=v`` as xdbench's ``hf-causal-lm:P?k=v``."""
+    pairs = [part.partition("=") for part in model_args.split(",") if part]
+    found = {key.strip(): value.strip() for key, _, value in pairs}
+    path = found.pop("pretrained", "PATH")
+    return f"hf-causal-lm:{path}" + ("?" + "&".join(f"{k}={v}" for k, v in found.items()) if found else "")
+
+
+def lm_eval_suggestion(argv: Sequence[str]) -> str | None:
+    """For a ``bench run`` command line that uses lm-eval's ``--tasks`` or ``--model_args``,
+    the xdbench command that means the same (``--tasks mmlu`` → ``bench run mmlu``;
+    ``--model hf --model_args pretrained=P,dtype=bfloat16`` → ``--model hf-causal-lm:P?dtype=bfloat16``);
+    ``None`` when it uses neither."""
+    import shlex
+
+    rest = list(argv)
+    if not rest or rest[0] != "run" or not any(t.split("=")[0] in ("--tasks", "--model_args") for t in rest):
+        return None
+    tasks, model_args = _take(rest, "--tasks"), _take(rest, "--model_args")
+    if model_args is not None:
+        lm_eval_type = _take(rest, "--model")  # lm-eval's model type (hf): the spec replaces it
+        if lm_eval_type is not None and lm_eval_type not in ("hf", "huggingface"):
+            rest += ["--model", lm_eval_type]
+        rest += ["--model", _hf_spec(model_args)]
+    suites = (tasks or "").replace(",", " ").split()
+    return shlex.join(["bench", "run", *suites, *rest[1:]])
+
+
+def _take(argv: list[str], flag: str) -> str | None:
+    """Remove the first ``flag V`` or ``flag=V`` from ``argv``; return ``V`` (``None`` if absent)."""
+    for k, token in enumerate(argv):
+        if token == flag and k + 1 < len(argv):
+            value = argv[k + 1]
+            del argv[k:k + 2]
+            return value
+        if token.startswith(flag + "="):
+            del argv[k]
+            return token.split("=", 1)[1]
+    return None
+
+
 def _interrupted(exc: KeyboardInterrupt) -> str:
     """The line Ctrl-C ends a command with: for a stored run, its id and the command that resumes it."""
     from bench.errors import RunInterrupted
@@ -872,6 +934,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     _own_parsers(parser)
+    argv = _lm_eval_aliases(sys.argv[1:] if argv is None else argv)
+    suggestion = lm_eval_suggestion(argv)
+    if suggestion:
+        print(f"error: --tasks and --model_args are lm-evaluation-harness's spellings; did you mean: {suggestion}",
+              file=sys.stderr)
+        return EXIT_ERROR
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
