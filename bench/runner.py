@@ -279,7 +279,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     result.decodings = {f"{data.suite.name}/{t.name}": asdict(t.decoding) for data in loaded for t in data.suite.tasks
                         if t.kind == "generation"}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded})
+    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded},
+                                   progress)
     grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
@@ -374,10 +375,12 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
 
 
 def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config: RunConfig,
-                    suites: Mapping[str, Suite]) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
+                    suites: Mapping[str, Suite], progress: Progress = _silent,
+                    ) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
     """A factory per model of ``plans`` (suite → {model: optional}), each built once here to
     fail fast on unknown names and options (an optional model that cannot be built is
-    skipped), and the ``(model, suite)`` pairs where that model supports none of the tasks.
+    skipped; each build is a ``loading model NAME`` step of ``progress``), and the
+    ``(model, suite)`` pairs where that model supports none of the tasks.
 
     The model built here is dropped before the next is built (not kept for the run: a run of
     several large models would then hold them all at once)."""
@@ -388,7 +391,9 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
     for name in names:
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
-            adapter = make_model(name, options=options)  # fail fast on unknown names, before any training
+            with progress(1, f"loading model {redact_spec(name)}") as loaded:  # a language model loads for minutes
+                adapter = make_model(name, options=options)  # fail fast on unknown names, before any training
+                loaded(1)
         except CapabilityError as exc:
             if not from_group:
                 raise

@@ -5,6 +5,7 @@ works when pasted)."""
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from pathlib import Path
 
@@ -55,3 +56,19 @@ def test_the_suggestion_is_one_line_and_works_when_pasted(tmp_path: Path, capsys
     assert command == f"bench run toy-reviews --model majority --limit 5 --out {out} {' '.join(FAST)}"
     assert main(shlex.split(command)[1:]) == 0
     assert (tmp_path / "out" / "leaderboard.csv").is_file()
+
+
+def test_a_progress_line_is_written_while_each_model_loads() -> None:
+    import io
+
+    from bench.cli import progress_lines
+    from bench.runner import RunConfig, run
+
+    stream = io.StringIO()
+    run(RunConfig(models=("majority", "uniform"), limit=5), progress=progress_lines(stream))
+    lines = stream.getvalue().splitlines()
+    for name in ("majority", "uniform"):
+        start = lines.index(f"progress: loading model {name}: 0/1 (0%)")
+        assert re.fullmatch(rf"progress: loading model {name}: 1/1 \(100%\) done in \d+\.\d s", lines[start + 1])
+    assert lines.index("progress: loading model majority: 0/1 (0%)") < min(
+        k for k, line in enumerate(lines) if "training" in line)
