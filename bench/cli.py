@@ -159,14 +159,29 @@ def _cmd_list(args: argparse.Namespace) -> int:
 # --- bench run ---------------------------------------------------------------------------
 def _print_summary(scored: ScoredRun) -> None:
     from bench.report import format_table, summary_tables
-    from bench.report.summary import chance_notes, legend
+    from bench.report.summary import chance_notes, interval_methods, legend
 
     tables = summary_tables(scored.metrics, scored.gaps, scored.infos)
     for suite, table in tables.items():
-        print(f"\n{suite}\n{format_table(table)}")
+        print(f"\n{suite}\n{format_table(table, width=_table_width())}")
     for note in chance_notes(scored.gaps):
         print(note)
-    print(f"\n{legend(tables, scored.options.level, scored.options.method)}")
+    import textwrap
+
+    methods = interval_methods(scored.metrics, scored.gaps, scored.infos)
+    print("\n" + textwrap.fill(legend(tables, scored.options.level, scored.options.method, methods),
+                               width=_table_width(), break_on_hyphens=False))
+
+
+TABLE_WIDTH = 100
+"""Columns the terminal table is folded to when stdout is not a terminal (a log, a pipe)."""
+
+
+def _table_width() -> int:
+    """The terminal's width on a terminal, else :data:`TABLE_WIDTH`."""
+    import shutil
+
+    return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns if sys.stdout.isatty() else TABLE_WIDTH
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
