@@ -190,10 +190,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.repeat:
         return _repeat(args)
-    if args.resume and (args.suites or args.task):
+    if args.resume and (args.suites or args.task or args.domain):
         from bench.errors import ConfigError
 
-        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites or --task "
+        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites, --task or --domain "
                           "with it (--model only to repeat a model spec whose URL holds a secret, which is not stored).")
     suites = tuple(args.suites or ["toy-reviews"])
     statistics = _statistics_options(args)
@@ -216,6 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         stop=None if args.stop is None else tuple(args.stop),
         temperature=args.temperature,
         top_p=args.top_p,
+        domains=tuple(args.domain or ()),
     )
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
@@ -284,6 +285,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                           "of a saved model; repeatable (default: the suite's own models, else the bundled "
                           "baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
+    run.add_argument("--domain", action="append", metavar="NAME",
+                     help="score only this domain, or every domain of a group (mmlu: STEM, humanities, "
+                          "'social sciences', other; any case); repeatable. Under id_ood the in-domain set is kept")
     run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     run.add_argument("--out", default="results", metavar="DIR",
                      help="folder that holds runs/ and leaderboard.csv (default: results)")

@@ -47,6 +47,7 @@ from bench.suites import (
 )
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
+from bench.suites.loader import select_domains
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
 from bench.suites.types import Example
@@ -114,12 +115,16 @@ class RunConfig:
         continuation and its log-likelihood (``samples.jsonl`` in the run folder).
     device, dtype, apply_chat_template
         Passed to every model factory as keyword options (``device=``, ``dtype=``,
-        ``apply_chat_template=``) when set; a factory that does not take one is a
-        :class:`ConfigError`, except that trainable baselines ignore ``device`` and ``dtype``.
+        ``apply_chat_template=``) when set; a factory that does not take one is built
+        without it, with an :class:`~bench.errors.IgnoredOptionWarning` (none for
+        ``device`` and ``dtype`` of trainable baselines, which ignore them).
     max_new_tokens, stop, temperature, top_p
         Override these decoding settings of every ``generation`` task (``None``: each
         task's own, see :class:`~bench.suites.generation.Decoding`). A task whose decoding
         ``seed`` is 0 (the default) samples with the run's ``seed``.
+    domains
+        Score only these domains of every suite: domain names or group names (``STEM``),
+        see :func:`bench.suites.loader.select_domains`; empty: all.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -140,6 +145,7 @@ class RunConfig:
     stop: tuple[str, ...] | None = None
     temperature: float | None = None
     top_p: float | None = None
+    domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._check_decoding()
@@ -347,7 +353,9 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
     suite = replace(suite, tasks=tuple(_decoded(task, config) for task in suite.tasks))
-    return load_suite_data(suite, data_dir=config.data_dir)
+    chosen = select_domains(suite, config.domains, config.protocol)  # before the data: a typo fails fast
+    data = load_suite_data(suite, data_dir=config.data_dir)
+    return data if chosen is suite else SuiteData(chosen, {d: data.domains[d] for d in chosen.domains})
 
 
 def _decoded(task: Task, config: RunConfig) -> Task:

@@ -206,10 +206,13 @@ KEY_COLUMNS = ("task", "model", "metric", "domain")
 
 def format_table(table: pd.DataFrame, width: int | None = None) -> str:
     """Left-aligned text columns separated by two spaces, with a header rule. With
-    ``width`` (characters), a wider table is folded: its value columns are split into
-    blocks, one under the other, each repeating the naming columns (:data:`KEY_COLUMNS`)."""
+    ``width`` (characters), columns with no value are left out and a wider table is folded:
+    its value columns are split into blocks, one under the other, each repeating the naming
+    columns (:data:`KEY_COLUMNS`)."""
     if table.empty:
         return "(no rows)"
+    if width is not None:  # an empty column (no gap ID→OOD in a zero-shot table) takes no room
+        table = table[[c for c in table.columns if c in KEY_COLUMNS or table[c].astype(str).str.strip().any()]]
     text = _plain_table(table)
     if width is None or max(map(len, text.splitlines())) <= width:
         return text
