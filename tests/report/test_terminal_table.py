@@ -47,3 +47,23 @@ def test_the_default_run_fits_100_columns_and_names_its_intervals(method: list[s
     assert max(map(len, out.splitlines())) <= TABLE_WIDTH
     assert out.count("task       model        metric") >= 2  # folded, naming columns repeated
     assert expected in " ".join(out.split())
+
+
+def test_the_readme_states_the_interval_each_metric_gets(tmp_path: Path) -> None:
+    from bench.pipeline import evaluate
+    from bench.runner import RunConfig
+    from bench.scoring.options import StatisticsOptions
+    from tests.conftest import REPO
+
+    done = evaluate(RunConfig(limit=20), tmp_path, save_models=False,
+                    statistics=StatisticsOptions(resamples=200, permutations=200))
+    assert done is not None
+    domains = done.scored.metrics.groupby("metric")["ci_method"].agg(set)
+    gaps = done.scored.gaps[done.scored.gaps["kind"] == "id_ood"].groupby("metric")["ci_method"].agg(set)
+    assert (domains["accuracy"], gaps["accuracy"]) == ({"wilson"}, {"newcombe"})
+    for loss in ("cross_entropy", "brier", "mse", "mae"):
+        assert (domains[loss], gaps[loss]) == ({"studentized"}, {"percentile"})
+    assert (domains["ece"], gaps["ece"]) == ({"BCa"}, {"BCa"})
+    readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
+    assert ("Wilson for accuracy and Newcombe for its gaps, the studentized bootstrap for the losses per domain and "
+            "the percentile bootstrap for their gaps, BCa for ECE") in readme
