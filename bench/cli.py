@@ -919,8 +919,29 @@ def lm_eval_suggestion(argv: Sequence[str]) -> str | None:
         if lm_eval_type is not None and lm_eval_type not in ("hf", "huggingface"):
             rest += ["--model", lm_eval_type]
         rest += ["--model", _hf_spec(model_args)]
-    suites = (tasks or "").replace(",", " ").split()
+    suites: list[str] = []
+    for name in (tasks or "").replace(",", " ").split():
+        suite, flags = _lm_eval_subtask(name)
+        suites += [suite] if suite not in suites else []
+        rest += flags
     return shlex.join(["bench", "run", *suites, *rest[1:]])
+
+
+def _lm_eval_subtask(name: str) -> tuple[str, list[str]]:
+    """``(suite, flags)`` of an lm-eval task name: ``mmlu_anatomy`` is mmlu's domain anatomy
+    (a group too: ``mmlu_stem``), ``mmlu_generative`` mmlu's task of that name; any other
+    name is a suite."""
+    from bench.suites import SUITES, load_suite
+
+    head, _, tail = name.partition("_")
+    if tail and head in SUITES.names() and name not in SUITES.names():
+        suite = load_suite(head)
+        groups = {g.lower().replace(" ", "_"): g for g in suite.domain_groups.values()}
+        if tail in suite.domains or tail in groups:
+            return head, ["--domain", groups.get(tail, tail)]
+        if name in {t.name for t in suite.tasks}:
+            return head, ["--task", name]
+    return name, []
 
 
 def _take(argv: list[str], flag: str) -> str | None:

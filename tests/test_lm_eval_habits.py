@@ -39,6 +39,9 @@ def test_lm_eval_spellings_run_as_xdbench_flags(tmp_path: Path, monkeypatch: pyt
       "--num-fewshot", "5"],
      "bench run mmlu --num-fewshot 5 --model 'hf-causal-lm:HuggingFaceTB/SmolLM2-135M?dtype=bfloat16'"),
     (["run", "mmlu", "--model_args=pretrained=/models/x"], "bench run mmlu --model hf-causal-lm:/models/x"),
+    (["run", "--tasks", "mmlu_anatomy,mmlu_abstract_algebra"], "bench run mmlu --domain anatomy --domain abstract_algebra"),
+    (["run", "--tasks", "mmlu_social_sciences"], "bench run mmlu --domain 'social sciences'"),
+    (["run", "--tasks", "mmlu_generative"], "bench run mmlu --task mmlu_generative"),
     (["run", "mmlu", "--limit", "5"], None),
     (["score", "--tasks", "x"], None),
 ])
