@@ -159,14 +159,29 @@ def _cmd_list(args: argparse.Namespace) -> int:
 # --- bench run ---------------------------------------------------------------------------
 def _print_summary(scored: ScoredRun) -> None:
     from bench.report import format_table, summary_tables
-    from bench.report.summary import chance_notes, legend
+    from bench.report.summary import chance_notes, interval_methods, legend
 
     tables = summary_tables(scored.metrics, scored.gaps, scored.infos)
     for suite, table in tables.items():
-        print(f"\n{suite}\n{format_table(table)}")
+        print(f"\n{suite}\n{format_table(table, width=_table_width())}")
     for note in chance_notes(scored.gaps):
         print(note)
-    print(f"\n{legend(tables, scored.options.level, scored.options.method)}")
+    import textwrap
+
+    methods = interval_methods(scored.metrics, scored.gaps, scored.infos)
+    print("\n" + textwrap.fill(legend(tables, scored.options.level, scored.options.method, methods),
+                               width=_table_width(), break_on_hyphens=False))
+
+
+TABLE_WIDTH = 100
+"""Columns the terminal table is folded to when stdout is not a terminal (a log, a pipe)."""
+
+
+def _table_width() -> int:
+    """The terminal's width on a terminal, else :data:`TABLE_WIDTH`."""
+    import shutil
+
+    return shutil.get_terminal_size((TABLE_WIDTH, 24)).columns if sys.stdout.isatty() else TABLE_WIDTH
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
@@ -175,10 +190,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.repeat:
         return _repeat(args)
-    if args.resume and (args.suites or args.task):
+    if args.resume and (args.suites or args.task or args.domain):
         from bench.errors import ConfigError
 
-        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites or --task "
+        raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites, --task or --domain "
                           "with it (--model only to repeat a model spec whose URL holds a secret, which is not stored).")
     suites = tuple(args.suites or ["toy-reviews"])
     statistics = _statistics_options(args)
@@ -201,6 +216,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         stop=None if args.stop is None else tuple(args.stop),
         temperature=args.temperature,
         top_p=args.top_p,
+        domains=tuple(args.domain or ()),
     )
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
@@ -269,6 +285,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                           "of a saved model; repeatable (default: the suite's own models, else the bundled "
                           "baselines)")
     run.add_argument("--task", action="append", metavar="NAME", help="score only this task; repeatable")
+    run.add_argument("--domain", action="append", metavar="NAME",
+                     help="score only this domain, or every domain of a group (mmlu: STEM, humanities, "
+                          "'social sciences', other; any case); repeatable. Under id_ood the in-domain set is kept")
     run.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     run.add_argument("--out", default="results", metavar="DIR",
                      help="folder that holds runs/ and leaderboard.csv (default: results)")
@@ -867,6 +886,98 @@ def _import_from_cwd() -> None:
         sys.path.insert(0, here)
 
 
+# --- lm-evaluation-harness spellings ------------------------------------------------------
+LM_EVAL_ALIASES: dict[str, str] = {
+    "--num_fewshot": "--num-fewshot",
+    "--output_path": "--out",
+    "--log_samples": "--log-samples",
+    "--apply_chat_template": "--apply-chat-template",
+    "--batch_size": "--batch-size",
+}
+"""lm-eval's flags that mean what an xdbench flag means: accepted as that flag."""
+
+
+def _lm_eval_aliases(argv: Sequence[str]) -> list[str]:
+    """``argv`` with lm-eval's spellings of :data:`LM_EVAL_ALIASES` (``--flag V`` or
+    ``--flag=V``) replaced by xdbench's."""
+    out = []
+    for token in argv:
+        flag, eq, value = token.partition("=")
+        out.append(LM_EVAL_ALIASES.get(flag, flag) + eq + value if flag in LM_EVAL_ALIASES else token)
+    return out
+
+
+def _hf_spec(model_args: str) -> str:
+    """lm-eval's ``--model_args pretrained=P,k=v`` as xdbench's ``hf-causal-lm:P?k=v``."""
+    pairs = [part.partition("=") for part in model_args.split(",") if part]
+    found = {key.strip(): value.strip() for key, _, value in pairs}
+    path = found.pop("pretrained", "PATH")
+    return f"hf-causal-lm:{path}" + ("?" + "&".join(f"{k}={v}" for k, v in found.items()) if found else "")
+
+
+def lm_eval_suggestion(argv: Sequence[str]) -> str | None:
+    """For a ``bench run`` command line that uses lm-eval's ``--tasks`` or ``--model_args``,
+    the xdbench command that means the same (``--tasks mmlu`` → ``bench run mmlu``;
+    ``--model hf --model_args pretrained=P,dtype=bfloat16`` → ``--model hf-causal-lm:P?dtype=bfloat16``);
+    ``None`` when it uses neither."""
+    import shlex
+
+    rest = list(argv)
+    if not rest or rest[0] != "run" or not any(t.split("=")[0] in ("--tasks", "--model_args") for t in rest):
+        return None
+    tasks, model_args = _take(rest, "--tasks"), _take(rest, "--model_args")
+    if model_args is not None:
+        lm_eval_type = _take(rest, "--model")  # lm-eval's model type (hf): the spec replaces it
+        if lm_eval_type is not None and lm_eval_type not in ("hf", "huggingface"):
+            rest += ["--model", lm_eval_type]
+        rest += ["--model", _hf_spec(model_args)]
+    suites: list[str] = []
+    for name in (tasks or "").replace(",", " ").split():
+        suite, flags = _lm_eval_subtask(name)
+        suites += [suite] if suite not in suites else []
+        rest += flags
+    return shlex.join(["bench", "run", *suites, *rest[1:]])
+
+
+def _lm_eval_subtask(name: str) -> tuple[str, list[str]]:
+    """``(suite, flags)`` of an lm-eval task name: ``mmlu_anatomy`` is mmlu's domain anatomy
+    (a group too: ``mmlu_stem``), ``mmlu_generative`` mmlu's task of that name; any other
+    name is a suite."""
+    from bench.suites import SUITES, load_suite
+
+    head, _, tail = name.partition("_")
+    if tail and head in SUITES.names() and name not in SUITES.names():
+        suite = load_suite(head)
+        groups = {g.lower().replace(" ", "_"): g for g in suite.domain_groups.values()}
+        if tail in suite.domains or tail in groups:
+            return head, ["--domain", groups.get(tail, tail)]
+        if name in {t.name for t in suite.tasks}:
+            return head, ["--task", name]
+    return name, []
+
+
+def _take(argv: list[str], flag: str) -> str | None:
+    """Remove the first ``flag V`` or ``flag=V`` from ``argv``; return ``V`` (``None`` if absent)."""
+    for k, token in enumerate(argv):
+        if token == flag and k + 1 < len(argv):
+            value = argv[k + 1]
+            del argv[k:k + 2]
+            return value
+        if token.startswith(flag + "="):
+            del argv[k]
+            return token.split("=", 1)[1]
+    return None
+
+
+def _interrupted(exc: KeyboardInterrupt) -> str:
+    """The line Ctrl-C ends a command with: for a stored run, its id and the command that resumes it."""
+    from bench.errors import RunInterrupted
+
+    if isinstance(exc, RunInterrupted):
+        return f"interrupted: run {exc.run_id} keeps the batches it stored; resume it with '{exc.resume}'"
+    return "interrupted"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bench``; returns the exit status.
 
@@ -875,6 +986,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     _own_parsers(parser)
+    argv = _lm_eval_aliases(sys.argv[1:] if argv is None else argv)
+    suggestion = lm_eval_suggestion(argv)
+    if suggestion:
+        print(f"error: --tasks and --model_args are lm-evaluation-harness's spellings; did you mean: {suggestion}",
+              file=sys.stderr)
+        return EXIT_ERROR
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         args.command_parser.error(f"unrecognized arguments: {' '.join(unknown)}")
@@ -888,8 +1005,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         except BenchError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
-        except KeyboardInterrupt:
-            print("interrupted", file=sys.stderr)
+        except KeyboardInterrupt as exc:
+            print(_interrupted(exc), file=sys.stderr)
             return 130
         finally:
             _report_warnings(caught, getattr(args, "quiet", False))

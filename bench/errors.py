@@ -20,7 +20,10 @@ caller can catch them all with one ``except``. Each message names *what* was wro
     └── OutputError                 results could not be written
 
     BenchWarning (UserWarning)
-    └── EmptyDomainWarning          a metric was asked of too few examples; value is NaN
+    ├── EmptyDomainWarning          a metric was asked of too few examples; value is NaN
+    └── IgnoredOptionWarning        a run-wide option does not apply to a model and is ignored
+
+    RunInterrupted (KeyboardInterrupt)  Ctrl-C during a stored run: names the run and how to resume it
 """
 
 from __future__ import annotations
@@ -34,9 +37,11 @@ __all__ = [
     "ConfigError",
     "DataError",
     "EmptyDomainWarning",
+    "IgnoredOptionWarning",
     "MissingDataError",
     "OutputError",
     "RegistryError",
+    "RunInterrupted",
     "StatisticsError",
     "SuiteError",
     "UnknownNameError",
@@ -100,3 +105,18 @@ class BenchWarning(UserWarning):
 
 class EmptyDomainWarning(BenchWarning):
     """A metric was computed over too few examples; its value is NaN, never 0."""
+
+
+class IgnoredOptionWarning(BenchWarning):
+    """A run-wide option (``--device``, ``--dtype``, ``--apply-chat-template``) does not apply
+    to a model, which is built without it."""
+
+
+class RunInterrupted(KeyboardInterrupt):
+    """Ctrl-C while a run was being scored: its batches so far are stored, and ``resume`` is the
+    command line that finishes it (with ``--out`` when the results folder is not the default)."""
+
+    def __init__(self, run_id: str, resume: str) -> None:
+        super().__init__(run_id, resume)
+        self.run_id = run_id
+        self.resume = resume

@@ -13,7 +13,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.errors import ConfigError, OutputError
+from bench.errors import ConfigError, OutputError, RunInterrupted
 from bench.killpoints import kill_point
 from bench.outputs import (
     check_writable,
@@ -29,7 +29,7 @@ from bench.scoring.metrics import get_metric
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.scoring.tables import TaskInfo, score_tables
 from bench.scoring.transfer import transfer_matrix, transfer_summary, trials_table
-from bench.store import DistributedSink, RunStore, StoreSink
+from bench.store import DistributedSink, RunStore, StoreSink, resume_command
 from bench.suites import load_suite
 
 __all__ = ["CompletedRun", "MoreTables", "RepeatCheck", "ScoredRun", "compare_run", "config_from_dict",
@@ -175,12 +175,15 @@ def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, n
                 os.replace(leftover / "models", models)
             shutil.rmtree(leftover, ignore_errors=True)
         return resume, _with_secrets(config_from_dict(info.config), config, resume)
-    unfinished = [] if new else store.unfinished(_storable(config))
+    # A run that failed before storing any batch has nothing to resume: it never blocks a rerun.
+    unfinished = [] if new else [r for r in store.unfinished(_storable(config))
+                                 if not (r.state == "failed" and r.batches == 0)]
     if unfinished:
         last = unfinished[0]
         raise ConfigError(
             f"Run {last.run_id} has the same configuration and is {last.state} ({last.batches} batches stored). "
-            f"Resume it with 'bench run --resume {last.run_id}', or start a new run with '--new'.")
+            f"Resume it with '{resume_command(runs.parent, last.run_id)}', or start a new run by adding '--new' "
+            "to this command.")
     return store.create_run(make_run_id(config), _storable(config), taken=lambda r: (runs / r).exists()), config
 
 
@@ -279,6 +282,11 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
             result.fingerprints = {**opened[0].run(run_id).facts.get("fingerprints", {}), **result.fingerprints}
             done = _publish(out, result, work / "models" if save_models else None, more_tables,
                             statistics=statistics or StatisticsOptions(), progress=progress)
+        except KeyboardInterrupt as exc:
+            if lead and not isinstance(exc, RunInterrupted):
+                opened[0].set_state(run_id, "interrupted")
+                raise RunInterrupted(run_id, resume_command(out, run_id)) from exc
+            raise
         except Exception as exc:
             if lead:
                 opened[0].set_state(run_id, "failed", error=f"{type(exc).__name__}: {exc}")
@@ -357,7 +365,7 @@ def export_run(out: str | Path, run_id: str) -> CompletedRun:
         info = store.run(run_id)
         if info.state != "complete":
             raise ConfigError(f"Run {run_id} is {info.state}, not complete; finish it with "
-                              f"'bench run --resume {run_id}'.")
+                              f"'{resume_command(out, run_id)}'.")
         if (runs / run_id).exists():
             raise OutputError(f"Run folder {runs / run_id} exists already; remove it to write it again.")
         sink = StoreSink(store, run_id, cache=False)
@@ -408,7 +416,8 @@ class RepeatCheck:
 def repeat_run(run_dir: str | Path, out: str | Path | None = None, *, progress: Progress | None = None,
                save_models: bool = False) -> RepeatCheck:
     """Run again the configuration in ``run_dir/run.json`` (no output cache), into ``out``
-    (default: the results folder that holds ``run_dir``), and compare ``metrics.csv``.
+    (default: the results folder that holds ``run_dir``), with the statistics options it
+    recorded (``run.json``'s ``statistics``), and compare ``metrics.csv``.
 
     ``differences`` has one row per metric row whose value, interval or ``n`` differs
     (compared exactly, NaN equal to NaN), with the original's and the repeat's values.
@@ -421,8 +430,10 @@ def repeat_run(run_dir: str | Path, out: str | Path | None = None, *, progress: 
     run_dir = Path(run_dir)
     meta, _ = read_run(run_dir)
     out = Path(out) if out is not None else run_dir.parent.parent
+    stored = meta.get("statistics")  # the original's intervals and tests, so that they can match
+    statistics = StatisticsOptions(**{**stored, "kinds": tuple(stored["kinds"])}) if stored else None
     repeated = evaluate(config_from_dict(meta["config"]), out, progress=progress, save_models=save_models,
-                        new=True, cache=False)
+                        new=True, cache=False, statistics=statistics)
     if repeated is None:
         raise ConfigError("bench run --repeat runs in one process; start it without torchrun.")
     before = pd.read_csv(run_dir / "metrics.csv")

@@ -48,6 +48,7 @@ from bench.suites import (
 )
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
+from bench.suites.loader import select_domains
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
 from bench.suites.types import Example
@@ -111,12 +112,16 @@ class RunConfig:
         continuation and its log-likelihood (``samples.jsonl`` in the run folder).
     device, dtype, apply_chat_template
         Passed to every model factory as keyword options (``device=``, ``dtype=``,
-        ``apply_chat_template=``) when set; a factory that does not take one is a
-        :class:`ConfigError`, except that trainable baselines ignore ``device`` and ``dtype``.
+        ``apply_chat_template=``) when set; a factory that does not take one is built
+        without it, with an :class:`~bench.errors.IgnoredOptionWarning` (none for
+        ``device`` and ``dtype`` of trainable baselines, which ignore them).
     max_new_tokens, stop, temperature, top_p
         Override these decoding settings of every ``generation`` task (``None``: each
         task's own, see :class:`~bench.suites.generation.Decoding`). A task whose decoding
         ``seed`` is 0 (the default) samples with the run's ``seed``.
+    domains
+        Score only these domains of every suite: domain names or group names (``STEM``),
+        see :func:`bench.suites.loader.select_domains`; empty: all.
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -137,6 +142,7 @@ class RunConfig:
     stop: tuple[str, ...] | None = None
     temperature: float | None = None
     top_p: float | None = None
+    domains: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         self._check_decoding()
@@ -276,7 +282,8 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     result.decodings = {f"{data.suite.name}/{t.name}": asdict(t.decoding) for data in loaded for t in data.suite.tasks
                         if t.kind == "generation"}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded})
+    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded},
+                                   progress)
     grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
     chunks: list[pd.DataFrame] = []
     for data in loaded:
@@ -343,7 +350,9 @@ def _load(ref: str, config: RunConfig) -> SuiteData:
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
     suite = replace(suite, tasks=tuple(_decoded(task, config) for task in suite.tasks))
-    return load_suite_data(suite, data_dir=config.data_dir)
+    chosen = select_domains(suite, config.domains, config.protocol)  # before the data: a typo fails fast
+    data = load_suite_data(suite, data_dir=config.data_dir)
+    return data if chosen is suite else SuiteData(chosen, {d: data.domains[d] for d in chosen.domains})
 
 
 def _decoded(task: Task, config: RunConfig) -> Task:
@@ -371,10 +380,12 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
 
 
 def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config: RunConfig,
-                    suites: Mapping[str, Suite]) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
+                    suites: Mapping[str, Suite], progress: Progress = _silent,
+                    ) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
     """A factory per model of ``plans`` (suite → {model: optional}), each built once here to
     fail fast on unknown names and options (an optional model that cannot be built is
-    skipped), and the ``(model, suite)`` pairs where that model supports none of the tasks.
+    skipped; each build is a ``loading model NAME`` step of ``progress``), and the
+    ``(model, suite)`` pairs where that model supports none of the tasks.
 
     The model built here is dropped before the next is built (not kept for the run: a run of
     several large models would then hold them all at once)."""
@@ -385,7 +396,9 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
     for name in names:
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
-            adapter = make_model(name, options=options)  # fail fast on unknown names, before any training
+            with progress(1, f"loading model {redact_spec(name)}") as loaded:  # a language model loads for minutes
+                adapter = make_model(name, options=options)  # fail fast on unknown names, before any training
+                loaded(1)
         except CapabilityError as exc:
             if not from_group:
                 raise
@@ -394,7 +407,7 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
         idle |= {(name, suite) for suite, plan in plans.items()
                  if name in plan and not _supports_any(adapter, suites[suite], config)}
         del adapter
-        makers[name] = lambda name=name: make_model(name, options=options)  # type: ignore[misc]
+        makers[name] = lambda name=name: make_model(name, options=options, note_ignored=False)  # type: ignore[misc]
     return makers, idle
 
 

@@ -19,7 +19,8 @@ so a run killed at any moment loses at most the batch in flight. Any number of p
 may use one store: SQLite serialises the writers (``busy_timeout``), WAL lets readers run
 alongside them.
 
-A run whose state is ``running`` but whose process is gone (same host) is *interrupted*;
+A run whose state is ``running`` but whose process is gone (same host) is *interrupted*, as
+is a run its process stopped on Ctrl-C (stored as ``interrupted``);
 ``bench run --resume RUN_ID`` scores only its missing batches.
 """
 
@@ -28,6 +29,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import socket
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -44,11 +46,11 @@ from bench.errors import ConfigError, OutputError
 from bench.killpoints import KILL_ENV, kill_point
 from bench.sinks import MemorySink, ScoreFn
 
-__all__ = ["KILL_ENV", "CachingAdapter", "DistributedSink", "MemorySink", "RunInfo", "RunStore", "StoreSink", "config_hash",
+__all__ = ["DEFAULT_OUT", "KILL_ENV", "CachingAdapter", "DistributedSink", "MemorySink", "RunInfo", "RunStore", "StoreSink", "config_hash", "out_flag", "resume_command",
            "decode_frame", "encode_frame", "kill_point"]
 
 STORE_NAME = "store.sqlite"
-STATES = ("running", "failed", "complete")
+STATES = ("running", "interrupted", "failed", "complete")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -150,6 +152,21 @@ def _alive(host: str | None, pid: int | None) -> bool:
     return True
 
 
+DEFAULT_OUT = "results"
+"""The results folder a command uses without ``--out``."""
+
+
+def out_flag(out: str | Path) -> str:
+    """`` --out DIR`` for a command line that must reach the results folder ``out``, or
+    nothing for the default one (so that a printed command works when pasted)."""
+    return "" if Path(out) == Path(DEFAULT_OUT) else f" --out {shlex.quote(str(out))}"
+
+
+def resume_command(out: str | Path, run_id: str) -> str:
+    """The command line that resumes ``run_id`` of the results folder ``out``."""
+    return f"bench run --resume {run_id}{out_flag(out)}"
+
+
 class RunStore:
     """The SQLite store of one results folder (``<out>/store.sqlite``), opened per process.
 
@@ -218,8 +235,9 @@ class RunStore:
         """
         info = self.run(run_id)
         if info.state == "complete":
+            repeat = shlex.quote(str(self.path.parent / "runs" / run_id))
             raise ConfigError(f"Run {run_id} is complete; nothing to resume. Repeat it with "
-                              f"'bench run --repeat <out>/runs/{run_id}'.")
+                              f"'bench run --repeat {repeat}'.")
         if info.state == "running":
             raise ConfigError(f"Run {run_id} is still running (pid {info.pid} on {info.host}); "
                               "wait for it or stop it before resuming.")
@@ -253,7 +271,8 @@ class RunStore:
         found = [r for r in self.runs() if r.run_id == run_id]
         if not found:
             known = ", ".join(r.run_id for r in self.runs()[:5]) or "none"
-            raise ConfigError(f"No run {run_id!r} in {self.path}; latest runs: {known} (see 'bench runs').")
+            raise ConfigError(f"No run {run_id!r} in {self.path}; latest runs: {known} "
+                              f"(see 'bench runs{out_flag(self.path.parent)}').")
         return found[0]
 
     def runs(self) -> list[RunInfo]:

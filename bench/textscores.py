@@ -44,6 +44,8 @@ from functools import lru_cache
 
 import numpy as np
 
+from bench.errors import ConfigError
+
 NORMALIZATIONS: tuple[str, ...] = ("squad", "ignore_case_punctuation")
 """How a generation task normalises answers and references before exact match and F1
 (``answer_normalization``; see :mod:`bench.textscores`)."""
@@ -96,10 +98,17 @@ def token_f1(prediction: str, references: Sequence[str], how: str = "squad") -> 
     return max(_f1(prediction, ref, how) for ref in references)
 
 
+SACREBLEU_MISSING = ("Generation tasks score BLEU and chrF with sacrebleu, which is not installed in this "
+                     "environment (it is a dependency of xdbench): python -m pip install 'sacrebleu>=2.3'")
+"""The one-line error of a generation task run where sacrebleu is missing."""
+
+
 @lru_cache(maxsize=1)
 def _sacrebleu() -> tuple[object, object]:
-    from sacrebleu.metrics import BLEU, CHRF
-
+    try:
+        from sacrebleu.metrics import BLEU, CHRF
+    except ImportError:
+        raise ConfigError(SACREBLEU_MISSING) from None
     return BLEU(), CHRF()
 
 

@@ -11,6 +11,8 @@ def test_every_error_derives_from_bench_error_and_is_drawn_in_the_tree() -> None
         assert cls.__name__ in errors.__doc__, cls
         if issubclass(cls, Warning):
             assert issubclass(cls, errors.BenchWarning)
+        elif issubclass(cls, KeyboardInterrupt):  # Ctrl-C stays a KeyboardInterrupt: no 'except Exception' stops it
+            assert cls is errors.RunInterrupted
         else:
             assert issubclass(cls, errors.BenchError)
     assert set(errors.__all__) == {c.__name__ for c in classes}

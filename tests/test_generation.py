@@ -365,3 +365,21 @@ def test_own_translation_example_end_to_end(tmp_path: Path) -> None:
             sacrebleu.corpus_chrf(hyps, streams).score, abs=1e-9)
         assert metrics.loc[(domain, "bleu"), "value"] == pytest.approx(
             sacrebleu.corpus_bleu(hyps, streams).score, abs=1e-9)
+
+
+def test_a_generation_run_without_sacrebleu_fails_in_one_line_naming_the_install(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bench import textscores
+
+    monkeypatch.setitem(sys.modules, "sacrebleu", None)  # import sacrebleu raises ImportError
+    monkeypatch.setitem(sys.modules, "sacrebleu.metrics", None)
+    textscores._sacrebleu.cache_clear()
+    try:
+        code = main(["run", str(tiny(tmp_path)), "--model", "tests.test_generation:_echo_factory",
+                     "--out", str(tmp_path / "out"), *FAST])
+    finally:
+        textscores._sacrebleu.cache_clear()
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1
+    assert err == f"error: {textscores.SACREBLEU_MISSING}"
+    assert "pip install 'sacrebleu>=2.3'" in err

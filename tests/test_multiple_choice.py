@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,7 +16,7 @@ from sklearn.metrics import log_loss
 from bench.adapters import CallableAdapter, make_model
 from bench.cli import main
 from bench.data import load_suite_data
-from bench.errors import AdapterError, ConfigError, DataError, SuiteError
+from bench.errors import AdapterError, DataError, IgnoredOptionWarning, SuiteError
 from bench.pipeline import evaluate, rescore_run_folder
 from bench.runner import RunConfig, run
 from bench.scoring.metrics import get_metric
@@ -266,8 +267,6 @@ def test_cli_errors_before_any_model_runs_and_leaves_no_run_folder(tmp_path: Pat
          r"example 'm4': a multiple-choice example needs at least 2 options, got 1"),
         (_write(tmp_path / "e"), ["--device", "gpu"], r"Unknown device 'gpu'. Valid: cpu, cuda, cuda:N, mps"),
         (_write(tmp_path / "f"), ["--dtype", "fp8"], r"Unknown dtype 'fp8'. Valid: float32, bfloat16, float16, auto"),
-        (_write(tmp_path / "g"), ["--device", "cpu"],
-         r"Model 'tests.test_multiple_choice:recording_model' does not take the option\(s\) device \(given with --device\)"),
     ]
     for i, (suite, flags, message) in enumerate(cases):
         (tmp_path / str(i)).mkdir()
@@ -337,11 +336,30 @@ def test_options_reach_the_factory_and_run_json(qa_suite: Path, tmp_path: Path) 
     assert done.result.records["model"].iloc[0] == "tests.test_multiple_choice:options_factory"
 
 
-def test_trainable_baselines_ignore_device_and_dtype_but_not_chat_templates() -> None:
-    assert make_model("majority", options={"device": "cuda", "dtype": "float16"}).name
-    with pytest.raises(ConfigError, match=r"Model 'majority' does not take the option\(s\) apply_chat_template "
-                                          r"\(given with --apply-chat-template\)"):
-        make_model("majority", options={"apply_chat_template": True})
+def test_options_a_model_does_not_take_are_ignored_with_one_note() -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # trainable baselines ignore device and dtype silently
+        assert make_model("majority", options={"device": "cuda", "dtype": "float16"}).name
+    with pytest.warns(IgnoredOptionWarning, match=r"Model 'majority' does not take --apply-chat-template; built "
+                                                  r"without it") as caught:
+        assert make_model("majority", options={"apply_chat_template": True}).name == "majority"
+    assert len(caught) == 1
+    with pytest.warns(IgnoredOptionWarning, match=r"Model 'uniform' does not take --device, --dtype; built without it"):
+        make_model("uniform", options={"device": "cpu", "dtype": "bfloat16"})
+    with pytest.warns(IgnoredOptionWarning, match=r"Model 'tests.test_multiple_choice:recording_model' does not take "
+                                                  r"--device"):
+        make_model("tests.test_multiple_choice:recording_model", options={"device": "cpu"})
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        make_model("uniform", options={"device": "cpu"}, note_ignored=False)
+
+
+def test_device_with_the_default_models_runs_with_one_note(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", "--device", "cpu", "--dtype", "float32", "--limit", "10", "--out", str(tmp_path),
+                 "--resamples", "200", "--permutations", "200"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "IgnoredOptionWarning" in line]
+    assert notes == ["warning: 1 × IgnoredOptionWarning: Model 'uniform' does not take --device, --dtype; built "
+                     "without it (it applies to language models such as hf-causal-lm and smollm2-135m)."]
 
 
 def test_bundled_uci_sentiment_uses_lm_evals_prompt() -> None:

@@ -233,7 +233,7 @@ def test_unfinished_run_of_the_same_config_asks_to_resume_or_start_new(tiny_suit
     run_id = store.create_run("20260101T000000Z-00000000", asdict(config))
     store.db.execute("UPDATE runs SET pid = ? WHERE run_id = ?", (_dead_pid(), run_id))
     with pytest.raises(ConfigError, match=f"Run {run_id} has the same configuration and is interrupted .*"
-                                          f"'bench run --resume {run_id}'.*'--new'"):
+                                          f"'bench run --resume {run_id} --out {out}'.*'--new'"):
         evaluate(config, out)
     done = evaluate(config, out, new=True)
     assert done is not None and done.run_dir.name != run_id
@@ -275,7 +275,7 @@ def test_export_writes_a_complete_run_folder_again_from_the_store(tiny_suite: Pa
     other = store.create_run("unfinished", {})
     store.set_state(other, "failed", error="x")
     assert main(["runs", "--export", other, "--out", str(tmp_path)]) == 2
-    assert "Run unfinished is failed, not complete; finish it with 'bench run --resume unfinished'" in \
+    assert f"Run unfinished is failed, not complete; finish it with 'bench run --resume unfinished --out {tmp_path}'" in \
         capsys.readouterr().err
 
 

