@@ -212,6 +212,9 @@ def _accepts(factory: Any, option: str) -> bool:
 def _check_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any]) -> None:
     """A run-wide option the model did not take is an error, except device/dtype of a trainable one."""
     refused = [k for k in unused if not (adapter.trainable and k in IGNORED_BY_TRAINABLE)]
+    if "batch_size" in refused:
+        raise ConfigError(f"--batch-size auto: model {spec!r} cannot choose its batch size by memory (only language "
+                          "models can: hf-causal-lm, smollm2-135m); give --batch-size N instead.")
     if refused:
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in refused)
         raise ConfigError(f"Model {spec!r} does not take the option(s) {', '.join(refused)} (given with {flags}); "
