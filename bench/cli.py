@@ -35,6 +35,19 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _batch_size(text: str) -> int | str:
+    """``--batch-size``: a positive integer, or ``auto`` (any case)."""
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, got {value}")
+    return value
+
+
 def _non_negative_int(text: str) -> int:
     try:
         value = int(text)
@@ -292,7 +305,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--out", default="results", metavar="DIR",
                      help="folder that holds runs/ and leaderboard.csv (default: results)")
     run.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
-    run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N", help="examples per model call (default: 64)")
+    run.add_argument("--batch-size", type=_batch_size, default=64, metavar="N",
+                     help="examples per model call (default: 64); auto: language models choose the largest forward "
+                          "batch that fits in memory (recorded in run.json)")
     run.add_argument("--data-dir", metavar="DIR", help="folder with data files (default: $XDBENCH_DATA or the cache)")
     run.add_argument("--protocol", metavar="NAME", type=_lower,
                      help=f"override the suites' protocol: {_protocol_names()} (any case)")

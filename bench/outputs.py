@@ -112,6 +112,7 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
         "decoding": result.decodings,
         "fingerprints": result.fingerprints,
         "skipped": result.skipped,
+        "batch_sizes": result.batch_sizes,
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},
         "versions": _versions(),
         "git_commit": _git_commit(),

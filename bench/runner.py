@@ -66,6 +66,8 @@ from bench.textscores import (
 __all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", "RunConfig", "RunResult", "make_run_id", "run",
            "score_examples"]
 
+DEFAULT_BATCH_SIZE = 64
+"""Examples per adapter call when ``batch_size`` is ``"auto"`` (the models choose their forward batches)."""
 _DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
@@ -96,7 +98,11 @@ class RunConfig:
     limit
         Score at most this many test examples per domain (``None``: all).
     batch_size
-        Examples per adapter call.
+        Examples per adapter call, or ``"auto"``: :data:`DEFAULT_BATCH_SIZE` examples per call,
+        and each language model chooses the largest forward batch that fits in memory
+        (``batch_size="auto"`` is passed to every model factory; a model that does not take
+        it is a :class:`ConfigError`). The chosen batch is recorded in ``run.json``
+        (``batch_sizes``).
     data_dir
         Folder searched for data files (``None``: ``$XDBENCH_DATA`` or the default).
     protocol
@@ -129,7 +135,7 @@ class RunConfig:
     tasks: tuple[str, ...] = ()
     seed: int = 0
     limit: int | None = None
-    batch_size: int = 64
+    batch_size: int | str = DEFAULT_BATCH_SIZE
     data_dir: str | None = None
     protocol: str | None = None
     trials: int = 1
@@ -156,8 +162,8 @@ class RunConfig:
             raise ConfigError(f"trials must be a positive integer. Got {self.trials!r} instead.")
         if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
             raise ConfigError(f"limit must be a positive integer (examples per domain). Got {self.limit!r} instead.")
-        if not isinstance(self.batch_size, int) or self.batch_size < 1:
-            raise ConfigError(f"batch_size must be a positive integer. Got {self.batch_size!r} instead.")
+        if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
+            raise ConfigError(f"batch_size must be a positive integer or 'auto'. Got {self.batch_size!r} instead.")
         if not self.suites:
             raise ConfigError("At least one suite is needed.")
 
@@ -179,10 +185,16 @@ class RunConfig:
         return {key: value for key, value in values.items() if value is not None}
 
     @property
+    def examples_per_call(self) -> int:
+        """Examples per adapter call (and per stored batch): ``batch_size``, or the default under ``"auto"``."""
+        return self.batch_size if isinstance(self.batch_size, int) else DEFAULT_BATCH_SIZE
+
+    @property
     def model_options(self) -> dict[str, Any]:
         """The keyword options every model factory gets (only those set)."""
         options: dict[str, Any] = {"device": self.device, "dtype": self.dtype}
         options["apply_chat_template"] = True if self.apply_chat_template else None
+        options["batch_size"] = "auto" if self.batch_size == "auto" else None
         return {key: value for key, value in options.items() if value is not None}
 
 
@@ -198,6 +210,8 @@ class RunResult:
     fingerprints: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     skipped: list[str] = field(default_factory=list)
+    batch_sizes: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Under ``batch_size="auto"``: per fitted model label, the forward-batch limits it chose."""
     samples: list[dict[str, Any]] = field(default_factory=list)
     """With ``log_samples``: one entry per scored ``multiple_choice`` example (``samples.jsonl``)."""
     generations: list[dict[str, Any]] = field(default_factory=list)
@@ -460,6 +474,9 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
             chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress, result,
                                   requests.get(task.name, {}), sink, key)
         result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
+        chosen = getattr(adapter, "chosen_batch_size", None)
+        if config.batch_size == "auto" and chosen:
+            result.batch_sizes[key.label(config.trials)] = dict(chosen)
     for chunk in chunks:
         chunk["trial"] = trial
     return chunks
@@ -504,7 +521,7 @@ def _unit(key: FitKey, task: Task, domain: str, start: int) -> str:
 
 def _fold_units(key: FitKey, task: Task, fold: Fold, config: RunConfig) -> list[str]:
     return [_unit(key, task, domain, start) for domain, examples in fold.test.items()
-            for start in range(0, len(_scored(examples, task, config)), config.batch_size)]
+            for start in range(0, len(_scored(examples, task, config)), config.examples_per_call)]
 
 
 @dataclass(frozen=True)
@@ -521,7 +538,7 @@ def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Exampl
                   batching: Batching = Batching()) -> pd.DataFrame:
     """Score the batches (``units``: unit → first example) the sink lacks; the domain's records."""
     missing = [u for u in units if not sink.done(u)]
-    advance(sum(min(config.batch_size, len(examples) - units[u]) for u in units if u not in missing))
+    advance(sum(min(config.examples_per_call, len(examples) - units[u]) for u in units if u not in missing))
     if missing:
         if adapter is None:
             raise AdapterError(f"{where}: batches to score but no model for the domain.")
@@ -531,8 +548,8 @@ def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Exampl
         def score(unit: str) -> pd.DataFrame:
             start = units[unit]
             with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
-                frame = score_examples(scorer, task, examples[start : start + config.batch_size],
-                                       batch_size=config.batch_size, where=where, advance=advance, offset=start,
+                frame = score_examples(scorer, task, examples[start : start + config.examples_per_call],
+                                       batch_size=config.examples_per_call, where=where, advance=advance, offset=start,
                                        requests=batching.requests, n_options=batching.n_options)
             _check_finite(frame, f"model {name!r}, {where}, examples {start}-{start + len(frame) - 1}")
             return frame
@@ -575,7 +592,7 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
     for domain, all_examples in fold.test.items():
         examples = _scored(all_examples, task, config)
         description = f"{name} · {suite.name}/{task.name} · {domain}"
-        units = {_unit(key, task, domain, start): start for start in range(0, len(examples), config.batch_size)}
+        units = {_unit(key, task, domain, start): start for start in range(0, len(examples), config.examples_per_call)}
         with progress(len(examples), description) as advance:
             frame = _score_domain(by_domain.get(domain), task, examples, units, config,
                                   f"{suite.name}/{task.name}/{domain}", sink, advance,

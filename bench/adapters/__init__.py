@@ -214,8 +214,12 @@ def _accepts(factory: Any, option: str) -> bool:
 
 def _note_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any], note: bool) -> None:
     """One :class:`IgnoredOptionWarning` for the run-wide options the model did not take
-    (none for device/dtype of a trainable one, which are documented to be ignored)."""
+    (none for device/dtype of a trainable one, which are documented to be ignored);
+    ``--batch-size auto`` for a model that cannot choose is an error."""
     ignored = [k for k in unused if not (adapter.trainable and k in IGNORED_BY_TRAINABLE)]
+    if "batch_size" in ignored:
+        raise ConfigError(f"--batch-size auto: model {spec!r} cannot choose its batch size by memory (only language "
+                          "models can: hf-causal-lm, smollm2-135m); give --batch-size N instead.")
     if ignored and note:
         flags = ", ".join(f"--{k.replace('_', '-')}" for k in ignored)
         warnings.warn(f"Model {spec!r} does not take {flags}; built without it (it applies to language models "

@@ -74,6 +74,7 @@ from scipy.special import logsumexp
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.hf_generate import Generated, generate_batched
 from bench.adapters.lm_scoring import (
+    BatchLimits,
     BranchScores,
     PackedBatch,
     ScoreRequest,
@@ -106,6 +107,14 @@ FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
 ROLLING_LENGTH = 2048
 """Default window (tokens) of the rolling language-modelling path, if the model's context is longer."""
+AUTO_MEMORY_FRACTION = 0.25
+"""Share of the free memory (CUDA: free device memory; CPU: ``MemAvailable``) a batch may use under ``batch_size="auto"``."""
+AUTO_SAFETY = 2.0
+"""Factor on the estimated activation bytes per position (temporaries the estimate leaves out)."""
+AUTO_MAX_ROWS = 256
+"""Most rows per batch under ``batch_size="auto"``."""
+AUTO_MAX_TOKENS = 2**16
+"""Most padded positions per batch under ``batch_size="auto"``."""
 MIN_SHARED_TOKENS = 64
 """Shortest shared prompt prefix (tokens) worth caching (an MMLU description alone, ~15 tokens, is not)."""
 HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
@@ -160,6 +169,10 @@ class HFCausalLMConfig:
     device_map
         ``transformers``' ``device_map`` (``"auto"``, ``"balanced"``, ``"cpu"``, ``"cuda:0"``…):
         accelerate places the layers; inputs go to the device of the first layer.
+    batch_size
+        ``"auto"``: ignore ``batch_tokens`` and ``max_batch_size`` and choose the largest
+        batch that fits (:func:`auto_batch_limits`), halved on every out-of-memory error
+        (``--batch-size auto``); ``None``: the two limits as given.
     """
 
     path: str
@@ -178,8 +191,11 @@ class HFCausalLMConfig:
     revision: str | None = None
     trust_remote_code: bool = False
     device_map: str | None = None
+    batch_size: str | None = None
 
     def __post_init__(self) -> None:
+        if self.batch_size not in (None, "auto"):
+            raise ConfigError(f"batch_size must be 'auto' (or left out). Got {self.batch_size!r} instead.")
         for key, valid in (("normalize", NORMALIZATIONS), ("prefix", PREFIXES), ("dtype", DTYPES)):
             if getattr(self, key) not in valid:
                 raise ConfigError(f"{key} must be one of {', '.join(valid)}. Got {getattr(self, key)!r} instead.")
@@ -393,6 +409,54 @@ def file_digest(path: Path) -> str:
     return _DIGEST_CACHE[key]
 
 
+def free_memory(device: torch.device) -> int:
+    """Free memory in bytes: CUDA's free device memory, else the host's ``MemAvailable``
+    (``/proc/meminfo``; 4 GiB where it cannot be read)."""
+    if device.type == "cuda":
+        return int(torch.cuda.mem_get_info(device)[0])
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return 4 * 2**30
+
+
+def bytes_per_position(model: Any) -> int:
+    """Estimated activation bytes of one padded position in a forward pass.
+
+    .. math:: b = s \\cdot w \\cdot (4H + 3I + 2 N_{layers} d_{kv})
+
+    with ``w`` the bytes of the weights' dtype, ``H`` the hidden size, ``I`` the MLP width
+    (``4H`` if unknown), ``d_kv`` the width of one layer's keys (``H`` if unknown: heads ×
+    head dim), the last term the keys and values every layer keeps for a cached prefix,
+    and ``s`` = :data:`AUTO_SAFETY`.
+    """
+    config = getattr(model.config, "text_config", None) or model.config
+    hidden = int(config.hidden_size)
+    inner = int(getattr(config, "intermediate_size", None) or 4 * hidden)
+    heads = int(getattr(config, "num_attention_heads", 1))
+    kv = int(getattr(config, "num_key_value_heads", None) or heads) * int(getattr(config, "head_dim", None) or hidden // heads)
+    layers = int(getattr(config, "num_hidden_layers", 1))
+    width = torch.finfo(model.dtype).bits // 8
+    return int(AUTO_SAFETY * width * (4 * hidden + 3 * inner + 2 * layers * kv))
+
+
+def auto_batch_limits(model: Any, device: torch.device) -> BatchLimits:
+    """The starting limits of ``batch_size="auto"``: a memory budget, halved on out-of-memory.
+
+    ``batch_tokens = min(AUTO_MAX_TOKENS, AUTO_MEMORY_FRACTION × free_memory(device) /
+    bytes_per_position(model))`` padded positions, ``max_batch_size = min(AUTO_MAX_ROWS,
+    batch_tokens)`` rows. On CPU nothing raises when memory runs out (the system swaps or
+    kills the process), so the budget is what bounds a batch there; on CUDA an
+    out-of-memory error halves both limits and the batch is run again.
+    """
+    budget = AUTO_MEMORY_FRACTION * free_memory(device)
+    tokens = max(1, min(AUTO_MAX_TOKENS, int(budget // bytes_per_position(model))))
+    return BatchLimits(batch_tokens=tokens, max_batch_size=min(AUTO_MAX_ROWS, tokens), adaptive=True)
+
+
 @dataclass
 class _Built:
     """Score requests for a list of (context, continuations) items, and where each option's scores are."""
@@ -442,6 +506,8 @@ class HFCausalLM(Adapter):
         self._cache_arg = _cache_argument(self._decoder())
         self._path = self._choose_path()
         self.prefix_caching = config.prefix_cache and self._cache_works()
+        self.limits = (auto_batch_limits(self.model, self.device) if config.batch_size == "auto"
+                       else BatchLimits(config.batch_tokens, config.max_batch_size))
         self._empty_question: dict[Prompt, str] = {}
 
     def _token_id(self, kind: str) -> int:
@@ -474,20 +540,24 @@ class HFCausalLM(Adapter):
         return torch.zeros(allowed.shape, dtype=dtype, device=allowed.device).masked_fill(~allowed, torch.finfo(dtype).min)
 
     def _past(self, batch: PackedBatch) -> dict[str, Any]:
-        """The cached prefix of ``batch``, expanded to its rows, as the model's cache argument."""
+        """The cached prefixes of ``batch`` (stacked per row) as the model's cache argument."""
         if batch.past is None:
             return {"use_cache": False}
         from transformers import DynamicCache
 
-        rows = batch.input_ids.shape[0]
-        data = [(k.expand(rows, -1, -1, -1), v.expand(rows, -1, -1, -1)) for k, v in batch.past]
-        return {self._cache_arg: DynamicCache(ddp_cache_data=data), "use_cache": True}
+        return {self._cache_arg: DynamicCache(ddp_cache_data=batch.past), "use_cache": True}
+
+    def _inputs(self, batch: PackedBatch) -> dict[str, Any]:
+        """Keyword inputs of a forward pass: ids alone for a plain causal batch, else the packed mask,
+        positions and cache."""
+        if batch.causal:
+            return {"input_ids": batch.input_ids, "use_cache": False}
+        return {"input_ids": batch.input_ids, "attention_mask": self._mask(batch),
+                "position_ids": batch.position_ids, **self._past(batch)}
 
     def _hidden(self, batch: PackedBatch) -> torch.Tensor:
         """Final hidden states ``(R, L, H)`` (fast path: the output layer runs only where needed)."""
-        out = self._decoder()(input_ids=batch.input_ids, attention_mask=self._mask(batch),
-                              position_ids=batch.position_ids, **self._past(batch))
-        return out.last_hidden_state
+        return self._decoder()(**self._inputs(batch)).last_hidden_state
 
     def _head(self, hidden: torch.Tensor) -> torch.Tensor:
         logits = self.model.get_output_embeddings()(hidden)
@@ -496,8 +566,7 @@ class HFCausalLM(Adapter):
 
     def _logits(self, batch: PackedBatch) -> torch.Tensor:
         """All logits ``(R, L, V)`` from the full model (fallback path)."""
-        return self.model(input_ids=batch.input_ids, attention_mask=self._mask(batch),
-                          position_ids=batch.position_ids, **self._past(batch)).logits
+        return self.model(**self._inputs(batch)).logits
 
     def _prefill(self, tokens: Sequence[int]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Keys and values, per layer ``(1, heads, len(tokens), dim)``, of a prefix run alone."""
@@ -513,7 +582,7 @@ class HFCausalLM(Adapter):
             logits = self.model(torch.tensor([ids], device=self.device)).logits[0, :-1].float()
         plain = torch.log_softmax(logits, dim=-1).cpu()
         expected = plain[torch.arange(len(ids) - 1), torch.tensor(ids[1:])].double().numpy()
-        return ScoreRequest((ids[0],), (tuple(ids[1:]),)), expected
+        return ScoreRequest((ids[0],), (tuple(ids[1:]), tuple(ids[1:]))), expected
 
     def _choose_path(self) -> tuple[Callable[[PackedBatch], torch.Tensor], Callable[[torch.Tensor], torch.Tensor]]:
         """The fast path if it reproduces a plain forward pass on a probe text, else the full model.
@@ -526,8 +595,8 @@ class HFCausalLM(Adapter):
         """
         request, expected = self._probe()
         for path in ((self._hidden, self._head), (self._logits, lambda logits: logits)):
-            got = score_requests([request], *path, pad_id=self.pad_id, device=self.device)[0][0]
-            if np.allclose(got, expected, atol=1e-3):
+            got = score_requests([request], *path, pad_id=self.pad_id, device=self.device)[0]
+            if all(np.allclose(branch, expected, atol=1e-3) for branch in got):
                 return path
         raise ConfigError(f"Model {self.name!r} does not reproduce its own log-probabilities with a custom attention "
                           "mask and position ids, which packed scoring needs; it cannot be used with hf-causal-lm.")
@@ -536,20 +605,26 @@ class HFCausalLM(Adapter):
         """Whether scoring after a cached prefix reproduces uncached scoring on a probe (else no caching)."""
         request, expected = self._probe()
         context = request.context + request.branches[0][:4]
-        copies = [ScoreRequest(context, (request.branches[0][4:],))] * 2
+        copies = [ScoreRequest(context, (request.branches[0][4:], request.branches[0][4:]))] * 2
         try:
             got = score_requests(copies, *self._path, pad_id=self.pad_id, device=self.device,
                                  shared=[3, 3], prefill=self._prefill)
         except (TypeError, ValueError, AttributeError, RuntimeError):
             return False
-        return all(np.allclose(g[0], expected[4:], atol=1e-3) for g in got)
+        return all(np.allclose(branch, expected[4:], atol=1e-3) for g in got for branch in g)
+
+    @property
+    def chosen_batch_size(self) -> dict[str, int] | None:
+        """Under ``batch_size="auto"``, the limits in force now (after any halving): rows and padded positions."""
+        if not self.limits.adaptive:
+            return None
+        return {"max_batch_size": self.limits.max_batch_size, "batch_tokens": self.limits.batch_tokens}
 
     def score(self, requests: Sequence[ScoreRequest], shared: Sequence[int] | None = None) -> list[list[np.ndarray]]:
         """Token log-probabilities of every branch of every request (nats), batched; the first
         ``shared[r]`` tokens of request ``r``'s context come from a prefix cache if enabled."""
         caching = shared is not None and self.prefix_caching
-        return score_requests(requests, *self._path, pad_id=self.pad_id, device=self.device,
-                              batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size,
+        return score_requests(requests, *self._path, pad_id=self.pad_id, device=self.device, limits=self.limits,
                               shared=shared if caching else None, prefill=self._prefill if caching else None)
 
     # -- tokens -------------------------------------------------------------------
@@ -773,7 +848,7 @@ class HFCausalLM(Adapter):
         cut = [list(p)[-room:] if p else [self.prefix_id] for p in prompts]
         return generate_batched(self.model, cut, keys, decoding, decode=self.decode, eos_ids=self.eos_ids,
                                 pad_id=self.pad_id, device=self.device, cache_arg=_cache_argument(self.model),
-                                batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
+                                batch_tokens=self.limits.batch_tokens, max_batch_size=self.limits.max_batch_size)
 
     def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
         """Per request, the answer written after its rendered prompt, decoded as ``task.decoding`` says.
@@ -816,7 +891,7 @@ class HFCausalLM(Adapter):
             requests += windows
             owner += [i] * len(windows)
         scored = score_requests_top(requests, *self._path, pad_id=self.pad_id, device=self.device, top_k=top,
-                                    batch_tokens=self.config.batch_tokens, max_batch_size=self.config.max_batch_size)
+                                    limits=self.limits)
         per_text: list[list[BranchScores]] = [[] for _ in ids]
         for i, branches in zip(owner, scored, strict=True):
             per_text[i].append(branches[0])

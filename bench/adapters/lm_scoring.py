@@ -21,11 +21,19 @@ composition beyond floating-point rounding.
 
 Prefix caching. Requests can also declare how many leading context tokens they share with
 others (``shared[r]``, e.g. the description and few-shot exemplars of a 5-shot prompt).
-Requests whose first ``shared[r]`` tokens are equal form a group; the keys and values of
-those tokens are computed once per group (``prefill(tokens)``), and only the rest of each
-request (its *suffix*: the remaining context and the branches) is run, attending to the
-cached prefix and, as above, to its own suffix. Positions continue after the prefix, so a
-cached request gets the same log-probabilities as an uncached one, up to rounding.
+The keys and values of each distinct shared prefix are computed once (``prefill(tokens)``),
+and only the rest of each request (its *suffix*: the remaining context and the branches)
+is run, attending to its cached prefix and, as above, to its own suffix. Suffixes of
+different prefixes share a batch: the batch's cache holds each row's own prefix,
+right-padded to the longest (the padding columns are masked out). Positions continue
+after the prefix, so a cached request gets the same log-probabilities as an uncached
+one, up to rounding.
+
+Plain causal batches. A batch without a cached prefix whose requests have a single branch
+or branches of one token each (zero-shot classification, rolling windows) needs no custom
+mask: right padding only follows the real tokens, so the model's own causal attention
+gives the same numbers; such a batch is marked ``causal`` and run without a mask or
+position ids (the fast fused causal attention kernels apply).
 """
 
 from __future__ import annotations
@@ -37,8 +45,8 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["BranchScores", "ScoreRequest", "batches_by_length", "pack_batch", "rolling_windows", "score_requests",
-           "score_requests_top"]
+__all__ = ["BatchLimits", "BranchScores", "ScoreRequest", "batches_by_length", "is_causal", "is_out_of_memory",
+           "pack_batch", "rolling_windows", "score_requests", "score_requests_top", "stack_prefixes"]
 
 LOGIT_CHUNK = 512
 """Positions per ``lm_head`` + ``log_softmax`` call (bounds memory to ``LOGIT_CHUNK × vocab``)."""
@@ -73,24 +81,26 @@ class PackedBatch:
     columns: torch.Tensor  # (N,) position whose logits predict it
     targets: torch.Tensor  # (N,) target token ids
     spans: list[list[tuple[int, int]]]  # per request, per branch: slice into the N targets
-    past: Any = None  # cached keys/values of a shared prefix (rows × prefix tokens), or None
-    offset: int = 0  # tokens in that prefix: positions start there, the mask has as many leading columns
+    past: Any = None  # per layer (keys, values) of the rows' cached prefixes, (R, heads, offset, dim), or None
+    offset: int = 0  # longest cached prefix: the mask has as many leading columns
+    causal: bool = False  # plain causal attention gives these numbers: no mask or position ids needed
 
 
-def _pack_row(request: ScoreRequest, length: int, pad_id: int,
-              offset: int = 0) -> tuple[list[int], list[int], np.ndarray, list[int], list[int]]:
+def _pack_row(request: ScoreRequest, length: int, pad_id: int, offset: int = 0,
+              width: int | None = None) -> tuple[list[int], list[int], np.ndarray, list[int], list[int]]:
     """Ids, positions, mask, and (column, target) per scored token, for one request.
 
     With ``offset > 0`` the request continues a cached prefix of ``offset`` tokens: its
-    positions start at ``offset`` and the mask gets ``offset`` leading columns that every
-    row may attend to.
+    positions start at ``offset`` and the mask gets ``width`` (≥ ``offset``, default
+    ``offset``) leading columns, of which the first ``offset`` may be attended to.
     """
+    width = offset if width is None else width
     context = list(request.context)
     c = len(context)
     ids, positions = context[:], list(range(offset, offset + c))
-    full = np.zeros((length, offset + length), dtype=bool)
+    full = np.zeros((length, width + length), dtype=bool)
     full[:, :offset] = True
-    mask = full[:, offset:]
+    mask = full[:, width:]
     mask[:c, :c] = np.tril(np.ones((c, c), dtype=bool))
     columns: list[int] = []
     targets: list[int] = []
@@ -107,18 +117,24 @@ def _pack_row(request: ScoreRequest, length: int, pad_id: int,
     return ids + [pad_id] * pad, positions + [offset] * pad, full, columns, targets
 
 
-def pack_batch(requests: Sequence[ScoreRequest], pad_id: int, *, offset: int = 0,
+def is_causal(request: ScoreRequest) -> bool:
+    """Whether the packed layout of ``request`` is plain causal: one branch, or one-token branches."""
+    return len(request.branches) == 1 or all(len(b) == 1 for b in request.branches)
+
+
+def pack_batch(requests: Sequence[ScoreRequest], pad_id: int, *, offset: int | Sequence[int] = 0,
                device: torch.device | str = "cpu") -> PackedBatch:
     """Pack ``requests`` into one right-padded batch on ``device`` (see the module docstring).
 
-    ``offset`` is the length of a cached prefix the requests continue (0: none); the
-    attention mask is then ``(R, 1, L, offset + L)``.
+    ``offset`` is the length of the cached prefix the requests continue (0: none), one for
+    all or one per request; the attention mask is then ``(R, 1, L, max(offset) + L)``.
     """
-    length = max(r.length for r in requests)
+    offsets = [offset] * len(requests) if isinstance(offset, int) else list(offset)
+    length, width = max(r.length for r in requests), max(offsets)
     ids, positions, masks, rows, columns, spans = [], [], [], [], [], []
     targets: list[int] = []
-    for row, request in enumerate(requests):
-        row_ids, row_positions, mask, row_columns, row_targets = _pack_row(request, length, pad_id, offset)
+    for row, (request, own) in enumerate(zip(requests, offsets, strict=True)):
+        row_ids, row_positions, mask, row_columns, row_targets = _pack_row(request, length, pad_id, own, width)
         ids.append(row_ids)
         positions.append(row_positions)
         masks.append(mask)
@@ -139,7 +155,8 @@ def pack_batch(requests: Sequence[ScoreRequest], pad_id: int, *, offset: int = 0
         columns=torch.tensor(columns, dtype=torch.long, device=device),
         targets=torch.tensor(targets, dtype=torch.long, device=device),
         spans=spans,
-        offset=offset,
+        offset=width,
+        causal=not width and all(is_causal(r) for r in requests),
     )
 
 
@@ -196,12 +213,62 @@ def _target_log_probs(hidden: torch.Tensor, head: HeadFn, batch: PackedBatch,
 
 
 PrefillFn = Callable[[Sequence[int]], Any]
-"""``fn(prefix tokens) -> cached keys/values`` of one prefix (batch of one); :class:`PackedBatch`
-carries it as ``past`` and the hidden-state function expands it to the batch's rows."""
+"""``fn(prefix tokens) -> cached keys/values`` of one prefix: per layer ``(keys, values)``, each
+``(1, heads, len(tokens), dim)``; :func:`stack_prefixes` builds a batch's ``past`` from them."""
 
 CACHE_TOKENS_FACTOR = 4
 """A prefix-cached batch holds at most ``CACHE_TOKENS_FACTOR × batch_tokens`` positions of
 keys and values (rows × (prefix + suffix)), which bounds the memory of the expanded cache."""
+
+
+@dataclass
+class BatchLimits:
+    """How large a batch may be: ``max_batch_size`` rows and ``batch_tokens`` padded positions.
+
+    With ``adaptive``, an out-of-memory error in a batch of ``R`` rows halves both
+    (``max_batch_size = R // 2``, ``batch_tokens //= 2``) and the batch is run again
+    (lm-eval's ``--batch_size auto``); the limits stay halved for later calls.
+    """
+
+    batch_tokens: int = 4096
+    max_batch_size: int = 64
+    adaptive: bool = False
+
+    def halve(self, rows: int) -> bool:
+        """Halve the limits after a batch of ``rows`` rows ran out of memory; False if it had one row."""
+        if not self.adaptive or rows <= 1:
+            return False
+        self.max_batch_size = max(1, rows // 2)
+        self.batch_tokens = max(1, self.batch_tokens // 2)
+        return True
+
+
+def is_out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is a device running out of memory (``torch.cuda.OutOfMemoryError`` or a
+    ``RuntimeError`` whose message says "out of memory")."""
+    oom = getattr(torch.cuda, "OutOfMemoryError", None)
+    return (oom is not None and isinstance(exc, oom)) or (isinstance(exc, RuntimeError) and "out of memory" in str(exc))
+
+
+def stack_prefixes(prefixes: Sequence[Any], width: int) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """Per layer, the rows' cached prefixes right-padded with zeros to ``width`` positions and
+    stacked: ``(R, heads, width, dim)`` keys and values (rows sharing one prefix object share its
+    copy; a single prefix is expanded, not copied)."""
+    distinct = list({id(p): p for p in prefixes}.values())
+    index = {id(p): i for i, p in enumerate(distinct)}
+    rows = torch.tensor([index[id(p)] for p in prefixes], device=distinct[0][0][0].device)
+    out = []
+    for layer in range(len(distinct[0])):
+        pair = []
+        for part in (0, 1):
+            tensors = [torch.nn.functional.pad(p[layer][part], (0, 0, 0, width - p[layer][part].shape[-2]))
+                       for p in distinct]
+            if len(distinct) == 1:
+                pair.append(tensors[0].expand(len(prefixes), -1, -1, -1))
+            else:
+                pair.append(torch.cat(tensors).index_select(0, rows))
+        out.append((pair[0], pair[1]))
+    return out
 
 
 def score_requests(
@@ -216,6 +283,7 @@ def score_requests(
     device: torch.device | str = "cpu",
     shared: Sequence[int] | None = None,
     prefill: PrefillFn | None = None,
+    limits: BatchLimits | None = None,
 ) -> list[list[np.ndarray]]:
     """Token log-probabilities (nats) of every branch of every request, in request order.
 
@@ -225,8 +293,21 @@ def score_requests(
     """
     scored = score_requests_top(requests, hidden_fn, head_fn, pad_id=pad_id, batch_tokens=batch_tokens,
                                 max_batch_size=max_batch_size, advance=advance, device=device, shared=shared,
-                                prefill=prefill)
+                                prefill=prefill, limits=limits)
     return [[branch.logprobs for branch in request] for request in scored]
+
+
+def _prefix_keys(requests: Sequence[ScoreRequest], shared: Sequence[int] | None,
+                 prefill: PrefillFn | None) -> list[tuple[int, ...]]:
+    """Per request, the cached prefix it continues (``()``: none); a prefix of one request only is not cached."""
+    keys = []
+    for index, request in enumerate(requests):
+        n = shared[index] if shared is not None and prefill is not None else 0
+        keys.append(request.context[:n] if 0 < n < len(request.context) else ())
+    counts: dict[tuple[int, ...], int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    return [key if counts[key] > 1 else () for key in keys]
 
 
 def score_requests_top(
@@ -242,6 +323,7 @@ def score_requests_top(
     device: torch.device | str = "cpu",
     shared: Sequence[int] | None = None,
     prefill: PrefillFn | None = None,
+    limits: BatchLimits | None = None,
 ) -> list[list[BranchScores]]:
     """Token log-probabilities (nats) of every branch of every request, in request order.
 
@@ -251,40 +333,70 @@ def score_requests_top(
     tokens after each batch. With ``shared`` and ``prefill``, request ``r``'s first
     ``shared[r]`` context tokens come from a cache computed once per distinct prefix
     (0: no cache; it must leave at least one context token, else the request is uncached).
+    ``limits`` (default: ``batch_tokens`` and ``max_batch_size``, not adaptive) bound each
+    batch; adaptive limits are halved on out-of-memory errors (see :class:`BatchLimits`).
     """
+    limits = limits or BatchLimits(batch_tokens, max_batch_size)
+    keys = _prefix_keys(requests, shared, prefill)
     results: list[list[BranchScores]] = [[] for _ in requests]
-    groups: dict[tuple[int, ...], list[int]] = {}
-    for index, request in enumerate(requests):
-        n = shared[index] if shared is not None and prefill is not None else 0
-        key = request.context[:n] if 0 < n < len(request.context) else ()
-        groups.setdefault(key, []).append(index)
-    for key in [k for k, members in groups.items() if k and len(members) == 1]:  # nothing to share
-        groups.setdefault((), []).extend(groups.pop(key))
     with torch.inference_mode():
-        for prefix, members in groups.items():
-            past = prefill(prefix) if prefix and prefill is not None else None
-            p = len(prefix)
-            parts = [ScoreRequest(requests[i].context[p:], requests[i].branches) for i in members]
-            limit = batch_tokens if not p else max(1, CACHE_TOKENS_FACTOR * batch_tokens)
-            for batch_members in _batches(parts, p, batch_tokens, limit, max_batch_size):
-                batch = pack_batch([parts[i] for i in batch_members], pad_id, offset=p, device=device)
-                batch.past = past
-                scores, top_ids, top_values = _target_log_probs(hidden_fn(batch), head_fn, batch, top_k)
-                for local, spans in zip(batch_members, batch.spans, strict=True):
-                    results[members[local]] = [BranchScores(scores[a:b], top_ids[a:b], top_values[a:b])
-                                               for a, b in spans]
-                advance(sum(parts[i].n_targets for i in batch_members))
+        caches = {key: prefill(key) for key in dict.fromkeys(keys) if key and prefill is not None}
+        parts = [ScoreRequest(r.context[len(k):], r.branches) for r, k in zip(requests, keys, strict=True)]
+        offsets = [len(k) for k in keys]
+        queue = _batches(parts, offsets, range(len(parts)), limits)
+        while queue:
+            members = queue.pop(0)
+            try:
+                batch = pack_batch([parts[i] for i in members], pad_id, offset=[offsets[i] for i in members],
+                                   device=device)
+                if batch.offset:
+                    batch.past = stack_prefixes([caches[keys[i]] for i in members], batch.offset)
+                scored = _target_log_probs(hidden_fn(batch), head_fn, batch, top_k)
+            except RuntimeError as exc:
+                if not (is_out_of_memory(exc) and limits.halve(len(members))):
+                    raise
+                _release_memory(device)
+                queue = _batches(parts, offsets, [i for b in [members, *queue] for i in b], limits)
+                continue
+            _store(results, members, batch, scored)
+            advance(sum(parts[i].n_targets for i in members))
     return results
 
 
-def _batches(parts: Sequence[ScoreRequest], offset: int, batch_tokens: int, cache_tokens: int,
-             max_batch_size: int) -> list[list[int]]:
-    """Length-sorted batches of ``parts``; with a cached prefix, rows × (offset + longest) ≤ cache_tokens too."""
-    lengths = [r.length for r in parts]
-    if not offset:
-        return batches_by_length(lengths, batch_tokens=batch_tokens, max_batch_size=max_batch_size)
-    rows = max(1, min(max_batch_size, cache_tokens // (offset + max(lengths))))
-    return batches_by_length(lengths, batch_tokens=batch_tokens, max_batch_size=rows)
+def _release_memory(device: torch.device | str) -> None:
+    """Return cached blocks to the device after an out-of-memory error (CUDA only)."""
+    if torch.device(device).type == "cuda":
+        torch.cuda.empty_cache()
+
+
+def _store(results: list[list[BranchScores]], members: Sequence[int], batch: PackedBatch,
+           scored: tuple[np.ndarray, np.ndarray, np.ndarray]) -> None:
+    scores, top_ids, top_values = scored
+    for index, spans in zip(members, batch.spans, strict=True):
+        results[index] = [BranchScores(scores[a:b], top_ids[a:b], top_values[a:b]) for a, b in spans]
+
+
+def _batches(parts: Sequence[ScoreRequest], offsets: Sequence[int], members: Sequence[int] | range,
+             limits: BatchLimits) -> list[list[int]]:
+    """Length-sorted batches of ``parts[members]``, within ``limits``.
+
+    Cached and uncached requests, and plain causal and packed ones, never share a batch
+    (a batch is then either run with plain causal attention or not at all); a cached batch
+    also keeps rows × (longest prefix + longest suffix) ≤ ``CACHE_TOKENS_FACTOR × batch_tokens``.
+    """
+    streams: dict[tuple[bool, bool], list[int]] = {}
+    for i in members:
+        streams.setdefault((offsets[i] > 0, is_causal(parts[i])), []).append(i)
+    out = []
+    for (cached, _), indices in streams.items():
+        lengths = [parts[i].length for i in indices]
+        rows = limits.max_batch_size
+        if cached:
+            widest = max(offsets[i] for i in indices) + max(lengths)
+            rows = max(1, min(rows, CACHE_TOKENS_FACTOR * limits.batch_tokens // widest))
+        for batch in batches_by_length(lengths, batch_tokens=limits.batch_tokens, max_batch_size=rows):
+            out.append([indices[j] for j in batch])
+    return out
 
 
 def rolling_windows(tokens: Sequence[int], prefix_id: int, max_length: int) -> list[ScoreRequest]:

@@ -161,7 +161,7 @@ def test_path_is_required() -> None:
 
 @pytest.mark.parametrize(("options", "message"), [
     ("normalize=chars", "normalize must be one of none, token, byte. Got 'chars' instead"),
-    ("batch_size=3", "Unknown hf-causal-lm option 'batch_size'. Valid options: gguf_file"),
+    ("batch=3", "Unknown hf-causal-lm option 'batch'. Valid options: gguf_file"),
     ("max_length=ten", "option max_length must be an integer. Got 'ten' instead"),
     ("max_length=1", "max_length must be at least 2 tokens"),
     ("prefix_token=<nope>", "prefix_token '<nope>' is not in the vocabulary"),
