@@ -23,7 +23,7 @@ from matplotlib.figure import Figure
 from bench.errors import ConfigError, StatisticsError, UnknownNameError
 from bench.report import plots
 from bench.report.kinds import FIGURE_DESCRIPTIONS
-from bench.report.labels import gap_direction, interval_label, metric_facts, significance_label
+from bench.report.labels import gap_direction, interval_label, level_of, metric_facts, significance_label
 from bench.report.rundata import RunData, TaskView
 
 __all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs", "paired_rows", "pair_of", "run_tags"]
@@ -181,17 +181,26 @@ def _reliability(run: RunData, view: TaskView, model: str | None, report: bool) 
     shown = _pick(_models(records), model)
     if not shown:
         return []
+    level = _level(run, view)
     return [("Reliability per domain: accuracy against confidence in 15 equal-width bins of the top-choice "
-             "probability (bins with ≥ 5 examples), 95% Wilson whiskers; dashed: perfect calibration; ECE over "
-             f"the same bins. Models: {', '.join(shown)}.", plots.reliability_grid(records, view, shown))]
+             f"probability (bins with ≥ 5 examples), {100 * level:g}% Wilson whiskers; dashed: perfect calibration; "
+             f"ECE over the same bins. Models: {', '.join(shown)}.",
+             plots.reliability_grid(records, view, shown, level=level))]
+
+
+def _level(run: RunData, view: TaskView) -> float:
+    """The run's confidence level for intervals a figure computes itself (0.95 if not recorded)."""
+    return level_of(run.part(run.metrics, view)) or 0.95
 
 
 def _robustness(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
     table = run.part(run.table("robustness.csv"), view)
     if len(table) < 2:
         return []
+    level = _level(run, view)
     return [("In-domain vs out-of-domain accuracy of the run's models on logit axes with the effective-robustness "
-             "fit; ρ is each model's residual on the accuracy scale.", plots.robustness_figure(table, view, run.gaps))]
+             f"fit; ρ is each model's residual on the accuracy scale; whiskers: {100 * level:g}% Wilson intervals.",
+             plots.robustness_figure(table, view, run.gaps, level=level))]
 
 
 def _transfer(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:

@@ -8,8 +8,8 @@ legend outside the data (below the axes) or labels points directly.
 Intervals: every label that names an interval, a level or a significance threshold is
 built from the rows drawn (their ``ci_method``, ``level`` and p-value columns, through
 :mod:`bench.report.labels`); units, directions and chance levels come from the metric
-registry. The reliability and robustness figures draw their own 95% Wilson intervals of
-bin and pooled accuracies and say so.
+registry. The reliability and robustness figures compute Wilson intervals of bin and
+pooled accuracies themselves, at the level they are given (the run's), and say so.
 """
 
 from __future__ import annotations
@@ -338,12 +338,12 @@ def _calibration_series(records: pd.DataFrame, view: TaskView) -> list[tuple[str
 
 
 def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None = None,
-                       ax: Axes | None = None) -> Figure:
+                       ax: Axes | None = None, level: float = 0.95) -> Figure:
     """Reliability diagram of one model: accuracy against confidence, one line per domain
     (per domain group for suites with many domains).
 
     Points are the 15 equal-width bins of the top-choice probability with ≥ 5 examples;
-    whiskers are 95% Wilson intervals of the bin's accuracy; the diagonal is perfect
+    whiskers are Wilson intervals (at ``level``) of the bin's accuracy; the diagonal is perfect
     calibration. The legend gives each domain's ECE over the same bins.
     """
     from bench.scoring.intervals import wilson_interval
@@ -357,7 +357,7 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
         points = reliability_points(rows)
         if points.empty:
             continue
-        low, high = np.array([wilson_interval(a * n, int(n)) for a, n in zip(points["accuracy"], points["n"],
+        low, high = np.array([wilson_interval(a * n, int(n), level) for a, n in zip(points["accuracy"], points["n"],
                                                                              strict=True)]).T
         errors = _errors(points["accuracy"].to_numpy(), low, high)
         ece = float((points["n"] * (points["accuracy"] - points["confidence"]).abs()).sum() / len(rows))
@@ -367,33 +367,34 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
     axis.set_ylim(0, 1.02)
     axis.set_xlabel("confidence (mean top-choice prob. in bin)")
     axis.set_ylabel("accuracy in bin (fraction correct)")
-    axis.set_title(f"{view.key}, {model}: reliability\nwhiskers: 95% Wilson interval", fontsize="medium")
+    axis.set_title(f"{view.key}, {model}: reliability\nwhiskers: {100 * level:g}% Wilson interval", fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 1)
     return figure
 
 
-def reliability_grid(records: pd.DataFrame, view: TaskView, models: Sequence[str]) -> Figure:
+def reliability_grid(records: pd.DataFrame, view: TaskView, models: Sequence[str], level: float = 0.95) -> Figure:
     """:func:`reliability_figure` of each of ``models`` side by side (at most 4 a row)."""
     columns = max(1, min(len(models), 4))
     rows = math.ceil(len(models) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(max(3.4 * columns, 5.4), 4.6 * rows), layout="constrained",
                                 squeeze=False, sharey=True)
     for axis, model in zip(axes.flat, models, strict=False):
-        reliability_figure(records, view, model, ax=axis)
+        reliability_figure(records, view, model, ax=axis, level=level)
         axis.set_title(f"{model}", fontsize="medium")
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
-    figure.suptitle(f"{view.key}: reliability per domain\nwhiskers: 95% Wilson interval", fontsize="medium")
+    figure.suptitle(f"{view.key}: reliability per domain\nwhiskers: {100 * level:g}% Wilson interval",
+                    fontsize="medium")
     return figure
 
 
-def _wilson_pair(value: float, n: float) -> tuple[float, float]:
+def _wilson_pair(value: float, n: float, level: float) -> tuple[float, float]:
     from bench.scoring.intervals import wilson_interval
 
     if not (math.isfinite(value) and math.isfinite(n) and n > 0):
         return math.nan, math.nan
-    return wilson_interval(round(value * n), int(n))
+    return wilson_interval(round(value * n), int(n), level)
 
 
 def _logit(p: float) -> float:
@@ -418,11 +419,11 @@ def _logit_axis(axis: Axes, low: float, high: float) -> None:
 
 
 def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFrame | None = None,
-                      ax: Axes | None = None) -> Figure:
+                      ax: Axes | None = None, level: float = 0.95) -> Figure:
     """In-domain vs out-of-domain accuracy of the run's models on logit axes, with the
     effective-robustness fit ``logit(acc_OOD) = a · logit(acc_ID) + b`` (solid) and
     ``y = x`` (dashed). Points are labelled with the model and its residual ρ; whiskers
-    are 95% Wilson intervals (from the sizes in ``gaps``, when given). Accuracies of 0 or
+    are Wilson intervals at ``level`` (from the sizes in ``gaps``, when given). Accuracies of 0 or
     1 are drawn at 0.001 or 0.999 (a logit axis has no room for them).
     """
     rows = robustness[(robustness["suite"] == view.suite) & (robustness["task"] == view.task)]
@@ -437,8 +438,8 @@ def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFra
     for i, r in enumerate(rows.itertuples(index=False)):
         x, y = points[i]
         n_id, n_ood = sizes.get(r.model, (math.nan, math.nan))
-        xl, xh = _wilson_pair(r.acc_id, n_id)
-        yl, yh = _wilson_pair(r.acc_ood, n_ood)
+        xl, xh = _wilson_pair(r.acc_id, n_id, level)
+        yl, yh = _wilson_pair(r.acc_ood, n_ood, level)
         xerr = None if math.isnan(xl) else [[max(x - max(xl, eps), 0)], [max(min(xh, 1 - eps) - x, 0)]]
         yerr = None if math.isnan(yl) else [[max(y - max(yl, eps), 0)], [max(min(yh, 1 - eps) - y, 0)]]
         rho = r.effective_robustness
@@ -454,7 +455,8 @@ def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFra
     _logit_axis(axis, low, high)
     axis.set_xlabel("in-domain accuracy (fraction correct, logit scale)")
     axis.set_ylabel("out-of-domain accuracy (fraction correct, logit scale)")
-    axis.set_title(f"{view.key}: effective robustness\nwhiskers: 95% Wilson interval", fontsize="medium")
+    axis.set_title(f"{view.key}: effective robustness\nwhiskers: {100 * level:g}% Wilson interval",
+                   fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 2)
     return figure
