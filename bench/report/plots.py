@@ -92,12 +92,18 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 
 
 def _legend_below(ax: Axes, columns: int, title: str | None = None) -> None:
+    """The legend under the axes, clear of the tick labels and every line of the x label
+    (offset in inches, so that it stays put when constrained layout resizes the axes)."""
+    from matplotlib.transforms import ScaledTranslation
+
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         figure = ax.get_figure(root=True)
-        height = ax.get_position().height * (figure.get_figheight() if figure is not None else 4.0)  # inches
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(height, 0.6)),
-                  ncols=max(1, min(columns, 4)),
+        below = 0.42 + 0.2 * (ax.get_xlabel().count("\n") + 1)  # inches: tick labels and the x label's lines
+        shift = ax.transAxes + ScaledTranslation(0, -below, figure.dpi_scale_trans) if figure is not None \
+            else ax.transAxes
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=shift,
+                  ncols=max(1, min(columns, 4, 80 // max(len(str(t)) + 6 for t in labels))),
                   fontsize="small", frameon=False, title=title, title_fontsize="small")
 
 
@@ -140,7 +146,7 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     labels = [f"{d} (ID)" if d in view.in_domain and not folds else d for d in view.domains]
     shown = values.T if wide else values
     size = (2.2 + 1.2 * len(models), 1.5 + 0.22 * len(view.domains)) if wide else \
-        (2.6 + 1.15 * len(view.domains), 1.6 + 0.5 * len(models))
+        (2.6 + 1.15 * len(view.domains), 2.4 + 0.5 * len(models))
     figure, axis = _axes(ax, size)
     image = axis.imshow(shown, aspect="auto", cmap=_cmap(metric_facts(view.kind, metric)))
     for (i, j), value in np.ndenumerate(shown):

@@ -31,6 +31,30 @@ def _texts(figure: plt.Figure) -> str:
     return "\n".join(t.get_text() for t in figure.findobj(plt.Text))
 
 
+def assert_readable(figure: plt.Figure) -> None:
+    """No legend box overlaps an x label or tick label, no two y tick labels overlap, and
+    every text lies inside the figure (measured on the drawn layout, in pixels)."""
+    figure.canvas.draw()
+    renderer = figure.canvas.get_renderer()  # type: ignore[attr-defined]
+    for axis in figure.axes:
+        if not axis.get_visible():
+            continue
+        legend = axis.get_legend()
+        ticks = [t for t in axis.get_yticklabels() if t.get_text()]
+        boxes = sorted((t.get_window_extent(renderer) for t in ticks), key=lambda b: b.y0)
+        for low, high in zip(boxes, boxes[1:], strict=False):
+            assert low.y1 <= high.y0 + 0.5, "y tick labels overlap"
+        if legend is not None:
+            box = legend.get_window_extent(renderer)
+            for text in [axis.xaxis.label, *axis.get_xticklabels()]:
+                if text.get_text():
+                    assert not box.overlaps(text.get_window_extent(renderer)), f"legend covers {text.get_text()!r}"
+    drawn = figure.get_tightbbox(renderer)  # inches, what is drawn (x label, legend, titles …)
+    width, height = figure.get_size_inches()
+    assert drawn.x0 >= -0.02 and drawn.x1 <= width + 0.02, f"drawn from {drawn.x0:.2f} to {drawn.x1:.2f} in of {width}"
+    assert drawn.y0 >= -0.02 and drawn.y1 <= height + 0.02, f"drawn from {drawn.y0:.2f} to {drawn.y1:.2f} in of {height}"
+
+
 def _evaluate(folder: Path, statistics: StatisticsOptions | None = None, **config: object) -> Path:
     from bench.pipeline import evaluate
     from bench.runner import RunConfig
@@ -123,6 +147,7 @@ def test_a_level_90_percentile_run_is_labelled_so_on_every_figure(run_90: Path) 
     for view in run.tasks:
         for kind, caption, figure in build_figures(run, view, report=True):
             assert figure is not None
+            assert_readable(figure)
             seen[(view.task, kind)] = (caption, _texts(figure))
             plt.close(figure)
     heat_caption, heat = seen[("sentiment", "heatmap")]
@@ -150,6 +175,9 @@ def test_a_generation_run_names_its_intervals(tmp_path: Path) -> None:
     view = run.tasks[0]
     assert view.metric == "exact_match"
     built = build_figures(run, view, ["heatmap", "gaps"])
+    for _, _, drawn in built:
+        assert drawn is not None
+        assert_readable(drawn)
     text = "\n".join(_texts(f) for _, _, f in built if f is not None)
     assert "exact_match (fraction)" in text and "90% Wilson interval" in text
     assert "90% percentile bootstrap interval" in text or not any(k == "gaps" for k, _, _ in built)
@@ -180,6 +208,9 @@ def test_two_models_on_mmlu_get_profiles_and_a_paired_difference_profile(mmlu_tw
     view = run.tasks[0]
     built = {k: (c, f) for k, c, f in build_figures(run, view, report=True)}
     assert "heatmap" not in built and {"gaps", "profile", "difference"} <= set(built)
+    for _, drawn in built.values():
+        assert drawn is not None
+        assert_readable(drawn)
     caption, figure = built["difference"]
     assert figure is not None
     text = _texts(figure)
