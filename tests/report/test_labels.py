@@ -270,3 +270,43 @@ def test_two_models_with_no_example_in_common_get_a_message(mmlu_run: Path, tmp_
     page = render_report(copy)
     assert "No paired difference profile of llm-b against llm-a" in page and "share no example" in page
     assert 'data-kind="profile"' in page and 'data-kind="gaps"' in page
+
+
+# --- the paired comparison behind the difference profile --------------------------------------
+def _paired_copy(mmlu_run: Path, tmp_path: Path) -> Path:
+    """The synthetic MMLU-like run with its second model renamed ``llm-b`` (a trained-looking
+    name), scored on the same examples as ``llm-a``."""
+    copy = shutil.copytree(mmlu_run, tmp_path / "run")
+    for name in ("records.csv.gz", "metrics.csv", "gaps.csv"):
+        frame = pd.read_csv(copy / name)
+        frame.loc[frame["model"] == "uniform", "model"] = "llm-b"
+        frame.to_csv(copy / name, index=False)
+    return copy
+
+
+def test_compare_rows_carry_holm_over_the_domains_and_their_settings(mmlu_run: Path, tmp_path: Path) -> None:
+    from bench.outputs import task_infos_from_metadata
+    from bench.scoring.compare import COMPARE_COLUMNS, compare_models
+    from bench.scoring.gaps import holm
+
+    run = load_run(_paired_copy(mmlu_run, tmp_path))
+    table = compare_models(run.records, task_infos_from_metadata(run.meta), "llm-a", "llm-b", metrics=["accuracy"],
+                           options=StatisticsOptions(level=0.9, resamples=200, permutations=200))
+    assert list(table.columns) == COMPARE_COLUMNS and set(table["metric"]) == {"accuracy"}
+    domains = table[table["domain_b"] != "ALL"]
+    np.testing.assert_allclose(domains["p_adjusted"], holm(domains["p_value"].to_numpy()))
+    pooled = table[table["domain_b"] == "ALL"].iloc[0]
+    assert pooled["p_adjusted"] == pooled["p_value"] and len(domains) == 57
+    assert set(table["level"]) == {0.9} and set(table["ci_method"]) == {"BCa"}
+
+
+def test_bench_plot_draws_profile_and_difference_of_two_models(mmlu_run: Path, tmp_path: Path) -> None:
+    from bench.report.plotfile import save_plot
+
+    copy = _paired_copy(mmlu_run, tmp_path)
+    for kind in ("profile", "difference"):
+        saved = save_plot(kind, [copy], tmp_path / f"{kind}.png", dpi=50)
+        assert saved.path.read_bytes()[:4] == b"\x89PNG"
+    page = render_report(copy)
+    assert 'data-kind="difference"' in page and "Paired differences in accuracy, llm-b (B) against llm-a (A)" in page
+    assert "paired 95% BCa bootstrap interval" in page and "test: mcnemar exact" in page
