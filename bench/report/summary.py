@@ -155,7 +155,7 @@ def _family_note(where: str, family: str, part: pd.DataFrame, alpha: float) -> s
         noun = "domain" if family == "domain_rest" else "group"
         if hits.empty:
             return (f"{where}: no {noun} differs from the rest beyond chance "
-                    f"(Holm-adjusted p >= {alpha:g} for all {n} {noun}s).")
+                    f"(Holm-adjusted p >= {alpha:g} for {f'the 1 {noun}' if n == 1 else f'all {n} {noun}s'}).")
         named = ", ".join(f"{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
         extra = "" if family == "domain_rest" else "groups; "
         return f"{where}: differ from the rest ({extra}Holm p < {alpha:g}; + = worse): {named}."

@@ -310,3 +310,30 @@ def test_bench_plot_draws_profile_and_difference_of_two_models(mmlu_run: Path, t
     page = render_report(copy)
     assert 'data-kind="difference"' in page and "Paired differences in accuracy, llm-b (B) against llm-a (A)" in page
     assert "paired 95% BCa bootstrap interval" in page and "test: mcnemar exact" in page
+
+
+# --- the terminal summary at MMLU's scale -----------------------------------------------------
+def test_terminal_summary_prints_group_rows_and_one_line_per_tested_family() -> None:
+    from bench.report.summary import chance_notes, summary_tables
+    from bench.scoring.tables import TaskInfo
+
+    rows = [*SUBJECTS[:8], "group:STEM", "group:other", "ALL"]
+    metrics = pd.DataFrame([{"model": "lm", "suite": "mmlu", "task": "mmlu", "domain": d, "metric": m, "value": 0.5,
+                             "ci_low": 0.4, "ci_high": 0.6, "n": 5}
+                            for d in rows for m in ("accuracy", "cross_entropy")])
+    infos = {("mmlu", "mmlu"): TaskInfo("multiple_choice", (), SUBJECTS[:8], ())}
+    table = summary_tables(metrics, pd.DataFrame(columns=["model", "suite", "task", "metric", "kind", "domain_a",
+                                                           "domain_b", "gap", "ci_low", "ci_high"]), infos)["mmlu"]
+    assert list(table["domain"])[-4:-1] == ["group:STEM", "group:other", "ALL"]
+    gaps = pd.DataFrame([{"model": "lm", "suite": "mmlu", "task": "mmlu", "metric": "accuracy", "kind": kind,
+                          "family": family, "domain_a": a, "domain_b": b, "gap": 0.2, "p_adjusted": p, "level": 0.9}
+                         for kind, family, a, b, p in (("domain_rest", "domain_rest", "REST", SUBJECTS[0], 0.07),
+                                                       ("domain_rest", "domain_rest", "REST", SUBJECTS[1], 0.5),
+                                                       ("domain_rest", "group_rest", "REST", "group:STEM", 0.3),
+                                                       ("best_worst", "best_worst", SUBJECTS[2], SUBJECTS[1], 0.2))])
+    notes = chance_notes(gaps)
+    assert notes == [
+        f"mmlu/mmlu lm accuracy: differ from the rest (Holm p < 0.1; + = worse): {SUBJECTS[0]} (+0.200).",
+        "mmlu/mmlu lm accuracy: no group differs from the rest beyond chance (Holm-adjusted p >= 0.1 for the 1 group).",
+        "mmlu/mmlu lm accuracy, best vs worst domain: nothing beyond chance (Holm-adjusted p >= 0.1 for the 1 test).",
+    ]
