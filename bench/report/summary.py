@@ -129,7 +129,9 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str) -> str:
     """The note under the summary tables. ``*`` is explained only where it appears, as the
     domains a model was trained on; tables of models that were not trained on their suite
     (zero-shot, leave-one-domain-out) have no in-domain set and say so instead."""
-    interval = (f"[low, high]: {100 * level:g}% interval ({method}: ci_method in the CSVs). Gap: in-domain minus "
+    forced = "" if method == "auto" else " for bootstrap and gap intervals; 0/1 metrics' domain values keep Wilson"
+    interval = (f"[low, high]: {100 * level:g}% interval ({method}{forced}; each row's method: ci_method in the "
+                "CSVs). Gap: in-domain minus "
                 "pooled out-of-domain, signed so that positive = worse out of domain.")
     marked = [_marked(table) for table in tables.values()]
     star = ("* in-domain: the data a trainable model was trained on (a pretrained model was not trained on it; "
