@@ -107,9 +107,10 @@ def significance_label(rows: pd.DataFrame) -> str:
 
 _DIRECTIONS = {
     "id_ood": "> 0: worse out of domain than in domain",
+    "id_pooled": "> 0: worse out of domain than in domain",
     "domain_rest": "> 0: worse than the pooled rest",
     "group_rest": "> 0: worse than the pooled rest",
-    "best_worst": "best minus worst domain, > 0: worse",
+    "best_worst": "> 0: worse on the worst domain than on the best",
     "pairwise": "> 0: worse on domain_b than on domain_a",
 }
 

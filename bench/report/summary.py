@@ -145,8 +145,8 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str) -> str:
             f"{interval.split('. Gap:')[0]}.")
 
 
-FAMILY_WORDS = {"id_ood": "out of domain vs in domain", "best_worst": "best vs worst domain",
-                "spread": "spread across domains", "pairwise": "domain pairs", "id_pooled": "each domain vs in domain"}
+FAMILY_WORDS = {"id_ood": "each out-of-domain domain vs in domain", "id_pooled": "pooled out of domain vs in domain",
+                "best_worst": "best vs worst domain", "spread": "spread across domains", "pairwise": "domain pairs"}
 """How :func:`chance_notes` names a family of gaps other than ``domain_rest`` and ``group_rest``."""
 
 

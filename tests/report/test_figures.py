@@ -50,7 +50,7 @@ def test_gap_forest_marks_what_is_significant_after_holm(tiny_run: Path) -> None
     filled = [line for line in axis.lines if line.get_markerfacecolor() != "white" and line.get_marker() == "o"]
     drawn = np.concatenate([line.get_xdata() for line in filled]) if filled else np.array([])
     assert sorted(drawn) == pytest.approx(sorted(rows[rows["p_adjusted"] < 1 - rows["level"]]["gap"]))
-    assert "> 0: worse out of domain than in domain" in axis.get_xlabel()
+    assert axis.get_xlabel() == "gap in accuracy (fraction)\n> 0: worse out of domain than in domain"
     assert set(rows["ci_method"]) == {"newcombe"} and axis.get_title().endswith("whiskers: 95% Newcombe interval")
     legend = [t.get_text() for t in axis.get_legend().get_texts()]
     assert set(legend) <= {"filled: Holm-adjusted p < 0.05", "hollow: Holm-adjusted p ≥ 0.05"}
