@@ -337,3 +337,19 @@ def test_terminal_summary_prints_group_rows_and_one_line_per_tested_family() -> 
         "mmlu/mmlu lm accuracy: no group differs from the rest beyond chance (Holm-adjusted p >= 0.1 for the 1 group).",
         "mmlu/mmlu lm accuracy, best vs worst domain: nothing beyond chance (Holm-adjusted p >= 0.1 for the 1 test).",
     ]
+
+
+def test_a_task_of_a_kind_this_version_does_not_know_shows_its_first_metric(mmlu_run: Path, tmp_path: Path) -> None:
+    import json
+
+    copy = shutil.copytree(mmlu_run, tmp_path / "run")
+    meta = json.loads((copy / "run.json").read_text())
+    meta["tasks"]["mmlu-like/questions"]["kind"] = "imported"
+    (copy / "run.json").write_text(json.dumps(meta))
+    metrics = pd.read_csv(copy / "metrics.csv")
+    metrics.assign(metric="mc2").to_csv(copy / "metrics.csv", index=False)
+    run = load_run(copy)
+    assert run.tasks[0].metric == "mc2"  # not accuracy: the rows' own metric
+    assert any("kind imported" in p and "'mc2'" in p for p in run.problems)
+    page = render_report(copy)
+    assert 'data-kind="profile"' in page and "accuracy" not in page.split("<section", 1)[1].split("</h2>", 1)[0]
