@@ -112,8 +112,12 @@ def _profile(run: RunData, view: TaskView, model: str | None, report: bool) -> B
 
 def pair_of(run: RunData, view: TaskView, model: str | None = None) -> tuple[str, str] | None:
     """The two models a paired difference profile compares: the first two trained models
-    of the task (A, B); with ``model``, B = ``model`` and A = the first other trained one."""
+    of the task (A, B); with ``model``, B = ``model`` and A = the first other trained one.
+    Folds of one model (``name@fold``: transfer matrix, leave-one-domain-out) are only
+    compared when named."""
     trained = [m for m in _models(run.part(run.metrics, view)) if not plots.is_floor(m)]
+    if model is None:
+        trained = [m for m in trained if "@" not in str(m)]
     if model is not None:
         others = [m for m in trained if m != model]
         return (others[0], model) if others and model in trained else None
