@@ -68,8 +68,9 @@ def _gap_findings(run: RunData) -> list[Finding]:
         top = gaps[significant(gaps) & (gaps["gap"] > 0)].sort_values("gap", ascending=False)
         for index, r in zip(top.index[:TOP_GAPS], top.head(TOP_GAPS).itertuples(index=False), strict=True):
             row = top.loc[[index]]
+            against = "the pooled rest" if r.domain_a == "REST" else r.domain_a
             out.append(Finding("gap", f"{r.model} on {view.key}: {view.metric} is worse on {r.domain_b} than on "
-                                      f"{r.domain_a} by {_ci(r.gap, r.ci_low, r.ci_high)} "
+                                      f"{against} by {_ci(r.gap, r.ci_low, r.ci_high)} "
                                       f"({interval_label(row)}; Holm-adjusted p = {r.p_adjusted:.2g} < "
                                       f"α = {alpha_of(row) or ALPHA:g})."))
     if not out and tested:

@@ -184,6 +184,7 @@ def test_a_generation_run_names_its_intervals(tmp_path: Path) -> None:
     plt.close("all")
     page = render_report(run_dir)
     assert "90% Wilson interval" in page and "95%" not in page
+    assert "is worse on medicine than on the pooled rest by" in page  # significant at α = 0.1 (p ≈ 0.09)
 
 
 # --- two LLM-like models on MMLU (real data when present) ------------------------------------
