@@ -232,7 +232,8 @@ class _Pair:
     b: list[np.ndarray]
 
 
-def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> list[_Pair]:
+def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+           names: Sequence[str] | None = None) -> list[_Pair]:
     """Per (suite, task, metric): each domain's components of both models (aligned rows)."""
     out = []
     tasks = list(zip(frame_a["suite"].to_numpy(), frame_a["task"].to_numpy(), strict=True))
@@ -243,6 +244,8 @@ def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[st
         codes = part_a["domain"].to_numpy()
         domains = [d for d in info.domains if np.any(codes == d)]
         for metric in metrics_for(info.kind):
+            if names is not None and metric.name not in names:
+                continue
             ca, cb = metric.components(task_columns(part_a, info)), metric.components(task_columns(part_b, info))
             out.append(_Pair(suite, task, info, metric, domains, [ca[codes == d] for d in domains],
                              [cb[codes == d] for d in domains]))
@@ -375,9 +378,7 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
                           records_b[records_b["model"] == model_b].assign(model=label_b)], ignore_index=True)
     frame_a, frame_b = pair_records(pool, model_a, label_b)
     rows = []
-    for pair in _pairs(frame_a, frame_b, infos):
-        if metrics is not None and pair.metric.name not in metrics:
-            continue
+    for pair in _pairs(frame_a, frame_b, infos, metrics):
         rows += [(*r, math.nan, settings.level, settings.method) for r in _metric_rows(pair, (model_a, label_b), settings)]
         rows += [(*r, math.nan, settings.level, settings.method) for r in _gap_rows(pair, (model_a, label_b), settings)]
     table = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
