@@ -4,23 +4,29 @@ Each kind has a builder ``(run, view, model) -> [(caption, figure), …]`` that 
 nothing when the run lacks what the figure needs (no ``transfer_matrix.csv``, no
 ``prob_`` columns, too few domains for a profile). With ``model`` None the builder picks
 the models worth showing (the trained ones, at most :data:`MAX_PANELS`); with a model
-name it draws that model only.
+name it draws that model only. A builder that cannot draw for a reason the reader must
+know (two models with no example in common) returns its message with no figure.
+
+Captions name the intervals, levels and thresholds of the rows drawn
+(:mod:`bench.report.labels`), never a fixed method.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, StatisticsError, UnknownNameError
 from bench.report import plots
 from bench.report.kinds import FIGURE_DESCRIPTIONS
+from bench.report.labels import gap_direction, interval_label, level_of, metric_facts, significance_label
 from bench.report.rundata import RunData, TaskView
 
-__all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs"]
+__all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs", "paired_rows", "pair_of", "run_tags"]
 
 MAX_PANELS = 4
 """At most this many models get their own panel (reliability, profile, transfer) in a report."""
@@ -28,7 +34,10 @@ MAX_PANELS = 4
 LONG_FOREST = 40
 """A report's forest plot with more rows than this leaves out the floors (majority, uniform)."""
 
-Built = list[tuple[str, Figure]]
+if TYPE_CHECKING:
+    from bench.scoring.options import StatisticsOptions
+
+Built = list[tuple[str, Figure | None]]
 
 
 @dataclass(frozen=True)
@@ -55,10 +64,11 @@ def _heatmap(run: RunData, view: TaskView, model: str | None, report: bool) -> B
     metrics = run.part(run.metrics, view)
     if model is not None:
         metrics = metrics[metrics["model"] == model]
-    if metrics.empty or (report and len(view.domains) > plots.WIDE and len(_models(metrics)) == 1):
+    if metrics.empty or (report and len(view.domains) > plots.WIDE):
         return []
+    rows = metrics[metrics["metric"] == view.metric]
     return [(f"{view.metric} of each model on each test domain; (ID) marks the domains trained on; cells give the "
-             f"value and its {plots.interval_note(view.metric)}.", plots.heatmap_figure(metrics, view))]
+             f"value and its {interval_label(rows)}.", plots.heatmap_figure(metrics, view))]
 
 
 def _gaps(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
@@ -67,10 +77,12 @@ def _gaps(run: RunData, view: TaskView, model: str | None, report: bool) -> Buil
         gaps = gaps[gaps["model"] == model]
     elif report and len(plots.gap_rows(gaps, view.metric)) > LONG_FOREST:
         gaps = gaps[gaps["model"].isin(_pick(_models(gaps), None))]
-    if plots.gap_rows(gaps, view.metric).empty:
+    rows = plots.gap_rows(gaps, view.metric)
+    if rows.empty:
         return []
-    return [("Cross-domain gaps (positive = worse out of domain) with 95% bootstrap intervals; filled markers are "
-             "significant after Holm's adjustment.", plots.gap_figure(gaps, view))]
+    return [(f"Cross-domain gaps in {view.metric} ({gap_direction(rows)}) with their {interval_label(rows)}s; "
+             f"filled markers: {significance_label(rows)} (Holm within each family of gaps.csv).",
+             plots.gap_figure(gaps, view))]
 
 
 def _genres(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
@@ -79,17 +91,90 @@ def _genres(run: RunData, view: TaskView, model: str | None, report: bool) -> Bu
         metrics = metrics[metrics["model"] == model]
     if view.kind != "language_modeling" or metrics.empty:
         return []
-    return [("Cross-entropy per genre (nats/token, lower is better) with 95% bootstrap intervals.",
+    rows = metrics[metrics["metric"] == view.metric]
+    facts = metric_facts(view.kind, view.metric)
+    return [(f"{facts.axis()} per genre ({facts.direction}) with {interval_label(rows)}s.",
              plots.genre_figure(metrics, view))]
 
 
 def _profile(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
     metrics = run.part(run.metrics, view)
-    if metrics.empty or (report and (len(view.domains) <= plots.WIDE or view.metric != "accuracy")):
+    shown = _pick(_models(metrics), model)
+    if metrics.empty or not shown or (report and len(view.domains) <= plots.WIDE):
         return []
-    return [(f"Capability profile of {m}: domains sorted by {view.metric} with "
-             f"{plots.interval_note(view.metric)}s, coloured by domain group; dotted line: chance.",
-             plots.profile_figure(metrics, view, m)) for m in _pick(_models(metrics), model)]
+    rows = metrics[(metrics["metric"] == view.metric) & metrics["model"].isin(shown)]
+    chance = plots.chance_level(view, view.metric)
+    groups = "in bands of their group (each headed by the group's pooled value), " if view.groups else ""
+    line = f"; dotted line: chance ({chance:.2f})" if chance == chance else ""
+    return [(f"Capability profile of {', '.join(shown)}: {view.metric} per domain {groups}sorted by "
+             f"{shown[0]}, with {interval_label(rows)}s{line}.", plots.profile_figure(metrics, view, shown))]
+
+
+def pair_of(run: RunData, view: TaskView, model: str | None = None) -> tuple[str, str] | None:
+    """The two models a paired difference profile compares: the first two trained models
+    of the task (A, B); with ``model``, B = ``model`` and A = the first other trained one.
+    Folds of one model (``name@fold``: transfer matrix, leave-one-domain-out) are only
+    compared when named."""
+    trained = [m for m in _models(run.part(run.metrics, view)) if not plots.is_floor(m)]
+    if model is None:
+        trained = [m for m in trained if "@" not in str(m)]
+    if model is not None:
+        others = [m for m in trained if m != model]
+        return (others[0], model) if others and model in trained else None
+    return (trained[0], trained[1]) if len(trained) >= 2 else None
+
+
+def _options(run: RunData, view: TaskView) -> StatisticsOptions:
+    """The statistics settings the run's rows of ``view`` record (defaults where absent)."""
+    from bench.scoring.options import StatisticsOptions
+
+    rows = run.part(run.metrics, view)
+    if rows.empty or "level" not in rows.columns:
+        return StatisticsOptions()
+    first = rows.iloc[0]
+
+    def setting(column: str, default: Any) -> Any:
+        value = first.get(column, default)
+        return default if value is None or value != value else value
+
+    return StatisticsOptions(resamples=int(setting("resamples", 10_000)), level=float(setting("level", 0.95)),
+                             seed=int(setting("stat_seed", 0)), method=str(setting("stat_method", "auto")),
+                             permutations=int(setting("permutations", 2_000)))
+
+
+def paired_rows(run: RunData, view: TaskView, pair: tuple[str, str]) -> pd.DataFrame | str:
+    """``bench compare``'s rows of ``pair`` (A, B) on ``view``'s primary metric, computed
+    once per run with the run's own statistics settings; a message when the two models
+    cannot be paired (no example in common)."""
+    from bench.outputs import task_infos_from_metadata
+    from bench.scoring.compare import compare_models
+
+    key = ("paired", view.key, *pair)
+    if key not in run.cache:
+        records = run.part(run.records, view)
+        try:
+            run.cache[key] = compare_models(records, task_infos_from_metadata(run.meta), *pair,
+                                            options=_options(run, view),
+                                            metrics=[view.metric])
+        except (StatisticsError, UnknownNameError) as exc:
+            run.cache[key] = f"No paired difference profile of {pair[1]} against {pair[0]} on {view.key}: {exc}"
+    return run.cache[key]
+
+
+def _difference(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
+    pair = pair_of(run, view, model)
+    if pair is None or run.part(run.records, view).empty or (report and len(view.domains) < 2):
+        return []
+    compared = paired_rows(run, view, pair)
+    if isinstance(compared, str):
+        return [(compared, None)]
+    rows = compared[(compared["kind"] == "metric") & (compared["metric"] == view.metric)]
+    if rows.empty:
+        return []
+    tests = ", ".join(dict.fromkeys(str(t).replace("_", " ") for t in rows["test"]))
+    return [(f"Paired difference profile: {pair[1]} (B) against {pair[0]} (A) on their common examples, "
+             f"{view.metric} per domain (> 0: B better) with paired {interval_label(rows)}s; test: {tests}; filled: "
+             f"{significance_label(rows)} (Holm over the domains).", plots.difference_figure(compared, view))]
 
 
 def _reliability(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
@@ -100,17 +185,26 @@ def _reliability(run: RunData, view: TaskView, model: str | None, report: bool) 
     shown = _pick(_models(records), model)
     if not shown:
         return []
+    level = _level(run, view)
     return [("Reliability per domain: accuracy against confidence in 15 equal-width bins of the top-choice "
-             "probability (bins with ≥ 5 examples), 95% Wilson whiskers; dashed: perfect calibration; ECE over "
-             f"the same bins. Models: {', '.join(shown)}.", plots.reliability_grid(records, view, shown))]
+             f"probability (bins with ≥ 5 examples), {100 * level:g}% Wilson whiskers; dashed: perfect calibration; "
+             f"ECE over the same bins. Models: {', '.join(shown)}.",
+             plots.reliability_grid(records, view, shown, level=level))]
+
+
+def _level(run: RunData, view: TaskView) -> float:
+    """The run's confidence level for intervals a figure computes itself (0.95 if not recorded)."""
+    return level_of(run.part(run.metrics, view)) or 0.95
 
 
 def _robustness(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
     table = run.part(run.table("robustness.csv"), view)
     if len(table) < 2:
         return []
+    level = _level(run, view)
     return [("In-domain vs out-of-domain accuracy of the run's models on logit axes with the effective-robustness "
-             "fit; ρ is each model's residual on the accuracy scale.", plots.robustness_figure(table, view, run.gaps))]
+             f"fit; ρ is each model's residual on the accuracy scale; whiskers: {100 * level:g}% Wilson intervals.",
+             plots.robustness_figure(table, view, run.gaps, level=level))]
 
 
 def _transfer(run: RunData, view: TaskView, model: str | None, report: bool) -> Built:
@@ -122,7 +216,7 @@ def _transfer(run: RunData, view: TaskView, model: str | None, report: bool) -> 
             for m in _pick(_models(matrix), model)]
 
 
-_BUILDERS = {"heatmap": _heatmap, "gaps": _gaps, "genres": _genres, "profile": _profile,
+_BUILDERS = {"heatmap": _heatmap, "gaps": _gaps, "genres": _genres, "profile": _profile, "difference": _difference,
              "reliability": _reliability, "robustness": _robustness, "transfer": _transfer}
 
 FIGURE_KINDS: dict[str, FigureKind] = {name: FigureKind(name, text, _BUILDERS[name])
@@ -131,11 +225,12 @@ FIGURE_KINDS: dict[str, FigureKind] = {name: FigureKind(name, text, _BUILDERS[na
 
 
 def build_figures(run: RunData, view: TaskView, kinds: Sequence[str] | None = None,
-                  model: str | None = None, report: bool = False) -> list[tuple[str, str, Figure]]:
-    """``(kind, caption, figure)`` of each kind in ``kinds`` (default: all) that applies.
+                  model: str | None = None, report: bool = False) -> list[tuple[str, str, Figure | None]]:
+    """``(kind, caption, figure)`` of each kind in ``kinds`` (default: all) that applies;
+    ``figure`` None when the caption is a message saying why it could not be drawn.
 
-    With ``report`` a report's choices apply: no heatmap for one model over many domains
-    (the profile or genre bars show it), profiles only for many-domain accuracy tasks.
+    With ``report`` a report's choices apply: no heatmap over many domains (the
+    profile shows the same with intervals), profiles only for many-domain tasks.
     """
     out = []
     for name in kinds or list(FIGURE_KINDS):
@@ -145,11 +240,43 @@ def build_figures(run: RunData, view: TaskView, kinds: Sequence[str] | None = No
     return out
 
 
-def merge_runs(runs: Sequence[RunData]) -> RunData:
+_TAG_KEYS = ("num_fewshot", "protocol", "apply_chat_template", "dtype", "limit", "seed", "trials")
+"""Settings of ``run.json``'s ``config`` that name a run when two runs hold one model."""
+
+
+def run_tags(runs: Sequence[RunData]) -> list[str]:
+    """A short name per run: the ``config`` settings in which the runs differ (e.g.
+    ``num_fewshot=5``), else the run id."""
+    configs = [r.meta.get("config", {}) for r in runs]
+    keys = [k for k in _TAG_KEYS if len({str(c.get(k)) for c in configs}) > 1]
+    tags = [", ".join(f"{k}={c.get(k)}" for k in keys) for c in configs]
+    return tags if keys and len(set(tags)) == len(tags) else [r.run_id for r in runs]
+
+
+def _renamed(run: RunData, names: dict[str, str]) -> RunData:
+    def rename(frame: pd.DataFrame) -> pd.DataFrame:
+        if frame.empty or "model" not in frame.columns:
+            return frame
+        return frame.assign(model=frame["model"].astype(str).map(lambda m: names.get(m, m)))
+
+    return RunData(run.path, run.meta, rename(run.records), rename(run.metrics), rename(run.gaps),
+                   {n: rename(f) for n, f in run.extra.items()}, run.tasks, run.problems)
+
+
+def merge_runs(runs: Sequence[RunData], distinct: bool = False) -> RunData:
     """One :class:`RunData` holding the rows of all ``runs`` (tasks from the first run that
-    has them), so that a figure can show the models of several runs together."""
+    has them), so that a figure can show the models of several runs together.
+
+    With ``distinct``, a model found in more than one run is renamed ``model [tag]`` in
+    each (the tag from :func:`run_tags`, e.g. ``num_fewshot=5``), so that the same model
+    run twice (0-shot, 5-shot) appears as two models."""
     if len(runs) == 1:
         return runs[0]
+    if distinct:
+        counts = pd.Series([m for r in runs for m in dict.fromkeys(r.metrics.get("model", pd.Series(dtype=str)))])
+        shared = set(counts[counts.duplicated()])
+        tags = run_tags(runs)
+        runs = [_renamed(r, {m: f"{m} [{tag}]" for m in shared}) for r, tag in zip(runs, tags, strict=True)]
 
     def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [f for f in frames if not f.empty]
@@ -160,4 +287,4 @@ def merge_runs(runs: Sequence[RunData]) -> RunData:
     order = list(dict.fromkeys(v.key for r in runs for v in r.tasks))
     return RunData(runs[0].path, runs[0].meta, concat([r.records for r in runs]), concat([r.metrics for r in runs]),
                    concat([r.gaps for r in runs]), {n: concat([r.table(n) for r in runs]) for n in names},
-                   tuple(views[k] for k in order))
+                   tuple(views[k] for k in order), tuple(p for r in runs for p in r.problems))

@@ -3,7 +3,8 @@
 Four kinds of finding, each from the primary metric of each task:
 
 - ``gap``: per task, the largest gaps that are significant after Holm's adjustment
-  (``p_adjusted < 0.05``), largest first, with their 95% bootstrap interval;
+  (``p_adjusted`` below the row's ``1 − level``), largest first, with their interval
+  (named from the row's ``ci_method`` and ``level``);
 - ``worst``: each model's worst domain and its value with interval;
 - ``mitigation``: for each mitigation and its baseline, the pooled out-of-domain gap of
   both and the reduction ``g(baseline) − g(mitigation)`` (with its paired interval and
@@ -19,13 +20,14 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from bench.report.labels import alpha_of, interval_label, significant
 from bench.report.plots import LOWER_IS_BETTER, is_floor
 from bench.report.rundata import RunData, TaskView
 
 __all__ = ["ALPHA", "Finding", "findings"]
 
 ALPHA = 0.05
-"""Significance level of the Holm-adjusted p-values."""
+"""Significance level of rows that record no ``level`` (the others use ``1 − level``)."""
 
 TOP_GAPS = 2
 """The largest significant gaps reported per task (metrics of different tasks differ in scale)."""
@@ -63,11 +65,14 @@ def _gap_findings(run: RunData) -> list[Finding]:
         tested = tested or not gaps.empty
         if "p_adjusted" not in gaps:
             continue
-        top = gaps[(gaps["p_adjusted"] < ALPHA) & (gaps["gap"] > 0)].sort_values("gap", ascending=False)
-        for r in top.head(TOP_GAPS).itertuples(index=False):
+        top = gaps[significant(gaps) & (gaps["gap"] > 0)].sort_values("gap", ascending=False)
+        for index, r in zip(top.index[:TOP_GAPS], top.head(TOP_GAPS).itertuples(index=False), strict=True):
+            row = top.loc[[index]]
+            against = "the pooled rest" if r.domain_a == "REST" else r.domain_a
             out.append(Finding("gap", f"{r.model} on {view.key}: {view.metric} is worse on {r.domain_b} than on "
-                                      f"{r.domain_a} by {_ci(r.gap, r.ci_low, r.ci_high)} "
-                                      f"(Holm-adjusted p = {r.p_adjusted:.2g})."))
+                                      f"{against} by {_ci(r.gap, r.ci_low, r.ci_high)} "
+                                      f"({interval_label(row)}; Holm-adjusted p = {r.p_adjusted:.2g} < "
+                                      f"α = {alpha_of(row) or ALPHA:g})."))
     if not out and tested:
         out.append(Finding("gap", "No gap is significant after Holm's adjustment in any task."))
     return out
@@ -140,7 +145,7 @@ def _null_findings(run: RunData) -> list[Finding]:
         gaps = _task_gaps(run, view)
         if gaps.empty or "p_adjusted" not in gaps:
             continue
-        quiet = [m for m, rows in gaps.groupby("model", sort=False) if not (rows["p_adjusted"] < ALPHA).any()]
+        quiet = [m for m, rows in gaps.groupby("model", sort=False) if not significant(rows).any()]
         if quiet:
             mdg = gaps[gaps["model"].isin(quiet)]["mdg"] if "mdg" in gaps else pd.Series(dtype=float)
             detect = f"; gaps under about {mdg.median():.3f} could not have been detected (80% power)" \

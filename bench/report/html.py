@@ -41,6 +41,7 @@ tr.sig td { background: #fff4e5; }
 figure { margin: 0.8em 0; display: inline-block; vertical-align: top; max-width: 100%; }
 figure img { max-width: 100%; height: auto; display: block; }
 figcaption { font-size: 0.85em; color: #444; max-width: 760px; }
+.problem { background: #fdecea; border-left: 4px solid #c62828; padding: 0.4em 0.8em; max-width: 1100px; }
 .summary li { margin: 0.2em 0; } code { background: #f3f3f3; padding: 0 0.2em; }
 input.filter { margin: 0.3em 0; padding: 0.2em 0.4em; width: 22em; }
 details { margin: 0.5em 0 1em; }
@@ -80,6 +81,9 @@ document.querySelectorAll('section.task').forEach(function (section) {
 
 def _png(figure: Any, caption: str, kind: str) -> str:
     import matplotlib.pyplot as plt
+
+    if figure is None:  # the caption says why there is no figure
+        return f'<p class="problem" data-kind="{kind}">{html.escape(caption)}</p>'
 
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=FIGURE_DPI)
@@ -171,29 +175,63 @@ def _gap_table(run: RunData, view: TaskView) -> str:
     wanted = [c for c in ("model", "domain_a", "domain_b", "value_a", "value_b", "gap", "p_adjusted", "mdg",
                           "n_a", "n_b") if c in rows.columns]
     frame = rows[wanted].copy()
+    from bench.report.labels import significant
+
     fns = {"gap": lambda r: _value_cell(r["gap"], *_lohi(rows, r.name))}
-    return _table(frame, fns, lambda r: "sig" if r.get("p_adjusted", 1.0) < 0.05 else "")
+    marked = significant(rows)
+    return _table(frame, fns, lambda r: "sig" if bool(marked.loc[r.name]) else "")
 
 
 def _lohi(rows: pd.DataFrame, index: Any) -> tuple[float, float]:
     return float(rows.loc[index, "ci_low"]), float(rows.loc[index, "ci_high"])
 
 
+def _difference_table(run: RunData, view: TaskView) -> str:
+    """The paired comparison behind the difference profile, one row per domain and ALL."""
+    from bench.report.figures import pair_of, paired_rows
+    from bench.report.labels import interval_label, significance_label, significant
+
+    pair = pair_of(run, view)
+    if pair is None or run.part(run.records, view).empty:
+        return ""
+    compared = paired_rows(run, view, pair)
+    if isinstance(compared, str):
+        return ""
+    rows = compared[(compared["kind"] == "metric") & (compared["metric"] == view.metric)].reset_index(drop=True)
+    if rows.empty:
+        return ""
+    frame = rows[["domain_b", "value_a", "value_b", "difference", "p_value", "p_adjusted", "test", "n"]].rename(
+        columns={"domain_b": "domain", "value_a": f"A: {pair[0]}", "value_b": f"B: {pair[1]}"})
+    marked = significant(rows)
+    table = _table(frame, {"difference": lambda r: _value_cell(r["difference"], *_lohi(rows, r.name))},
+                   lambda r: "sig" if bool(marked.loc[r.name]) else "")
+    title = (f"Paired differences in {view.metric}, {pair[1]} (B) against {pair[0]} (A), > 0: B better "
+             f"(below: paired {interval_label(rows)}; shaded: {significance_label(rows)}, Holm over the domains)")
+    return _fold(title, table, len(frame))
+
+
 def _task_section(run: RunData, view: TaskView) -> str:
     from bench.report.figures import build_figures
+    from bench.report.labels import interval_label, significance_label
 
     figures = build_figures(run, view, report=True)
     if not figures:
         return ""
     title = f"{view.key} ({view.kind}, {view.protocol or 'protocol n/a'}): {view.metric}"
     pictures = "".join(_png(fig, caption, kind) for kind, caption, fig in figures)
-    method = "Wilson" if view.metric == "accuracy" else "bootstrap"
-    tables = _fold(f"{view.metric} per domain (value, and below it the {method} 95% interval)",
+    metric_rows = run.part(run.metrics, view)
+    metric_rows = metric_rows[metric_rows["metric"] == view.metric] if "metric" in metric_rows else metric_rows
+    tables = _fold(f"{view.metric} per domain (value, and below it the {interval_label(metric_rows)})",
                    _domain_table(run, view), len(view.domains))
     gap_table = _gap_table(run, view)
     if gap_table:
-        tables += _fold(f"Gaps in {view.metric} (shaded: significant after Holm; mdg: minimum detectable gap at 80% "
-                        "power)", gap_table, gap_table.count("<tr") - 1)
+        from bench.report.plots import gap_rows
+
+        rows = gap_rows(run.part(run.gaps, view), view.metric)
+        tables += _fold(f"Gaps in {view.metric} (below each: its {interval_label(rows)}; shaded: "
+                        f"{significance_label(rows)}, Holm within each family; mdg: minimum detectable gap at "
+                        "80% power)", gap_table, gap_table.count("<tr") - 1)
+    tables += _difference_table(run, view)
     return f'<section class="task"><h2>{html.escape(title)}</h2>{pictures}{tables}</section>'
 
 
@@ -228,17 +266,46 @@ def _run_section(run: RunData) -> str:
     config = html.escape(json.dumps(meta.get("config", {}), indent=2, default=str))
     sections = "".join(_task_section(run, view) for view in run.tasks)
     return (f'<article class="run"><h1>xdbench run <code>{html.escape(run.run_id)}</code></h1>'
-            f"<p>Suites: {html.escape(suites)}. Positive gaps mean worse out of domain. "
-            f"Versions: {html.escape(versions)}.</p>{_summary(run)}{sections}"
+            f"<p>Suites: {html.escape(suites)}. Each gap figure and table says what a positive gap means. "
+            f"Versions: {html.escape(versions)}.</p>{_problems(run.problems)}{_summary(run)}{sections}"
             f"<details><summary>Configuration (run.json)</summary><pre>{config}</pre></details></article>")
 
 
+def _problems(problems: Sequence[str]) -> str:
+    return "".join(f'<p class="problem">{html.escape(p)}</p>' for p in problems)
+
+
+def _comparison(runs: Sequence[RunData]) -> str:
+    """With several runs: one section drawing their models together (capability profiles
+    and the paired difference profile, a model run twice named by its run's settings);
+    a message instead when the runs hold different tasks."""
+    from bench.report.figures import build_figures, merge_runs
+
+    if len(runs) < 2:
+        return ""
+    keys = [tuple(v.key for v in r.tasks) for r in runs]
+    if len(set(keys)) > 1:
+        held = "; ".join(f"{r.run_id}: {', '.join(k) or 'no task'}" for r, k in zip(runs, keys, strict=True))
+        return ('<section class="compare"><h2>Runs compared</h2>' + _problems(
+            [f"These runs hold different suites or tasks ({held}); each is reported on its own, and no figure "
+             "draws them together."]) + "</section>")
+    merged = merge_runs(runs, distinct=True)
+    parts = []
+    for view in merged.tasks:
+        built = build_figures(merged, view, ["profile", "difference"])
+        parts.append("".join(_png(fig, caption, kind) for kind, caption, fig in built))
+        parts.append(_difference_table(merged, view))
+    return f'<section class="task compare"><h2>Runs compared: {html.escape(", ".join(keys[0]))}</h2>' \
+        f'{"".join(parts)}</section>'
+
+
 def render_report(run_dirs: str | Path | Sequence[str | Path]) -> str:
-    """The HTML text of the report of one or more run folders."""
+    """The HTML text of the report of one or more run folders (with several, a first
+    section draws their models together, see :func:`_comparison`)."""
     dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
     runs = load_runs(dirs)
     title = html.escape("xdbench: " + ", ".join(r.run_id for r in runs))
-    body = "".join(_run_section(run) for run in runs)
+    body = _comparison(runs) + "".join(_run_section(run) for run in runs)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'><title>{title}</title>"
             f"<style>{_STYLE}</style></head><body>{body}<script>{_SCRIPT}</script></body></html>")

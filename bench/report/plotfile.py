@@ -42,6 +42,9 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
     ConfigError
         An unknown kind, an ending other than .png/.svg/.pdf, or no task of the runs that
         has this figure (naming the tasks there are).
+    DataError
+        When the figure cannot be drawn from these runs (e.g. two models with no example
+        in common for a difference profile), with the reason.
     OutputError
         When the file cannot be written.
     """
@@ -55,7 +58,7 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
     if path.suffix.lower() not in PLOT_FORMATS:
         raise ConfigError(f"Cannot save a plot as {path.name!r}: the file must end in "
                           f"{', '.join(PLOT_FORMATS)}.")
-    run = merge_runs(load_runs(run_dirs))
+    run = merge_runs(load_runs(run_dirs), distinct=True)
     views = [v for v in run.tasks if suite in (None, v.suite) and task in (None, v.task)]
     if not views:
         known = ", ".join(v.key for v in run.tasks) or "none"
@@ -68,9 +71,12 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
         raise ConfigError(f"No {kind} figure in {', '.join(v.key for v in views)}"
                           f"{f' for model {model!r}' if model else ''}: the runs lack what it needs "
                           "(see 'bench plot --help').")
-    _, _, figure = built[0]
+    _, caption, figure = built[0]
     for _, _, extra in built[1:]:
-        plt.close(extra)
+        if extra is not None:
+            plt.close(extra)
+    if figure is None:  # the builder's caption says why it could not draw
+        raise DataError(caption)
     buffer = io.BytesIO()
     width, height = figure.get_size_inches()
     figure.savefig(buffer, format=PLOT_FORMATS[path.suffix.lower()], dpi=dpi)

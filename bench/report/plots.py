@@ -5,8 +5,11 @@ when ``ax`` is None) and returns the figure; nothing is shown. Every figure labe
 axes with units, says in its title or axis label what its intervals are, and keeps its
 legend outside the data (below the axes) or labels points directly.
 
-Intervals: accuracy carries the 95% Wilson score interval; every other metric the 95%
-bootstrap interval of ``metrics.csv`` / ``gaps.csv`` (resampling examples within domains).
+Intervals: every label that names an interval, a level or a significance threshold is
+built from the rows drawn (their ``ci_method``, ``level`` and p-value columns, through
+:mod:`bench.report.labels`); units, directions and chance levels come from the metric
+registry. The reliability and robustness figures compute Wilson intervals of bin and
+pooled accuracies themselves, at the level they are given (the run's), and say so.
 """
 
 from __future__ import annotations
@@ -23,18 +26,26 @@ import pandas as pd  # noqa: E402
 from matplotlib.axes import Axes  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
+from bench.report.labels import (  # noqa: E402
+    MetricFacts,
+    gap_direction,
+    interval_label,
+    metric_facts,
+    significance_label,
+    significant,
+)
 from bench.report.rundata import TaskView  # noqa: E402
 
 __all__ = [
     "FLOORS",
     "LOWER_IS_BETTER",
-    "UNITS",
     "WIDE",
+    "chance_level",
+    "difference_figure",
     "gap_figure",
     "gap_rows",
     "genre_figure",
     "heatmap_figure",
-    "interval_note",
     "is_floor",
     "profile_figure",
     "reliability_figure",
@@ -43,13 +54,6 @@ __all__ = [
     "robustness_figure",
     "transfer_figure",
 ]
-
-UNITS: dict[str, str] = {
-    "accuracy": "fraction correct", "cross_entropy": "nats", "brier": "squared prob.", "ece": "fraction",
-    "ece_equal_mass": "fraction", "mse": "squared target units", "mae": "target units",
-    "bits_per_byte": "bits/byte",
-}
-"""The unit of each metric as written on an axis (LM cross-entropy is per token)."""
 
 def _losses() -> frozenset[str]:
     from bench.scoring.metrics import METRICS
@@ -63,14 +67,21 @@ WIDE = 12
 """Heatmaps with more domains than this put domains on rows and drop the interval text."""
 
 
-def interval_note(metric: str) -> str:
-    """What a metric's intervals are, in words."""
-    return "95% Wilson interval" if metric == "accuracy" else "95% bootstrap interval"
-
-
 def _unit(metric: str, kind: str = "") -> str:
-    unit = "nats/token" if metric == "cross_entropy" and kind == "language_modeling" else UNITS.get(metric, "")
-    return f"{metric} ({unit})" if unit else metric
+    return metric_facts(kind, metric).axis()
+
+
+def _cmap(facts: MetricFacts) -> str:
+    """Red (worse) to green (better) by the registry's direction; a neutral map when unknown."""
+    if facts.higher_is_better is None:
+        return "viridis"
+    return "RdYlGn" if facts.higher_is_better else "RdYlGn_r"
+
+
+def chance_level(view: TaskView, metric: str) -> float:
+    """What guessing scores on ``metric`` of ``view``'s task: the task's ``1/k`` where the
+    registry says the metric's chance is ``"1/k"``, else NaN (no chance line)."""
+    return view.chance if metric_facts(view.kind, metric).chance == "1/k" else math.nan
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
@@ -81,12 +92,18 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> tuple[Figure, Axes]:
 
 
 def _legend_below(ax: Axes, columns: int, title: str | None = None) -> None:
+    """The legend under the axes, clear of the tick labels and every line of the x label
+    (offset in inches, so that it stays put when constrained layout resizes the axes)."""
+    from matplotlib.transforms import ScaledTranslation
+
     handles, labels = ax.get_legend_handles_labels()
     if handles:
         figure = ax.get_figure(root=True)
-        height = ax.get_position().height * (figure.get_figheight() if figure is not None else 4.0)  # inches
-        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, -0.6 / max(height, 0.6)),
-                  ncols=max(1, min(columns, 4)),
+        below = 0.42 + 0.2 * (ax.get_xlabel().count("\n") + 1)  # inches: tick labels and the x label's lines
+        shift = ax.transAxes + ScaledTranslation(0, -below, figure.dpi_scale_trans) if figure is not None \
+            else ax.transAxes
+        ax.legend(handles, labels, loc="upper center", bbox_to_anchor=(0.5, 0.0), bbox_transform=shift,
+                  ncols=max(1, min(columns, 4, 80 // max(len(str(t)) + 6 for t in labels))),
                   fontsize="small", frameon=False, title=title, title_fontsize="small")
 
 
@@ -129,9 +146,9 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     labels = [f"{d} (ID)" if d in view.in_domain and not folds else d for d in view.domains]
     shown = values.T if wide else values
     size = (2.2 + 1.2 * len(models), 1.5 + 0.22 * len(view.domains)) if wide else \
-        (2.6 + 1.15 * len(view.domains), 1.6 + 0.5 * len(models))
+        (2.6 + 1.15 * len(view.domains), 2.4 + 0.5 * len(models))
     figure, axis = _axes(ax, size)
-    image = axis.imshow(shown, aspect="auto", cmap="RdYlGn_r" if metric in LOWER_IS_BETTER else "RdYlGn")
+    image = axis.imshow(shown, aspect="auto", cmap=_cmap(metric_facts(view.kind, metric)))
     for (i, j), value in np.ndenumerate(shown):
         cell = grid[j if wide else i].iloc[i if wide else j]
         axis.text(j, i, _cell_text(value, cell["ci_low"], cell["ci_high"], not wide), ha="center", va="center",
@@ -142,7 +159,7 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     domain_label = "test domain" if folds else "test domain (ID = trained on)"
     axis.set_xlabel("model" if wide else domain_label)
     axis.set_ylabel(domain_label if wide else "model")
-    note = "" if wide else f"\n[low, high]: {interval_note(metric)}"
+    note = f"\n{'' if wide else '[low, high]: '}{interval_label(rows)}{' (in the table)' if wide else ''}"
     axis.set_title(f"{view.key}: {metric}{note}", fontsize="medium")
     figure.colorbar(image, ax=axis, label=_unit(metric, view.kind), shrink=0.9)
     return figure
@@ -160,15 +177,18 @@ def gap_rows(gaps: pd.DataFrame, metric: str) -> pd.DataFrame:
 
 
 def gap_figure(gaps: pd.DataFrame, view: TaskView, metric: str | None = None, ax: Axes | None = None) -> Figure:
-    """Forest plot of each model's cross-domain gaps with their 95% bootstrap intervals.
+    """Forest plot of each model's cross-domain gaps with the intervals their rows record.
 
     The rows are the ``id_ood`` gaps (or, for runs without them, the first per-domain gap
-    kind such as each domain against the pooled rest). Filled markers: significant after
-    Holm's adjustment (``p_adjusted < 0.05``); hollow: not. Positive = worse on
-    ``domain_b``; the dashed line marks no gap.
+    kind such as each domain against the pooled rest). Filled markers: Holm-adjusted
+    p-value (within the row's family) below the row's ``1 − level``; hollow: not. The
+    title names the rows' interval (:func:`~bench.report.labels.interval_label`), the x
+    label what a positive gap means for the rows' kind; the dashed line marks no gap.
     """
     metric = metric or view.metric
     rows = gap_rows(gaps, metric)
+    if rows["domain_b"].nunique() > WIDE:
+        return _gap_domains_figure(rows, view, metric, ax)
     several_a = rows["domain_a"].nunique() > 1 if len(rows) else False
     labels = [f"{m} · {a} → {b}" if several_a else f"{m} · {b}"
               for m, a, b in zip(rows["model"], rows["domain_a"], rows["domain_b"], strict=True)]
@@ -176,21 +196,69 @@ def gap_figure(gaps: pd.DataFrame, view: TaskView, metric: str | None = None, ax
     y = np.arange(len(rows))[::-1]
     values = rows["gap"].to_numpy(dtype=float)
     errors = _errors(values, rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float))
-    adjusted = rows["p_adjusted"].to_numpy(dtype=float) if "p_adjusted" in rows else np.full(len(rows), np.nan)
-    significant = adjusted < 0.05
-    for mask, face, label in ((significant, "C0", "significant after Holm (p_adj < 0.05)"),
-                              (~significant, "white", "not significant")):
+    marked = significant(rows).to_numpy(dtype=bool)
+    threshold = significance_label(rows)
+    for mask, face, label in ((marked, "C0", f"filled: {threshold}"), (~marked, "white", f"hollow: {threshold.replace(' < ', ' ≥ ', 1)}")):
         if mask.any():
             axis.errorbar(values[mask], y[mask], xerr=None if errors is None else errors[:, mask], fmt="o",
                           capsize=3, color="C0", markerfacecolor=face, label=label)
     axis.axvline(0.0, linestyle="--", color="grey", linewidth=1)
     axis.set_yticks(y, labels, fontsize="small")
     axis.set_ylim(-0.7, len(rows) - 0.3)
-    axis.set_xlabel(f"gap in {_unit(metric, view.kind)}; > 0: worse out of domain")
-    axis.set_title(f"{view.key}: gaps in {metric}\nwhiskers: 95% bootstrap interval", fontsize="medium")
+    axis.set_xlabel(f"gap in {_unit(metric, view.kind)}\n{gap_direction(rows)}")
+    axis.set_title(f"{view.key}: gaps in {metric}\nwhiskers: {interval_label(rows)}", fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
     _legend_below(axis, 2)
     return figure
+
+
+def _gap_domains_figure(rows: pd.DataFrame, view: TaskView, metric: str, ax: Axes | None) -> Figure:
+    """:func:`gap_figure` for many domains: one row per compared domain (in the bands of
+    the suite's groups, each headed by the group's own row, sorted by the first model's
+    gap, largest first), one colour per model; filled: significant."""
+    models = list(dict.fromkeys(rows["model"]))
+    first = rows[rows["model"] == models[0]].drop_duplicates("domain_b").set_index("domain_b")["gap"].to_dict()
+    named = [str(d) for d in dict.fromkeys(rows["domain_b"])]
+    blocks = _blocks(view, [d for d in named if not d.startswith("group:")], first, True)
+    keys, labels, spans = _profile_layout(view, blocks, {d for d in named if d.startswith("group:")},
+                                          "group vs rest")
+    keys += [d for d in named if d not in set(keys)]  # compared sets outside the suite's domains
+    labels += keys[len(labels):]
+    n = len(keys)
+    figure, axis = _axes(ax, (7.8, 1.9 + 0.2 * n))
+    _bands(axis, spans, n)
+    y = np.arange(n)[::-1].astype(float)
+    step = 0.6 / max(len(models), 1)
+    threshold = significance_label(rows)
+    for i, model in enumerate(models):
+        part = rows[rows["model"] == model].drop_duplicates("domain_b").set_index("domain_b").reindex(keys)
+        values = part["gap"].to_numpy(dtype=float)
+        errors = _errors(values, part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float))
+        marked = significant(part.reset_index()).to_numpy(dtype=bool)
+        offset = (i - (len(models) - 1) / 2) * step if len(models) > 1 else 0.0
+        for mask, face, label in ((marked, f"C{i % 10}", f"{model}, {threshold}"),
+                                  (~marked, "white", f"{model}, not")):
+            if mask.any():
+                axis.errorbar(values[mask], (y - offset)[mask], xerr=None if errors is None else errors[:, mask],
+                              fmt="osD^v"[i % 5], markersize=3.5, capsize=1.5, elinewidth=0.9, color=f"C{i % 10}",
+                              markerfacecolor=face, label=label)
+    axis.axvline(0.0, linestyle="--", color="grey", linewidth=1)
+    axis.set_yticks(y, labels, fontsize=6.5 if n > 30 else "small")
+    _bold_pooled(axis)
+    axis.set_ylim(-0.7, n - 0.3)
+    axis.set_xlabel(f"gap in {_unit(metric, view.kind)}\n{gap_direction(rows)}")
+    axis.set_title(_wrap(f"{view.key}: gaps in {metric}, {len(keys)} compared sets\nwhiskers: {interval_label(rows)};"
+                         f" filled: {threshold}, hollow: not"), fontsize="medium")
+    axis.grid(axis="x", alpha=0.3)
+    _legend_below(axis, 2)
+    return figure
+
+
+def _wrap(text: str, width: int = 78) -> str:
+    """Each line of ``text`` wrapped at ``width`` characters (titles that fit the figure)."""
+    import textwrap
+
+    return "\n".join(textwrap.fill(line, width) for line in text.split("\n"))
 
 
 def transfer_figure(matrix: pd.DataFrame, view: TaskView, metric: str | None = None,
@@ -209,7 +277,7 @@ def transfer_figure(matrix: pd.DataFrame, view: TaskView, metric: str | None = N
     values = rows[tests].to_numpy(dtype=float)
     trains = [str(t) for t in rows["train_domain"]]
     figure, axis = _axes(ax, (2.4 + 1.1 * len(tests), 1.6 + 0.55 * len(trains)))
-    image = axis.imshow(values, aspect="auto", cmap="RdYlGn_r" if metric in LOWER_IS_BETTER else "RdYlGn")
+    image = axis.imshow(values, aspect="auto", cmap=_cmap(metric_facts(view.kind, metric)))
     for (i, j), value in np.ndenumerate(values):
         axis.text(j, i, "n/a" if not math.isfinite(value) else _short(value), ha="center", va="center",
                   fontsize=8, fontweight="bold" if tests[j] in trains[i].split("+") else "normal")
@@ -276,12 +344,12 @@ def _calibration_series(records: pd.DataFrame, view: TaskView) -> list[tuple[str
 
 
 def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None = None,
-                       ax: Axes | None = None) -> Figure:
+                       ax: Axes | None = None, level: float = 0.95) -> Figure:
     """Reliability diagram of one model: accuracy against confidence, one line per domain
     (per domain group for suites with many domains).
 
     Points are the 15 equal-width bins of the top-choice probability with ≥ 5 examples;
-    whiskers are 95% Wilson intervals of the bin's accuracy; the diagonal is perfect
+    whiskers are Wilson intervals (at ``level``) of the bin's accuracy; the diagonal is perfect
     calibration. The legend gives each domain's ECE over the same bins.
     """
     from bench.scoring.intervals import wilson_interval
@@ -295,7 +363,7 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
         points = reliability_points(rows)
         if points.empty:
             continue
-        low, high = np.array([wilson_interval(a * n, int(n)) for a, n in zip(points["accuracy"], points["n"],
+        low, high = np.array([wilson_interval(a * n, int(n), level) for a, n in zip(points["accuracy"], points["n"],
                                                                              strict=True)]).T
         errors = _errors(points["accuracy"].to_numpy(), low, high)
         ece = float((points["n"] * (points["accuracy"] - points["confidence"]).abs()).sum() / len(rows))
@@ -305,33 +373,34 @@ def reliability_figure(records: pd.DataFrame, view: TaskView, model: str | None 
     axis.set_ylim(0, 1.02)
     axis.set_xlabel("confidence (mean top-choice prob. in bin)")
     axis.set_ylabel("accuracy in bin (fraction correct)")
-    axis.set_title(f"{view.key}, {model}: reliability\nwhiskers: 95% Wilson interval", fontsize="medium")
+    axis.set_title(f"{view.key}, {model}: reliability\nwhiskers: {100 * level:g}% Wilson interval", fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 1)
     return figure
 
 
-def reliability_grid(records: pd.DataFrame, view: TaskView, models: Sequence[str]) -> Figure:
+def reliability_grid(records: pd.DataFrame, view: TaskView, models: Sequence[str], level: float = 0.95) -> Figure:
     """:func:`reliability_figure` of each of ``models`` side by side (at most 4 a row)."""
     columns = max(1, min(len(models), 4))
     rows = math.ceil(len(models) / columns)
     figure, axes = plt.subplots(rows, columns, figsize=(max(3.4 * columns, 5.4), 4.6 * rows), layout="constrained",
                                 squeeze=False, sharey=True)
     for axis, model in zip(axes.flat, models, strict=False):
-        reliability_figure(records, view, model, ax=axis)
+        reliability_figure(records, view, model, ax=axis, level=level)
         axis.set_title(f"{model}", fontsize="medium")
     for axis in list(axes.flat)[len(models):]:
         axis.set_visible(False)
-    figure.suptitle(f"{view.key}: reliability per domain\nwhiskers: 95% Wilson interval", fontsize="medium")
+    figure.suptitle(f"{view.key}: reliability per domain\nwhiskers: {100 * level:g}% Wilson interval",
+                    fontsize="medium")
     return figure
 
 
-def _wilson_pair(value: float, n: float) -> tuple[float, float]:
+def _wilson_pair(value: float, n: float, level: float) -> tuple[float, float]:
     from bench.scoring.intervals import wilson_interval
 
     if not (math.isfinite(value) and math.isfinite(n) and n > 0):
         return math.nan, math.nan
-    return wilson_interval(round(value * n), int(n))
+    return wilson_interval(round(value * n), int(n), level)
 
 
 def _logit(p: float) -> float:
@@ -356,11 +425,11 @@ def _logit_axis(axis: Axes, low: float, high: float) -> None:
 
 
 def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFrame | None = None,
-                      ax: Axes | None = None) -> Figure:
+                      ax: Axes | None = None, level: float = 0.95) -> Figure:
     """In-domain vs out-of-domain accuracy of the run's models on logit axes, with the
     effective-robustness fit ``logit(acc_OOD) = a · logit(acc_ID) + b`` (solid) and
     ``y = x`` (dashed). Points are labelled with the model and its residual ρ; whiskers
-    are 95% Wilson intervals (from the sizes in ``gaps``, when given). Accuracies of 0 or
+    are Wilson intervals at ``level`` (from the sizes in ``gaps``, when given). Accuracies of 0 or
     1 are drawn at 0.001 or 0.999 (a logit axis has no room for them).
     """
     rows = robustness[(robustness["suite"] == view.suite) & (robustness["task"] == view.task)]
@@ -375,8 +444,8 @@ def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFra
     for i, r in enumerate(rows.itertuples(index=False)):
         x, y = points[i]
         n_id, n_ood = sizes.get(r.model, (math.nan, math.nan))
-        xl, xh = _wilson_pair(r.acc_id, n_id)
-        yl, yh = _wilson_pair(r.acc_ood, n_ood)
+        xl, xh = _wilson_pair(r.acc_id, n_id, level)
+        yl, yh = _wilson_pair(r.acc_ood, n_ood, level)
         xerr = None if math.isnan(xl) else [[max(x - max(xl, eps), 0)], [max(min(xh, 1 - eps) - x, 0)]]
         yerr = None if math.isnan(yl) else [[max(y - max(yl, eps), 0)], [max(min(yh, 1 - eps) - y, 0)]]
         rho = r.effective_robustness
@@ -392,7 +461,8 @@ def robustness_figure(robustness: pd.DataFrame, view: TaskView, gaps: pd.DataFra
     _logit_axis(axis, low, high)
     axis.set_xlabel("in-domain accuracy (fraction correct, logit scale)")
     axis.set_ylabel("out-of-domain accuracy (fraction correct, logit scale)")
-    axis.set_title(f"{view.key}: effective robustness\nwhiskers: 95% Wilson interval", fontsize="medium")
+    axis.set_title(f"{view.key}: effective robustness\nwhiskers: {100 * level:g}% Wilson interval",
+                   fontsize="medium")
     axis.grid(alpha=0.3)
     _legend_below(axis, 2)
     return figure
@@ -406,40 +476,160 @@ def _pooled_sizes(gaps: pd.DataFrame, view: TaskView) -> dict[str, tuple[float, 
     return {r.model: (float(r.n_a), float(r.n_b)) for r in rows.itertuples(index=False)}
 
 
-def profile_figure(metrics: pd.DataFrame, view: TaskView, model: str | None = None, metric: str | None = None,
-                   ax: Axes | None = None) -> Figure:
-    """Capability profile of one model over many domains (e.g. MMLU subjects): domains
-    sorted by ``metric`` with 95% intervals, coloured by their group, with the chance line.
+def _blocks(view: TaskView, domains: Sequence[str], key: dict[str, float], descending: bool
+            ) -> list[tuple[str, list[str]]]:
+    """Domains in blocks of their group (one unnamed block when the suite has none), each
+    block sorted by ``key`` (best first), blocks in the order of the suite's groups."""
+    groups = list(dict.fromkeys(view.groups.get(d, "other") for d in view.domains)) if view.groups else [""]
+
+    def order(d: str) -> float:
+        value = key.get(d, math.nan)
+        return math.inf if not math.isfinite(value) else (-value if descending else value)
+
+    out = []
+    for group in groups:
+        members = [d for d in domains if not view.groups or view.groups.get(d, "other") == group]
+        if members:
+            out.append((group, sorted(members, key=order)))
+    return out
+
+
+def _profile_layout(view: TaskView, blocks: list[tuple[str, list[str]]], pooled: set[str], suffix: str = "pooled"
+                    ) -> tuple[list[str], list[str], list[tuple[str, int, int]]]:
+    """Row keys top-down (``ALL``, then per block its pooled ``group:`` row and its
+    domains), their tick labels, and each named block's ``(group, first, last)`` rows."""
+    keys, labels, spans = [], [], []
+    if "ALL" in pooled:
+        keys.append("ALL")
+        labels.append("ALL (pooled)")
+    for group, members in blocks:
+        first = len(keys)
+        if group and f"group:{group}" in pooled:
+            keys.append(f"group:{group}")
+            labels.append(f"{group} ({suffix})")
+        keys += members
+        labels += list(members)
+        if group:
+            spans.append((group, first, len(keys) - 1))
+    return keys, labels, spans
+
+
+def _bands(axis: Axes, spans: list[tuple[str, int, int]], n: int) -> None:
+    """Shade every other group block and name each block at the right edge."""
+    for i, (group, first, last) in enumerate(spans):
+        top, bottom = n - 1 - first, n - 1 - last
+        if i % 2 == 0:
+            axis.axhspan(bottom - 0.5, top + 0.5, color="0.93", zorder=0)
+        axis.text(1.0, (top + bottom) / 2, f" {group}", transform=axis.get_yaxis_transform(), rotation=-90,
+                  ha="left", va="center", fontsize="small", color="0.3")
+
+
+def _bold_pooled(axis: Axes) -> None:
+    for tick in axis.get_yticklabels():
+        if tick.get_text().endswith(("(pooled)", "(group vs rest)")):
+            tick.set_fontweight("bold")
+
+
+def profile_figure(metrics: pd.DataFrame, view: TaskView, models: str | Sequence[str] | None = None,
+                   metric: str | None = None, ax: Axes | None = None) -> Figure:
+    """Capability profile of one or more models over many domains (e.g. MMLU subjects).
+
+    One row per domain, in blocks of the suite's groups (shaded bands, each headed by the
+    group's pooled row when ``metrics.csv`` has it; ``ALL`` on top); within a block the
+    domains are sorted by the first model's value, best first (the registry's direction).
+    Each model is a marker with the interval its rows record (named on the x label); the
+    dotted line is chance where the registry gives the metric one (``Metric.chance``).
     """
     metric = metric or view.metric
-    rows = _domain_rows(metrics, metric, view.domains)
-    model = model or _first_trained(list(dict.fromkeys(rows["model"])))
-    rows = rows[rows["model"] == model].sort_values("value", ascending=metric in LOWER_IS_BETTER)
-    figure, axis = _axes(ax, (7.5, 1.8 + 0.19 * len(rows)))
-    groups = list(dict.fromkeys(view.groups.get(d, "other") for d in view.domains)) if view.groups else [""]
-    y = np.arange(len(rows))[::-1]
-    values = rows["value"].to_numpy(dtype=float)
-    errors = _errors(values, rows["ci_low"].to_numpy(dtype=float), rows["ci_high"].to_numpy(dtype=float))
-    for g, group in enumerate(groups):
-        mask = np.array([view.groups.get(d, "other") == group if view.groups else True for d in rows["domain"]])
+    facts = metric_facts(view.kind, metric)
+    rows = metrics[metrics["metric"] == metric]
+    names = [models] if isinstance(models, str) else list(models or [])
+    names = names or [_first_trained(list(dict.fromkeys(rows["model"])))]
+    rows = rows[rows["model"].isin(names)]
+    first = rows[rows["model"] == names[0]].set_index("domain")["value"].to_dict()
+    present = set(rows["domain"])
+    domains = [d for d in view.domains if d in present]
+    blocks = _blocks(view, domains, first, facts.higher_is_better is not False)
+    keys, labels, spans = _profile_layout(view, blocks, {d for d in present if d == "ALL" or str(d).startswith("group:")})
+    n = len(keys)
+    figure, axis = _axes(ax, (7.8, 1.9 + 0.2 * n))
+    _bands(axis, spans, n)
+    y = np.arange(n)[::-1].astype(float)
+    step = 0.6 / max(len(names), 1)
+    for i, model in enumerate(names):
+        part = rows[rows["model"] == model].drop_duplicates("domain").set_index("domain").reindex(keys)
+        values = part["value"].to_numpy(dtype=float)
+        errors = _errors(values, part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float))
+        offset = (i - (len(names) - 1) / 2) * step if len(names) > 1 else 0.0
+        axis.errorbar(values, y - offset, xerr=errors, fmt="osD^v"[i % 5], markersize=3.5, capsize=1.5,
+                      elinewidth=0.9, color=f"C{i % 10}", label=model)
+    chance = chance_level(view, metric)
+    if math.isfinite(chance):
+        axis.axvline(chance, color="black", linestyle=":", linewidth=1.2, label=f"chance ({chance:.2f})")
+    axis.set_yticks(y, labels, fontsize=6.5 if n > 30 else "small")
+    _bold_pooled(axis)
+    axis.set_ylim(-0.7, n - 0.3)
+    axis.set_xlabel(f"{facts.axis()}, {facts.direction}\nwhiskers: {interval_label(rows)}")
+    who = names[0] if len(names) == 1 else f"{len(names)} models"
+    axis.set_title(_wrap(f"{view.key}, {who}: {metric} per domain\n{len(domains)} domains"
+                         f"{' in groups (bands)' if spans else ''}, sorted by {names[0]}"), fontsize="medium")
+    axis.grid(axis="x", alpha=0.3)
+    _legend_below(axis, 3)
+    return figure
+
+
+def difference_figure(compared: pd.DataFrame, view: TaskView, metric: str | None = None,
+                      ax: Axes | None = None) -> Figure:
+    """Paired difference profile of two models: per domain the improvement of model B over
+    model A (``bench compare``'s ``difference``: B − A for higher-is-better metrics, A − B
+    for losses, so > 0 always means B is better) with the paired interval its rows record.
+
+    Rows are in the blocks of the suite's groups, sorted by the difference within each
+    block, ``ALL`` on top. Filled markers: Holm-adjusted p (over the domains of the
+    metric, ``ALL`` apart) below ``1 − level``; the test is named from the rows' ``test``.
+    """
+    metric = metric or view.metric
+    facts = metric_facts(view.kind, metric)
+    rows = compared[(compared["metric"] == metric) & (compared["kind"] == "metric")]
+    model_a, model_b = (str(rows[c].iloc[0]) for c in ("model_a", "model_b")) if len(rows) else ("A", "B")
+    by = rows.drop_duplicates("domain_b").set_index("domain_b")
+    domains = [d for d in view.domains if d in by.index]
+    blocks = _blocks(view, domains, by["difference"].to_dict(), True)
+    keys, labels, spans = _profile_layout(view, blocks, {"ALL"} & set(by.index))
+    n = len(keys)
+    figure, axis = _axes(ax, (7.8, 1.9 + 0.2 * n))
+    _bands(axis, spans, n)
+    part = by.reindex(keys)
+    y = np.arange(n)[::-1].astype(float)
+    values = part["difference"].to_numpy(dtype=float)
+    errors = _errors(values, part["ci_low"].to_numpy(dtype=float), part["ci_high"].to_numpy(dtype=float))
+    marked = significant(part.reset_index()).to_numpy(dtype=bool)
+    threshold = significance_label(part)
+    for mask, face, label in ((marked, "C3", f"filled: {threshold}"),
+                              (~marked, "white", f"hollow: {threshold.replace(' < ', ' ≥ ', 1)}")):
         if mask.any():
             axis.errorbar(values[mask], y[mask], xerr=None if errors is None else errors[:, mask], fmt="o",
-                          markersize=4, capsize=2, color=f"C{g % 10}", label=group or None)
-    if math.isfinite(view.chance) and metric == "accuracy":
-        axis.axvline(view.chance, color="black", linestyle=":", linewidth=1.2, label=f"chance ({view.chance:.2f})")
-    axis.set_yticks(y, list(rows["domain"]), fontsize=6.5 if len(rows) > 30 else "small")
-    axis.set_ylim(-0.7, len(rows) - 0.3)
-    axis.set_xlabel(f"{_unit(metric, view.kind)}; whiskers: {interval_note(metric)}")
-    axis.set_title(f"{view.key}, {model}\ncapability profile, {len(rows)} domains sorted", fontsize="medium")
+                          markersize=3.5, capsize=1.5, elinewidth=0.9, color="C3", markerfacecolor=face,
+                          label=label)
+    axis.axvline(0.0, linestyle="--", color="grey", linewidth=1)
+    axis.set_yticks(y, labels, fontsize=6.5 if n > 30 else "small")
+    _bold_pooled(axis)
+    axis.set_ylim(-0.7, n - 0.3)
+    sign = "B − A" if facts.higher_is_better is not False else "A − B (a loss)"
+    tests = ", ".join(dict.fromkeys(str(t).replace("_", " ") for t in rows.get("test", pd.Series(dtype=str))))
+    axis.set_xlabel(f"{metric} difference, {sign} ({facts.unit or 'metric units'}); > 0: B better\n"
+                    f"whiskers: paired {interval_label(rows)}")
+    axis.set_title(_wrap(f"{view.key}, {metric}: B = {model_b}\nagainst A = {model_a}\npaired on common "
+                         f"examples; test: {tests or 'not recorded'}; Holm over the domains"), fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
-    _legend_below(axis, 3, title="domain group" if view.groups else None)
+    _legend_below(axis, 2)
     return figure
 
 
 def genre_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = None,
                  ax: Axes | None = None) -> Figure:
     """Per-genre (per-domain) cross-entropy bars of a language-modelling task, one bar per
-    model, genres sorted by the first model's value, with 95% bootstrap whiskers."""
+    model, genres sorted by the first model's value, whiskers: the rows' intervals."""
     metric = metric or view.metric
     rows = _domain_rows(metrics, metric, view.domains)
     models = list(dict.fromkeys(rows["model"]))
@@ -456,7 +646,8 @@ def genre_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = Non
                   color=f"C{i % 10}", label=model, error_kw={"linewidth": 0.8})
     axis.set_yticks(y, [f"{d} (ID)" if d in view.in_domain else d for d in order], fontsize="small")
     axis.set_ylim(-0.7, len(order) - 0.3)
-    axis.set_xlabel(f"{_unit(metric, view.kind)}, lower is better; whiskers: 95% bootstrap")
+    axis.set_xlabel(f"{_unit(metric, view.kind)}, {metric_facts(view.kind, metric).direction}; "
+                    f"whiskers: {interval_label(rows)}")
     axis.set_title(f"{view.key}: {metric} per genre (ID = trained on)", fontsize="medium")
     axis.grid(axis="x", alpha=0.3)
     _legend_below(axis, 4)

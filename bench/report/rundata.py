@@ -21,10 +21,11 @@ _OPTIONAL = ("robustness.csv", "transfer_matrix.csv", "transfer_summary.csv", "m
 
 
 def primary_metric(kind: str) -> str:
-    """The primary metric of a task kind (accuracy for kinds this version does not know)."""
+    """The primary metric of a task kind; empty for a kind this version does not know (a
+    view then takes the first metric its rows have, see :func:`load_run`)."""
     from bench.scoring.metrics import PRIMARY_METRIC
 
-    return PRIMARY_METRIC.get(kind, "accuracy")
+    return PRIMARY_METRIC.get(kind, "")
 
 
 @dataclass(frozen=True)
@@ -32,7 +33,10 @@ class TaskView:
     """What the figures need to know about one task of a run.
 
     ``groups`` maps a domain to its group (e.g. an MMLU subject to its category); empty
-    when the suite has none. ``chance`` is the accuracy of guessing (NaN when undefined).
+    when the suite has none. ``chance`` is the accuracy of guessing uniformly, the mean
+    of ``1/k`` over the task's questions (``k``: ``n_options``, the ``prob_`` columns
+    given, or the task's choices); NaN when undefined. Which metrics draw it is the
+    registry's ``Metric.chance``.
     """
 
     suite: str
@@ -54,7 +58,12 @@ class TaskView:
 
 @dataclass(frozen=True)
 class RunData:
-    """The tables of a run folder (empty frames for optional files that are absent)."""
+    """The tables of a run folder (empty frames for optional files that are absent).
+
+    ``problems``: one sentence per thing in the folder that could not be used as it is
+    (a truncated ``gaps.csv``, a metric the registry does not know), for the report to
+    show; what could be read is kept.
+    """
 
     path: Path
     meta: dict[str, Any]
@@ -63,6 +72,9 @@ class RunData:
     gaps: pd.DataFrame
     extra: dict[str, pd.DataFrame]
     tasks: tuple[TaskView, ...]
+    problems: tuple[str, ...] = ()
+    cache: dict[Any, Any] = field(default_factory=dict, compare=False, repr=False)
+    """Results computed from these tables once per report (e.g. paired comparisons)."""
 
     @property
     def run_id(self) -> str:
@@ -104,6 +116,9 @@ def _groups(meta: dict[str, Any], suite: str, raw: dict[str, Any]) -> dict[str, 
 def _chance(records: pd.DataFrame, suite: str, task: str, choices: tuple[str, ...]) -> float:
     probs = [c for c in records.columns if c.startswith("prob_")]
     part = records[(records["suite"] == suite) & (records["task"] == task)] if len(records) else records
+    if "n_options" in part.columns and part["n_options"].notna().any():  # multiple choice: k per question
+        k = part["n_options"].astype(float)
+        return float((1.0 / k[k > 0]).mean())
     if probs and len(part):
         k = part[probs].notna().sum(axis=1)
         k = k[k > 0]
@@ -125,7 +140,14 @@ def fold_models(records: pd.DataFrame) -> pd.DataFrame:
     return records.assign(model=names)
 
 
-def _views(meta: dict[str, Any], records: pd.DataFrame) -> tuple[TaskView, ...]:
+def _first_metric(metrics: pd.DataFrame, suite: str, task: str) -> str:
+    if metrics.empty or not {"suite", "task", "metric"} <= set(metrics.columns):
+        return ""
+    part = metrics[(metrics["suite"] == suite) & (metrics["task"] == task)]
+    return str(part["metric"].iloc[0]) if len(part) else ""
+
+
+def _views(meta: dict[str, Any], records: pd.DataFrame, metrics: pd.DataFrame) -> tuple[TaskView, ...]:
     protocols = {s.get("name"): s.get("protocol", "") for s in meta.get("suites", [])}
     views = []
     for key, raw in meta.get("tasks", {}).items():
@@ -134,7 +156,8 @@ def _views(meta: dict[str, Any], records: pd.DataFrame) -> tuple[TaskView, ...]:
         choices = tuple(raw.get("choices", ()))
         chance = _chance(records, suite, task, choices) if kind in ("classification", "multiple_choice") \
             else float("nan")
-        views.append(TaskView(suite, task, kind, str(raw.get("primary_metric") or primary_metric(kind)),
+        metric = str(raw.get("primary_metric") or primary_metric(kind) or _first_metric(metrics, suite, task))
+        views.append(TaskView(suite, task, kind, metric,
                               tuple(raw.get("domains", ())),
                               tuple(raw.get("in_domain", ())), choices,
                               str(meta.get("config", {}).get("protocol") or protocols.get(suite) or ""),
@@ -148,8 +171,10 @@ def load_run(run_dir: str | Path) -> RunData:
     Raises
     ------
     DataError
-        When ``run.json``, ``records.csv.gz``, ``metrics.csv`` or ``gaps.csv`` is missing
-        or unreadable, naming the folder and the file.
+        When ``run.json``, ``records.csv.gz``, ``metrics.csv`` or ``gaps.csv`` is missing,
+        or one of the first three is unreadable, naming the folder and the file. An
+        unreadable or truncated ``gaps.csv`` and metrics the registry does not know are
+        :attr:`RunData.problems` instead: the rest of the run is still read.
     """
     from bench.outputs import read_run
 
@@ -159,9 +184,62 @@ def load_run(run_dir: str | Path) -> RunData:
     for name in ("metrics.csv", "gaps.csv"):
         if not (path / name).is_file():
             raise DataError(f"{path} is not a complete run folder: {name} is missing.")
-        tables[name] = _csv(path / name)
+    problems: list[str] = []
+    tables["metrics.csv"] = _csv(path / "metrics.csv")
+    try:
+        tables["gaps.csv"] = _csv(path / "gaps.csv")
+    except DataError as exc:
+        problems.append(f"{exc} The gap figures and tables of this run are left out.")
+        tables["gaps.csv"] = pd.DataFrame(columns=list(GAP_REQUIRED))
+    tables["gaps.csv"] = _complete_rows(path / "gaps.csv", tables["gaps.csv"], problems)
     extra = {name: _csv(path / name) for name in _OPTIONAL if (path / name).is_file()}
-    return RunData(path, meta, fold_models(records), tables["metrics.csv"], tables["gaps.csv"], extra, _views(meta, records))
+    views = _views(meta, records, tables["metrics.csv"])
+    problems += _unknown_metrics(path, tables["metrics.csv"], views)
+    return RunData(path, meta, fold_models(records), tables["metrics.csv"], tables["gaps.csv"], extra, views,
+                   tuple(problems))
+
+
+GAP_REQUIRED = ("model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high")
+"""The columns of ``gaps.csv`` that a figure cannot do without."""
+
+
+def _complete_rows(path: Path, frame: pd.DataFrame, problems: list[str]) -> pd.DataFrame:
+    """``frame`` without a last line cut short (a file that does not end in a newline),
+    or empty when the header lacks :data:`GAP_REQUIRED`; each case adds a problem."""
+    missing = [c for c in GAP_REQUIRED if c not in frame.columns]
+    if frame.empty and not missing:
+        return frame
+    if missing:
+        problems.append(f"{path} lacks the columns {', '.join(missing)} (truncated or not a gaps table): the gap "
+                        "figures and tables of this run are left out.")
+        return pd.DataFrame(columns=list(GAP_REQUIRED))
+    with path.open("rb") as stream:
+        stream.seek(-1, 2)
+        cut = stream.read(1) != b"\n"
+    if cut:
+        problems.append(f"{path} is truncated (its last line is incomplete): the {len(frame) - 1} complete rows "
+                        "are shown, the cut row is left out.")
+        return frame.iloc[:-1]
+    return frame
+
+
+def _unknown_metrics(path: Path, metrics: pd.DataFrame, views: tuple[TaskView, ...]) -> list[str]:
+    """One problem per task whose ``metrics.csv`` rows name metrics the registry does not
+    know for the task's kind (e.g. an imported run)."""
+    from bench.scoring.metrics import METRICS
+
+    if metrics.empty or "metric" not in metrics.columns:
+        return []
+    known = set(METRICS.names())
+    out = []
+    for view in views:
+        part = metrics[(metrics["suite"] == view.suite) & (metrics["task"] == view.task)]
+        strange = [m for m in dict.fromkeys(part["metric"].astype(str)) if f"{view.kind}/{m}" not in known]
+        if strange:
+            out.append(f"{path / 'metrics.csv'}: {view.key} (kind {view.kind or 'not recorded'}) has metric "
+                       f"{', '.join(repr(m) for m in strange)} that this version's metric registry does not know; "
+                       "drawn without unit, direction or chance line.")
+    return out
 
 
 def load_runs(run_dirs: Sequence[str | Path]) -> list[RunData]:

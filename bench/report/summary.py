@@ -11,7 +11,8 @@ from bench.registry import View
 from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["SUMMARY_METRICS", "chance_notes", "format_table", "interval_methods", "legend", "summary_tables"]
+__all__ = ["FAMILY_WORDS", "SUMMARY_METRICS", "chance_notes", "format_table", "interval_methods", "legend",
+           "summary_tables"]
 
 
 def _cell(value: float, low: float, high: float) -> str:
@@ -70,7 +71,8 @@ def _series(metrics: pd.DataFrame, gaps: pd.DataFrame, suite: str, info: TaskInf
         trained = frozenset(_trained_on(gaps, suite, task, model, info))
         for metric in SUMMARY_METRICS[info.kind]:
             values = part[part["metric"] == metric].set_index("domain")
-            cells = {d: _value_cell(values, d) for d in [*info.domains, POOLED]}
+            groups = [d for d in dict.fromkeys(values.index.astype(str)) if d.startswith("group:")]
+            cells = {d: _value_cell(values, d) for d in [*info.domains, *groups, POOLED]}
             cells[GAP_LABEL] = _gap_cell(gaps, suite, task, model, metric)
             out.append(((task, model, metric), cells, trained))
     return out
@@ -160,7 +162,8 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str, methods: 
     domains a model was trained on; tables of models that were not trained on their suite
     (zero-shot, leave-one-domain-out) have no in-domain set and say so instead. ``methods``
     (:func:`interval_methods`) names the interval of each metric's cells."""
-    how = methods or f"{method}: ci_method in the CSVs"
+    forced = "" if method == "auto" else " for bootstrap and gap intervals; 0/1 metrics' domain values keep Wilson"
+    how = methods or f"{method}{forced}; each row's method: ci_method in the CSVs"
     interval = (f"[low, high]: {100 * level:g}% interval ({how}). Gap: in-domain minus "
                 "pooled out-of-domain, signed so that positive = worse out of domain.")
     marked = [_marked(table) for table in tables.values()]
@@ -175,28 +178,50 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str, methods: 
             f"{interval.split('. Gap:')[0]}.")
 
 
-def chance_notes(gaps: pd.DataFrame, alpha: float = 0.05) -> list[str]:
-    """For models with no in-domain set (zero-shot, leave-one-domain-out): one line per
-    (suite, task, model, shown metric) saying which domains differ from the pooled rest
-    beyond chance (Holm-adjusted p < ``alpha``), or plainly that none does; nothing where no
-    domain could be tested (every p-value NaN, e.g. a metric the model gave no values for)."""
-    if gaps.empty or "domain_rest" not in set(gaps["kind"]):
+FAMILY_WORDS = {"id_ood": "each out-of-domain domain vs in domain", "id_pooled": "pooled out of domain vs in domain",
+                "best_worst": "best vs worst domain", "spread": "spread across domains", "pairwise": "domain pairs"}
+"""How :func:`chance_notes` names a family of gaps other than ``domain_rest`` and ``group_rest``."""
+
+
+def _family_note(where: str, family: str, part: pd.DataFrame, alpha: float) -> str:
+    hits = part[part["p_adjusted"] < alpha]
+    n = int(part["p_adjusted"].notna().sum())
+    if family in ("domain_rest", "group_rest"):
+        noun = "domain" if family == "domain_rest" else "group"
+        if hits.empty:
+            return (f"{where}: no {noun} differs from the rest beyond chance "
+                    f"(Holm-adjusted p >= {alpha:g} for {f'the 1 {noun}' if n == 1 else f'all {n} {noun}s'}).")
+        named = ", ".join(f"{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
+        extra = "" if family == "domain_rest" else "groups; "
+        return f"{where}: differ from the rest ({extra}Holm p < {alpha:g}; + = worse): {named}."
+    words = FAMILY_WORDS.get(family, family)
+    if hits.empty:
+        tests = "the 1 test" if n == 1 else f"all {n} tests"
+        return f"{where}, {words}: nothing beyond chance (Holm-adjusted p >= {alpha:g} for {tests})."
+    named = ", ".join(f"{r.domain_a}→{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
+    return f"{where}, {words}: beyond chance (Holm p < {alpha:g}; + = worse on the second): {named}."
+
+
+def chance_notes(gaps: pd.DataFrame, alpha: float | None = None) -> list[str]:
+    """One line per (suite, task, model, shown metric, family of ``gaps.csv``) that was
+    tested: which compared domains (or groups, or pairs) differ beyond chance
+    (Holm-adjusted p < ``alpha``, Holm within the family), or plainly that none does;
+    nothing where no test could be made (every p-value NaN, e.g. a metric the model gave
+    no values for). ``alpha``: default ``1 − level`` of the rows (0.05 without ``level``)."""
+    if gaps.empty or "p_adjusted" not in gaps.columns:
         return []
     shown = {m for names in SUMMARY_METRICS.values() for m in names}
-    rows = gaps[(gaps["kind"] == "domain_rest") & gaps["metric"].isin(shown)]
+    rows = gaps[gaps["metric"].isin(shown)]
+    family = rows["family"] if "family" in rows.columns else rows["kind"]
+    rows = rows.assign(family=family.fillna(rows["kind"]))
     notes = []
-    for (suite, task, model, metric), part in rows.groupby(["suite", "task", "model", "metric"], sort=False):
+    for (suite, task, model, metric, name), part in rows.groupby(["suite", "task", "model", "metric", "family"],
+                                                                  sort=False):
         if part["p_adjusted"].isna().all():
             continue
-        singles = part[~part["domain_b"].astype(str).str.startswith("group:")]
-        hits = part[part["p_adjusted"] < alpha]
-        where = f"{suite}/{task} {model} {metric}"
-        if hits.empty:
-            notes.append(f"{where}: no domain differs from the rest beyond chance "
-                         f"(Holm-adjusted p >= {alpha:g} for all {len(singles)} domains).")
-        else:
-            named = ", ".join(f"{r.domain_b} ({r.gap:+.3f})" for r in hits.itertuples(index=False))
-            notes.append(f"{where}: differ from the rest (Holm p < {alpha:g}; + = worse): {named}.")
+        level = float(part["level"].iloc[0]) if "level" in part.columns and part["level"].notna().any() else 0.95
+        notes.append(_family_note(f"{suite}/{task} {model} {metric}", str(name), part,
+                                  alpha if alpha is not None else round(1 - level, 10)))
     return notes
 
 

@@ -36,7 +36,7 @@ from bench.scoring.bootstrap import (
     check_resamples,
     make_rng,
 )
-from bench.scoring.gaps import POOLED_OOD, gap_statistic
+from bench.scoring.gaps import POOLED_OOD, gap_statistic, holm
 from bench.scoring.metrics import Metric, metrics_for
 from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import POOLED, TaskInfo, fold_in_domain, task_columns
@@ -54,7 +54,8 @@ __all__ = [
 ]
 
 COMPARE_COLUMNS = ["suite", "task", "metric", "kind", "domain_a", "domain_b", "model_a", "model_b", "value_a",
-                   "value_b", "difference", "ci_low", "ci_high", "p_value", "test", "n"]
+                   "value_b", "difference", "ci_low", "ci_high", "p_value", "test", "n", "p_adjusted", "level",
+                   "ci_method"]
 _KEYS = ["suite", "task", "domain", "split", "example_id"]
 
 PairedStatistic = Callable[[np.ndarray, np.ndarray], np.ndarray]
@@ -231,7 +232,8 @@ class _Pair:
     b: list[np.ndarray]
 
 
-def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> list[_Pair]:
+def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo],
+           names: Sequence[str] | None = None) -> list[_Pair]:
     """Per (suite, task, metric): each domain's components of both models (aligned rows)."""
     out = []
     tasks = list(zip(frame_a["suite"].to_numpy(), frame_a["task"].to_numpy(), strict=True))
@@ -242,6 +244,8 @@ def _pairs(frame_a: pd.DataFrame, frame_b: pd.DataFrame, infos: Mapping[tuple[st
         codes = part_a["domain"].to_numpy()
         domains = [d for d in info.domains if np.any(codes == d)]
         for metric in metrics_for(info.kind):
+            if names is not None and metric.name not in names:
+                continue
             ca, cb = metric.components(task_columns(part_a, info)), metric.components(task_columns(part_b, info))
             out.append(_Pair(suite, task, info, metric, domains, [ca[codes == d] for d in domains],
                              [cb[codes == d] for d in domains]))
@@ -307,8 +311,19 @@ def _gap_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tu
     return rows
 
 
+def _adjust(table: pd.DataFrame, pooled: Sequence[str]) -> pd.Series:
+    """Holm-adjusted p-values, one family per ``(suite, task, metric, kind)`` over its
+    per-domain rows; a pooled row (``ALL``, ``OOD``) is a family of its own (unadjusted)."""
+    out = table["p_value"].astype(float).copy()
+    alone = table["domain_b"].isin(pooled)
+    for _, part in table[~alone].groupby(["suite", "task", "metric", "kind"], sort=False):
+        out.loc[part.index] = holm(part["p_value"].to_numpy(dtype=float))
+    return out
+
+
 def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo], model_a: str, model_b: str, *,
-                   options: StatisticsOptions | None = None, records_b: pd.DataFrame | None = None) -> pd.DataFrame:
+                   options: StatisticsOptions | None = None, records_b: pd.DataFrame | None = None,
+                   metrics: Sequence[str] | None = None) -> pd.DataFrame:
     """Paired comparison of ``model_b`` against ``model_a`` on their common examples.
 
     Parameters
@@ -326,6 +341,8 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
         paired bootstrap has no studentized variant).
     records_b
         Records holding model B, when it comes from another run.
+    metrics
+        Only these metrics (default: every metric of each task's kind).
 
     Returns
     -------
@@ -335,7 +352,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
         p-value for accuracy, paired permutation p-value otherwise. ``kind =
         "id_ood_gap"``: the in-domain set against each out-of-domain domain and ``OOD``,
         values = the two models' gaps, ``difference = gap_A − gap_B`` (positive: B closes
-        part of A's gap).
+        part of A's gap). ``p_adjusted``: Holm's adjustment within each ``(suite, task,
+        metric, kind)`` over the per-domain rows (``ALL`` and ``OOD`` unadjusted);
+        ``level`` and ``ci_method``: the settings of the paired bootstrap interval.
 
     Raises
     ------
@@ -359,7 +378,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
                           records_b[records_b["model"] == model_b].assign(model=label_b)], ignore_index=True)
     frame_a, frame_b = pair_records(pool, model_a, label_b)
     rows = []
-    for pair in _pairs(frame_a, frame_b, infos):
-        rows += _metric_rows(pair, (model_a, label_b), settings)
-        rows += _gap_rows(pair, (model_a, label_b), settings)
-    return pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    for pair in _pairs(frame_a, frame_b, infos, metrics):
+        rows += [(*r, math.nan, settings.level, settings.method) for r in _metric_rows(pair, (model_a, label_b), settings)]
+        rows += [(*r, math.nan, settings.level, settings.method) for r in _gap_rows(pair, (model_a, label_b), settings)]
+    table = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
+    table["p_adjusted"] = _adjust(table, (POOLED, POOLED_OOD))
+    return table

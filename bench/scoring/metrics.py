@@ -111,6 +111,9 @@ class Metric:
     summary
         Shown in the terminal table of ``bench run`` (:func:`summary_metrics`; all are in
         ``metrics.csv``).
+    chance
+        What guessing scores, for reports' chance lines: ``"1/k"`` (uniform guessing among
+        a question's ``k`` options, e.g. accuracy) or ``""`` (no chance level).
     """
 
     name: str
@@ -126,6 +129,7 @@ class Metric:
     paired_test: str = "permutation"
     primary: bool = False
     summary: bool = False
+    chance: str = ""
 
     def parts(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Per-example ``(v, w)`` arrays, float64."""
@@ -295,38 +299,38 @@ def _add(metric: Metric) -> None:
     METRICS.add(f"{metric.kind}/{metric.name}", metric, description=metric.description)
 
 
-_add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction", interval="wilson",
+_add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction", interval="wilson", chance="1/k",
             gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
             description="Fraction of examples whose most probable choice is the target."))
 _add(Metric("cross_entropy", "classification", False, _col("nll"), unit="nats",
             description="Mean −ln p(target), nats."))
-_add(Metric("brier", "classification", False, _brier, description="Mean Σ_k (p_k − 1[y = k])²."))
+_add(Metric("brier", "classification", False, _brier, unit="squared prob.", description="Mean Σ_k (p_k − 1[y = k])²."))
 _add(CalibrationMetric("ece", "classification", False, unit="fraction", min_examples=ECE_BINS,
                        description="Expected calibration error, 15 equal-width bins of the top-choice probability."))
 _add(CalibrationMetric("ece_equal_mass", "classification", False, unit="fraction", min_examples=ECE_BINS,
                        equal_mass=True,
                        description="Expected calibration error, 15 equal-mass bins of the top-choice probability."))
-_add(Metric("accuracy", "multiple_choice", True, _col("correct"), unit="fraction", interval="wilson",
+_add(Metric("accuracy", "multiple_choice", True, _col("correct"), unit="fraction", interval="wilson", chance="1/k",
             gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
             description="Fraction of questions whose option of highest log-likelihood is the answer."))
-_add(Metric("acc_norm", "multiple_choice", True, _normalised_correct("chars"), unit="fraction", interval="wilson",
+_add(Metric("acc_norm", "multiple_choice", True, _normalised_correct("chars"), unit="fraction", interval="wilson", chance="1/k",
             gap_interval="newcombe", paired_test="mcnemar",
             description="Accuracy of argmax log-likelihood per character of the option (lm-eval's acc_norm)."))
-_add(Metric("acc_bytes", "multiple_choice", True, _normalised_correct("bytes"), unit="fraction", interval="wilson",
+_add(Metric("acc_bytes", "multiple_choice", True, _normalised_correct("bytes"), unit="fraction", interval="wilson", chance="1/k",
             gap_interval="newcombe", paired_test="mcnemar",
             description="Accuracy of argmax log-likelihood per UTF-8 byte of the option (lm-eval's acc_bytes)."))
 _add(Metric("cross_entropy", "multiple_choice", False, _col("nll"), unit="nats",
             description="Mean −ln softmax over the options of the answer's log-likelihood, nats."))
-_add(Metric("brier", "multiple_choice", False, _brier,
+_add(Metric("brier", "multiple_choice", False, _brier, unit="squared prob.",
             description="Mean Σ_k (p_k − 1[y = k])², p = softmax of the options' log-likelihoods."))
 _add(CalibrationMetric("ece", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
                        description="Expected calibration error (15 equal-width bins) of the options' softmax."))
 _add(CalibrationMetric("ece_equal_mass", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
                        equal_mass=True,
                        description="Expected calibration error (15 equal-mass bins) of the options' softmax."))
-_add(Metric("mse", "regression", False, _col("nll"), description="Mean squared error.", primary=True, summary=True))
+_add(Metric("mse", "regression", False, _col("nll"), unit="squared target units", description="Mean squared error.", primary=True, summary=True))
 _add(Metric("mae", "regression", False, lambda c: np.abs(_col("prediction")(c) - _col("target")(c)),
-            description="Mean absolute error."))
+            unit="target units", description="Mean absolute error."))
 _add(Metric("cross_entropy", "language_modeling", False, _col("nll"), _col("n_tokens"), unit="nats/token",
             description="Σ NLL / Σ tokens, nats per token.", primary=True, summary=True))
 _add(Metric("bits_per_byte", "language_modeling", False, lambda c: _col("nll")(c) / math.log(2), _col("n_bytes"),

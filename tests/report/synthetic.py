@@ -71,14 +71,15 @@ def _tables(records: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame]:
             low, high = _wilson(rows["correct"].sum(), len(rows))
             metrics.append({"model": model, "suite": "mmlu-like", "task": "questions", "domain": domain,
                             "metric": "accuracy", "value": rows["correct"].mean(), "ci_low": low, "ci_high": high,
-                            "n": len(rows)})
+                            "n": len(rows), "ci_method": "wilson", "level": 0.95})
         model_gaps = []
         for domain in SUBJECTS:
             inside, rest = part[part["domain"] == domain]["correct"], part[part["domain"] != domain]["correct"]
             gap = rest.mean() - inside.mean()
             se = math.sqrt(inside.var(ddof=0) / len(inside) + rest.var(ddof=0) / len(rest)) or 1e-9
             model_gaps.append({"model": model, "suite": "mmlu-like", "task": "questions", "metric": "accuracy",
-                               "kind": "vs_rest", "domain_a": "REST", "domain_b": domain, "gap": gap,
+                               "kind": "domain_rest", "family": "domain_rest", "ci_method": "normal",
+                               "level": 0.95, "domain_a": "REST", "domain_b": domain, "gap": gap,
                                "ci_low": gap - 1.96 * se, "ci_high": gap + 1.96 * se,
                                "p_value": 2 * norm.sf(abs(gap) / se), "value_a": rest.mean(),
                                "value_b": inside.mean(), "n_a": len(rest), "n_b": len(inside), "mdg": 2.8 * se})

@@ -134,7 +134,43 @@ def test_transfer_matrix_report_in_the_browser(transfer_run: Path, pages: Path) 
 def test_mmlu_like_report_in_the_browser(mmlu_run: Path, pages: Path) -> None:
     report = write_report(mmlu_run, pages / "mmlu.html")
     result = render(report, pages, "mmlu-like")
-    _check(result, {"heatmap", "gaps", "profile", "reliability"}, 1)
+    _check(result, {"gaps", "profile", "reliability"}, 1)
+
+
+def test_two_llm_like_models_on_mmlu_in_the_browser(pages: Path) -> None:
+    """Two multiple-choice models on the 57 MMLU subjects (real questions, 3 a subject):
+    their capability profiles, the paired difference profile and its table."""
+    from bench.pipeline import evaluate
+    from bench.runner import RunConfig
+    from bench.scoring.options import StatisticsOptions
+    from tests.conftest import require_data
+
+    data = require_data("mmlu/test")
+    done = evaluate(RunConfig(suites=("mmlu",), models=("tests.benchmarks.random_mc:make",
+                                                          "tests.report.models:make_other"),
+                              limit=3, data_dir=str(data)), pages / "mmlu-two", save_models=False,
+                    statistics=StatisticsOptions(resamples=200, permutations=200))
+    assert done is not None
+    report = write_report(done.run_dir, pages / "mmlu-two.html")
+    result = render(report, pages, "mmlu-two-models")
+    _check(result, {"gaps", "profile", "difference"}, 1)
+    assert "Paired differences in accuracy" in report.read_text()
+
+
+def test_generation_report_in_the_browser(pages: Path) -> None:
+    from bench.pipeline import evaluate
+    from bench.runner import RunConfig
+    from bench.scoring.options import StatisticsOptions
+
+    suite = Path(__file__).resolve().parents[2] / "examples" / "own-qa-generation" / "suite.toml"
+    done = evaluate(RunConfig(suites=(str(suite),), models=("tests.generation_models:qa",)), pages / "qa",
+                    save_models=False, statistics=StatisticsOptions(level=0.9, method="percentile", resamples=200,
+                                                                     permutations=200))
+    assert done is not None
+    report = write_report(done.run_dir, pages / "qa.html")
+    result = render(report, pages, "generation")
+    _check(result, {"heatmap", "gaps"}, 1)
+    assert "90% Wilson interval" in report.read_text()
 
 
 def test_many_baselines_on_real_data_in_the_browser(shared_data: Path, pages: Path) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -15,7 +14,7 @@ from bench.report import plots
 from bench.report.figures import FIGURE_KINDS, build_figures
 from bench.report.kinds import FIGURE_DESCRIPTIONS
 from bench.report.rundata import TaskView, load_run
-from tests.report.synthetic import GROUPS, SUBJECTS
+from tests.report.synthetic import GROUPS, SUBJECTS, subject_groups
 
 
 def _view(run, key: str) -> TaskView:
@@ -36,7 +35,8 @@ def test_heatmap_cells_show_the_metrics_values_and_intervals(tiny_run: Path) -> 
     assert f"{row['value']:.3f}\n[{row['ci_low']:.3f}, {row['ci_high']:.3f}]" in texts
     assert len(texts) <= 3 * 3 and len(figure.axes[0].texts) == 3 * 3  # 3 models × 3 domains
     assert [t.get_text() for t in figure.axes[0].get_xticklabels()] == ["books (ID)", "electronics", "movies"]
-    assert figure.axes[1].get_ylabel() == "accuracy (fraction correct)"  # the colour bar's unit
+    assert figure.axes[1].get_ylabel() == "accuracy (fraction)"  # the colour bar's unit, from the registry
+    assert figure.axes[0].get_title().endswith("[low, high]: 95% Wilson interval")
     plt.close(figure)
 
 
@@ -49,9 +49,11 @@ def test_gap_forest_marks_what_is_significant_after_holm(tiny_run: Path) -> None
     rows = gaps[(gaps["kind"] == "id_ood") & (gaps["metric"] == "accuracy")]
     filled = [line for line in axis.lines if line.get_markerfacecolor() != "white" and line.get_marker() == "o"]
     drawn = np.concatenate([line.get_xdata() for line in filled]) if filled else np.array([])
-    assert sorted(drawn) == pytest.approx(sorted(rows[rows["p_adjusted"] < 0.05]["gap"]))
-    assert "> 0: worse out of domain" in axis.get_xlabel()
-    assert axis.get_legend() is not None and "95% bootstrap" in axis.get_title()
+    assert sorted(drawn) == pytest.approx(sorted(rows[rows["p_adjusted"] < 1 - rows["level"]]["gap"]))
+    assert axis.get_xlabel() == "gap in accuracy (fraction)\n> 0: worse out of domain than in domain"
+    assert set(rows["ci_method"]) == {"newcombe"} and axis.get_title().endswith("whiskers: 95% Newcombe interval")
+    legend = [t.get_text() for t in axis.get_legend().get_texts()]
+    assert set(legend) <= {"filled: Holm-adjusted p < 0.05", "hollow: Holm-adjusted p ≥ 0.05"}
     plt.close(figure)
 
 
@@ -123,19 +125,27 @@ def test_transfer_records_are_named_per_fold_like_the_metrics(transfer_run: Path
     assert "source-only@train=books" in set(run.records["model"])
 
 
-def test_capability_profile_sorts_subjects_colours_groups_and_draws_chance(mmlu_run: Path) -> None:
+def test_capability_profile_sorts_subjects_in_group_bands_and_draws_chance(mmlu_run: Path) -> None:
     run = load_run(mmlu_run)
     view = run.tasks[0]
     assert view.chance == pytest.approx(0.25) and set(view.groups.values()) == set(GROUPS)
-    figure = plots.profile_figure(run.metrics, view, "llm-a")
+    figure = plots.profile_figure(run.metrics, view, ["llm-a", "uniform"])
     axis = figure.axes[0]
-    labels = [t.get_text() for t in axis.get_yticklabels()]
+    labels = [t.get_text() for t in axis.get_yticklabels()]  # top down
     part = run.metrics[(run.metrics["model"] == "llm-a") & run.metrics["domain"].isin(SUBJECTS)]
     by_value = part.set_index("domain")["value"]
-    assert len(labels) == 57 and [by_value[d] for d in labels[::-1]] == sorted(by_value[d] for d in labels)
+    assert labels[0] == "ALL (pooled)" and sorted(labels[1:]) == sorted(SUBJECTS)
+    groups = subject_groups()
+    for group in GROUPS:  # each group one contiguous block, sorted by the first model, best first
+        block = [d for d in labels[1:] if groups[d] == group]
+        start = labels.index(block[0])
+        assert labels[start:start + len(block)] == block
+        assert [by_value[d] for d in block] == sorted((by_value[d] for d in block), reverse=True)
+    assert {t.get_text().strip() for t in axis.texts} == set(GROUPS)  # the bands' names
     legend = [t.get_text() for t in axis.get_legend().get_texts()]
-    assert set(GROUPS) <= set(legend) and "chance (0.25)" in legend
+    assert sorted(legend) == ["chance (0.25)", "llm-a", "uniform"]
     assert any(line.get_xdata()[0] == pytest.approx(0.25) for line in axis.lines if line.get_linestyle() == ":")
+    assert axis.get_xlabel() == "accuracy (fraction), higher is better\nwhiskers: 95% Wilson interval"
     plt.close(figure)
 
 
@@ -171,11 +181,19 @@ def test_a_report_picks_the_figures_that_apply(tiny_run: Path, transfer_run: Pat
 
     assert kinds(tiny_run, "tiny-reviews/sentiment") == ["heatmap", "gaps", "reliability", "robustness"]
     assert kinds(tiny_run, "tiny-reviews/rating") == ["heatmap", "gaps"]
-    assert "transfer" in kinds(transfer_run, "tiny-reviews/sentiment")
-    assert kinds(mmlu_run, "mmlu-like/questions") == ["heatmap", "gaps", "profile", "reliability"]
+    transfer = kinds(transfer_run, "tiny-reviews/sentiment")
+    assert "transfer" in transfer and "difference" not in transfer  # folds of one model are not two models
+    assert kinds(mmlu_run, "mmlu-like/questions") == ["gaps", "profile", "reliability"]
 
 
-def test_interval_notes_name_the_method() -> None:
-    assert plots.interval_note("accuracy") == "95% Wilson interval"
-    assert plots.interval_note("mse") == "95% bootstrap interval"
-    assert not math.isnan(0.0)
+def test_a_zero_shot_forest_says_what_each_row_compares(mmlu_run: Path) -> None:
+    run = load_run(mmlu_run)
+    figure = plots.gap_figure(run.gaps, run.tasks[0])
+    axis = figure.axes[0]
+    assert axis.get_xlabel() == "gap in accuracy (fraction)\n> 0: worse than the pooled rest"
+    assert "out of domain" not in axis.get_xlabel() + axis.get_title()
+    assert "whiskers: 95% normal interval" in axis.get_title()  # the synthetic rows' own ci_method
+    figure.canvas.draw()
+    box = axis.xaxis.label.get_window_extent()
+    assert box.x0 >= 0 and box.x1 <= figure.bbox.x1  # the label is not cut off at the edge
+    plt.close(figure)

@@ -35,7 +35,7 @@ def test_summary_sentences_carry_the_numbers_of_the_tables(tiny_run: Path) -> No
     nulls = [f.text for f in found if f.kind == "null"]
     quiet = [m for m, rows in gaps[(gaps["kind"] == "id_ood") & (gaps["metric"] == "accuracy")
                                    & (gaps["task"] == "sentiment")].groupby("model")
-             if not (rows["p_adjusted"] < 0.05).any()]
+             if not (rows["p_adjusted"] < 1 - rows["level"]).any()]
     if quiet:
         assert any(all(m in t for m in quiet) and "sentiment" in t for t in nulls)
 
@@ -47,11 +47,14 @@ def test_the_largest_significant_gaps_come_first() -> None:
     view = TaskView("s", "t", "classification", "accuracy", ("a", "b", "c"), ("a",), ("n", "p"), "id_ood")
     gaps = pd.DataFrame([{"model": "m", "suite": "s", "task": "t", "metric": "accuracy", "kind": "id_ood",
                           "domain_a": "a", "domain_b": d, "gap": g, "ci_low": g - 0.01, "ci_high": g + 0.01,
-                          "p_adjusted": p} for d, g, p in (("b", 0.10, 0.01), ("c", 0.30, 0.20), ("OOD", 0.2, 0.001))])
+                          "p_adjusted": p, "ci_method": "newcombe", "level": 0.9}
+                         for d, g, p in (("b", 0.10, 0.07), ("c", 0.30, 0.20), ("OOD", 0.2, 0.001))])
     run = RunData(Path("."), {}, pd.DataFrame(), pd.DataFrame(), gaps, {}, (view,))
     texts = [f.text for f in _gap_findings(run)]
-    assert texts == ["m on s/t: accuracy is worse on OOD than on a by 0.200 [0.190, 0.210] (Holm-adjusted p = 0.001).",
-                     "m on s/t: accuracy is worse on b than on a by 0.100 [0.090, 0.110] (Holm-adjusted p = 0.01)."]
+    assert texts == ["m on s/t: accuracy is worse on OOD than on a by 0.200 [0.190, 0.210] (90% Newcombe interval; "
+                     "Holm-adjusted p = 0.001 < α = 0.1).",
+                     "m on s/t: accuracy is worse on b than on a by 0.100 [0.090, 0.110] (90% Newcombe interval; "
+                     "Holm-adjusted p = 0.07 < α = 0.1)."]  # significant at the run's α = 1 − level, not 0.05
 
 
 def test_a_null_result_says_when_intervals_exclude_zero_but_holm_cannot_resolve() -> None:
