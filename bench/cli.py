@@ -177,9 +177,10 @@ def _print_summary(scored: ScoredRun) -> None:
     tables = summary_tables(scored.metrics, scored.gaps, scored.infos)
     for suite, table in tables.items():
         print(f"\n{suite}\n{format_table(table, width=_table_width())}")
-    for note in chance_notes(scored.gaps):
-        print(note)
     import textwrap
+
+    for note in chance_notes(scored.gaps):
+        print(textwrap.fill(note, width=_table_width(), subsequent_indent="  "))
 
     methods = interval_methods(scored.metrics, scored.gaps, scored.infos)
     print("\n" + textwrap.fill(legend(tables, scored.options.level, scored.options.method, methods),

@@ -203,8 +203,9 @@ def _family_note(where: str, family: str, part: pd.DataFrame, alpha: float) -> s
 
 
 def chance_notes(gaps: pd.DataFrame, alpha: float | None = None) -> list[str]:
-    """One line per (suite, task, model, shown metric, family of ``gaps.csv``) that was
-    tested: which compared domains (or groups, or pairs) differ beyond chance
+    """For models with no in-domain set (zero-shot, leave-one-domain-out; a trained model's
+    gap stands in its table), one line per (suite, task, model, shown metric, family of
+    ``gaps.csv``) that was tested: which compared domains (or groups, or pairs) differ beyond chance
     (Holm-adjusted p < ``alpha``, Holm within the family), or plainly that none does;
     nothing where no test could be made (every p-value NaN, e.g. a metric the model gave
     no values for). ``alpha``: default ``1 − level`` of the rows (0.05 without ``level``)."""
@@ -214,10 +215,11 @@ def chance_notes(gaps: pd.DataFrame, alpha: float | None = None) -> list[str]:
     rows = gaps[gaps["metric"].isin(shown)]
     family = rows["family"] if "family" in rows.columns else rows["kind"]
     rows = rows.assign(family=family.fillna(rows["kind"]))
+    untrained = set(rows.loc[rows["kind"] == "domain_rest", "model"])  # a trained model's table holds its gap
     notes = []
     for (suite, task, model, metric, name), part in rows.groupby(["suite", "task", "model", "metric", "family"],
                                                                   sort=False):
-        if part["p_adjusted"].isna().all():
+        if part["p_adjusted"].isna().all() or model not in untrained:
             continue
         level = float(part["level"].iloc[0]) if "level" in part.columns and part["level"].notna().any() else 0.95
         notes.append(_family_note(f"{suite}/{task} {model} {metric}", str(name), part,
