@@ -85,7 +85,7 @@ def test_scoring_cost_per_record(benchmark) -> None:
               f"{per_record * 1e6:.1f} µs CPU per record ({per_record / reference:.2f}x the cost at "
               f"{results[0]['n']:,}); smallest adjusted p {r['min_p_adjusted']:.2g}")
         assert r["finite"] and r["metric_rows"] == 5 * (len(DOMAINS) + 1)
-        assert r["gap_rows"] == 5 * (3 + 1 + 6 + 1 + 1)  # id_ood per domain and pooled, pairwise, best_worst, spread
+        assert r["gap_rows"] == 5 * (3 + 1 + 1 + 1)  # id_ood per domain and pooled, best_worst, spread (no pairwise)
     benchmark.extra_info.update({str(r["n"]): r for r in results})
 
 
