@@ -25,13 +25,13 @@ __all__ = ["build_parser", "flag_table", "main"]
 EXIT_ERROR = 2
 
 
-def _positive_int(text: str) -> int:
+def _positive_int(text: str, what: str = "a positive integer") -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {text!r}") from None
+        raise argparse.ArgumentTypeError(f"must be {what}, got {text!r}") from None
     if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer, got {value}")
+        raise argparse.ArgumentTypeError(f"must be {what}, got {value}")
     return value
 
 
@@ -39,13 +39,7 @@ def _batch_size(text: str) -> int | str:
     """``--batch-size``: a positive integer, or ``auto`` (any case)."""
     if text.strip().lower() == "auto":
         return "auto"
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive integer or auto, got {value}")
-    return value
+    return _positive_int(text, "a positive integer or auto")
 
 
 def _non_negative_int(text: str) -> int:
