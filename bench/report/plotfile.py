@@ -49,13 +49,14 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
 
     from bench.report.figures import build_figures, merge_runs
     from bench.report.html import write_atomic
+    from bench.report.identity import label_runs
     from bench.report.rundata import load_runs
 
     path = Path(output)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise ConfigError(f"Cannot save a plot as {path.name!r}: the file must end in "
                           f"{', '.join(PLOT_FORMATS)}.")
-    run = merge_runs(load_runs(run_dirs))
+    run = merge_runs(label_runs(load_runs(run_dirs)))
     views = [v for v in run.tasks if suite in (None, v.suite) and task in (None, v.task)]
     if not views:
         known = ", ".join(v.key for v in run.tasks) or "none"
