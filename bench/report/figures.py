@@ -57,7 +57,8 @@ def _heatmap(run: RunData, view: TaskView, model: str | None, report: bool) -> B
         metrics = metrics[metrics["model"] == model]
     if metrics.empty or (report and len(view.domains) > plots.WIDE and len(_models(metrics)) == 1):
         return []
-    return [(f"{view.metric} of each model on each test domain; (ID) marks the domains trained on; cells give the "
+    marks = "; (ID) marks the domains trained on" if view.in_domain else ""
+    return [(f"{view.metric} of each model on each test domain{marks}; cells give the "
              f"value and its {plots.interval_note(view.metric)}.", plots.heatmap_figure(metrics, view))]
 
 

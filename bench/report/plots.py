@@ -139,7 +139,7 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     model_ticks, domain_ticks = (range(len(models)), models), (range(len(view.domains)), labels)
     axis.set_xticks(*(model_ticks if wide else domain_ticks), rotation=30 if not wide else 45, ha="right")
     axis.set_yticks(*(domain_ticks if wide else model_ticks), fontsize=6 if wide else None)
-    domain_label = "test domain" if folds else "test domain (ID = trained on)"
+    domain_label = "test domain" if folds or not view.in_domain else "test domain (ID = trained on)"
     axis.set_xlabel("model" if wide else domain_label)
     axis.set_ylabel(domain_label if wide else "model")
     note = "" if wide else f"\n[low, high]: {interval_note(metric)}"

@@ -31,7 +31,8 @@ def primary_metric(kind: str) -> str:
 class TaskView:
     """What the figures need to know about one task of a run.
 
-    ``groups`` maps a domain to its group (e.g. an MMLU subject to its category); empty
+    ``in_domain`` is empty under a protocol that trains no model on it
+    (:data:`UNTRAINED_PROTOCOLS`). ``groups`` maps a domain to its group (e.g. an MMLU subject to its category); empty
     when the suite has none. ``chance`` is the accuracy of guessing (NaN when undefined).
     """
 
@@ -125,6 +126,11 @@ def fold_models(records: pd.DataFrame) -> pd.DataFrame:
     return records.assign(model=names)
 
 
+UNTRAINED_PROTOCOLS = frozenset({"zero_shot", "leave_one_domain_out"})
+"""Protocols under which no model is trained on a suite-wide in-domain set: a view of
+such a run has an empty ``in_domain`` (no domain is marked "(ID) = trained on")."""
+
+
 def _views(meta: dict[str, Any], records: pd.DataFrame) -> tuple[TaskView, ...]:
     protocols = {s.get("name"): s.get("protocol", "") for s in meta.get("suites", [])}
     views = []
@@ -134,10 +140,10 @@ def _views(meta: dict[str, Any], records: pd.DataFrame) -> tuple[TaskView, ...]:
         choices = tuple(raw.get("choices", ()))
         chance = _chance(records, suite, task, choices) if kind in ("classification", "multiple_choice") \
             else float("nan")
+        protocol = str(meta.get("config", {}).get("protocol") or protocols.get(suite) or "")
+        in_domain = () if protocol.lower() in UNTRAINED_PROTOCOLS else tuple(raw.get("in_domain", ()))
         views.append(TaskView(suite, task, kind, str(raw.get("primary_metric") or primary_metric(kind)),
-                              tuple(raw.get("domains", ())),
-                              tuple(raw.get("in_domain", ())), choices,
-                              str(meta.get("config", {}).get("protocol") or protocols.get(suite) or ""),
+                              tuple(raw.get("domains", ())), in_domain, choices, protocol,
                               _groups(meta, suite, raw), chance))
     return tuple(views)
 
