@@ -112,11 +112,19 @@ def _read(path: Path) -> pd.DataFrame:
 
 
 def _latest(history: pd.DataFrame) -> pd.DataFrame:
-    """One row per :data:`VIEW_KEY`, the last one (rows of older versions, without the
-    settings columns, count as settings unknown)."""
+    """One row per :data:`VIEW_KEY`, the last one. A row written before the settings were
+    recorded (every settings column empty) is replaced, as it was then, by any row of the
+    same model, suite and task that has them."""
     present = [k for k in SETTINGS if k in history]
     keyed = history.assign(**{k: history[k].fillna("") for k in present})
-    return keyed.drop_duplicates([*KEY, *present], keep="last")
+    latest = keyed.drop_duplicates([*KEY, *present], keep="last")
+    if not present:
+        return latest
+    unknown = latest[present].eq("").all(axis=1)
+    known = set(latest.loc[~unknown, KEY].itertuples(index=False, name=None))
+    stale = unknown & pd.Series([k in known for k in latest[KEY].itertuples(index=False, name=None)],
+                                index=latest.index)
+    return latest[~stale]
 
 
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:

@@ -230,8 +230,9 @@ FLOORS = frozenset({"majority", "uniform"})
 
 
 def is_floor(model: str) -> bool:
-    """Whether ``model`` (or a fold of it, ``name@fold``) is one of :data:`FLOORS`."""
-    return str(model).split("@", 1)[0] in FLOORS
+    """Whether ``model`` (or a fold of it, ``name@fold``, or its label with run settings,
+    ``name (5-shot)``) is one of :data:`FLOORS`."""
+    return str(model).split("@", 1)[0].split(" (", 1)[0] in FLOORS
 
 
 def _first_trained(models: Sequence[str]) -> str:

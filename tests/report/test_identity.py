@@ -10,10 +10,12 @@ import pandas as pd
 import pytest
 
 from bench.cli import main
+from bench.errors import ConfigError
 from bench.report import plots
 from bench.report.board import build_board, display_table, gap_note
 from bench.report.figures import merge_runs
 from bench.report.identity import label_runs, model_labels
+from bench.report.leaderboard import merge_leaderboard
 from bench.report.plotfile import save_plot
 from bench.report.rundata import load_run, load_runs
 from tests.conftest import REPO, SHARED_DATA
@@ -73,6 +75,19 @@ def test_a_domain_subset_does_not_replace_the_full_row(tmp_path: Path) -> None:
     assert again == 0 and len(pd.read_csv(tmp_path / "leaderboard.csv")) == len(board)  # same settings: replaced
 
 
+def test_a_row_from_before_the_settings_is_replaced_by_a_newer_one(tmp_path: Path) -> None:
+    path = tmp_path / "leaderboard.csv"
+    old = pd.DataFrame({"model": ["a", "b"], "suite": "s", "task": "t", "mean_accuracy": [0.1, 0.2], "run_id": "r1"})
+    merge_leaderboard(path, old)  # as an older version wrote it: no settings columns
+    zero = {"num_fewshot": "0", "chat_template": "no", "decoding": "", "domains": "all", "protocol": "zero_shot"}
+    row = {"model": "a", "suite": "s", "task": "t", "mean_accuracy": 0.5}
+    merged = merge_leaderboard(path, pd.DataFrame([row | zero | {"run_id": "r2"}]))
+    assert list(merged["model"]) == ["a", "b"] and list(merged["run_id"]) == ["r2", "r1"]
+    five = merge_leaderboard(path, pd.DataFrame([row | zero | {"num_fewshot": "5", "run_id": "r3"}]))
+    assert list(five["run_id"]) == ["r2", "r3", "r1"] and list(five["num_fewshot"]) == ["0", "5", ""]
+    assert len(pd.read_csv(tmp_path / "leaderboard_runs.csv")) == 4
+
+
 def test_compare_names_both_settings(shots: tuple[Path, str], capsys: pytest.CaptureFixture[str]) -> None:
     out, _ = shots
     zero, five = _runs(out)
@@ -97,6 +112,17 @@ def test_heatmap_and_gaps_of_two_settings_keep_them_apart(shots: tuple[Path, str
     labels = [t.get_text() for t in gap.axes[0].get_yticklabels()]
     assert len(labels) == len(set(labels)) and any("(0-shot)" in t for t in labels) \
         and any("(5-shot)" in t for t in labels)
+
+
+def test_plot_model_names_one_of_the_settings(shots: tuple[Path, str], tmp_path: Path) -> None:
+    out, _ = shots
+    runs = _runs(out)
+    with pytest.raises(ConfigError, match=rf"--model '{RANDOM}': the runs hold it under several settings: "
+                                          rf"'{RANDOM} \(0-shot\)', '{RANDOM} \(5-shot\)'; name one of them\."):
+        save_plot("heatmap", runs, tmp_path / "h.png", model=RANDOM)
+    assert save_plot("heatmap", runs, tmp_path / "h.png", model=LABEL.format(5)).path.is_file()
+    assert save_plot("heatmap", runs[:1], tmp_path / "one.png", model=RANDOM).path.is_file()  # one run: its name
+    assert plots.is_floor("majority (5-shot)") and plots.is_floor("uniform@books") and not plots.is_floor("m (0-shot)")
 
 
 def test_a_zero_shot_heatmap_marks_no_domain_trained_on(shots: tuple[Path, str]) -> None:
