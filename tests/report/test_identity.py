@@ -14,7 +14,7 @@ from bench.errors import ConfigError
 from bench.report import plots
 from bench.report.board import build_board, display_table, gap_note
 from bench.report.figures import merge_runs
-from bench.report.identity import label_runs, model_labels
+from bench.report.identity import label_runs, model_labels, setting_text, task_settings
 from bench.report.leaderboard import merge_leaderboard
 from bench.report.plotfile import save_plot
 from bench.report.rundata import load_run, load_runs
@@ -55,6 +55,23 @@ def test_labels_carry_only_the_settings_that_differ() -> None:
         ["m (no chat template, all domains)", "m (chat template, domains STEM)"]
     with pytest.raises(ValueError, match=r"model_labels: 2 models but 1 settings\."):
         model_labels(["m", "m"], [zero])
+
+
+def test_settings_come_from_run_json_with_the_suites_defaults() -> None:
+    meta = {"config": {"num_fewshot": None, "apply_chat_template": True, "domains": ["STEM"], "protocol": None},
+            "suites": [{"name": "qa", "protocol": "zero_shot"}],
+            "tasks": {"qa/answer": {"kind": "generation", "num_fewshot": 2}, "qa/mc": {"kind": "multiple_choice"},
+                      "qa/sentiment": {"kind": "classification", "num_fewshot": 0}},
+            "decoding": {"qa/answer": {"max_new_tokens": 16, "stop": ["\n"], "temperature": 0.7, "top_p": 0.9}}}
+    assert task_settings(meta, "qa", "answer") == {
+        "num_fewshot": "2", "chat_template": "yes", "decoding": 'T=0.7, top-p=0.9, max 16 tokens, stop ["\\n"]',
+        "domains": "STEM", "protocol": "zero_shot"}
+    assert task_settings(meta, "qa", "mc")["num_fewshot"] == ""  # an older run.json: its default unrecorded
+    assert task_settings(meta, "qa", "sentiment")["num_fewshot"] == ""  # trained, not prompted with exemplars
+    meta["config"] |= {"num_fewshot": 5, "protocol": "LEAVE_ONE_DOMAIN_OUT"}
+    assert task_settings(meta, "qa", "mc")["num_fewshot"] == "5"
+    assert task_settings(meta, "qa", "answer")["protocol"] == "leave_one_domain_out"
+    assert setting_text("num_fewshot", "") == "n-shot ?" and setting_text("protocol", "id_ood") == "id_ood"
 
 
 def test_zero_and_five_shot_rows_coexist_in_the_leaderboard(shots: tuple[Path, str]) -> None:
