@@ -610,7 +610,7 @@ def _add_plot_parser(commands: argparse._SubParsersAction) -> None:
 def _cmd_leaderboard(args: argparse.Namespace) -> int:
     from bench.errors import ConfigError
     from bench.report import format_table
-    from bench.report.board import BoardOptions, build_board, display_table, to_markdown
+    from bench.report.board import BoardOptions, build_board, display_table, gap_note, to_markdown
 
     sources = args.sources or [str(Path(args.out) / "leaderboard.csv")]
     options = BoardOptions(resamples=args.resamples, seed=args.seed, suite=args.suite, task=args.task,
@@ -627,8 +627,9 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
     else:
         text = format_table(display_table(board)) + (
             "\n\nrank: 1 = best by the mean over domains; [low–high]: 95% paired bootstrap interval of the rank "
-            f"({args.resamples} resamples of the test examples). Gap: in-domain minus pooled out-of-domain, "
-            "positive = worse out of domain.\n")
+            f"({args.resamples} resamples of the test examples). "
+            + " ".join(filter(None, [gap_note(board), "ECE: pooled over all test examples (leaderboard.csv: ece; "
+                                     "mean_ece there is the mean over domains)."])) + "\n")
     if args.output:
         from bench.errors import OutputError
         from bench.report.html import write_atomic
@@ -791,7 +792,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
                "p_value", "test"]
     print(shown[columns].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
-    print(f"\ndifference > 0: {args.models[1]} better than {args.models[0]} (for gaps: a smaller gap).")
+    name_a, name_b = (table["model_a"].iloc[0], table["model_b"].iloc[0]) if len(table) else args.models
+    print(f"\ndifference > 0: {name_b} better than {name_a} (for gaps: a smaller gap).")
     print(f"wrote: {path}")
     return 0
 

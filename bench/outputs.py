@@ -107,7 +107,8 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
              "split": asdict(s.split), "domain_groups": dict(s.domain_groups)}
             for s in result.suites
         ],
-        "tasks": {f"{suite}/{task}": {"suite": suite, "task": task, **asdict(info)}
+        "tasks": {f"{suite}/{task}": {"suite": suite, "task": task, **asdict(info),
+                                      "num_fewshot": _own_fewshot(result, suite, task)}
                   for (suite, task), info in result.task_infos.items()},
         "decoding": result.decodings,
         "fingerprints": result.fingerprints,
@@ -117,6 +118,16 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
         "versions": _versions(),
         "git_commit": _git_commit(),
     }
+
+
+def _own_fewshot(result: RunResult, suite: str, task: str) -> int | None:
+    """The task's own number of few-shot exemplars (its suite's ``num_fewshot``), which
+    ``--num-fewshot`` overrides; ``None`` when the run does not hold the task's suite."""
+    for s in result.suites:
+        for t in s.tasks if s.name == suite else ():
+            if t.name == task:
+                return int(t.format.num_fewshot)
+    return None
 
 
 def task_infos_from_metadata(meta: Mapping[str, Any]) -> dict[tuple[str, str], TaskInfo]:

@@ -23,6 +23,7 @@ from bench.outputs import (
     task_infos_from_metadata,
     write_run,
 )
+from bench.report.identity import model_labels, run_settings, task_settings
 from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, make_run_id, run
 from bench.scoring.metrics import get_metric
@@ -387,7 +388,7 @@ def _publish(out: str | Path, result: RunResult, models: Path | None, more_table
     saved = sorted(p.name for p in models.iterdir() if p.is_dir() and not p.name.startswith(".")) \
         if models and models.is_dir() else []
     meta = {**run_metadata(result), "saved_models": saved, "statistics": statistics.record()}
-    rows = leaderboard_rows(scored.metrics, scored.gaps, scored.infos, result.run_id)
+    rows = leaderboard_rows(scored.metrics, scored.gaps, scored.infos, result.run_id, settings=run_settings(meta))
     board: list[pd.DataFrame] = []
 
     def merge() -> None:
@@ -521,14 +522,34 @@ def compare_run(run_dir: str | Path, model_a: str, model_b: str, *, run_dir_b: s
     meta, records = read_run(run_dir)
     infos = task_infos_from_metadata(meta)
     records_b = None
+    meta_b = meta
     if run_dir_b is not None:
         meta_b, records_b = read_run(run_dir_b)
         infos = task_infos_from_metadata(meta_b) | infos
     records_b = None if records_b is None else first_trial(records_b)
     table = compare_models(first_trial(records), infos, model_a, model_b, records_b=records_b, options=statistics)
-    target = Path(output) if output else Path(run_dir) / f"compare-{_safe(model_a)}-vs-{_safe(model_b)}.csv"
+    table = _label_compared(table, (meta, model_a), (meta_b, model_b))
+    names = (table["model_a"].iloc[0], table["model_b"].iloc[0]) if len(table) else (model_a, model_b)
+    target = Path(output) if output else Path(run_dir) / f"compare-{_safe(names[0])}-vs-{_safe(names[1])}.csv"
     replace_tables(target.parent, {target.name: table})
     return table, target
+
+
+def _label_compared(table: pd.DataFrame, a: tuple[dict[str, Any], str], b: tuple[dict[str, Any], str]
+                    ) -> pd.DataFrame:
+    """``table`` with ``model_a``/``model_b`` labelled by their prompt settings per task
+    (:func:`bench.report.identity.model_labels`) where the two runs score one model under
+    different settings: ``smollm2-135m (0-shot)`` against ``smollm2-135m (5-shot)``."""
+    if table.empty:
+        return table
+    table = table.copy()
+    for (suite, task), part in table.groupby(["suite", "task"], sort=False):
+        settings = [task_settings(meta, str(suite), str(task)) | {"run_id": str(meta.get("run_id", ""))}
+                    for meta, _ in (a, b)]
+        label_a, label_b = model_labels([a[1], b[1]], settings, tiebreak="run_id")
+        if label_a != label_b:
+            table.loc[part.index, "model_a"], table.loc[part.index, "model_b"] = label_a, label_b
+    return table
 
 
 def _safe(name: str) -> str:

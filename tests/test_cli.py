@@ -128,7 +128,7 @@ def test_console_script_imports_module_factory_from_the_current_folder(tmp_path:
     assert done.returncode == 0, done.stderr
     assert "No module named" not in done.stderr and "my_models:keyword_model" in done.stdout
     # zero-shot: no "* in-domain (trained on)" footer, no starred domain
-    assert "No model here was trained on its suite (zero-shot)" in done.stdout
+    assert "No model here has an in-domain set (zero-shot: none was trained on the suite;" in done.stdout
     assert "* in-domain" not in done.stdout and "books*" not in done.stdout
     # not a terminal: progress as lines; 8 EmptyDomainWarnings (ECE needs 15 examples) as one line, no source lines
     assert "progress: my_models:keyword_model · toy-reviews/sentiment · books: 5/5 (100%) done in" in done.stderr

@@ -6,9 +6,16 @@ One row per ``(model, suite, task)``. Columns:
   as the unweighted mean over the task's domains, :math:`\\bar m = \\frac1D \\sum_d m_d`
   (the ``mean_<metric>`` of ``leaderboard.csv``);
 - ``worst_domain``, ``worst_value``: the domain where the model does worst;
-- ``gap``, ``gap_ci_low``, ``gap_ci_high``: the in-domain vs pooled out-of-domain gap of
-  the primary metric with its 95% bootstrap interval (positive = worse out of domain);
-- ``ece``: the pooled expected calibration error (classification);
+- ``gap``, ``gap_ci_low``, ``gap_ci_high``, ``gap_kind``: the in-domain vs pooled
+  out-of-domain gap of the primary metric with its 95% bootstrap interval (positive =
+  worse out of domain), ``gap_kind = "id_ood"``; for a model with no in-domain set
+  (zero-shot, leave-one-domain-out) the best minus the worst domain,
+  ``gap_kind = "best_worst"`` (:data:`GAP_KINDS` names each);
+- ``ece``: the expected calibration error pooled over all test examples (the ``ALL``
+  row of ``metrics.csv``; ``leaderboard.csv``'s ``ece`` column, not its ``mean_ece``);
+- ``num_fewshot``, ``chat_template``, ``decoding``, ``domains``, ``protocol``: the run settings
+  (:mod:`bench.report.identity`); the displayed model name carries those that tell two
+  rows of one model apart;
 - ``effective_robustness``: the residual ρ of ``robustness.csv``;
 - ``rank`` (1 = best) among the models of the same suite and task, and ``rank_low``,
   ``rank_high``: the central ``level`` interval of the model's rank over ``resamples``
@@ -34,13 +41,20 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import DataError
+from bench.report.identity import SETTINGS, model_labels, task_settings
 from bench.report.rundata import RunData, TaskView, load_run
 
-__all__ = ["BOARD_COLUMNS", "BoardOptions", "build_board", "display_table", "rank_intervals", "to_markdown"]
+__all__ = ["BOARD_COLUMNS", "GAP_KINDS", "BoardOptions", "build_board", "display_labels", "display_table", "gap_note",
+           "rank_intervals", "to_markdown"]
 
 BOARD_COLUMNS = ["model", "suite", "task", "kind", "metric", "value", "rank", "rank_low", "rank_high",
-                 "worst_domain", "worst_value", "gap", "gap_ci_low", "gap_ci_high", "ece", "effective_robustness",
-                 "n", "suite_version", "run_id"]
+                 "worst_domain", "worst_value", "gap", "gap_ci_low", "gap_ci_high", "gap_kind", "ece",
+                 "effective_robustness", "n", *SETTINGS, "suite_version", "run_id"]
+
+GAP_KINDS = {"id_ood": ("ID→OOD", "in-domain minus pooled out-of-domain, positive = worse out of domain"),
+             "best_worst": ("best−worst", "the best domain against the worst, for models with no in-domain "
+                                          "set (zero-shot, leave-one-domain-out)")}
+"""``gap_kind`` → (short name in the table, what the comparison is)."""
 
 
 @dataclass(frozen=True)
@@ -140,19 +154,21 @@ def _suite_version(run: RunData, suite: str) -> str:
     return next((str(s.get("version", "")) for s in run.meta.get("suites", []) if s.get("name") == suite), "")
 
 
-def _gap(run: RunData, view: TaskView, model: str) -> tuple[float, float, float]:
+def _gap(run: RunData, view: TaskView, model: str) -> tuple[float, float, float, str]:
     from bench.report.plots import gap_rows
 
     gaps = gap_rows(run.part(run.gaps, view), view.metric)
     rows = gaps[(gaps["model"] == model) & (gaps["domain_b"] == "OOD")]
+    kind = "id_ood"
     if rows.empty:
+        kind = "best_worst"
         best_worst = run.part(run.gaps, view)
         rows = best_worst[(best_worst["model"] == model) & (best_worst["kind"] == "best_worst")
                           & (best_worst["metric"] == view.metric)]
     if rows.empty:
-        return math.nan, math.nan, math.nan
+        return math.nan, math.nan, math.nan, ""
     first = rows.iloc[0]
-    return float(first["gap"]), float(first["ci_low"]), float(first["ci_high"])
+    return float(first["gap"]), float(first["ci_low"]), float(first["ci_high"]), kind
 
 
 def _run_rows(run: RunData, view: TaskView, metric: str) -> pd.DataFrame:
@@ -160,6 +176,7 @@ def _run_rows(run: RunData, view: TaskView, metric: str) -> pd.DataFrame:
 
     metrics = run.part(run.metrics, view)
     robustness = run.part(run.table("robustness.csv"), view)
+    settings = task_settings(run.meta, view.suite, view.task)
     rows = []
     for model, part in metrics.groupby("model", sort=False):
         per_domain = part[(part["metric"] == metric) & part["domain"].isin(view.domains)].dropna(subset=["value"])
@@ -171,20 +188,20 @@ def _run_rows(run: RunData, view: TaskView, metric: str) -> pd.DataFrame:
         rho = robustness[robustness["model"] == model]["effective_robustness"] if len(robustness) \
             else pd.Series(dtype=float)
         pooled = part[(part["domain"] == "ALL") & (part["metric"] == metric)]["n"]
-        gap, low, high = _gap(run, view, model)
+        gap, low, high, gap_kind = _gap(run, view, model)
         rows.append({"model": model, "suite": view.suite, "task": view.task, "kind": view.kind, "metric": metric,
                      "value": float(per_domain["value"].mean()), "worst_domain": worst["domain"],
                      "worst_value": float(worst["value"]), "gap": gap, "gap_ci_low": low, "gap_ci_high": high,
-                     "ece": float(ece.iloc[0]) if len(ece) else math.nan,
+                     "gap_kind": gap_kind, "ece": float(ece.iloc[0]) if len(ece) else math.nan,
                      "effective_robustness": float(rho.iloc[0]) if len(rho) else math.nan,
-                     "n": int(pooled.iloc[0]) if len(pooled) else 0,
+                     "n": int(pooled.iloc[0]) if len(pooled) else 0, **settings,
                      "suite_version": _suite_version(run, view.suite), "run_id": run.run_id})
     return pd.DataFrame(rows)
 
 
 def _csv_rows(path: Path, options: BoardOptions) -> pd.DataFrame:
     try:
-        table = pd.read_csv(path)
+        table = pd.read_csv(path, dtype={k: str for k in SETTINGS})
     except (OSError, pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError) as exc:
         raise DataError(f"Cannot read leaderboard {path}: {exc}.") from exc
     missing = [c for c in ("model", "suite", "task", "kind", "metric") if c not in table.columns]
@@ -199,9 +216,15 @@ def _csv_rows(path: Path, options: BoardOptions) -> pd.DataFrame:
                      "worst_domain": r.get("worst_domain", ""), "worst_value": r.get(f"worst_{primary}", math.nan),
                      "gap": r.get(f"gap_{primary}", math.nan), "gap_ci_low": r.get(f"gap_{primary}_ci_low", math.nan),
                      "gap_ci_high": r.get(f"gap_{primary}_ci_high", math.nan),
-                     "ece": r.get("ece", r.get("mean_ece", math.nan)), "effective_robustness": math.nan, "n": r.get("n", 0),
+                     "gap_kind": "id_ood" if _finite(r.get(f"gap_{primary}")) else "",
+                     "ece": r.get("ece", math.nan), "effective_robustness": math.nan, "n": r.get("n", 0),
+                     **{k: "" if pd.isna(r.get(k, "")) else str(r.get(k, "")) for k in SETTINGS},
                      "suite_version": str(r.get("suite_version", "")), "run_id": r.get("run_id", "")})
     return pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in ("rank", "rank_low", "rank_high")])
+
+
+def _finite(value: object) -> bool:
+    return isinstance(value, int | float) and math.isfinite(value)
 
 
 def _example_key(records: pd.DataFrame) -> tuple[tuple[str, str], ...]:
@@ -324,17 +347,46 @@ def _ci_text(value: float, low: float, high: float) -> str:
     return f"{value:.3f} [{low:.3f}, {high:.3f}]" if math.isfinite(low) and math.isfinite(high) else f"{value:.3f}"
 
 
+def display_labels(board: pd.DataFrame) -> list[str]:
+    """Each row's model name as the board shows it: with the prompt settings (then the run
+    id) that tell it apart from other rows of the same model, suite and task
+    (:func:`bench.report.identity.model_labels`)."""
+    labels = pd.Series(board["model"].astype(str).to_numpy(), index=board.index)
+    for _, part in board.groupby(["suite", "task"], sort=False):
+        settings = [{k: part.at[i, k] if k in part else "" for k in (*SETTINGS, "run_id")} for i in part.index]
+        labels[part.index] = model_labels(list(part["model"].astype(str)), settings, tiebreak="run_id")
+    return list(labels)
+
+
+def _gap_header(board: pd.DataFrame) -> str:
+    kinds = set(board["gap_kind"].fillna("")) - {""} if "gap_kind" in board else {"id_ood"}
+    return f"gap {GAP_KINDS[kinds.pop()][0]} [95% CI]" if len(kinds) == 1 else "gap [95% CI]"
+
+
+def gap_note(board: pd.DataFrame) -> str:
+    """The footnote sentence that says which comparison the board's gap column holds."""
+    kinds = [k for k in GAP_KINDS if "gap_kind" in board and (board["gap_kind"] == k).any()]
+    if not kinds:
+        return ""
+    return "Gap " + "; ".join(f"{GAP_KINDS[k][0]}: {GAP_KINDS[k][1]}" for k in kinds) + "."
+
+
 def display_table(board: pd.DataFrame) -> pd.DataFrame:
-    """The board with formatted text columns for the terminal and Markdown."""
+    """The board with formatted text columns for the terminal and Markdown. The gap
+    column's header names its comparison (:data:`GAP_KINDS`); where rows hold different
+    ones, each cell does."""
     rows = []
-    repeated = board.duplicated(subset=["model", "suite", "task"], keep=False)
-    for (_, r), again in zip(board.iterrows(), repeated, strict=True):
-        model = f"{r['model']} ({r['run_id']})" if again else r["model"]
+    header = _gap_header(board)
+    mixed = header == "gap [95% CI]"
+    for (_, r), model in zip(board.iterrows(), display_labels(board), strict=True):
+        gap = _ci_text(r["gap"], r["gap_ci_low"], r["gap_ci_high"])
+        if mixed and gap and r.get("gap_kind") in GAP_KINDS:
+            gap = f"{GAP_KINDS[r['gap_kind']][0]} {gap}"
         rows.append({"rank [95% CI]": _rank_text(r), "model": model, "suite/task": f"{r['suite']}/{r['task']}",
                      r["metric"] if board["metric"].nunique() == 1 else "value": f"{r['value']:.3f}",
                      "worst domain": f"{r['worst_domain']} ({r['worst_value']:.3f})"
                      if isinstance(r["worst_domain"], str) and r["worst_domain"] else "",
-                     "gap ID→OOD [95% CI]": _ci_text(r["gap"], r["gap_ci_low"], r["gap_ci_high"]),
+                     header: gap,
                      "ECE": "" if not math.isfinite(r["ece"]) else f"{r['ece']:.3f}",
                      "eff. robustness": "" if not math.isfinite(r["effective_robustness"])
                      else f"{r['effective_robustness']:+.3f}"})

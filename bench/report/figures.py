@@ -67,7 +67,8 @@ def _heatmap(run: RunData, view: TaskView, model: str | None, report: bool) -> B
     if metrics.empty or (report and len(view.domains) > plots.WIDE):
         return []
     rows = metrics[metrics["metric"] == view.metric]
-    return [(f"{view.metric} of each model on each test domain; (ID) marks the domains trained on; cells give the "
+    marks = "; (ID) marks the domains trained on" if view.in_domain else ""
+    return [(f"{view.metric} of each model on each test domain{marks}; cells give the "
              f"value and its {interval_label(rows)}.", plots.heatmap_figure(metrics, view))]
 
 

@@ -11,8 +11,12 @@ import io
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bench.errors import ConfigError, DataError, OutputError
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["PLOT_FORMATS", "SavedPlot", "save_plot"]
 
@@ -31,6 +35,25 @@ class SavedPlot:
     height_in: float
     dpi: int
     pixels: str
+
+
+def _labelled(metrics: pd.DataFrame, model: str | None) -> str | None:
+    """``--model NAME`` as the merged runs call it: the name itself, or the one label that
+    carries it with run settings (``smollm2-135m (5-shot)``, :mod:`bench.report.identity`).
+
+    Raises
+    ------
+    ConfigError
+        When the runs hold the model under several settings, naming their labels.
+    """
+    names = list(dict.fromkeys(metrics["model"].astype(str))) if "model" in metrics else []
+    if model is None or model in names:
+        return model
+    found = [n for n in names if n.startswith(f"{model} (") and "@" not in n]
+    if len(found) > 1:
+        raise ConfigError(f"--model {model!r}: the runs hold it under several settings: "
+                          f"{', '.join(repr(n) for n in found)}; name one of them.")
+    return found[0] if found else model
 
 
 def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, suite: str | None = None,
@@ -52,13 +75,15 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
 
     from bench.report.figures import build_figures, merge_runs
     from bench.report.html import write_atomic
+    from bench.report.identity import label_runs
     from bench.report.rundata import load_runs
 
     path = Path(output)
     if path.suffix.lower() not in PLOT_FORMATS:
         raise ConfigError(f"Cannot save a plot as {path.name!r}: the file must end in "
                           f"{', '.join(PLOT_FORMATS)}.")
-    run = merge_runs(load_runs(run_dirs), distinct=True)
+    run = merge_runs(label_runs(load_runs(run_dirs)), distinct=True)
+    model = _labelled(run.metrics, model)
     views = [v for v in run.tasks if suite in (None, v.suite) and task in (None, v.task)]
     if not views:
         known = ", ".join(v.key for v in run.tasks) or "none"

@@ -156,7 +156,7 @@ def heatmap_figure(metrics: pd.DataFrame, view: TaskView, metric: str | None = N
     model_ticks, domain_ticks = (range(len(models)), models), (range(len(view.domains)), labels)
     axis.set_xticks(*(model_ticks if wide else domain_ticks), rotation=30 if not wide else 45, ha="right")
     axis.set_yticks(*(domain_ticks if wide else model_ticks), fontsize=6 if wide else None)
-    domain_label = "test domain" if folds else "test domain (ID = trained on)"
+    domain_label = "test domain" if folds or not view.in_domain else "test domain (ID = trained on)"
     axis.set_xlabel("model" if wide else domain_label)
     axis.set_ylabel(domain_label if wide else "model")
     note = f"\n{'' if wide else '[low, high]: '}{interval_label(rows)}{' (in the table)' if wide else ''}"
@@ -298,8 +298,9 @@ FLOORS = frozenset({"majority", "uniform"})
 
 
 def is_floor(model: str) -> bool:
-    """Whether ``model`` (or a fold of it, ``name@fold``) is one of :data:`FLOORS`."""
-    return str(model).split("@", 1)[0] in FLOORS
+    """Whether ``model`` (or a fold of it, ``name@fold``, or its label with run settings,
+    ``name (5-shot)``) is one of :data:`FLOORS`."""
+    return str(model).split("@", 1)[0].split(" (", 1)[0] in FLOORS
 
 
 def _first_trained(models: Sequence[str]) -> str:

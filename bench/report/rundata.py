@@ -32,11 +32,12 @@ def primary_metric(kind: str) -> str:
 class TaskView:
     """What the figures need to know about one task of a run.
 
-    ``groups`` maps a domain to its group (e.g. an MMLU subject to its category); empty
-    when the suite has none. ``chance`` is the accuracy of guessing uniformly, the mean
-    of ``1/k`` over the task's questions (``k``: ``n_options``, the ``prob_`` columns
-    given, or the task's choices); NaN when undefined. Which metrics draw it is the
-    registry's ``Metric.chance``.
+    ``in_domain`` is empty under a protocol that trains no model on it
+    (:data:`UNTRAINED_PROTOCOLS`). ``groups`` maps a domain to its group (e.g. an MMLU
+    subject to its category); empty when the suite has none. ``chance`` is the accuracy of
+    guessing uniformly, the mean of ``1/k`` over the task's questions (``k``: ``n_options``,
+    the ``prob_`` columns given, or the task's choices); NaN when undefined. Which metrics
+    draw it is the registry's ``Metric.chance``.
     """
 
     suite: str
@@ -147,6 +148,11 @@ def _first_metric(metrics: pd.DataFrame, suite: str, task: str) -> str:
     return str(part["metric"].iloc[0]) if len(part) else ""
 
 
+UNTRAINED_PROTOCOLS = frozenset({"zero_shot", "leave_one_domain_out"})
+"""Protocols under which no model is trained on a suite-wide in-domain set: a view of
+such a run has an empty ``in_domain`` (no domain is marked "(ID) = trained on")."""
+
+
 def _views(meta: dict[str, Any], records: pd.DataFrame, metrics: pd.DataFrame) -> tuple[TaskView, ...]:
     protocols = {s.get("name"): s.get("protocol", "") for s in meta.get("suites", [])}
     views = []
@@ -157,10 +163,9 @@ def _views(meta: dict[str, Any], records: pd.DataFrame, metrics: pd.DataFrame) -
         chance = _chance(records, suite, task, choices) if kind in ("classification", "multiple_choice") \
             else float("nan")
         metric = str(raw.get("primary_metric") or primary_metric(kind) or _first_metric(metrics, suite, task))
-        views.append(TaskView(suite, task, kind, metric,
-                              tuple(raw.get("domains", ())),
-                              tuple(raw.get("in_domain", ())), choices,
-                              str(meta.get("config", {}).get("protocol") or protocols.get(suite) or ""),
+        protocol = str(meta.get("config", {}).get("protocol") or protocols.get(suite) or "")
+        in_domain = () if protocol.lower() in UNTRAINED_PROTOCOLS else tuple(raw.get("in_domain", ()))
+        views.append(TaskView(suite, task, kind, metric, tuple(raw.get("domains", ())), in_domain, choices, protocol,
                               _groups(meta, suite, raw), chance))
     return tuple(views)
 

@@ -115,6 +115,8 @@ def summary_tables(metrics: pd.DataFrame, gaps: pd.DataFrame,
             tables[suite] = wide.fillna("")
         else:
             long = wide.set_index(["task", "model", "metric"]).T
+            if not long.loc[GAP_LABEL].fillna("").astype(bool).any():
+                long = long.drop(index=GAP_LABEL)  # no model has an in-domain set: no ID→OOD row
             long.columns = [" ".join(c) if len({r[0][0] for r in rows}) > 1 else f"{c[1]} {c[2]}" for c in long.columns]
             tables[suite] = long.rename_axis("domain").reset_index().fillna("")
     return tables
@@ -172,8 +174,10 @@ def legend(tables: dict[str, pd.DataFrame], level: float, method: str, methods: 
     if all(marked):
         return f"{star}; {interval}"
     if any(marked):
-        return f"{star}; rows without * have no in-domain set (zero-shot: no gap ID→OOD); {interval}"
-    return ("No model here was trained on its suite (zero-shot): there is no in-domain set, so no gap ID→OOD; "
+        return (f"{star}; rows without * have no in-domain set (zero-shot or leave-one-domain-out: no gap "
+                f"ID→OOD); {interval}")
+    return ("No model here has an in-domain set (zero-shot: none was trained on the suite; leave-one-domain-out: "
+            "each domain is scored by models trained on the other domains), so there is no gap ID→OOD; "
             "each domain is compared with the pooled rest (gaps.csv, kind domain_rest). "
             f"{interval.split('. Gap:')[0]}.")
 
