@@ -455,8 +455,7 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     level, kinds, method = check_level(level), _check_kinds(kinds), check_method(method, METHOD_CHOICES)
     permutations = check_resamples(resamples if permutations is None else permutations, "permutations")
     domains = list(strata)
-    parts = [_as_parts(strata[d]) if len(strata[d]) else np.zeros((0, np.shape(strata[d])[-1] if np.ndim(strata[d]) == 2
-                                                                  else 2)) for d in domains]
+    parts = [_domain_rows(strata[d]) for d in domains]
     if values is None:
         values = [metric.value(p, where=f"{where}/{d}" if where else d) for p, d in zip(parts, domains, strict=True)]
     values = list(values)
@@ -466,11 +465,9 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
         (advance or _ignore)(len(FAMILIES))
         return [_empty_gap(c, values, domains) for c in comparisons]
     boot_rng, perm_rng = make_rng(seed).spawn(2)
+    context = _make_context(metric, parts, values, domains, present, level, permutations)
     kept = [parts[i] for i in present]
     boot = bootstrap if bootstrap is not None else StratifiedBootstrap(kept, n_resamples=resamples, rng=boot_rng)
-    context = _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
-                       moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept),
-                       two_valued=_two_valued([_test_parts(metric, p) for p in kept]))
     intervals = _intervals(comparisons, context, boot, method)
     keys = [_test_key(c, context) for c in comparisons]
     sizes = _family_sizes(comparisons, keys, context)
@@ -479,6 +476,22 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
     adjusted = _holm_by_family(comparisons, keys, tests)
     return [replace(g, p_adjusted=adjusted[k], family=c.family, family_size=sizes[c.family])
             for k, (g, c) in enumerate(zip(rows, comparisons, strict=True))]
+
+
+def _domain_rows(rows: np.ndarray) -> np.ndarray:
+    """A domain's components as ``(n, C)`` rows; an empty domain as ``(0, C)`` (``C = 2`` if unknown)."""
+    if len(rows):
+        return _as_parts(rows)
+    return np.zeros((0, np.shape(rows)[-1] if np.ndim(rows) == 2 else 2))
+
+
+def _make_context(metric: Metric, parts: list[np.ndarray], values: list[float], domains: list[str],
+                  present: list[int], level: float, permutations: int) -> _Context:
+    """What every comparison of one (model, task, metric) shares."""
+    kept = [parts[i] for i in present]
+    return _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
+                    moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept),
+                    two_valued=_two_valued([_test_parts(metric, p) for p in kept]))
 
 
 def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -> list[np.random.Generator]:
