@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import matplotlib
@@ -28,7 +29,9 @@ LABEL = f"{RANDOM} ({{}}-shot)"
 
 
 def _runs(out: Path) -> list[Path]:
-    return sorted((out / "runs").iterdir())
+    """The fixture's run folders, 0-shot first (their ids are hashes, so their names sort either way)."""
+    return sorted((out / "runs").iterdir(), key=lambda run: json.loads((run / "run.json").read_text())["config"]
+                  .get("num_fewshot") or 0)
 
 
 @pytest.fixture(scope="module")
