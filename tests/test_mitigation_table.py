@@ -8,8 +8,6 @@ import numpy as np
 import pandas as pd
 import pytest
 
-pytest.importorskip("bench.scoring.compare", reason="the paired-comparison engine is not installed")
-
 from bench.cli import main
 from bench.scoring.mitigations import (
     MITIGATION_COLUMNS,

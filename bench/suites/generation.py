@@ -12,14 +12,13 @@ import math
 from dataclasses import dataclass
 
 from bench.errors import ConfigError
-from bench.suites import schema
 from bench.suites.prompts import Prompt
 from bench.textscores import NORMALIZATIONS
 
 __all__ = ["MAX_NEW_TOKENS", "NORMALIZATIONS", "Decoding", "GenerationRequest"]
 
-MAX_NEW_TOKENS = schema.MAX_NEW_TOKENS
-"""The most tokens a task may ask a model to generate per example."""
+MAX_NEW_TOKENS = 4096
+"""The most tokens a task may ask a model to generate per example (the suite schema's bound too)."""
 
 
 

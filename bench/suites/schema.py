@@ -28,6 +28,12 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.suites.generation import MAX_NEW_TOKENS
+from bench.suites.prompts import FORMATS, SAMPLERS
+from bench.suites.protocols import PROTOCOLS
+from bench.suites.types import TASK_KINDS
+from bench.textscores import NORMALIZATIONS
+
 __all__ = [
     "MAX_DOMAINS",
     "MAX_N_PER_DOMAIN",
@@ -57,8 +63,6 @@ MAX_TASKS = 100
 MAX_CHOICES = 1_000
 MAX_N_PER_DOMAIN = 100_000
 MAX_SEED = 2**63 - 1
-MAX_NEW_TOKENS = 4096
-"""The most tokens a generation task may ask for per answer (:data:`bench.suites.generation.MAX_NEW_TOKENS`)."""
 
 
 def quote(value: Any) -> str:
@@ -340,32 +344,22 @@ def _applies(table: Mapping[str, Any], rule: tuple[str, tuple[str, ...]]) -> boo
 
 
 def _protocols() -> tuple[str, ...]:
-    from bench.suites.protocols import PROTOCOLS
-
     return tuple(PROTOCOLS.names())
 
 
 def _task_kinds() -> tuple[str, ...]:
-    from bench.suites.types import TASK_KINDS
-
     return TASK_KINDS
 
 
 def _formats() -> tuple[str, ...]:
-    from bench.suites.prompts import FORMATS
-
     return FORMATS
 
 
 def _samplers() -> tuple[str, ...]:
-    from bench.suites.prompts import SAMPLERS
-
     return SAMPLERS
 
 
 def _normalizations() -> tuple[str, ...]:
-    from bench.suites.generation import NORMALIZATIONS
-
     return NORMALIZATIONS
 
 

@@ -1,4 +1,4 @@
-"""The generative MMLU task with the real SmolLM2 (runs once ``HFCausalLM`` generates)."""
+"""The generative MMLU task with the real SmolLM2."""
 
 from __future__ import annotations
 
@@ -12,8 +12,7 @@ from tests.conftest import SHARED_DATA
 
 
 def test_mmlu_generative_with_smollm2_end_to_end(smollm2, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    if "generation" not in smollm2.task_kinds:
-        pytest.skip("HFCausalLM does not generate yet")
+    assert "generation" in smollm2.task_kinds
     if not (SHARED_DATA / "mmlu" / "test").is_dir():
         pytest.skip(f"MMLU not found at {SHARED_DATA / 'mmlu'}")
     out = tmp_path / "out"
