@@ -434,8 +434,9 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
                 f"it supports: {', '.join(sorted(adapter.task_kinds))}.")
     chosen = [t for t in wanted if adapter.supports(t)]
     for task in wanted:
-        if task not in chosen:
-            result.skipped.append(f"{adapter.name} on {suite.name}/{task.name}: {task.kind} not supported")
+        note = f"{adapter.name} on {suite.name}/{task.name}: {task.kind} not supported"
+        if task not in chosen and note not in result.skipped:  # once, not once per fold and trial
+            result.skipped.append(note)
     if not chosen:
         kinds = ", ".join(sorted({t.kind for t in wanted}))
         raise CapabilityError(

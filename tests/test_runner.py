@@ -43,6 +43,9 @@ def test_unsupported_tasks_are_skipped_or_refused(tiny_suite: Path) -> None:
     result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:classifier_only",)))
     assert set(result.records["task"]) == {"sentiment"}
     assert result.skipped == ["coin on tiny-reviews/rating: regression not supported"]
+    folds = run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:classifier_only",),
+                          protocol="leave_one_domain_out", trials=2, limit=5))
+    assert folds.skipped == result.skipped  # once, not once per fold × trial
     with pytest.raises(CapabilityError, match="Model 'coin' cannot score regression task 'rating' of suite 'tiny-reviews'"):
         run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_runner:classifier_only",), tasks=("rating",)))
     with pytest.raises(CapabilityError, match="Model 'lm-only' supports none of the tasks of suite 'tiny-reviews'"):
