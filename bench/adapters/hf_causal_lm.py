@@ -63,7 +63,7 @@ import os
 import re
 import threading
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
@@ -82,6 +82,7 @@ from bench.adapters.lm_scoring import (
     score_requests,
     score_requests_top,
 )
+from bench.adapters.spec_options import config_options
 from bench.errors import CapabilityError, ConfigError, MissingDataError
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.prompts import ChoiceRequest, Prompt
@@ -973,40 +974,9 @@ def _model_context(model: Any, tokenizer: Any) -> int:
 
 # -- factories for the model registry ------------------------------------------------
 def _coerce(options: dict[str, Any]) -> dict[str, Any]:
-    """Turn ``key=value`` options (strings from a model spec, or typed values) into config fields.
-
-    Raises
-    ------
-    ConfigError
-        For an unknown option, or a value of the wrong type (the valid ones are named).
-    """
-    types = {f.name: str(f.type) for f in fields(HFCausalLMConfig)}
-    out: dict[str, Any] = {}
-    for key, value in options.items():
-        if key not in types or key == "path":
-            valid = ", ".join(k for k in types if k != "path")
-            raise ConfigError(f"Unknown hf-causal-lm option {key!r}. Valid options: {valid}.")
-        if value is None or not isinstance(value, str):
-            out[key] = value
-        elif types[key] == "bool":
-            out[key] = _boolean(key, value)
-        elif "int" in types[key]:
-            try:
-                out[key] = int(value)
-            except ValueError:
-                raise ConfigError(f"hf-causal-lm option {key} must be an integer. Got {value!r} instead.") from None
-        else:
-            out[key] = value
-    return out
-
-
-def _boolean(key: str, value: str) -> bool:
-    text = value.strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise ConfigError(f"hf-causal-lm option {key} must be true or false. Got {value!r} instead.")
+    """``key=value`` options (strings from a model spec, or typed values) as config fields
+    (:func:`~bench.adapters.spec_options.config_options`)."""
+    return config_options(HFCausalLMConfig, options, model="hf-causal-lm", positional="path")
 
 
 def hf_causal_lm(path: str | None = None, **options: Any) -> HFCausalLM:

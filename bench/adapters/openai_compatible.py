@@ -62,9 +62,9 @@ import re
 import socket
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
 
@@ -73,6 +73,7 @@ from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.decoding import cut_at_stop, request_seed
+from bench.adapters.spec_options import config_options
 from bench.errors import AdapterError, CapabilityError, ConfigError
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.types import Example, Task
@@ -596,28 +597,9 @@ def _numbers(values: Any, *, ints: bool) -> bool:
                for v in values)
 
 
-def _boolean(value: str) -> bool:
-    text = str(value).strip().lower()
-    if text in ("true", "1", "yes", "on"):
-        return True
-    if text in ("false", "0", "no", "off"):
-        return False
-    raise ValueError(value)
-
-
 def openai_compatible(base_url: str | None = None, **options: str) -> OpenAICompatible:
     """Factory of ``openai-compatible:URL[?model=NAME&...]`` (options: :class:`OpenAICompatibleConfig`)."""
     if not base_url:
         raise ConfigError("openai-compatible needs the API root: use --model openai-compatible:http://127.0.0.1:8000/v1?model=NAME.")
-    types = {f.name: f.type for f in fields(OpenAICompatibleConfig)}
-    typed: dict[str, Any] = {}
-    converters: dict[str, Callable[[str], Any]] = {"int": int, "float": float, "bool": _boolean}
-    for key, value in options.items():
-        if key not in types or key == "base_url":
-            raise ConfigError(f"Unknown openai-compatible option {key!r}. Valid options: "
-                              f"{', '.join(k for k in types if k != 'base_url')}.")
-        try:
-            typed[key] = converters.get(str(types[key]), str)(value)
-        except ValueError:
-            raise ConfigError(f"openai-compatible option {key} must be a {types[key]}. Got {value!r} instead.") from None
+    typed = config_options(OpenAICompatibleConfig, options, model="openai-compatible", positional="base_url")
     return OpenAICompatible(OpenAICompatibleConfig(base_url=base_url, **typed))

@@ -240,7 +240,7 @@ def test_continuation_tokens_are_those_after_the_prompt(fake_server) -> None:
     ("openai-compatible:ftp://host/v1", "base_url must be an http\\(s\\) URL"),
     ("openai-compatible:http://user:pw@host/v1", "base_url must not contain credentials"),
     ("openai-compatible:http://host/v1?temperature=1", "Unknown openai-compatible option 'temperature'"),
-    ("openai-compatible:http://host/v1?timeout=soon", "option timeout must be a float. Got 'soon' instead"),
+    ("openai-compatible:http://host/v1?timeout=soon", "option timeout must be a number. Got 'soon' instead"),
     ("openai-compatible:http://host/v1?max_workers=0", "max_workers must be a positive integer"),
 ])
 def test_bad_configuration(spec: str, message: str) -> None:
