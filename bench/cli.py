@@ -280,7 +280,7 @@ def _group_members(group: str) -> str:
 
 
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
-    from bench.adapters.lm_options import DTYPES
+    from bench.adapters.lm_options import DEVICES, DTYPES
 
     run = commands.add_parser(
         "run", help="score models on suites and write a run folder and the leaderboard",
@@ -316,7 +316,7 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--log-samples", action="store_true",
                      help="write samples.jsonl: per multiple-choice example the exact prompt, each continuation "
                           "and its log-likelihood, target and prediction")
-    run.add_argument("--device", metavar="DEVICE", type=_lower, help="device of language models: cpu, cuda, cuda:N, mps "
+    run.add_argument("--device", metavar="DEVICE", type=_lower, help=f"device of language models: {DEVICES} "
                      "(default: the best available); trainable baselines ignore it")
     run.add_argument("--dtype", metavar="DTYPE", type=_lower, help="weights dtype of language models: "
                      f"{', '.join(DTYPES)} (any case); trainable baselines ignore it")

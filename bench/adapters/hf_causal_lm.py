@@ -73,6 +73,7 @@ from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.hf_generate import Generated, generate_batched
+from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
 from bench.adapters.lm_scoring import (
     BatchLimits,
     BranchScores,
@@ -102,7 +103,6 @@ __all__ = [
 
 NORMALIZATIONS = ("none", "token", "byte")
 PREFIXES = ("auto", "none", "bos", "eos")
-DTYPES = ("float32", "bfloat16", "float16", "auto")
 HF_INSTALL = 'python -m pip install -e ".[hf]" (in the xdbench folder)'
 FULL_HASH_LIMIT = 512 * 2**20
 """Weight files up to this size (bytes) are hashed whole; bigger ones by size and edges."""
@@ -205,8 +205,8 @@ class HFCausalLMConfig:
                 raise ConfigError(f"{key} must be a positive integer. Got {getattr(self, key)!r} instead.")
         if self.max_length is not None and self.max_length < 2:
             raise ConfigError(f"max_length must be at least 2 tokens. Got {self.max_length!r} instead.")
-        if self.device is not None and not re.fullmatch(r"cpu|mps|cuda(:\d+)?|auto", self.device):
-            raise ConfigError(f"device must be cpu, cuda, cuda:N or mps. Got {self.device!r} instead.")
+        if self.device is not None and not re.fullmatch(f"{DEVICE_PATTERN}|auto", self.device):
+            raise ConfigError(f"device must be {_or(DEVICES)}. Got {self.device!r} instead.")
 
 
 @dataclass(frozen=True)
@@ -231,6 +231,12 @@ _DIGEST_CACHE: dict[tuple[str, int, int], str] = {}
 _LOCK = threading.Lock()
 
 
+def _or(words: str) -> str:
+    """``"a, b, c"`` → ``"a, b or c"``."""
+    head, _, last = words.rpartition(", ")
+    return f"{head} or {last}" if head else last
+
+
 def resolve_device(device: str | None) -> str:
     """The torch device for a ``device`` option: ``None``/``"auto"`` is the best available
     (``cuda``, then ``mps``, then ``cpu``).
@@ -250,9 +256,9 @@ def resolve_device(device: str | None) -> str:
         if not has_mps:
             raise ConfigError("device 'mps' requested but torch.backends.mps.is_available() is False.")
         return device
-    match = re.fullmatch(r"cuda(?::(\d+))?", device)
+    match = re.fullmatch(DEVICE_PATTERN, device)
     if match is None:
-        raise ConfigError(f"device must be cpu, cuda, cuda:N or mps. Got {device!r} instead.")
+        raise ConfigError(f"device must be {_or(DEVICES)}. Got {device!r} instead.")
     if not torch.cuda.is_available():
         raise ConfigError(f"device {device!r} requested but torch.cuda.is_available() is False "
                           "(no CUDA GPU, or torch built without CUDA); use device=cpu.")

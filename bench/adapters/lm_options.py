@@ -6,9 +6,11 @@ A leaf without heavy imports: the command line's parser lists them in its help, 
 
 from __future__ import annotations
 
-__all__ = ["DEVICES", "DTYPES"]
+__all__ = ["DEVICES", "DEVICE_PATTERN", "DTYPES"]
 
 DTYPES: tuple[str, ...] = ("float32", "bfloat16", "float16", "auto")
 """Values of ``--dtype`` (passed to the language-model adapters)."""
 DEVICES = "cpu, cuda, cuda:N, mps"
-"""Values of ``--device`` (passed to the language-model adapters)."""
+"""Values of ``--device`` (passed to the language-model adapters), in words."""
+DEVICE_PATTERN = r"cpu|mps|cuda(?::(\d+))?"
+"""The same values as a regular expression (``re.fullmatch``; group 1: the CUDA index)."""
