@@ -42,6 +42,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from bench.adapters.base import METHOD_BY_KIND
 from bench.errors import ConfigError, OutputError
 from bench.killpoints import KILL_ENV, kill_point
 from bench.sinks import MemorySink, ScoreFn
@@ -402,7 +403,8 @@ class CachingAdapter:
     validated and committed. Everything else is delegated to the wrapped adapter.
     """
 
-    METHODS = ("log_probs", "predict_values", "text_nll", "loglikelihood", "generate")
+    METHODS = tuple(METHOD_BY_KIND.values())
+    """The scoring methods whose items are cached: one per task kind."""
 
     def __init__(self, adapter: Any, store: RunStore | None, pending: list[tuple[str, str]]) -> None:
         self._adapter = adapter
