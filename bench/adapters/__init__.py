@@ -70,14 +70,16 @@ MITIGATIONS = "mitigations"
 _BASE = (ALL_BASELINES,)
 _MITIGATION = (ALL_BASELINES, MITIGATIONS)
 
-# name, lazy target, one-line description, facts: the groups it belongs to and, for a
-# mitigation, the baseline whose gap it is compared with (bench mitigations)
+# name, lazy target, one-line description, facts: the groups it belongs to, for a
+# mitigation the baseline whose gap it is compared with (bench mitigations), and whether
+# bench run scores it when no model is named (default)
 _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean.",
-     {"groups": _BASE}),
-    ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely.", {"groups": _BASE}),
+     {"groups": _BASE, "default": True}),
+    ("uniform", "bench.baselines.floors:Uniform", "Floor: every choice equally likely.",
+     {"groups": _BASE, "default": True}),
     ("source-only", "bench.baselines:source_only", "Hashed n-gram model trained on the in-domain data only.",
-     {"groups": _MITIGATION}),
+     {"groups": _MITIGATION, "default": True}),
     # -- mitigations (bench.baselines.strategies) --
     ("augmented", "bench.baselines:augmented", "source-only plus augmented copies (deletion, crop, synonyms, style).",
      {"groups": _MITIGATION, "baseline": "source-only"}),
@@ -105,8 +107,9 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
 for _name, _target, _description, _facts in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description, facts=_facts)
 
-BASELINES: tuple[str, ...] = ("majority", "uniform", "source-only")
-"""The models ``bench run`` scores when none is named (unless a suite names its own)."""
+BASELINES: tuple[str, ...] = tuple(entry.name for entry in MODELS.having("default") if entry.facts["default"])
+"""The models ``bench run`` scores when none is named (unless a suite names its own): the
+built-in entries of :data:`MODELS` whose ``default`` fact is true."""
 
 
 def _groups() -> dict[str, tuple[str, ...]]:
