@@ -27,7 +27,11 @@ lm-evaluation-harness's ``local-completions`` / ``local-chat-completions`` ask o
 ``GET /v1/models`` lists the one model; ``GET /health`` answers 200.
 
 What can be served: any adapter with ``token_logprobs(texts)`` returning per-token
-log-probabilities — the language models (``smollm2-135m``, ``hf-causal-lm:PATH``).
+log-probabilities — the language models (``smollm2-135m``, ``hf-causal-lm:PATH``). The
+contract is declared as protocols, one per feature (:data:`SERVED_FEATURES`: text
+scoring, token-id prompts, generation, chat); :func:`make_server` checks it at start-up
+and refuses a model that implements part of a feature, naming what it lacks; a request
+for a feature the model does not have is answered 400 naming it.
 Classifiers and regressors have no token log-probabilities and cannot be expressed in the
 completions API; :func:`make_server` refuses them with a :class:`CapabilityError`.
 Requests are served on threads, one model call at a time.
@@ -56,6 +60,7 @@ when it is bound to another address (the server has no authentication).
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import json
 import math
@@ -74,7 +79,8 @@ from bench.adapters.base import Adapter
 from bench.errors import BenchError, CapabilityError, ConfigError
 from bench.suites.generation import MAX_NEW_TOKENS, Decoding
 
-__all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "ServerLimits", "TokenScorer", "chat_response",
+__all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "SERVED_FEATURES", "ChatModel", "GeneratingModel", "ServerLimits",
+           "TokenIdModel", "TokenScorer", "served_features", "chat_response",
            "completions_response", "error_body", "is_loopback", "make_server"]
 
 MAX_BODY_BYTES = 16 * 2**20
@@ -104,11 +110,83 @@ class ServerLimits:
 
 @runtime_checkable
 class TokenScorer(Protocol):
-    """A model that gives per-token log-probabilities of texts (see ``HFCausalLM.token_logprobs``)."""
+    """What every served model implements: a name and per-token log-probabilities of texts
+    (``ln p(token_i | prefix, tokens_<i)`` in nats, see ``HFCausalLM.token_logprobs``).
+    Enough for ``/v1/completions`` with ``echo: true, max_tokens: 0`` on text prompts."""
 
     name: str
 
-    def token_logprobs(self, texts: Sequence[str]) -> list[Any]: ...
+    def token_logprobs(self, texts: Sequence[str], top: int = 0) -> list[Any]: ...
+
+
+@runtime_checkable
+class TokenIdModel(TokenScorer, Protocol):
+    """Token-id prompts: text to the model's tokens and back, and scores of token ids."""
+
+    tokenizer: Any
+
+    def context_tokens(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+    def decode(self, ids: Sequence[int]) -> str: ...
+
+    def token_logprobs_ids(self, prompts: Sequence[Sequence[int]], top: int = 0,
+                           start: Sequence[int] | None = None) -> list[Any]: ...
+
+
+@runtime_checkable
+class GeneratingModel(TokenIdModel, Protocol):
+    """Generation (``max_tokens > 0``): one :class:`~bench.adapters.hf_generate.Generated` per prompt."""
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], keys: Sequence[str], decoding: Decoding) -> list[Any]: ...
+
+
+@runtime_checkable
+class ChatModel(GeneratingModel, Protocol):
+    """``/v1/chat/completions``: messages rendered with the model's chat template."""
+
+    def render_chat(self, messages: list[dict[str, str]]) -> str: ...
+
+
+SERVED_FEATURES: dict[str, tuple[type, tuple[str, ...]]] = {
+    "score text prompts": (TokenScorer, ("name", "token_logprobs")),
+    "score token-id prompts": (TokenIdModel, ("tokenizer", "context_tokens", "decode", "token_logprobs_ids")),
+    "generate text": (GeneratingModel, ("generate_ids",)),
+    "answer chat messages": (ChatModel, ("render_chat",)),
+}
+"""What a served model can do → (its protocol, the members that protocol adds to the one
+before it). The first is required; each later one needs all before it."""
+
+
+def _missing(model: Any, members: Sequence[str]) -> list[str]:
+    return [member for member in members if getattr(model, member, None) is None]
+
+
+def served_features(model: Any) -> list[str]:
+    """The features of :data:`SERVED_FEATURES` that ``model`` implements, in order.
+
+    Raises
+    ------
+    CapabilityError
+        If ``model`` lacks what every served model needs, or implements part of a feature
+        (some of its members, or a later feature's without this one's): the missing
+        members are named.
+    """
+    features: list[str] = []
+    steps = list(SERVED_FEATURES.items())
+    for index, (feature, (_, members)) in enumerate(steps):
+        missing = _missing(model, members)
+        if not missing:
+            features.append(feature)
+            continue
+        later = [m for _, (_, more) in steps[index + 1:] for m in more if getattr(model, m, None) is not None]
+        if not features or len(missing) < len(members) or later:
+            name = getattr(model, "name", type(model).__name__)
+            has = f" (it has {', '.join(later)}, which needs it)" if later else ""
+            raise CapabilityError(f"Model {name!r} cannot be served: to {feature} it needs {', '.join(members)}, "
+                                  f"and lacks {', '.join(missing)}{has}. See docs/adapters.md, what a model "
+                                  "must implement to be served.")
+        break
+    return features
 
 
 class RequestError(Exception):
@@ -190,7 +268,7 @@ def _decoding(payload: dict[str, Any], max_tokens: int) -> Decoding | None:
     stops = [stop] if isinstance(stop, str) else [] if stop is None else stop
     if not isinstance(stops, list) or not all(isinstance(s, str) and s for s in stops):
         raise RequestError(400, "'stop' must be a non-empty string, a list of such strings, or null.", "stop")
-    values = {}
+    values: dict[str, Any] = {}
     for key, default in (("temperature", 0.0), ("top_p", 1.0)):
         value = payload.get(key)
         value = default if value is None else value
@@ -202,11 +280,12 @@ def _decoding(payload: dict[str, Any], max_tokens: int) -> Decoding | None:
         raise RequestError(400, f"'seed' must be an integer or null; got {seed!r:.40}.", "seed")
     if max_tokens == 0:
         return None
-    try:
-        return Decoding(max_tokens, tuple(stops), values["temperature"], values["top_p"], int(seed or 0))
-    except ConfigError as exc:
-        param = "temperature" if "temperature" in str(exc) else "top_p"
-        raise RequestError(400, str(exc), param) from None
+    for key, value in values.items():  # each checked alone, so that the error names its parameter
+        try:
+            dataclasses.replace(Decoding(1, ()), **{key: value})
+        except ConfigError as exc:
+            raise RequestError(400, str(exc), key) from None
+    return Decoding(max_tokens, tuple(stops), values["temperature"], values["top_p"], int(seed or 0))
 
 
 def _logprobs(payload: dict[str, Any]) -> int | None:
@@ -246,22 +325,26 @@ def _check_model(scorer: TokenScorer, payload: dict[str, Any]) -> None:
         raise RequestError(404, f"The model {model!r:.80} does not exist; this server serves {scorer.name!r}.", "model")
 
 
-def _can(scorer: Any, method: str, what: str, param: str) -> Any:
-    function = getattr(scorer, method, None)
-    if function is None:
-        raise RequestError(400, f"The model {scorer.name!r} served here cannot {what}.", param)
-    return function
+def _need(scorer: Any, feature: str, param: str) -> None:
+    """Refuse a request (400) that needs ``feature`` of a model that lacks it (or one before it)."""
+    steps = list(SERVED_FEATURES)
+    members = [m for step in steps[:steps.index(feature) + 1] for m in SERVED_FEATURES[step][1]]
+    missing = _missing(scorer, members)
+    if missing:
+        raise RequestError(400, f"The model {scorer.name!r} served here cannot {feature} "
+                           f"(it has no {', '.join(missing)}).", param)
 
 
 def _prompt_ids(scorer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
     """The tokens generation starts from: token-id prompts as sent, texts under the model's prefix policy."""
     texts = [p for p in prompts if isinstance(p, str)]
-    encoded = iter(_can(scorer, "context_tokens", "tokenize text", "prompt")(texts) if texts else [])
+    _need(scorer, "score token-id prompts", "prompt")
+    encoded = iter(scorer.context_tokens(texts) if texts else [])
     return [list(next(encoded)) if isinstance(p, str) else list(p) for p in prompts]
 
 
 def _check_ids(scorer: Any, prompts: Sequence[list[int]]) -> None:
-    vocab = len(scorer.tokenizer) if hasattr(scorer, "tokenizer") else None
+    vocab = len(scorer.tokenizer) if getattr(scorer, "tokenizer", None) is not None else None
     for index, ids in enumerate(prompts):
         bad = [t for t in ids if t < 0 or (vocab is not None and t >= vocab)]
         if bad:
@@ -271,9 +354,9 @@ def _check_ids(scorer: Any, prompts: Sequence[list[int]]) -> None:
 
 def _generate(scorer: Any, ids: list[list[int]], decoding: Decoding) -> list[Any]:
     """One generation per prompt; prompt ``i``'s sampler is seeded from ``(seed, str(i))``."""
-    generate = _can(scorer, "generate_ids", "generate text (max_tokens must be 0)", "max_tokens")
+    _need(scorer, "generate text", "max_tokens")
     _check_ids(scorer, ids)
-    generated = generate(ids, [str(i) for i in range(len(ids))], decoding)
+    generated = scorer.generate_ids(ids, [str(i) for i in range(len(ids))], decoding)
     if len(generated) != len(ids):
         raise RequestError(500, f"The model generated {len(generated)} texts for {len(ids)} prompts.")
     return list(generated)
@@ -299,10 +382,10 @@ def _score(scorer: Any, prompts: Sequence[Prompt], top: int) -> list[Any]:
     if all(isinstance(p, str) for p in prompts):
         accepts_top = "top" in inspect.signature(scorer.token_logprobs).parameters
         return list(scorer.token_logprobs(prompts, top=top) if accepts_top else scorer.token_logprobs(prompts))
-    by_ids = _can(scorer, "token_logprobs_ids", "score token-id prompts", "prompt")
+    _need(scorer, "score token-id prompts", "prompt")
     ids = _prompt_ids(scorer, prompts)
     _check_ids(scorer, ids)
-    return list(by_ids(ids, top=top))
+    return list(scorer.token_logprobs_ids(ids, top=top))
 
 
 def _finite_logprobs(values: Sequence[Any], prompt: int) -> list[float]:
@@ -340,7 +423,7 @@ def completions_response(scorer: Any, payload: Any, limits: ServerLimits = Serve
     top = request.logprobs or 0
     if request.decoding is None:
         return _scored_response(scorer, request, top)
-    _can(scorer, "generate_ids", "generate text (max_tokens must be 0)", "max_tokens")
+    _need(scorer, "generate text", "max_tokens")
     ids = _prompt_ids(scorer, request.prompts)
     generated = _generate(scorer, ids, request.decoding)
     kept = [_kept_tokens(scorer, g) for g in generated]
@@ -348,8 +431,7 @@ def completions_response(scorer: Any, payload: Any, limits: ServerLimits = Serve
     scored: list[Any] = [None] * len(ids)
     if request.logprobs is not None:  # offsets count characters of the choice's text
         starts = [0 if request.echo else -sum(len(scorer.tokenizer.decode([t])) for t in p) for p in ids]
-        score_ids = _can(scorer, "token_logprobs_ids", "score token ids", "logprobs")
-        scored = score_ids([p + k for p, k in zip(ids, kept, strict=True)], top=top, start=starts)
+        scored = scorer.token_logprobs_ids([p + k for p, k in zip(ids, kept, strict=True)], top=top, start=starts)
     choices = []
     for index, (prompt_ids, text, g, tokens) in enumerate(zip(ids, texts, generated, scored, strict=True)):
         block = None if tokens is None else _logprobs_block(tokens, index, top, 0 if request.echo else len(prompt_ids))
@@ -400,10 +482,10 @@ def chat_response(scorer: Any, payload: Any, limits: ServerLimits = ServerLimits
     if decoding is None:
         raise RequestError(400, "'max_tokens' must be at least 1 on /v1/chat/completions.", "max_tokens")
     _check_model(scorer, payload)
-    _can(scorer, "generate_ids", "generate text", "max_tokens")
-    render = _can(scorer, "render_chat", "render chat messages", "messages")
+    _need(scorer, "generate text", "max_tokens")
+    _need(scorer, "answer chat messages", "messages")
     try:
-        rendered = render(messages)
+        rendered = scorer.render_chat(messages)
     except ConfigError as exc:
         raise RequestError(400, str(exc), "messages") from None
     ids = _prompt_ids(scorer, [rendered])
@@ -624,12 +706,14 @@ def make_server(adapter: Adapter, host: str = "127.0.0.1", port: int = 8000, *,
     ConfigError
         If the address cannot be bound (port taken, host unknown).
     CapabilityError
-        If the adapter has no per-token log-probabilities (see the module docstring).
+        If the adapter has no per-token log-probabilities, or implements part of a feature
+        (:func:`served_features`; see the module docstring).
     """
     if not isinstance(adapter, TokenScorer):
         raise CapabilityError(
             f"Model {adapter.name!r} cannot be served over the completions API: it has no token "
             "log-probabilities (only language models such as smollm2-135m or hf-causal-lm:PATH can be served).")
+    served_features(adapter)
     limits = limits or ServerLimits()
     context = _Context(adapter, threading.Lock(), limits)
     try:

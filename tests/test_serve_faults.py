@@ -303,3 +303,62 @@ def test_loopback_detection_and_the_cli_warning(monkeypatch: pytest.MonkeyPatch,
         err = capsys.readouterr().err
         assert ("warning: listening on 0.0.0.0, not on 127.0.0.1" in err) is warned
         assert "no authentication" in err or not warned
+
+
+@dataclass
+class HalfGenerator(CharScorer):
+    """Generates token ids but cannot turn them back into text (no ``decode``)."""
+
+    tokenizer: Any = "chars"
+
+    def context_tokens(self, texts: Sequence[str]) -> list[list[int]]:
+        return [[ord(c) for c in text] for text in texts]
+
+    def token_logprobs_ids(self, prompts: Sequence[Sequence[int]], top: int = 0, start: Any = None) -> list[Any]:
+        return []
+
+    def generate_ids(self, prompts: Sequence[Sequence[int]], keys: Sequence[str], decoding: Any) -> list[Any]:
+        return []
+
+
+@dataclass
+class OnlyGenerator(CharScorer):
+    def generate_ids(self, prompts: Sequence[Sequence[int]], keys: Sequence[str], decoding: Any) -> list[Any]:
+        return []
+
+
+def test_the_served_contract_is_checked_at_start() -> None:
+    from bench.errors import CapabilityError
+    from bench.serve import SERVED_FEATURES, served_features
+
+    assert served_features(CharScorer()) == ["score text prompts"]
+    with pytest.raises(CapabilityError, match=r"Model 'char-lm' cannot be served: to score token-id prompts it needs "
+                                              r"tokenizer, context_tokens, decode, token_logprobs_ids, and lacks decode "
+                                              r"\(it has generate_ids, which needs it\)\. See docs/adapters.md"):
+        make_server(HalfGenerator(), "127.0.0.1", 0)
+    with pytest.raises(CapabilityError, match=r"lacks tokenizer, context_tokens, decode, token_logprobs_ids "
+                                              r"\(it has generate_ids, which needs it\)"):
+        make_server(OnlyGenerator(), "127.0.0.1", 0)
+    assert list(SERVED_FEATURES) == ["score text prompts", "score token-id prompts", "generate text",
+                                     "answer chat messages"]
+
+
+def test_a_feature_the_model_lacks_is_a_400_naming_it_not_a_500() -> None:
+    from bench.serve import RequestError, chat_response
+
+    with pytest.raises(RequestError, match=r"'char-lm' served here cannot generate text \(it has no tokenizer, "
+                                           r"context_tokens, decode, token_logprobs_ids, generate_ids\)") as caught:
+        completions_response(CharScorer(), {"prompt": "a", "max_tokens": 3})
+    assert (caught.value.status, caught.value.param) == (400, "max_tokens")
+    with pytest.raises(RequestError, match="cannot generate text") as caught:
+        chat_response(CharScorer(), {"messages": [{"role": "user", "content": "hi"}]})
+    assert caught.value.status == 400
+
+
+@pytest.mark.parametrize(("key", "value"), [("temperature", -1), ("top_p", 0), ("top_p", 1.5)])
+def test_a_bad_decoding_value_names_its_own_parameter(key: str, value: float) -> None:
+    from bench.serve import RequestError
+
+    with pytest.raises(RequestError, match=key) as caught:
+        completions_response(CharScorer(), {"prompt": "a", "max_tokens": 3, key: value})
+    assert caught.value.param == key

@@ -49,3 +49,9 @@ def test_run_on_toy_reviews_scores_sentiment_and_skips_rating(smollm2) -> None:
 def test_serving_a_model_that_cannot_be_served(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["serve", "--model", "uniform", "--port", "0"]) == 2
     assert "error: Model 'uniform' cannot be served over the completions API" in capsys.readouterr().err
+
+
+def test_smollm2_implements_every_served_feature(smollm2) -> None:  # type: ignore[no-untyped-def]
+    from bench.serve import SERVED_FEATURES, served_features
+
+    assert served_features(smollm2) == list(SERVED_FEATURES)
