@@ -203,7 +203,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
         raise ConfigError(f"--resume {args.resume} uses the run's stored configuration; give no suites, --task or --domain "
                           "with it (--model only to repeat a model spec whose URL holds a secret, which is not stored).")
-    suites = tuple(args.suites or ["toy-reviews"])
+    from bench.suites import DEFAULT_SUITE
+
+    suites = tuple(args.suites or [DEFAULT_SUITE])
     statistics = _statistics_options(args)
     config = RunConfig(
         suites=suites,
@@ -281,13 +283,14 @@ def _group_members(group: str) -> str:
 
 def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     from bench.adapters.lm_options import DEVICES, DTYPES
+    from bench.suites import DEFAULT_SUITE
 
     run = commands.add_parser(
         "run", help="score models on suites and write a run folder and the leaderboard",
         description="Train (per the suite's protocol) and score models on suites; write "
                     "<out>/runs/<run_id>/ and merge <out>/leaderboard.csv.")
     run.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH",
-                     help="registered suite names or suite TOML files (default: toy-reviews)")
+                     help=f"registered suite names or suite TOML files (default: {DEFAULT_SUITE})")
     run.add_argument("--model", "-m", action="append", metavar="NAME",
                      help=f"model name, group ({_group_names()}), plugin, module:factory or the folder "
                           "of a saved model; repeatable (default: the suite's own models, else the bundled "
@@ -673,8 +676,9 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     from bench.report.mitigations import mitigation_summary
     from bench.runner import RunConfig
     from bench.scoring.mitigations import MITIGATION_GROUP
+    from bench.suites import DEFAULT_SUITE
 
-    config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
+    config = RunConfig(suites=tuple(args.suites or [DEFAULT_SUITE]), models=(MITIGATION_GROUP,), seed=args.seed,
                        data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
     options = _statistics_options(args)
     done = evaluate(config, args.out, progress=_progress(args),
@@ -696,12 +700,14 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
 
 
 def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
+    from bench.suites import DEFAULT_SUITE
+
     cmd = commands.add_parser(
         "mitigations", help="compare each mitigation's out-of-domain gap with source-only's",
         description=f"Train the group mitigations ({_group_members('mitigations')}; the MiniLM pair where installed) "
                     "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
-    cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
+    cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help=f"suites (default: {DEFAULT_SUITE})")
     cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
                      help="training seeds per model (default: 1)")

@@ -28,6 +28,7 @@ from bench.suites.types import (
 
 __all__ = [
     "BUNDLED_DIR",
+    "DEFAULT_SUITE",
     "PROTOCOLS",
     "SPLITS",
     "SUITES",
@@ -56,6 +57,8 @@ def _bundled_dir() -> Path:
 BUNDLED_DIR = _bundled_dir()
 """The folder of the bundled suite definitions (``*.toml``)."""
 SUITES: Registry[Path] = Registry("suite")
+DEFAULT_SUITE = "toy-reviews"
+"""The suite ``bench run`` and ``bench mitigations`` run when none is named (built in, no data to fetch)."""
 
 
 def _register_bundled() -> None:
