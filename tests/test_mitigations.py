@@ -128,8 +128,20 @@ def test_sample_labelled_is_seeded_and_respects_k() -> None:
     assert len(sample_labelled(pool, [CLS], 100, seed=0)) == 30
     with pytest.raises(DataError, match="No example of the adaptation pool has a target for task"):
         sample_labelled(pool[:1], [CLS], 3, seed=0)
-    with pytest.raises(ConfigError, match="FineTuneConfig.k must be a positive integer. Got 0"):
+    with pytest.raises(ConfigError, match=r"'FineTuneConfig.k' must be an integer in \[1, 1000000000\], got an integer 0\."):
         FineTuneConfig(k=0)
+
+
+@pytest.mark.parametrize(("make", "message"), [
+    (lambda: TrainConfig(epochs=True), r"'TrainConfig.epochs' must be an integer in \[1, 1000000000\], got a boolean True\."),
+    (lambda: TrainConfig(lr=0.0, dim=2.0), r"'TrainConfig.dim' must be an integer .* got a float 2.0\. "
+                                           r"'TrainConfig.lr' must be a number in \(0, inf\), got a float 0.0\."),
+    (lambda: FineTuneConfig(lr_scale=float("nan")), r"'FineTuneConfig.lr_scale' must be a number in \(0, inf\)"),
+    (lambda: AugmentConfig(copies=-1), r"'AugmentConfig.copies' must be an integer in \[0, 1000000000\]"),
+])
+def test_training_configs_share_the_schemas_checks(make, message: str) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(ConfigError, match=message):
+        make()
 
 
 @pytest.mark.parametrize("protocol", ["id_ood", "leave_one_domain_out", "transfer_matrix"])
@@ -172,7 +184,7 @@ def test_augmented_model_trains_on_originals_plus_copies(tiny_suite: Path) -> No
     split = model.augmented_split(train, seed=4)
     assert len(split) == 3 * len(train) and split[: len(train)] == train
     assert {ex.id for ex in split[len(train):]} == {f"{ex.id}~aug{j}" for ex in train for j in range(2)}
-    with pytest.raises(ConfigError, match="copies must be a non-negative integer"):
+    with pytest.raises(ConfigError, match=r"'AugmentConfig.copies' must be an integer in \[0, "):
         AugmentConfig(copies=-2)
 
 

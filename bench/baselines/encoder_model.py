@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import math
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, Protocol
@@ -35,7 +36,8 @@ from bench.baselines.text_model import (
     task_targets,
     train_loop,
 )
-from bench.errors import BenchError, CapabilityError, ConfigError, DataError
+from bench.errors import BenchError, CapabilityError, DataError
+from bench.suites.schema import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["EncoderHeadModel", "FineTunedEncoderModel", "HeadConfig", "TextEncoder", "shared_encoder"]
@@ -78,10 +80,8 @@ class HeadConfig:
     regression_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"HeadConfig.{name} must be a positive integer. Got {value!r} instead.")
+        check_config(self, dict.fromkeys(("epochs", "batch_size"), Int(1, MAX_COUNT))
+                     | {"lr": Number(0, math.inf, open=True), "regression_weight": Number(0)})
 
 
 def train_heads(heads: nn.ModuleDict, features: torch.Tensor, targets: Mapping[str, TaskTargets], *,

@@ -22,6 +22,7 @@ any suite's test split.
 from __future__ import annotations
 
 import copy
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
@@ -30,8 +31,9 @@ import numpy as np
 
 from bench.baselines.augment import augment_examples, make_augmenter
 from bench.baselines.text_model import NgramTextModel, TrainConfig, task_targets
-from bench.errors import ConfigError, DataError
+from bench.errors import DataError
 from bench.seeding import seed_hash
+from bench.suites.schema import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["AugmentConfig", "AugmentedTextModel", "FineTuneConfig", "FineTunedTextModel", "sample_labelled"]
@@ -56,8 +58,7 @@ class AugmentConfig:
     augmenters: tuple[str, ...] = ("delete", "crop", "synonym", "casual", "formal")
 
     def __post_init__(self) -> None:
-        if not isinstance(self.copies, int) or self.copies < 0:
-            raise ConfigError(f"AugmentConfig.copies must be a non-negative integer. Got {self.copies!r} instead.")
+        check_config(self, {"copies": Int(0, MAX_COUNT)})
         for name in self.augmenters:
             make_augmenter(name, self.strength)  # unknown names and bad strengths fail here
 
@@ -106,12 +107,8 @@ class FineTuneConfig:
     lr_scale: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("k", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"FineTuneConfig.{name} must be a positive integer. Got {value!r} instead.")
-        if not self.lr_scale > 0:
-            raise ConfigError(f"FineTuneConfig.lr_scale must be > 0. Got {self.lr_scale!r} instead.")
+        check_config(self, dict.fromkeys(("k", "epochs", "batch_size"), Int(1, MAX_COUNT))
+                     | {"lr_scale": Number(0, math.inf, open=True)})
 
 
 def sample_labelled(pool: Sequence[Example], tasks: Sequence[Task], k: int, *, seed: int) -> list[Example]:

@@ -45,7 +45,8 @@ from torch import nn
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.features import HashedNgrams, bag
-from bench.errors import CapabilityError, ConfigError, DataError
+from bench.errors import CapabilityError, DataError
+from bench.suites.schema import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["DenseAdam", "NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss",
@@ -94,14 +95,8 @@ class TrainConfig:
     regression_weight: float = 1.0
 
     def __post_init__(self) -> None:
-        for name in ("n_buckets", "max_n", "dim", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"TrainConfig.{name} must be a positive integer. Got {value!r} instead.")
-        if not self.lr > 0 or not self.regression_weight >= 0:
-            raise ConfigError(
-                f"TrainConfig.lr must be > 0 and regression_weight ≥ 0. "
-                f"Got {self.lr!r} and {self.regression_weight!r}.")
+        counts = dict.fromkeys(("n_buckets", "max_n", "dim", "epochs", "batch_size"), Int(1, MAX_COUNT))
+        check_config(self, counts | {"lr": Number(0, math.inf, open=True), "regression_weight": Number(0)})
 
 
 class NgramNet(nn.Module):

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bench.errors import ConfigError
 from bench.suites.generation import MAX_NEW_TOKENS
 from bench.suites.prompts import FORMATS, SAMPLERS
 from bench.suites.protocols import PROTOCOLS
@@ -49,6 +50,7 @@ __all__ = [
     "Number",
     "Str",
     "Table",
+    "check_config",
     "check_document",
     "check_source_options",
     "key_rows",
@@ -63,6 +65,8 @@ MAX_TASKS = 100
 MAX_CHOICES = 1_000
 MAX_N_PER_DOMAIN = 100_000
 MAX_SEED = 2**63 - 1
+MAX_COUNT = 10**9
+"""Upper bound of a count in a config object (epochs, batch size, buckets, …)."""
 
 
 def quote(value: Any) -> str:
@@ -76,6 +80,26 @@ def _type_name(value: Any) -> str:
     if isinstance(value, Mapping):
         return "a table"
     return names.get(type(value), type(value).__name__)
+
+
+def check_config(config: Any, rules: Mapping[str, ValueType]) -> None:
+    """Check the fields of a config object with the suite schema's value types, so that
+    every config states its rules the same way and words its errors as a suite file's.
+
+    ``rules`` maps a field name to its :class:`ValueType` (``Int(1, MAX_COUNT)``,
+    ``Number(0, math.inf, open=True)``, …); problems name the field as
+    ``ClassName.field``.
+
+    Raises
+    ------
+    ConfigError
+        Listing every field that breaks its rule, e.g. ``'TrainConfig.epochs' must be an
+        integer in [1, 1000000000], got a boolean True.``
+    """
+    owner = type(config).__name__
+    problems = [p for name, rule in rules.items() for p in rule.problems(getattr(config, name), f"{owner}.{name}")]
+    if problems:
+        raise ConfigError(" ".join(problems))
 
 
 class ValueType:
