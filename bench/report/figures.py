@@ -26,7 +26,7 @@ from bench.report.kinds import FIGURE_DESCRIPTIONS
 from bench.report.labels import gap_direction, interval_label, level_of, metric_facts, significance_label
 from bench.report.rundata import RunData, TaskView
 
-__all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs", "paired_rows", "pair_of", "run_tags"]
+__all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs", "paired_rows", "pair_of"]
 
 MAX_PANELS = 4
 """At most this many models get their own panel (reliability, profile, transfer) in a report."""
@@ -241,43 +241,13 @@ def build_figures(run: RunData, view: TaskView, kinds: Sequence[str] | None = No
     return out
 
 
-_TAG_KEYS = ("num_fewshot", "protocol", "apply_chat_template", "dtype", "limit", "seed", "trials")
-"""Settings of ``run.json``'s ``config`` that name a run when two runs hold one model."""
-
-
-def run_tags(runs: Sequence[RunData]) -> list[str]:
-    """A short name per run: the ``config`` settings in which the runs differ (e.g.
-    ``num_fewshot=5``), else the run id."""
-    configs = [r.meta.get("config", {}) for r in runs]
-    keys = [k for k in _TAG_KEYS if len({str(c.get(k)) for c in configs}) > 1]
-    tags = [", ".join(f"{k}={c.get(k)}" for k in keys) for c in configs]
-    return tags if keys and len(set(tags)) == len(tags) else [r.run_id for r in runs]
-
-
-def _renamed(run: RunData, names: dict[str, str]) -> RunData:
-    def rename(frame: pd.DataFrame) -> pd.DataFrame:
-        if frame.empty or "model" not in frame.columns:
-            return frame
-        return frame.assign(model=frame["model"].astype(str).map(lambda m: names.get(m, m)))
-
-    return RunData(run.path, run.meta, rename(run.records), rename(run.metrics), rename(run.gaps),
-                   {n: rename(f) for n, f in run.extra.items()}, run.tasks, run.problems)
-
-
-def merge_runs(runs: Sequence[RunData], distinct: bool = False) -> RunData:
+def merge_runs(runs: Sequence[RunData]) -> RunData:
     """One :class:`RunData` holding the rows of all ``runs`` (tasks from the first run that
-    has them), so that a figure can show the models of several runs together.
-
-    With ``distinct``, a model found in more than one run is renamed ``model [tag]`` in
-    each (the tag from :func:`run_tags`, e.g. ``num_fewshot=5``), so that the same model
-    run twice (0-shot, 5-shot) appears as two models."""
+    has them), so that a figure can show the models of several runs together. Label the
+    runs first (:func:`bench.report.identity.label_runs`) where one model may appear in
+    several: the same model run 0-shot and 5-shot is then two models."""
     if len(runs) == 1:
         return runs[0]
-    if distinct:
-        counts = pd.Series([m for r in runs for m in dict.fromkeys(r.metrics.get("model", pd.Series(dtype=str)))])
-        shared = set(counts[counts.duplicated()])
-        tags = run_tags(runs)
-        runs = [_renamed(r, {m: f"{m} [{tag}]" for m in shared}) for r, tag in zip(runs, tags, strict=True)]
 
     def concat(frames: list[pd.DataFrame]) -> pd.DataFrame:
         frames = [f for f in frames if not f.empty]

@@ -280,6 +280,7 @@ def _comparison(runs: Sequence[RunData]) -> str:
     and the paired difference profile, a model run twice named by its run's settings);
     a message instead when the runs hold different tasks."""
     from bench.report.figures import build_figures, merge_runs
+    from bench.report.identity import label_runs
 
     if len(runs) < 2:
         return ""
@@ -289,7 +290,7 @@ def _comparison(runs: Sequence[RunData]) -> str:
         return ('<section class="compare"><h2>Runs compared</h2>' + _problems(
             [f"These runs hold different suites or tasks ({held}); each is reported on its own, and no figure "
              "draws them together."]) + "</section>")
-    merged = merge_runs(runs, distinct=True)
+    merged = merge_runs(label_runs(runs))
     parts = []
     for view in merged.tasks:
         built = build_figures(merged, view, ["profile", "difference"])

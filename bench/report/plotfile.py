@@ -82,7 +82,7 @@ def save_plot(kind: str, run_dirs: Sequence[str | Path], output: str | Path, *, 
     if path.suffix.lower() not in PLOT_FORMATS:
         raise ConfigError(f"Cannot save a plot as {path.name!r}: the file must end in "
                           f"{', '.join(PLOT_FORMATS)}.")
-    run = merge_runs(label_runs(load_runs(run_dirs)), distinct=True)
+    run = merge_runs(label_runs(load_runs(run_dirs)))
     model = _labelled(run.metrics, model)
     views = [v for v in run.tasks if suite in (None, v.suite) and task in (None, v.task)]
     if not views:
