@@ -41,6 +41,7 @@ __all__ = [
     "MissingDataError",
     "OutputError",
     "RegistryError",
+    "ReportProblemWarning",
     "RunInterrupted",
     "StatisticsError",
     "SuiteError",
@@ -105,6 +106,12 @@ class BenchWarning(UserWarning):
 
 class EmptyDomainWarning(BenchWarning):
     """A metric was computed over too few examples; its value is NaN, never 0."""
+
+
+class ReportProblemWarning(BenchWarning):
+    """Part of a run folder could not be used as it is (a truncated table, an unknown metric,
+    runs that cannot be drawn together); the report says what it left out, and so does
+    this warning."""
 
 
 class IgnoredOptionWarning(BenchWarning):

@@ -15,12 +15,14 @@ import html
 import io
 import json
 import math
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
+from bench.errors import ReportProblemWarning
 from bench.report.rundata import RunData, TaskView, load_runs
 
 __all__ = ["FIGURE_DPI", "render_report", "write_report"]
@@ -287,9 +289,10 @@ def _comparison(runs: Sequence[RunData]) -> str:
     keys = [tuple(v.key for v in r.tasks) for r in runs]
     if len(set(keys)) > 1:
         held = "; ".join(f"{r.run_id}: {', '.join(k) or 'no task'}" for r, k in zip(runs, keys, strict=True))
-        return ('<section class="compare"><h2>Runs compared</h2>' + _problems(
-            [f"These runs hold different suites or tasks ({held}); each is reported on its own, and no figure "
-             "draws them together."]) + "</section>")
+        message = (f"These runs hold different suites or tasks ({held}); each is reported on its own, and no "
+                   "figure draws them together.")
+        warnings.warn(message, ReportProblemWarning, stacklevel=3)
+        return '<section class="compare"><h2>Runs compared</h2>' + _problems([message]) + "</section>"
     merged = merge_runs(label_runs(runs))
     parts = []
     for view in merged.tasks:
@@ -302,9 +305,13 @@ def _comparison(runs: Sequence[RunData]) -> str:
 
 def render_report(run_dirs: str | Path | Sequence[str | Path]) -> str:
     """The HTML text of the report of one or more run folders (with several, a first
-    section draws their models together, see :func:`_comparison`)."""
+    section draws their models together, see :func:`_comparison`). What a folder holds that
+    cannot be used is said in the report and as a :class:`~bench.errors.ReportProblemWarning`."""
     dirs = [run_dirs] if isinstance(run_dirs, str | Path) else list(run_dirs)
     runs = load_runs(dirs)
+    for run in runs:
+        for problem in run.problems:
+            warnings.warn(f"{run.run_id}: {problem}", ReportProblemWarning, stacklevel=2)
     title = html.escape("xdbench: " + ", ".join(r.run_id for r in runs))
     body = _comparison(runs) + "".join(_run_section(run) for run in runs)
     return (f"<!doctype html><html lang='en'><head><meta charset='utf-8'>"

@@ -11,6 +11,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from bench.cli import main
+from bench.errors import ReportProblemWarning
 from bench.report import plots
 from bench.report.figures import build_figures
 from bench.report.html import render_report
@@ -231,19 +233,25 @@ def test_two_models_on_mmlu_get_profiles_and_a_paired_difference_profile(mmlu_tw
 
 # --- bad input: one message each, the rest of the report still written ------------------------
 def test_runs_of_different_suites_are_reported_one_by_one(tiny_run: Path, mmlu_run: Path) -> None:
-    page = render_report([tiny_run, mmlu_run])
+    with pytest.warns(ReportProblemWarning, match="These runs hold different suites or tasks"):
+        page = render_report([tiny_run, mmlu_run])
     assert "These runs hold different suites or tasks" in page
     assert page.count('<section class="task">') >= 3  # every task of both runs is still there
 
 
-def test_a_truncated_gaps_csv_is_a_message_and_the_rest_is_drawn(mmlu_run: Path, tmp_path: Path) -> None:
+def test_a_truncated_gaps_csv_is_a_message_and_the_rest_is_drawn(mmlu_run: Path, tmp_path: Path,
+                                                                  capsys: pytest.CaptureFixture[str]) -> None:
     copy = shutil.copytree(mmlu_run, tmp_path / "run")
     text = (copy / "gaps.csv").read_text()
     (copy / "gaps.csv").write_text(text[: len(text) // 2])
     run = load_run(copy)
     assert len(run.problems) == 1 and "gaps.csv is truncated (its last line is incomplete)" in run.problems[0]
-    page = render_report(copy)
+    with pytest.warns(ReportProblemWarning, match=r": .*gaps.csv is truncated \(its last line is incomplete\)"):
+        page = render_report(copy)
     assert "is truncated" in page and 'data-kind="profile"' in page and 'data-kind="gaps"' in page
+    assert main(["report", str(copy), "-o", str(tmp_path / "r.html")]) == 0
+    err = capsys.readouterr().err  # the command line says it too, not only the page
+    assert "warning: 1 × ReportProblemWarning: " in err and "gaps.csv is truncated" in err
     (copy / "gaps.csv").write_text(text[:30])
     page = render_report(copy)
     assert "lacks the columns" in page and 'data-kind="profile"' in page and 'data-kind="gaps"' not in page
