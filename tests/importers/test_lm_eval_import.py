@@ -212,3 +212,57 @@ def test_a_samples_file_without_its_results_file_is_refused(tmp_path: Path) -> N
     (results,) = _model_folder(logs).glob("results_*.json")
     results.unlink()
     _assert_refused(logs, tmp_path / "out", rf"no results file {results.name} beside it")
+
+
+# --- two models on one question set ------------------------------------------------------------
+def _as_model(logs: Path, name: str) -> None:
+    """Make the copied log a log of a model called ``name`` (its results file's gguf_file)."""
+    (results,) = _model_folder(logs).glob("results_*.json")
+    raw = json.loads(results.read_text(encoding="utf-8"))
+    raw["config"]["model_args"]["gguf_file"] = f"{name}.gguf"
+    results.write_text(json.dumps(raw), encoding="utf-8")
+
+
+def test_two_imported_models_pair_by_example_in_bench_compare(tmp_path: Path, imported) -> None:
+    from bench.pipeline import compare_run
+
+    logs = _copy(tmp_path)
+    _as_model(logs, "twin")
+    other = import_run("lm-eval", logs, tmp_path / "out", statistics=FAST)
+    table, _ = compare_run(imported.run_dir, "SmolLM2-135M-Instruct.Q4_1", "twin", run_dir_b=other.run_dir,
+                           statistics=FAST)
+    accuracy = table[(table["task"] == "mmlu") & (table["metric"] == "accuracy")]
+    assert set(accuracy["domain_b"]) == {"abstract_algebra", "anatomy", "astronomy", "ALL"}
+    assert (accuracy["difference"] == 0).all() and (accuracy["p_value"] == 1).all()
+    assert int(accuracy.loc[accuracy["domain_b"] == "ALL", "n"].iloc[0]) == 18
+
+
+def test_one_folder_with_two_models_is_one_run_with_both(tmp_path: Path) -> None:
+    logs = _copy(tmp_path)
+    twin = logs / "twin"
+    shutil.copytree(_model_folder(logs), twin)
+    (results,) = twin.glob("results_*.json")
+    raw = json.loads(results.read_text(encoding="utf-8"))
+    raw["config"]["model_args"]["gguf_file"] = "twin.gguf"
+    results.write_text(json.dumps(raw), encoding="utf-8")
+    done = import_run("lm-eval", logs, tmp_path / "out", statistics=FAST)
+    assert set(done.imported.records["model"]) == {"SmolLM2-135M-Instruct.Q4_1", "twin"}
+    assert set(done.leaderboard["model"]) >= {"SmolLM2-135M-Instruct.Q4_1", "twin"}
+
+
+def test_logs_of_other_questions_are_refused_by_the_comparison(tmp_path: Path, imported) -> None:
+    from bench.errors import StatisticsError
+    from bench.pipeline import compare_run
+
+    logs = _copy(tmp_path)
+    _as_model(logs, "shifted")
+    (samples,) = _model_folder(logs).glob("samples_mmlu_anatomy_*.jsonl")
+    lines = [json.loads(line) for line in samples.read_text(encoding="utf-8").splitlines()]
+    samples.write_text("".join(json.dumps(line | {"doc_id": line["doc_id"] + 3}) + "\n" for line in lines),
+                       encoding="utf-8")
+    other = import_run("lm-eval", logs, tmp_path / "out", statistics=FAST)
+    with pytest.raises(StatisticsError, match=r"Models 'SmolLM2-135M-Instruct.Q4_1' and 'shifted' are not scored on "
+                       r"the same examples of mmlu/mmlu/anatomy/test: 3 of 'SmolLM2-135M-Instruct.Q4_1''s are not "
+                       r"'shifted''s and 3 the other way \(e.g. 'anatomy/test:1'\)"):
+        compare_run(imported.run_dir, "SmolLM2-135M-Instruct.Q4_1", "shifted", run_dir_b=other.run_dir,
+                    statistics=FAST)
