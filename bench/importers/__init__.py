@@ -23,6 +23,7 @@ __all__ = ["IMPORTERS", "import_run"]
 
 IMPORTERS: dict[str, str] = {
     "lm-eval": "bench.importers.lm_eval:read_lm_eval",
+    "inspect": "bench.importers.inspect_logs:read_inspect",
 }
 """Source name (``bench import SOURCE``) → ``"module:function"`` reading its output
 (``function(path, domain_field) -> Imported``)."""
