@@ -826,7 +826,8 @@ def _cmd_import(args: argparse.Namespace) -> int:
     done = import_run(args.source, args.path, args.out, domain_field=args.domain_field,
                       statistics=_statistics_options(args))
     _print_summary(done.scored)
-    print(f"imported: {done.imported.harness} {done.imported.version} log of {', '.join(done.imported.models)} "
+    harness = f"{done.imported.harness} {done.imported.version}".strip()
+    print(f"imported: {harness} log of {', '.join(done.imported.models)} "
           f"({len(done.imported.records)} examples, {len(done.imported.files)} files)")
     print(f"wrote: {done.run_dir}")
     return 0

@@ -24,6 +24,7 @@ __all__ = ["IMPORTERS", "import_run"]
 IMPORTERS: dict[str, str] = {
     "lm-eval": "bench.importers.lm_eval:read_lm_eval",
     "inspect": "bench.importers.inspect_logs:read_inspect",
+    "helm": "bench.importers.helm:read_helm",
 }
 """Source name (``bench import SOURCE``) → ``"module:function"`` reading its output
 (``function(path, domain_field) -> Imported``)."""

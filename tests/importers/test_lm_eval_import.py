@@ -50,7 +50,7 @@ def test_accuracy_and_acc_norm_equal_lm_evals_results_file_exactly(imported) -> 
         subject = lm_task.removeprefix("mmlu_")
         assert _value(metrics, "mmlu", subject, "accuracy") == results[lm_task]["acc,none"]
         assert _value(metrics, "mmlu", subject, "acc_norm") == results[lm_task]["acc_norm,none"]
-    # the cloze task, whose options differ in length: acc_norm is not acc there
+    # the cloze task, whose options differ in length: acc_norm and acc differ on two of its examples
     assert _value(metrics, "mmlu_mixed", "mmlu_mixed", "accuracy") == results["mmlu_mixed"]["acc,none"]
     assert _value(metrics, "mmlu_mixed", "mmlu_mixed", "acc_norm") == results["mmlu_mixed"]["acc_norm,none"]
 
@@ -68,6 +68,9 @@ def test_every_examples_correctness_is_lm_evals_own(imported) -> None:
         rows = part.set_index("example_id").loc[ids]
         assert rows["correct"].tolist() == [line["acc"] for line in lines]
         assert rows["logprob_0"].tolist() == [float(line["filtered_resps"][0][0]) for line in lines]
+        per_char = rows[[f"logprob_{k}" for k in range(4)]].to_numpy() / rows[[f"chars_{k}" for k in range(4)]].to_numpy()
+        assert (per_char.argmax(axis=1) == rows["target"].to_numpy()).astype(float).tolist() == \
+            [line["acc_norm"] for line in lines]
 
 
 def test_generate_until_exact_match_equals_lm_evals(imported) -> None:
