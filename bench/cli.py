@@ -826,6 +826,38 @@ def _add_statistics_parsers(commands: argparse._SubParsersAction) -> None:
     compare.set_defaults(handler=_cmd_compare)
 
 
+def _cmd_import(args: argparse.Namespace) -> int:
+    from bench.importers.publish import import_run
+
+    done = import_run(args.source, args.path, args.out, domain_field=args.domain_field,
+                      statistics=_statistics_options(args))
+    _print_summary(done.scored)
+    harness = f"{done.imported.harness} {done.imported.version}".strip()
+    print(f"imported: {harness} log of {', '.join(done.imported.models)} "
+          f"({len(done.imported.records)} examples, {len(done.imported.files)} files)")
+    print(f"wrote: {done.run_dir}")
+    return 0
+
+
+def _add_import_parser(commands: argparse._SubParsersAction) -> None:
+    from bench.importers import IMPORTERS
+
+    parser = commands.add_parser(
+        "import", help="turn another harness's per-sample log into a run folder",
+        description="Read the per-sample output of lm-evaluation-harness (--log_samples), Inspect or HELM, store "
+                    "it as a run and write its run folder, scored as 'bench run' scores its own (docs/importing.md).")
+    parser.add_argument("source", type=str.lower, choices=list(IMPORTERS), metavar="SOURCE",
+                        help=f"the harness that wrote PATH: {', '.join(IMPORTERS)}")
+    parser.add_argument("path", metavar="PATH", help="its output: lm-eval's --output_path folder, an Inspect log "
+                        "(.eval, .json) or folder, a HELM run folder")
+    parser.add_argument("--out", default="results", metavar="DIR", help="results folder (default: results)")
+    parser.add_argument("--domain-field", metavar="F", help="take each example's domain from this field of the "
+                        "doc (lm-eval), the sample's metadata (Inspect) or the instance (HELM)")
+    _add_statistics_options(parser)
+    parser.add_argument("--quiet", "-q", action="store_true", help="no warnings summary")
+    parser.set_defaults(handler=_cmd_import)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of ``bench`` and its subcommands."""
     parser = argparse.ArgumentParser(
@@ -848,6 +880,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_leaderboard_parser(commands)
     _add_mitigations_parser(commands)
     _add_statistics_parsers(commands)
+    _add_import_parser(commands)
     return parser
 
 

@@ -21,7 +21,8 @@ layer   modules                                     what it is
 6       ``bench.store``, ``bench.outputs``          the run store and run folders
 7       ``bench.scoring``                           metrics, intervals, gaps, comparisons
 8       ``bench.report``                            tables, figures, the HTML report
-9       ``bench.pipeline``                          wires run → score → write (and mitigations)
+9       ``bench.pipeline``, ``bench.importers``     wires run → score → write (and mitigations);
+                                                    other harnesses' logs → runs
 10      ``bench.cli``, ``bench.__main__``,          the command line and the public facade
         ``bench`` (``__init__``)
 ======  ==========================================  =============================================
@@ -52,7 +53,7 @@ LAYERS: dict[str, int] = {
     "store": 6, "outputs": 6,
     "scoring": 7,
     "report": 8,
-    "pipeline": 9,
+    "pipeline": 9, "importers": 9,
     "cli": 10, "__main__": 10, "__init__": 10,
 }
 """Top-level name under ``bench`` (a package or a module) → its layer; see the table above."""

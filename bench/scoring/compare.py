@@ -192,7 +192,29 @@ def pair_records(records: pd.DataFrame, model_a: str, model_b: str) -> tuple[pd.
     if merged.empty:
         raise StatisticsError(f"Models {model_a!r} and {model_b!r} share no example; a paired comparison needs "
                               "both scored on the same examples.")
+    _check_same_examples(a[keys], b[keys], model_a, model_b)
     return records.loc[merged["index_a"].to_numpy()], records.loc[merged["index_b"].to_numpy()]
+
+
+def _check_same_examples(a: pd.DataFrame, b: pd.DataFrame, model_a: str, model_b: str) -> None:
+    """Raise :class:`StatisticsError` if, in a domain both models were scored on, their
+    examples differ (another ``--limit``, another question order in an imported log): such
+    a domain's values are not of the same questions. Domains of one model only are left
+    out of the comparison, as before."""
+    by = [k for k in ("suite", "task", "domain", "split") if k in a.columns]
+    ids_b = {key: set(part["example_id"]) for key, part in b.groupby(by, sort=False)}
+    for key, part in a.groupby(by, sort=False):
+        if key not in ids_b:
+            continue
+        only_a, only_b = set(part["example_id"]) - ids_b[key], ids_b[key] - set(part["example_id"])
+        if only_a or only_b:
+            where = "/".join(str(k) for k in (key if isinstance(key, tuple) else (key,)))
+            example = sorted(only_a or only_b)[0]
+            raise StatisticsError(
+                f"Models {model_a!r} and {model_b!r} are not scored on the same examples of {where}: "
+                f"{len(only_a)} of {model_a!r}'s are not {model_b!r}'s and {len(only_b)} the other way "
+                f"(e.g. {example!r}); a paired comparison needs both scored on the same examples (the same "
+                "--limit, the same questions in the same order).")
 
 
 def _improvement(metric: Metric) -> PairedStatistic:
