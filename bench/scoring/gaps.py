@@ -698,14 +698,24 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
 def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: float
                     ) -> tuple[float, float, float, str]:
     """The basic (bias-corrected) bootstrap interval of a non-negative statistic (range,
-    spread): :math:`[2\\hat\\theta - q_{1-\\alpha/2}, 2\\hat\\theta - q_{\\alpha/2}]` of the
-    bootstrap quantiles :math:`q`, clipped at 0. It subtracts the bootstrap's estimate
-    of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile interval
-    keeps (which, with no true difference, never holds 0)."""
+    spread), widened to hold the observed value:
+
+    .. math:: \\big[\\min(\\max(0, 2\\hat\\theta - q_{1-\\alpha/2}), \\hat\\theta),\\;
+              \\max(2\\hat\\theta - q_{\\alpha/2}, \\hat\\theta)\\big]
+
+    of the bootstrap quantiles :math:`q`. The basic interval subtracts the bootstrap's
+    estimate of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile
+    interval keeps (which, with no true difference, never holds 0); where that bias is
+    larger than the interval's half-width (many small domains: MMLU's accuracy spread
+    0.131 had a basic interval [0.048, 0.105]) it lies wholly below the observed value,
+    and a table whose interval excludes its own estimate reads as a contradiction. The
+    widening only adds values, so the interval covers the truth at least as often."""
     result = boot.interval(statistic, level=level, method="percentile")
     estimate = float(result.estimate)
     low, high = 2 * estimate - float(result.high), 2 * estimate - float(result.low)
-    return max(0.0, low), max(0.0, high), float(result.standard_error), "basic"
+    if not math.isfinite(estimate):
+        return math.nan, math.nan, math.nan, ""
+    return min(max(0.0, low), estimate), max(high, estimate), float(result.standard_error), "basic"
 
 
 def _complete(c: _Comparison, context: _Context) -> bool:
