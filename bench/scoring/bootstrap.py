@@ -106,6 +106,9 @@ class BootstrapResult:
         Number of resamples.
     distribution
         The bootstrap distribution (``None`` unless asked for).
+    fallback
+        Where BCa fell back to the percentile interval, in some columns or all: which
+        ones (``None`` where none did; see :meth:`methods`).
     """
 
     estimate: float | np.ndarray
@@ -116,6 +119,17 @@ class BootstrapResult:
     method: str
     n_resamples: int
     distribution: np.ndarray | None = field(default=None, repr=False)
+    fallback: np.ndarray | None = field(default=None, repr=False)
+
+    def methods(self) -> list[str]:
+        """The method of each column (of a result of ``K`` statistics, or of the one), as
+        ``ci_method`` writes it: where BCa fell back to the percentile interval
+        (``fallback``), ``"BCa->percentile"`` there and ``"BCa"`` elsewhere; otherwise
+        ``method``."""
+        width = int(np.size(self.estimate))
+        if self.fallback is None:
+            return [self.method] * width
+        return ["BCa->percentile" if f else "BCa" for f in np.ravel(self.fallback)]
 
     @property
     def confidence_interval(self) -> ConfidenceInterval:
@@ -409,17 +423,18 @@ class StratifiedBootstrap:
         estimate = np.asarray(statistic(self.totals), dtype=np.float64)
         theta = self.distribution(statistic)
         alpha = (1 - level) / 2
-        used = method
+        used, fallback = method, np.zeros(estimate.shape, dtype=bool)
         if method == "BCa":
-            probs = self._bca_levels(statistic, estimate, theta, alpha)
-            if probs is None:
-                used, probs = "percentile", (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+            *probs, fallback = self._bca_levels(statistic, estimate, theta, alpha)
+            if fallback.all():
+                used = "percentile"
         else:
-            probs = (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+            probs = [np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha)]
         low, high = _percentiles(theta, probs[0]), _percentiles(theta, probs[1])
         se = theta.std(axis=0, ddof=1) if theta.shape[0] > 1 else np.full(estimate.shape, math.nan)
         return BootstrapResult(_scalar(estimate), _scalar(low), _scalar(high), level, _scalar(se), used,
-                               self.n_resamples, theta if keep_distribution else None)
+                               self.n_resamples, theta if keep_distribution else None,
+                               fallback if fallback.any() else None)
 
     def _jackknife_terms(self, statistic: Statistic, stratum: int, gradient: np.ndarray | None) -> np.ndarray:
         """:math:`U_i = (n - 1)(\\bar\\theta_{(\\cdot)} - \\hat\\theta_{(i)})` of one stratum: from
@@ -450,7 +465,12 @@ class StratifiedBootstrap:
         return (values[0] - values[1]) / scale
 
     def _bca_levels(self, statistic: Statistic, estimate: np.ndarray, theta: np.ndarray,
-                    alpha: float) -> tuple[np.ndarray, np.ndarray] | None:
+                    alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The BCa probability levels of each column and, per column, whether BCa fell back
+        to the percentile levels (an undefined acceleration: the statistic is NaN on a
+        jackknife sample). A stratum of one example adds nothing to the acceleration: it is
+        the same in every resample, as a jackknife sample of it would be empty. Columns are
+        independent: one undefined column leaves the others' BCa levels alone."""
         with np.errstate(divide="ignore", invalid="ignore"):
             z0 = ndtri(((theta < estimate).sum(axis=0) + (theta <= estimate).sum(axis=0)) / (2 * len(theta)))
             num = np.zeros(estimate.shape)
@@ -458,18 +478,20 @@ class StratifiedBootstrap:
             gradient = self._gradient(statistic) if self.sizes.max() >= self.influence_min else None
             for s, n in enumerate(self.sizes):
                 if n < 2:
-                    return None
+                    continue
                 u = self._jackknife_terms(statistic, s, gradient)
                 u2 = u * u
                 num = num + (u2 * u).sum(axis=0) / n**3
                 den = den + u2.sum(axis=0) / n**2
             a = num / (6 * den**1.5)
         a = np.where(den == 0, 0.0, a)  # a constant jackknife: no acceleration
-        if not np.all(np.isfinite(a)):
-            return None
+        fallback = ~np.isfinite(a)
+        a = np.where(fallback, 0.0, a)
         z0 = np.where(np.isfinite(z0), z0, 0.0)  # degenerate distribution: the interval is a point
         za, zb = ndtri(alpha), ndtri(1 - alpha)
-        return (ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))), ndtr(z0 + (z0 + zb) / (1 - a * (z0 + zb))))
+        low = np.where(fallback, alpha, ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))))
+        high = np.where(fallback, 1 - alpha, ndtr(z0 + (z0 + zb) / (1 - a * (z0 + zb))))
+        return low, high, fallback
 
 
 def _percentiles(theta: np.ndarray, probs: np.ndarray) -> np.ndarray:

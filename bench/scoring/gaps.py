@@ -52,13 +52,14 @@ against the rest) share one test and one adjusted p-value, and count once.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm
 
-from bench.errors import StatisticsError
+from bench.errors import EmptyDomainWarning, StatisticsError
 from bench.scoring.bootstrap import (
     Statistic,
     StratifiedBootstrap,
@@ -465,7 +466,7 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
         (advance or _ignore)(len(FAMILIES))
         return [_empty_gap(c, values, domains) for c in comparisons]
     boot_rng, perm_rng = make_rng(seed).spawn(2)
-    context = _make_context(metric, parts, values, domains, present, level, permutations)
+    context = _make_context(metric, parts, values, domains, present, level, permutations, where)
     kept = [parts[i] for i in present]
     boot = bootstrap if bootstrap is not None else StratifiedBootstrap(kept, n_resamples=resamples, rng=boot_rng)
     intervals = _intervals(comparisons, context, boot, method)
@@ -486,12 +487,12 @@ def _domain_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def _make_context(metric: Metric, parts: list[np.ndarray], values: list[float], domains: list[str],
-                  present: list[int], level: float, permutations: int) -> _Context:
+                  present: list[int], level: float, permutations: int, where: str = "") -> _Context:
     """What every comparison of one (model, task, metric) shares."""
     kept = [parts[i] for i in present]
     return _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
                     moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept),
-                    two_valued=_two_valued([_test_parts(metric, p) for p in kept]))
+                    two_valued=_two_valued([_test_parts(metric, p) for p in kept]), where=where)
 
 
 def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -> list[np.random.Generator]:
@@ -640,6 +641,7 @@ class _Context:
     moments: bool
     binary: bool
     two_valued: bool
+    where: str = ""
 
     def kept(self, members: Sequence[int]) -> tuple[int, ...]:
         """Positions in the bootstrap's strata of the members that have examples."""
@@ -671,7 +673,11 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
         if _complete(c, context):
             by_method.setdefault(_interval_method(c.kind, context.metric, method, context.binary,
                                                   context.moments), []).append(k)
+    for chosen in [m for m in by_method if m != "newcombe"]:  # a closed form needs no resampling
+        by_method[chosen] = [k for k in by_method[chosen] if not _one_example_side(comparisons[k], context)]
     for chosen, ks in by_method.items():
+        if not ks:
+            continue
         if chosen == "newcombe":
             for k in ks:
                 out[k] = (*_newcombe(comparisons[k], context), math.nan, "newcombe")
@@ -685,14 +691,35 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
         stacked, variance = _statistics([comparisons[k] for k in ks], context, chosen == "studentized")
         if chosen == "studentized":
             result = studentized_interval(boot, stacked, variance, level=context.level)
-            used = "studentized"
         else:
             result = boot.interval(stacked, level=context.level, method=chosen)
-            used = chosen if result.method == chosen else f"{chosen}->{result.method}"
+        used = result.methods()
         low, high, se = (np.atleast_1d(x) for x in (result.low, result.high, result.standard_error))
         for j, k in enumerate(ks):
-            out[k] = (float(low[j]), float(high[j]), float(se[j]), used)
+            out[k] = (float(low[j]), float(high[j]), float(se[j]), used[j])
     return out
+
+
+def _one_example_side(c: _Comparison, context: _Context) -> bool:
+    """Whether a bootstrap interval of ``c`` would hold a side fixed: a side whose domains
+    have one example each (a resample of one example is that example), or, for the range
+    and the spread, any domain of one example. Such a row gets no interval (NaN) and an
+    :class:`~bench.errors.EmptyDomainWarning`, instead of one that ignores that side's
+    noise (a zero-width interval of a one-example domain, a gap interval that excludes 0
+    while the permutation test finds p = 0.32)."""
+    sizes = {i: len(context.parts[i]) for i in context.position}
+    if c.kind in ("best_worst", "spread"):
+        single = [context.domains[i] for i, n in sizes.items() if n < 2 and math.isfinite(context.values[i])]
+    else:
+        single = [context.domains[i] for side in (c.a, c.b) if all(sizes.get(j, 0) < 2 for j in side)
+                  for i in side if i in sizes]
+    if not single:
+        return False
+    at = f"{context.where}: " if context.where else ""
+    warnings.warn(f"{at}{context.metric.name} {c.kind} {c.domain_a} vs {c.domain_b}: {', '.join(single)} "
+                  f"{'has' if len(single) == 1 else 'have'} one example; no bootstrap interval (NaN), since a "
+                  "resample of one example is that example.", EmptyDomainWarning, stacklevel=4)
+    return True
 
 
 def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: float
