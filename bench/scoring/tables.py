@@ -72,7 +72,8 @@ METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low
 METRIC_EXTRA_COLUMNS = ["ci_method", "fold", "train_domains", *SETTING_COLUMNS]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
                "p_value", "p_adjusted", "value_a", "value_b"]
-GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "family", "family_size", "fold",
+GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "family", "family_size", "p_method",
+                     "fold",
                      *SETTING_COLUMNS]
 SPREAD_COLUMNS = ["model", "suite", "task", "metric", "worst_domain", "worst", "best_domain", "best",
                   "mean", "std", "range", "id_value", "ood_value", "relative_drop"]
@@ -369,7 +370,7 @@ def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.nd
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
              g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, g.family,
-             g.family_size, fold,
+             g.family_size, g.p_method, fold,
              *extras.values()) for g in gaps]
 
 

@@ -126,3 +126,18 @@ def test_metric_value_names_a_non_finite_value_not_zero_weight() -> None:
     ce = get_metric("classification", "cross_entropy")
     with pytest.warns(EmptyDomainWarning, match=r"3 examples, some with a non-finite value"):
         assert math.isnan(ce.value(np.array([[1.0, 1.0], [np.nan, 1.0], [2.0, 1.0]]), where="x"))
+
+
+def test_words_a_missing_domain_once_and_an_unsigned_zero_gap() -> None:
+    from bench.report.summary import _cell
+
+    ce = get_metric("classification", "cross_entropy")
+    same = np.column_stack([np.full(30, 0.5), np.ones(30), np.full(30, 0.25), np.full(30, 0.5), np.ones(30)])
+    strata = {"a": same, "b": same.copy(), "c": same[:0]}
+    gaps = domain_gaps(strata, ce, in_domain=[], resamples=200, seed=0, method="auto", values=[0.5, 0.5, math.nan])
+    spread = next(g for g in gaps if g.kind == "spread")
+    assert spread.missing == "c"  # not 'c;c': the spread's two sides are the same domains
+    rest = next(g for g in gaps if g.kind == "domain_rest" and g.domain_b == "a")
+    assert rest.gap == 0 and (rest.ci_low, rest.ci_high) == (0.0, 0.0)
+    assert f"{rest.gap}, {rest.ci_low}, {rest.ci_high}" == "0.0, 0.0, 0.0"  # no -0.0 (a loss gap is -(a - b))
+    assert _cell(-0.0, -0.0, 0.0) == "0.000 [0.000, 0.000]" and _cell(-0.0001, -0.2, 0.1) == "0.000 [-0.200, 0.100]"
