@@ -43,7 +43,8 @@ class Finding:
 
 
 def _num(value: float) -> str:
-    return "n/a" if not math.isfinite(value) else f"{value:.3f}"
+    text = f"{value:.3f}"
+    return "n/a" if not math.isfinite(value) else ("0.000" if text == "-0.000" else text)
 
 
 def _ci(value: float, low: float, high: float) -> str:
@@ -158,16 +159,47 @@ def _null_findings(run: RunData) -> list[Finding]:
 
 
 def _resolution_note(gaps: pd.DataFrame) -> str:
-    """A warning when intervals exclude 0 although no Holm-adjusted p-value is below α:
-    the permutation test's resolution (smallest p = 1 / (permutations + 1)) times the
-    number of comparisons in Holm's family can keep every adjusted p above α."""
+    """Where intervals exclude 0 although no Holm-adjusted p-value is below α: why, from
+    the rows themselves. Their interval (``ci_method``, ``level``), how their p-values
+    were computed (``p_method``: an exact test, which more permutations cannot change, or
+    Monte Carlo / asymptotic draws), and the size of their Holm families
+    (``family_size``), which is what multiplies a p-value past α."""
     clear = gaps[(gaps["ci_low"] > 0) | (gaps["ci_high"] < 0)]
     if clear.empty or "p_value" not in gaps:
         return ""
-    family = f" of up to {int(gaps['family_size'].max())} tests" if "family_size" in gaps else ""
-    return (f" But {len(clear)} of these gaps have intervals that exclude 0: an interval and a permutation "
-            f"test can disagree near the threshold, and Holm's adjustment within each family{family} "
-            f"raises the smallest p-value here ({gaps['p_value'].min():.2g}) further.")
+    smallest = clear.loc[clear["p_value"].astype(float).idxmin()] if clear["p_value"].notna().any() else None
+    if smallest is None:
+        return ""
+    alpha = alpha_of(clear) or ALPHA
+    count = f"{len(clear)} of these gaps {'has' if len(clear) == 1 else 'have'}"
+    label = interval_label(clear)
+    route = _route_words(smallest)
+    family = ""
+    if "family_size" in clear and pd.notna(smallest.get("family_size")):
+        size = int(smallest["family_size"])
+        family = (f"; Holm's adjustment over its family of {size} distinct test{'s' if size != 1 else ''} "
+                  f"({smallest.get('family', smallest.get('kind', ''))}) makes it "
+                  f"{float(smallest['p_adjusted']):.2g}, not below α = {alpha:g}")
+    return (f" But {count} an interval that excludes 0 ({label}): the smallest p-value among them, "
+            f"{float(smallest['p_value']):.2g}, is {route}{family}. An interval and a test can disagree near "
+            "the threshold, and the decision here is the adjusted p-value's.")
+
+
+ROUTE_WORDS = {"exact": "exact (more permutations would not change it)",
+               "monte_carlo": "a Monte Carlo estimate",
+               "asymptotic": "from the permutation distribution's normal limit",
+               "constant": "1 (every example alike)"}
+"""How :func:`_resolution_note` names each ``p_method`` of gaps.csv."""
+
+
+def _route_words(row: pd.Series) -> str:
+    route = str(row.get("p_method", "") or "")
+    if not route or route == "nan":
+        return "a permutation p-value (route not recorded)"
+    words = ROUTE_WORDS.get(route, route)
+    if route == "monte_carlo" and pd.notna(row.get("permutations")):
+        words += f" (at least {int(row['permutations']):,} permutations; more are drawn near α)"
+    return words
 
 
 def findings(run: RunData) -> list[Finding]:

@@ -15,12 +15,18 @@ __all__ = ["FAMILY_WORDS", "SUMMARY_METRICS", "chance_notes", "format_table", "i
            "summary_tables"]
 
 
+def _number(value: float) -> str:
+    """Three decimals, a zero never signed (``-0.000`` reads as a difference from 0)."""
+    text = f"{value:.3f}"
+    return "0.000" if text == "-0.000" else text
+
+
 def _cell(value: float, low: float, high: float) -> str:
     if math.isnan(value):
         return "n/a"
     if math.isnan(low) or math.isnan(high):
-        return f"{value:.3f}"
-    return f"{value:.3f} [{low:.3f}, {high:.3f}]"
+        return _number(value)
+    return f"{_number(value)} [{_number(low)}, {_number(high)}]"
 
 
 def _summary_table() -> dict[str, tuple[str, ...]]:

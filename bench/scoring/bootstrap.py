@@ -16,12 +16,11 @@ The sums are drawn exactly, by the cheapest exact route:
 - otherwise indices are drawn in chunks of at most ``max_elements`` (default 2¹⁷) so that
   memory stays bounded for any number of examples;
 - a stratum of at least ``normal_min`` (default :data:`NORMAL_MIN`) examples with
-  continuous rows draws its resampled sum from the limit of that distribution, the
-  multivariate normal :math:`N(n_s \\bar c_s, n_s \\hat\\Sigma_s)` with the rows' mean and
-  covariance (``ddof=0``): the same first two moments as the resampled sum, whose
-  remaining skewness is :math:`O(n_s^{-1/2})` and moves a 95 % bound by about
-  :math:`0.12\\, \\gamma / \\sqrt{n_s}` of the interval's width for rows of skewness
-  :math:`\\gamma`. Cost :math:`O(B C^2)` instead of :math:`O(B n_s)`. Statistics are
+  continuous rows draws its resampled sum as the scaled sum of :data:`MATCH_ROWS`
+  resampled rows plus a normal term (:func:`_matched_sums`): the same mean, covariance
+  and third cumulants as the sum of :math:`n_s` resampled rows (a plain normal limit
+  dropped the skewness, which moved BCa's bounds by several Monte Carlo standard errors
+  on skewed rows). Cost :math:`O(B\\, m)` instead of :math:`O(B n_s)`. Statistics are
   still evaluated on the drawn sums, so ratios and calibration errors keep their
   non-linearity; ``normal_min=None`` always resamples indices.
 
@@ -106,6 +105,9 @@ class BootstrapResult:
         Number of resamples.
     distribution
         The bootstrap distribution (``None`` unless asked for).
+    fallback
+        Where BCa fell back to the percentile interval, in some columns or all: which
+        ones (``None`` where none did; see :meth:`methods`).
     """
 
     estimate: float | np.ndarray
@@ -116,6 +118,17 @@ class BootstrapResult:
     method: str
     n_resamples: int
     distribution: np.ndarray | None = field(default=None, repr=False)
+    fallback: np.ndarray | None = field(default=None, repr=False)
+
+    def methods(self) -> list[str]:
+        """The method of each column (of a result of ``K`` statistics, or of the one), as
+        ``ci_method`` writes it: where BCa fell back to the percentile interval
+        (``fallback``), ``"BCa->percentile"`` there and ``"BCa"`` elsewhere; otherwise
+        ``method``."""
+        width = int(np.size(self.estimate))
+        if self.fallback is None:
+            return [self.method] * width
+        return ["BCa->percentile" if f else "BCa" for f in np.ravel(self.fallback)]
 
     @property
     def confidence_interval(self) -> ConfidenceInterval:
@@ -124,7 +137,7 @@ class BootstrapResult:
 
 
 NORMAL_MIN = 10_000
-"""Stratum size from which continuous rows draw their resampled sums from the normal limit."""
+"""Stratum size from which continuous rows draw their resampled sums by :func:`_matched_sums`."""
 PREFIX = 4_096
 """Rows looked at first when counting distinct values (an early exit for continuous data)."""
 
@@ -170,9 +183,9 @@ def _sorted_rows(parts: np.ndarray) -> np.ndarray:
 
 
 def _canonical(parts: np.ndarray, normal_min: float) -> np.ndarray:
-    """Rows sorted (:func:`_sorted_rows`) where the order could reach the draws: not for a
-    stratum of at least ``normal_min`` rows, whose draws depend on its moments alone."""
-    return parts if len(parts) >= normal_min else _sorted_rows(parts)
+    """Rows sorted (:func:`_sorted_rows`): every route's draws pick rows by index, so the
+    order could reach them (``normal_min`` is kept for the callers' signature)."""
+    return _sorted_rows(parts)
 
 
 def _distinct_rows(parts: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -219,15 +232,15 @@ def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator,
     max_elements
         Upper bound on the indices drawn at once (memory: about 16 bytes each).
     normal_min
-        From this many rows on, continuous rows draw the sums from their normal limit
+        From this many rows on, continuous rows draw the sums by :func:`_matched_sums`
         (see the module docstring); ``None``: never.
 
     Returns
     -------
     numpy.ndarray
         Shape ``(B, C)``. Exact by multinomial counts of the distinct rows when there are
-        few, else from the normal limit when there are at least ``normal_min`` rows, else
-        by chunked index resampling.
+        few, else moment-matched (:func:`_matched_sums`) when there are at least
+        ``normal_min`` rows, else by chunked index resampling.
     """
     parts = _as_parts(parts)
     parts = _canonical(parts, math.inf if normal_min is None else normal_min)
@@ -246,18 +259,45 @@ def resample_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator,
             draws = rng.multinomial(n, counts / n, size=n_resamples)
         return draws.astype(np.float64) @ rows
     if normal_min is not None and n >= normal_min:
-        return _normal_sums(parts, n_resamples, rng)
+        return _matched_sums(parts, n_resamples, rng, max_elements)
     return _index_sums(parts, n_resamples, rng, max_elements)
 
 
-def _normal_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator) -> np.ndarray:
-    """Resampled sums drawn from :math:`N(n \\bar c, n \\hat\\Sigma)`, ``ddof=0``."""
-    n = len(parts)
+MATCH_ROWS = 1_000
+"""Rows ``m`` of the small resample whose scaled sum carries the skewness in :func:`_matched_sums`."""
+
+
+def _matched_sums(parts: np.ndarray, n_resamples: int, rng: np.random.Generator, max_elements: int = DEFAULT_CHUNK,
+                  rows: int = MATCH_ROWS) -> np.ndarray:
+    """Resampled sums of ``n`` rows with the exact mean, covariance and third cumulants of
+    the resampled sum, at the cost of resampling ``m = rows`` rows:
+
+    .. math:: S^* = n \\bar c + \\lambda\\,(S^*_m - m \\bar c) + Z, \\qquad
+              \\lambda = (n / m)^{1/3}, \\quad
+              Z \\sim N\\big(0,\\, n (1 - (m / n)^{1/3})\\, \\hat\\Sigma\\big),
+
+    with :math:`S^*_m` the sum of ``m`` rows drawn with replacement and :math:`\\hat\\Sigma`
+    the rows' covariance (``ddof=0``). The covariance is
+    :math:`\\lambda^2 m \\hat\\Sigma + n (1 - (m/n)^{1/3}) \\hat\\Sigma = n \\hat\\Sigma` and every
+    third cumulant :math:`\\lambda^3 m \\kappa_3 = n \\kappa_3`, as for the sum of ``n``
+    resampled rows. A plain normal limit (third cumulants 0) lost the skewness that BCa's
+    corrections are about: on lognormal rows (σ = 1.5, n = 12,000) its BCa bounds sat 3–6
+    Monte Carlo standard errors under index resampling's (and scipy's); these sit within 2."""
+    n, width = parts.shape
     mean = parts.mean(axis=0)
     cov = np.atleast_2d(np.cov(parts, rowvar=False, ddof=0))
     values, vectors = np.linalg.eigh(cov)
-    root = vectors * np.sqrt(np.clip(values, 0.0, None) * n)  # root @ root.T = n Σ, singular allowed
-    return n * mean + rng.standard_normal((n_resamples, parts.shape[1])) @ root.T
+    shrink = 1.0 - (rows / n) ** (1 / 3)
+    root = vectors * np.sqrt(np.clip(values, 0.0, None) * n * shrink)  # root @ root.T = n(1 - (m/n)^⅓) Σ
+    small = np.empty((n_resamples, width))
+    dense = np.ascontiguousarray(parts)
+    one_hot = _one_hot(dense)
+    step = max(1, max_elements // rows)
+    for start in range(0, n_resamples, step):
+        r = min(step, n_resamples - start)
+        small[start : start + r] = gather_sums(dense, rng.integers(0, n, size=(r, rows)), one_hot)
+    scale = (n / rows) ** (1 / 3)
+    return n * mean + scale * (small - rows * mean) + rng.standard_normal((n_resamples, width)) @ root.T
 
 
 def _one_hot(dense: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
@@ -331,7 +371,7 @@ class StratifiedBootstrap:
     max_elements
         Bound on the indices drawn at once (see :func:`resample_sums`).
     normal_min
-        Stratum size from which continuous rows draw their sums from the normal limit
+        Stratum size from which continuous rows draw their sums by :func:`_matched_sums`
         (see :func:`resample_sums`; ``None``: never), and from which the BCa
         acceleration takes the infinitesimal jackknife (see :meth:`interval`).
 
@@ -409,17 +449,18 @@ class StratifiedBootstrap:
         estimate = np.asarray(statistic(self.totals), dtype=np.float64)
         theta = self.distribution(statistic)
         alpha = (1 - level) / 2
-        used = method
+        used, fallback = method, np.zeros(estimate.shape, dtype=bool)
         if method == "BCa":
-            probs = self._bca_levels(statistic, estimate, theta, alpha)
-            if probs is None:
-                used, probs = "percentile", (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+            *probs, fallback = self._bca_levels(statistic, estimate, theta, alpha)
+            if fallback.all():
+                used = "percentile"
         else:
-            probs = (np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha))
+            probs = [np.full(estimate.shape, alpha), np.full(estimate.shape, 1 - alpha)]
         low, high = _percentiles(theta, probs[0]), _percentiles(theta, probs[1])
         se = theta.std(axis=0, ddof=1) if theta.shape[0] > 1 else np.full(estimate.shape, math.nan)
         return BootstrapResult(_scalar(estimate), _scalar(low), _scalar(high), level, _scalar(se), used,
-                               self.n_resamples, theta if keep_distribution else None)
+                               self.n_resamples, theta if keep_distribution else None,
+                               fallback if fallback.any() else None)
 
     def _jackknife_terms(self, statistic: Statistic, stratum: int, gradient: np.ndarray | None) -> np.ndarray:
         """:math:`U_i = (n - 1)(\\bar\\theta_{(\\cdot)} - \\hat\\theta_{(i)})` of one stratum: from
@@ -450,7 +491,12 @@ class StratifiedBootstrap:
         return (values[0] - values[1]) / scale
 
     def _bca_levels(self, statistic: Statistic, estimate: np.ndarray, theta: np.ndarray,
-                    alpha: float) -> tuple[np.ndarray, np.ndarray] | None:
+                    alpha: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The BCa probability levels of each column and, per column, whether BCa fell back
+        to the percentile levels (an undefined acceleration: the statistic is NaN on a
+        jackknife sample). A stratum of one example adds nothing to the acceleration: it is
+        the same in every resample, as a jackknife sample of it would be empty. Columns are
+        independent: one undefined column leaves the others' BCa levels alone."""
         with np.errstate(divide="ignore", invalid="ignore"):
             z0 = ndtri(((theta < estimate).sum(axis=0) + (theta <= estimate).sum(axis=0)) / (2 * len(theta)))
             num = np.zeros(estimate.shape)
@@ -458,18 +504,20 @@ class StratifiedBootstrap:
             gradient = self._gradient(statistic) if self.sizes.max() >= self.influence_min else None
             for s, n in enumerate(self.sizes):
                 if n < 2:
-                    return None
+                    continue
                 u = self._jackknife_terms(statistic, s, gradient)
                 u2 = u * u
                 num = num + (u2 * u).sum(axis=0) / n**3
                 den = den + u2.sum(axis=0) / n**2
             a = num / (6 * den**1.5)
         a = np.where(den == 0, 0.0, a)  # a constant jackknife: no acceleration
-        if not np.all(np.isfinite(a)):
-            return None
+        fallback = ~np.isfinite(a)
+        a = np.where(fallback, 0.0, a)
         z0 = np.where(np.isfinite(z0), z0, 0.0)  # degenerate distribution: the interval is a point
         za, zb = ndtri(alpha), ndtri(1 - alpha)
-        return (ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))), ndtr(z0 + (z0 + zb) / (1 - a * (z0 + zb))))
+        low = np.where(fallback, alpha, ndtr(z0 + (z0 + za) / (1 - a * (z0 + za))))
+        high = np.where(fallback, 1 - alpha, ndtr(z0 + (z0 + zb) / (1 - a * (z0 + zb))))
+        return low, high, fallback
 
 
 def _percentiles(theta: np.ndarray, probs: np.ndarray) -> np.ndarray:

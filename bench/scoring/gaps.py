@@ -52,13 +52,14 @@ against the rest) share one test and one adjusted p-value, and count once.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.stats import norm
 
-from bench.errors import StatisticsError
+from bench.errors import EmptyDomainWarning, StatisticsError
 from bench.scoring.bootstrap import (
     Statistic,
     StratifiedBootstrap,
@@ -74,6 +75,8 @@ from bench.scoring.metrics import Metric
 from bench.scoring.options import DEFAULT_GAP_KINDS, GAP_KINDS, StatisticsOptions
 from bench.scoring.permutation import (
     ASYMPTOTIC_MIN,
+    PermutationResult,
+    permutation_result,
     permutation_results,
     permutation_test,
     subset_permutation_results,
@@ -114,7 +117,9 @@ class Gap:
     ``gap`` is positive when the metric is worse on ``domain_b``; ``relative_drop`` is
     ``gap / |value_a|``; ``mdg`` is the minimum detectable gap at 80% power;
     ``ci_method`` the interval used; ``missing`` the domains without examples that a
-    pooled side left out (``;``-separated).
+    pooled side left out (``;``-separated); ``p_method`` the route of the p-value
+    (:class:`~bench.scoring.permutation.PermutationResult`: ``exact``, ``monte_carlo``,
+    ``asymptotic``, ``constant``).
     """
 
     kind: str
@@ -135,6 +140,7 @@ class Gap:
     missing: str = ""
     family: str = ""
     family_size: int = 0
+    p_method: str = ""
 
 
 @dataclass(frozen=True)
@@ -465,14 +471,14 @@ def domain_gaps(strata: Mapping[str, np.ndarray], metric: Metric, *, in_domain: 
         (advance or _ignore)(len(FAMILIES))
         return [_empty_gap(c, values, domains) for c in comparisons]
     boot_rng, perm_rng = make_rng(seed).spawn(2)
-    context = _make_context(metric, parts, values, domains, present, level, permutations)
+    context = _make_context(metric, parts, values, domains, present, level, permutations, where)
     kept = [parts[i] for i in present]
     boot = bootstrap if bootstrap is not None else StratifiedBootstrap(kept, n_resamples=resamples, rng=boot_rng)
     intervals = _intervals(comparisons, context, boot, method)
     keys = [_test_key(c, context) for c in comparisons]
     sizes = _family_sizes(comparisons, keys, context)
     tests = _p_values(comparisons, keys, context, _family_rngs(comparisons, perm_rng), sizes, advance or _ignore)
-    rows = [_gap(c, context, intervals[k], tests.get(keys[k], math.nan)) for k, c in enumerate(comparisons)]
+    rows = [_gap(c, context, intervals[k], tests.get(keys[k])) for k, c in enumerate(comparisons)]
     adjusted = _holm_by_family(comparisons, keys, tests)
     return [replace(g, p_adjusted=adjusted[k], family=c.family, family_size=sizes[c.family])
             for k, (g, c) in enumerate(zip(rows, comparisons, strict=True))]
@@ -486,12 +492,12 @@ def _domain_rows(rows: np.ndarray) -> np.ndarray:
 
 
 def _make_context(metric: Metric, parts: list[np.ndarray], values: list[float], domains: list[str],
-                  present: list[int], level: float, permutations: int) -> _Context:
+                  present: list[int], level: float, permutations: int, where: str = "") -> _Context:
     """What every comparison of one (model, task, metric) shares."""
     kept = [parts[i] for i in present]
     return _Context(metric, parts, values, domains, {i: k for k, i in enumerate(present)}, level, permutations,
                     moments=kept[0].shape[1] >= 5 and metric.values is not None, binary=_is_binary(kept),
-                    two_valued=_two_valued([_test_parts(metric, p) for p in kept]))
+                    two_valued=_two_valued([_test_parts(metric, p) for p in kept]), where=where)
 
 
 def _family_rngs(comparisons: Sequence[_Comparison], rng: np.random.Generator) -> list[np.random.Generator]:
@@ -529,15 +535,15 @@ def _family_sizes(comparisons: Sequence[_Comparison], keys: Sequence[tuple], con
     return {family: max(1, len(found)) for family, found in distinct.items()}
 
 
-def _holm_by_family(comparisons: Sequence[_Comparison], keys: Sequence[tuple], tests: Mapping[tuple, float]
-                    ) -> list[float]:
+def _holm_by_family(comparisons: Sequence[_Comparison], keys: Sequence[tuple],
+                    tests: Mapping[tuple, PermutationResult]) -> list[float]:
     """Holm's adjustment within each family, over its distinct tests; rows that are one
     test share one adjusted p-value."""
     out = [math.nan] * len(comparisons)
     for family in dict.fromkeys(c.family for c in comparisons):
         members = [k for k, c in enumerate(comparisons) if c.family == family]
         distinct = list(dict.fromkeys(keys[k] for k in members if keys[k] in tests))
-        adjusted = dict(zip(distinct, holm([tests[key] for key in distinct]), strict=True))
+        adjusted = dict(zip(distinct, holm([tests[key].p_value for key in distinct]), strict=True))
         for k in members:
             out[k] = float(adjusted.get(keys[k], math.nan))
     return out
@@ -545,12 +551,12 @@ def _holm_by_family(comparisons: Sequence[_Comparison], keys: Sequence[tuple], t
 
 def _p_values(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context: _Context,
               rngs: Sequence[np.random.Generator], sizes: Mapping[str, int],
-              advance: Callable[[int], None]) -> dict[tuple, float]:
+              advance: Callable[[int], None]) -> dict[tuple, PermutationResult]:
     """The permutation p-value of each distinct test (absent: undefined), family by family in
     the order of :data:`FAMILIES` (``advance(1)`` after each). The subsets of a family
     against the pooled rest share their draws (:func:`subset_permutation_results`) where no
     exact or asymptotic route applies; the range and the spread share their relabellings."""
-    tests: dict[tuple, float] = {}
+    tests: dict[tuple, PermutationResult] = {}
     testable = [k for k, c in enumerate(comparisons)
                 if _complete(c, context) and math.isfinite(_side_values(c, context)[2])]
     for family in FAMILIES:
@@ -558,7 +564,7 @@ def _p_values(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context
         if family == "best_worst":  # with the spread, from the same relabellings
             ks = [k for k in testable if comparisons[k].kind in ("best_worst", "spread")]
             results = _all_domain_tests([comparisons[k] for k in ks], context, rngs[ks[0]]) if ks else []
-            tests.update({keys[k]: p for k, p in zip(ks, results, strict=True)})
+            tests.update({keys[k]: r for k, r in zip(ks, results, strict=True)})
         elif family != "spread":
             tests.update(_family_tests(family, ks, comparisons, keys, context, rngs, sizes[family] if ks else 1))
         advance(1)
@@ -574,27 +580,30 @@ def _first_rows(ks: Sequence[int], keys: Sequence[tuple]) -> list[int]:
 
 
 def _family_tests(family: str, ks: Sequence[int], comparisons: Sequence[_Comparison], keys: Sequence[tuple],
-                  context: _Context, rngs: Sequence[np.random.Generator], family_size: int) -> dict[tuple, float]:
+                  context: _Context, rngs: Sequence[np.random.Generator], family_size: int
+                  ) -> dict[tuple, PermutationResult]:
     """The p-values of the comparisons ``ks`` of one family: shared draws for the subsets
     against the rest that need them, one test at a time otherwise."""
     drawn = [k for k in ks if family in ("domain_rest", "group_rest") and _needs_draws(comparisons[k], context)]
-    out: dict[tuple, float] = {}
+    out: dict[tuple, PermutationResult] = {}
     if drawn:
         results = _shared_tests([comparisons[k] for k in drawn], context, rngs[drawn[0]], family_size)
-        out.update({keys[k]: p for k, p in zip(drawn, results, strict=True)})
+        out.update({keys[k]: r for k, r in zip(drawn, results, strict=True)})
     for k in ks:
         if k not in drawn:
             out[keys[k]] = _one_test(comparisons[k], context, rngs[k], family_size)
     return out
 
 
-def _one_test(c: _Comparison, context: _Context, rng: np.random.Generator, family_size: int) -> float:
+def _one_test(c: _Comparison, context: _Context, rng: np.random.Generator, family_size: int
+              ) -> PermutationResult:
     groups = [_test_parts(context.metric, np.concatenate([context.parts[i] for i in side])) for side in (c.a, c.b)]
-    return permutation_test(groups, gap_statistic(context.metric, [0], [1]), n_permutations=context.permutations,
+    return permutation_result(groups, gap_statistic(context.metric, [0], [1]), n_permutations=context.permutations,
                             rng=rng, family_size=family_size, alpha=1 - context.level)
 
 
-def _all_domain_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np.random.Generator) -> list[float]:
+def _all_domain_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np.random.Generator
+                      ) -> list[PermutationResult]:
     """The range and the spread (families of one test each) from the same relabellings of
     every domain's examples."""
     metric = context.metric
@@ -602,7 +611,7 @@ def _all_domain_tests(comparisons: Sequence[_Comparison], context: _Context, rng
     statistics = [range_statistic(metric) if c.kind == "best_worst" else spread_statistic(metric) for c in comparisons]
     results = permutation_results(groups, lambda sums: np.stack([f(sums) for f in statistics], axis=-1),
                                   n_permutations=context.permutations, rng=rng, alpha=1 - context.level)
-    return [r.p_value for r in results]
+    return list(results)
 
 
 def _needs_draws(c: _Comparison, context: _Context) -> bool:
@@ -613,7 +622,7 @@ def _needs_draws(c: _Comparison, context: _Context) -> bool:
 
 
 def _shared_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np.random.Generator,
-                  family_size: int) -> list[float]:
+                  family_size: int) -> list[PermutationResult]:
     """Each comparison's side ``b`` against the pooled rest, with shared draws."""
     metric = context.metric
     present = [_test_parts(metric, context.parts[i]) for i in sorted(context.position)]
@@ -625,7 +634,7 @@ def _shared_tests(comparisons: Sequence[_Comparison], context: _Context, rng: np
     sizes = [sum(len(context.parts[i]) for i in c.b) for c in comparisons]
     results = subset_permutation_results(pooled, sizes, observed, statistic, n_permutations=context.permutations,
                                          rng=rng, family_size=family_size, alpha=1 - context.level)
-    return [r.p_value for r in results]
+    return list(results)
 
 
 @dataclass(frozen=True)
@@ -640,6 +649,7 @@ class _Context:
     moments: bool
     binary: bool
     two_valued: bool
+    where: str = ""
 
     def kept(self, members: Sequence[int]) -> tuple[int, ...]:
         """Positions in the bootstrap's strata of the members that have examples."""
@@ -671,7 +681,11 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
         if _complete(c, context):
             by_method.setdefault(_interval_method(c.kind, context.metric, method, context.binary,
                                                   context.moments), []).append(k)
+    for chosen in [m for m in by_method if m != "newcombe"]:  # a closed form needs no resampling
+        by_method[chosen] = [k for k in by_method[chosen] if not _one_example_side(comparisons[k], context)]
     for chosen, ks in by_method.items():
+        if not ks:
+            continue
         if chosen == "newcombe":
             for k in ks:
                 out[k] = (*_newcombe(comparisons[k], context), math.nan, "newcombe")
@@ -685,27 +699,58 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
         stacked, variance = _statistics([comparisons[k] for k in ks], context, chosen == "studentized")
         if chosen == "studentized":
             result = studentized_interval(boot, stacked, variance, level=context.level)
-            used = "studentized"
         else:
             result = boot.interval(stacked, level=context.level, method=chosen)
-            used = chosen if result.method == chosen else f"{chosen}->{result.method}"
+        used = result.methods()
         low, high, se = (np.atleast_1d(x) for x in (result.low, result.high, result.standard_error))
         for j, k in enumerate(ks):
-            out[k] = (float(low[j]), float(high[j]), float(se[j]), used)
+            out[k] = (float(low[j]), float(high[j]), float(se[j]), used[j])
     return out
+
+
+def _one_example_side(c: _Comparison, context: _Context) -> bool:
+    """Whether a bootstrap interval of ``c`` would hold a side fixed: a side whose domains
+    have one example each (a resample of one example is that example), or, for the range
+    and the spread, any domain of one example. Such a row gets no interval (NaN) and an
+    :class:`~bench.errors.EmptyDomainWarning`, instead of one that ignores that side's
+    noise (a zero-width interval of a one-example domain, a gap interval that excludes 0
+    while the permutation test finds p = 0.32)."""
+    sizes = {i: len(context.parts[i]) for i in context.position}
+    if c.kind in ("best_worst", "spread"):
+        single = [context.domains[i] for i, n in sizes.items() if n < 2 and math.isfinite(context.values[i])]
+    else:
+        single = [context.domains[i] for side in (c.a, c.b) if all(sizes.get(j, 0) < 2 for j in side)
+                  for i in side if i in sizes]
+    if not single:
+        return False
+    at = f"{context.where}: " if context.where else ""
+    warnings.warn(f"{at}{context.metric.name} {c.kind} {c.domain_a} vs {c.domain_b}: {', '.join(single)} "
+                  f"{'has' if len(single) == 1 else 'have'} one example; no bootstrap interval (NaN), since a "
+                  "resample of one example is that example.", EmptyDomainWarning, stacklevel=4)
+    return True
 
 
 def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: float
                     ) -> tuple[float, float, float, str]:
     """The basic (bias-corrected) bootstrap interval of a non-negative statistic (range,
-    spread): :math:`[2\\hat\\theta - q_{1-\\alpha/2}, 2\\hat\\theta - q_{\\alpha/2}]` of the
-    bootstrap quantiles :math:`q`, clipped at 0. It subtracts the bootstrap's estimate
-    of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile interval
-    keeps (which, with no true difference, never holds 0)."""
+    spread), widened to hold the observed value:
+
+    .. math:: \\big[\\min(\\max(0, 2\\hat\\theta - q_{1-\\alpha/2}), \\hat\\theta),\\;
+              \\max(2\\hat\\theta - q_{\\alpha/2}, \\hat\\theta)\\big]
+
+    of the bootstrap quantiles :math:`q`. The basic interval subtracts the bootstrap's
+    estimate of the upward bias :math:`E^*[\\theta^*] - \\hat\\theta` that the percentile
+    interval keeps (which, with no true difference, never holds 0); where that bias is
+    larger than the interval's half-width (many small domains: MMLU's accuracy spread
+    0.131 had a basic interval [0.048, 0.105]) it lies wholly below the observed value,
+    and a table whose interval excludes its own estimate reads as a contradiction. The
+    widening only adds values, so the interval covers the truth at least as often."""
     result = boot.interval(statistic, level=level, method="percentile")
     estimate = float(result.estimate)
     low, high = 2 * estimate - float(result.high), 2 * estimate - float(result.low)
-    return max(0.0, low), max(0.0, high), float(result.standard_error), "basic"
+    if not math.isfinite(estimate):
+        return math.nan, math.nan, math.nan, ""
+    return min(max(0.0, low), estimate), max(high, estimate), float(result.standard_error), "basic"
 
 
 def _complete(c: _Comparison, context: _Context) -> bool:
@@ -740,7 +785,8 @@ def _test_parts(metric: Metric, parts: np.ndarray) -> np.ndarray:
     return parts[:, :2] if metric.values is not None else parts
 
 
-def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str], p_value: float) -> Gap:
+def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float, str],
+         test: PermutationResult | None) -> Gap:
     """One gap row (``p_adjusted`` is set by the family's Holm adjustment)."""
     metric, parts = context.metric, context.parts
     value_a, value_b, gap = _side_values(c, context)
@@ -753,10 +799,18 @@ def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float,
     mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - context.level, standard_error=se) \
         if finite and pooled else math.nan
     drop = gap / abs(value_a) if finite and pooled and value_a != 0 else math.nan
-    missing = context.missing(c.a) + context.missing(c.b)
+    missing = dict.fromkeys(context.missing(c.a) + context.missing(c.b))  # the spread's two sides are one
     n_a, n_b = (len(part_a), len(part_b)) if pooled else (sum(len(p) for p in present), 0)
-    return Gap(c.kind, c.domain_a, c.domain_b, value_a, value_b, gap, low, high, p_value if finite else math.nan,
-               math.nan, n_a, n_b, drop, mdg, ci_method, ";".join(missing))
+    p_value = test.p_value if finite and test is not None else math.nan
+    return Gap(c.kind, c.domain_a, c.domain_b, _unsigned_zero(value_a), _unsigned_zero(value_b), _unsigned_zero(gap),
+               _unsigned_zero(low), _unsigned_zero(high), p_value, math.nan, n_a, n_b, _unsigned_zero(drop), mdg,
+               ci_method, ";".join(missing), p_method=test.method if math.isfinite(p_value) and test else "")
+
+
+def _unsigned_zero(x: float) -> float:
+    """``x`` with ``-0.0`` written as ``0.0`` (a loss gap is ``-(a - b)``; ``[-0.0, 0.0]``
+    reads as if the interval had a width)."""
+    return x + 0.0
 
 
 def _two_valued(parts: Sequence[np.ndarray]) -> bool:
@@ -770,7 +824,7 @@ def _two_valued(parts: Sequence[np.ndarray]) -> bool:
 
 def _empty_gap(c: _Comparison, values: Sequence[float], domains: Sequence[str]) -> Gap:
     return Gap(c.kind, c.domain_a, c.domain_b, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan, math.nan,
-               0, 0, math.nan, math.nan, "", ";".join(domains))
+               0, 0, math.nan, math.nan, "", ";".join(dict.fromkeys(domains)))
 
 
 def _quiet_value(metric: Metric, parts: np.ndarray) -> float:

@@ -163,9 +163,10 @@ class Metric:
         """The metric of the rows of ``components`` (shape ``(n, C)``); NaN plus a warning
         when there are fewer than ``min_examples`` rows or no weight."""
         n = len(components)
-        result = float(self.combine(components.sum(axis=0))) if n else math.nan
+        sums = components.sum(axis=0)
+        result = float(self.combine(sums)) if n else math.nan
         if n < self.min_examples or not math.isfinite(result):
-            _warn_empty(self, n, where)
+            _warn_empty(self, n, where, finite=bool(np.all(np.isfinite(sums))))
             return math.nan
         return result
 
@@ -174,12 +175,14 @@ class Metric:
         return self.value(self.components(columns), where=where)
 
 
-def _warn_empty(metric: Metric, n: int, where: str) -> None:
+def _warn_empty(metric: Metric, n: int, where: str, finite: bool = True) -> None:
     at = f" for {where}" if where else ""
     if n == 0:
         count = "no examples"
     elif n < metric.min_examples:
         count = f"{n} examples (needs at least {metric.min_examples})"
+    elif not finite:
+        count = f"{n} examples, some with a non-finite value (NaN or inf)"
     else:
         count = f"{n} examples but zero total weight"
     warnings.warn(f"{metric.name}{at}: {count}; value is NaN.", EmptyDomainWarning, stacklevel=3)
@@ -219,10 +222,12 @@ class CalibrationMetric(Metric):
 
     def bin_of(self, confidence: np.ndarray) -> np.ndarray:
         """The bin (0 … n_bins − 1) of each top-choice probability."""
-        if self.equal_mass and confidence.size:
-            edges = np.quantile(confidence, np.linspace(0, 1, self.n_bins + 1)[1:-1])
-            return np.searchsorted(edges, confidence, side="left")
-        return np.clip(np.ceil(confidence * self.n_bins).astype(np.int64) - 1, 0, self.n_bins - 1)
+        finite = np.isfinite(confidence)
+        if self.equal_mass and finite.any():  # a NaN probability moves no other example's bin
+            edges = np.quantile(confidence[finite], np.linspace(0, 1, self.n_bins + 1)[1:-1])
+            return np.searchsorted(edges, confidence, side="left").clip(0, self.n_bins - 1)
+        scaled = np.ceil(np.where(finite, confidence, 0.0) * self.n_bins)
+        return np.clip(scaled.astype(np.int64) - 1, 0, self.n_bins - 1)
 
     def combine(self, sums: np.ndarray) -> np.ndarray:
         sums = np.asarray(sums, dtype=np.float64)

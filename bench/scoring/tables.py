@@ -24,6 +24,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import math
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, replace
@@ -31,7 +32,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import pandas as pd
 
-from bench.errors import StatisticsError
+from bench.errors import EmptyDomainWarning, StatisticsError
 from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
 from bench.scoring.gaps import (
     FAMILIES,
@@ -71,7 +72,8 @@ METRIC_COLUMNS = ["model", "suite", "task", "domain", "metric", "value", "ci_low
 METRIC_EXTRA_COLUMNS = ["ci_method", "fold", "train_domains", *SETTING_COLUMNS]
 GAP_COLUMNS = ["model", "suite", "task", "metric", "kind", "domain_a", "domain_b", "gap", "ci_low", "ci_high",
                "p_value", "p_adjusted", "value_a", "value_b"]
-GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "family", "family_size", "fold",
+GAP_EXTRA_COLUMNS = ["n_a", "n_b", "relative_drop", "mdg", "ci_method", "missing", "family", "family_size", "p_method",
+                     "fold",
                      *SETTING_COLUMNS]
 SPREAD_COLUMNS = ["model", "suite", "task", "metric", "worst_domain", "worst", "best_domain", "best",
                   "mean", "std", "range", "id_value", "ood_value", "relative_drop"]
@@ -219,13 +221,29 @@ def _moments(metric: Metric, options: StatisticsOptions) -> bool:
     return metric.values is not None and "studentized" in wanted
 
 
-def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool) -> dict[str, np.ndarray]:
+def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool, where: str = ""
+            ) -> dict[str, np.ndarray]:
     """The metric's components of every suite domain (empty where it has no records)."""
     columns = task_columns(frame, info)
     parts = metric.moment_components(columns) if moments else metric.components(columns)
     rows = frame.groupby("domain", sort=False).indices  # one hashing pass, not a comparison per domain
     empty = parts[:0]
-    return {d: parts[rows[d]] if d in rows else empty for d in info.domains}
+    strata = {d: parts[rows[d]] if d in rows else empty for d in info.domains}
+    return {d: _finite_rows(p, metric.name, where, d) for d, p in strata.items()}
+
+
+def _finite_rows(parts: np.ndarray, name: str, where: str, domain: str) -> np.ndarray:
+    """The rows of ``parts`` whose components are all finite; an example with a NaN (or
+    infinite) value is left out with an :class:`~bench.errors.EmptyDomainWarning` that
+    counts them, so that it neither turns its domain and ``ALL`` into NaN nor changes
+    another domain's interval."""
+    good = np.isfinite(parts).all(axis=1)
+    if good.all():
+        return parts
+    warnings.warn(f"{name} for {where}/{domain}: {int((~good).sum())} of {len(parts)} examples have a non-finite "
+                  "value (NaN or inf) and are left out of its value, interval and gaps.", EmptyDomainWarning,
+                  stacklevel=3)
+    return parts[good]
 
 
 def _labels(frame: pd.DataFrame, column: str) -> str:
@@ -272,6 +290,8 @@ def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np
     values += [_pooled_value(metric, [kept[k] for k in members]) for _, members in labels[len(strata):]]
     sizes = [sum(len(kept[k]) for k in members) for _, members in labels]
     bounds = _metric_bounds(metric, [members for _, members in labels], kept, boot, options)
+    bounds = [_no_single_example(b, members, kept, f"{'/'.join(key)}/{label}", metric.name)
+              for b, (label, members) in zip(bounds, labels, strict=True)]
     extras = options.columns()
     folds, trained = _domain_labels(frame, "fold"), _domain_labels(frame, "train_domains")
     rows = []
@@ -282,6 +302,18 @@ def _metric_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np
         rows.append((*key, label, metric.name, value, low, high, n, ci_method if finite else "",
                      folds.get(domain, ""), trained.get(domain, ""), *extras.values()))
     return rows
+
+
+def _no_single_example(bound: tuple[float, float, str], members: list[int], kept: list[np.ndarray], where: str,
+                       name: str) -> tuple[float, float, str]:
+    """A bootstrap interval of a row whose domains have one example each is NaN, with an
+    :class:`~bench.errors.EmptyDomainWarning`: a resample of one example is that example,
+    so the interval would have zero width. Wilson's closed form is kept."""
+    if bound[2] == "wilson" or not members or max(len(kept[k]) for k in members) >= 2:
+        return bound
+    warnings.warn(f"{name} for {where}: one example; no bootstrap interval (NaN), since a resample of one example "
+                  "is that example.", EmptyDomainWarning, stacklevel=4)
+    return math.nan, math.nan, ""
 
 
 def _pooled_value(metric: Metric, parts: list[np.ndarray]) -> float:
@@ -311,14 +343,13 @@ def _metric_bounds(metric: Metric, sets: list[list[int]], kept: list[np.ndarray]
     if chosen == "studentized":
         result = studentized_interval(boot, stat, ratio_variances([(sets[k], None) for k in live], n_strata),
                                       level=options.level)
-        used = "studentized"
     else:
         result = boot.interval(stat, level=options.level, method=chosen)
-        used = chosen if result.method == chosen else f"{chosen}->{result.method}"
+    used = result.methods()
     low, high = np.atleast_1d(result.low), np.atleast_1d(result.high)
     out = [(math.nan, math.nan, "")] * len(sets)
     for j, k in enumerate(live):
-        out[k] = (float(low[j]), float(high[j]), used)
+        out[k] = (float(low[j]), float(high[j]), used[j])
     return out
 
 
@@ -339,7 +370,7 @@ def _gap_rows(key: tuple[str, str, str], metric: Metric, strata: dict[str, np.nd
     fold, extras = _labels(frame, "fold"), options.columns()
     return [(*key, metric.name, g.kind, g.domain_a, g.domain_b, g.gap, g.ci_low, g.ci_high, g.p_value, g.p_adjusted,
              g.value_a, g.value_b, g.n_a, g.n_b, g.relative_drop, g.mdg, g.ci_method, g.missing, g.family,
-             g.family_size, fold,
+             g.family_size, g.p_method, fold,
              *extras.values()) for g in gaps]
 
 
@@ -392,7 +423,7 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
     steps = 1 + (len(FAMILIES) if gaps else 0)  # a metric's rows, then each gap family
     with (progress or _silent)(len(groups) * steps, "statistics") as advance:
         for key, frame, info, metric in groups:
-            strata = _strata(frame, info, metric, _moments(metric, options))
+            strata = _strata(frame, info, metric, _moments(metric, options), "/".join(key))
             kept = [p for p in strata.values() if len(p)]
             boot = StratifiedBootstrap(kept, n_resamples=options.resamples,
                                        rng=seed_hash(options.seed, *key, metric.name)) if kept else None

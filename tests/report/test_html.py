@@ -69,12 +69,36 @@ def test_a_null_result_says_when_intervals_exclude_zero_but_holm_cannot_resolve(
     run = RunData(Path("."), {}, pd.DataFrame(), pd.DataFrame(), gaps, {}, (view,))
     (text,) = [f.text for f in _null_findings(run)]
     assert text.startswith("On s/t, no cross_entropy gap of lm is significant after Holm; gaps under about 0.200")
-    assert "But 1 of these gaps have intervals that exclude 0" in text and "0.0005" in text
+    assert "But 1 of these gaps has an interval that excludes 0" in text and "0.0005" in text
+    assert "route not recorded" in text  # rows without p_method are not guessed at
     assert "bootstrap" not in text  # the rows do not say which interval they hold
     quiet = gaps.assign(ci_low=-0.1)
     (text,) = [f.text for f in _null_findings(RunData(Path("."), {}, pd.DataFrame(), pd.DataFrame(), quiet, {},
                                                       (view,)))]
     assert text.startswith("On s/t, nothing differs beyond chance for lm") and "But" not in text
+
+
+def test_the_resolution_note_names_the_interval_the_test_and_the_family_from_the_rows() -> None:
+    # MMLU's case: a Newcombe interval excludes 0, the p-value is exact, and the Holm family
+    # (not the number of permutations) keeps the adjusted p-value above α
+    from bench.report.findings import _null_findings
+    from bench.report.rundata import RunData, TaskView
+
+    view = TaskView("mmlu", "mmlu", "multiple_choice", "accuracy", ("a", "b"), (), (), "zero_shot")
+    row = {"model": "lm", "suite": "mmlu", "task": "mmlu", "metric": "accuracy", "kind": "domain_rest",
+           "domain_a": "REST", "domain_b": "a", "gap": 0.12, "ci_low": 0.01, "ci_high": 0.23, "p_value": 0.0227,
+           "p_adjusted": 1.0, "mdg": 0.2, "ci_method": "newcombe", "level": 0.9, "p_method": "exact",
+           "family": "domain_rest", "family_size": 57, "permutations": 2000}
+    run = RunData(Path("."), {}, pd.DataFrame(), pd.DataFrame(), pd.DataFrame([row]), {}, (view,))
+    (text,) = [f.text for f in _null_findings(run)]
+    assert "has an interval that excludes 0 (90% Newcombe interval)" in text
+    assert "0.023, is exact (more permutations would not change it)" in text
+    assert "family of 57 distinct tests (domain_rest) makes it 1, not below α = 0.1" in text
+    assert "bootstrap" not in text and "95%" not in text and "0.05" not in text
+    drawn = pd.DataFrame([{**row, "ci_method": "percentile", "p_method": "monte_carlo", "family_size": 3}])
+    (text,) = [f.text for f in _null_findings(RunData(Path("."), {}, pd.DataFrame(), pd.DataFrame(), drawn, {},
+                                                      (view,)))]
+    assert "90% percentile bootstrap interval" in text and "a Monte Carlo estimate (at least 2,000 permutations" in text
 
 
 def test_mitigation_sentences_compare_pooled_gaps() -> None:

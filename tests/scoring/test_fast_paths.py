@@ -1,6 +1,6 @@
 """The shortcuts of the permutation tests and the bootstrap, each held to the plain
 computation it replaces: asymptotic permutation p-values against plain Monte Carlo
-(within its error), the tail-sum exact test against a term-by-term sum, the normal-limit
+(within its error), the tail-sum exact test against a term-by-term sum, the matched-cumulant
 bootstrap and the infinitesimal jackknife against index resampling and the leave-one-out
 jackknife, and the adaptive number of permutations against the Holm family it serves."""
 

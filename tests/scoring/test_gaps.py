@@ -214,6 +214,8 @@ def test_mdg_is_nan_without_variance_and_a_bca_fallback_is_recorded() -> None:
     gaps = domain_gaps(strata, ACC, in_domain=["a"], resamples=200, kinds=["id_ood"], method="auto")
     assert all(math.isnan(g.mdg) for g in gaps)  # no variance: no gap size can be promised (not 0)
     assert all(g.ci_method == "newcombe" and g.ci_low < 0 < g.ci_high for g in gaps)  # no collapse to [0, 0]
-    tiny = {"a": _ratio([1.0, 0.0, 1.0]), "b": _ratio([0.0])}  # a 1-example stratum: no jackknife
-    (row, _) = domain_gaps(tiny, ACC, in_domain=["a"], resamples=200, kinds=["id_ood"], method="BCa")
+    # leaving out b's only weighted example leaves no weight: the acceleration is undefined
+    tiny = {"a": np.c_[[1.0, 0.0, 1.0], [1.0, 1.0, 1.0]], "b": np.c_[[2.0, 0.0], [1.0, 0.0]]}
+    (row, _) = domain_gaps(tiny, get_metric("language_modeling", "cross_entropy"), in_domain=["a"], resamples=200,
+                           kinds=["id_ood"], method="BCa")
     assert row.ci_method == "BCa->percentile"
