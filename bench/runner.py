@@ -561,13 +561,21 @@ def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Exampl
 
 
 def _check_test_examples(suite: Suite, tasks: Sequence[Task], fold: Fold, config: RunConfig) -> None:
-    """Raise before any training if a task has no test example in any domain of the fold."""
+    """Raise before any training if a task has no test example in any domain of the fold, or
+    none in any of its out-of-domain domains (every gap would be empty)."""
+    home = set(fold.train_domains or suite.in_domain)
     for task in tasks:
         if not any(len(_scored(examples, task, config)) for examples in fold.test.values()):
             sizes = ", ".join(f"{d}: {len(ex)}" for d, ex in fold.test.items())
             raise DataError(
                 f"Suite {suite.name!r}, fold {fold.name!r}: task {task.name!r} has no test examples in any domain "
                 f"(test split sizes {sizes}); give the suite more examples per domain or a larger test fraction.")
+        away = [d for d in fold.test if d not in home]
+        if away and not any(_scored(fold.test[d], task, config) for d in away):
+            raise DataError(
+                f"Suite {suite.name!r}, fold {fold.name!r}: task {task.name!r} has no test example with a target in "
+                f"its out-of-domain domain(s) {', '.join(away[:10])}; give those rows targets, or leave the task out "
+                "of the suite.")
 
 
 def _check_finite(frame: pd.DataFrame, label: str) -> None:
