@@ -181,8 +181,10 @@ def test_a_test_fraction_leaving_a_domain_without_train_examples_is_refused() ->
 
 def test_suite_models_naming_an_unknown_model_fail_before_any_run(tmp_path: Path) -> None:
     suite = _qa(tmp_path, head='models = ["nosuchmodel"]')
-    with pytest.raises(UnknownNameError, match=r"Unknown model 'nosuchmodel'"):
-        run(RunConfig(suites=(str(suite),), data_dir=str(tmp_path)))
+    for models in ((), ("majority",)):  # also when the run names its own models
+        with pytest.raises(UnknownNameError, match=r"Suite 'probe', 'suite\.models': Unknown model 'nosuchmodel'.*"
+                                                   r"Fix the name in the suite file"):
+            run(RunConfig(suites=(str(suite),), models=models, data_dir=str(tmp_path)))
 
 
 def test_a_factory_that_raises_is_named_as_a_model_that_could_not_be_built() -> None:
