@@ -227,10 +227,15 @@ def _cmd_run(args: argparse.Namespace) -> int:
         temperature=args.temperature,
         top_p=args.top_p,
         domains=tuple(args.domain or ()),
+        timeout_per_batch=args.timeout_per_batch,
     )
+    if args.force and not args.resume:
+        from bench.errors import ConfigError
+
+        raise ConfigError("--force only goes with --resume RUN_ID (to take over a run that shows as running).")
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, resume=args.resume, new=args.new, cache=not args.no_cache,
-                    statistics=statistics)
+                    statistics=statistics, force=args.force)
     if done is None:  # a torchrun rank other than 0: rank 0 writes and reports
         return 0
     for note in done.result.skipped:
@@ -253,7 +258,8 @@ def _rank() -> int:
 def _repeat(args: argparse.Namespace) -> int:
     from bench.pipeline import repeat_run
 
-    check = repeat_run(args.repeat, progress=_progress(args))
+    # the default --out means the results folder that holds the run; another --out is where the repeat goes
+    check = repeat_run(args.repeat, None if args.out == "results" else args.out, progress=_progress(args))
     print(f"repeated {check.original} as {check.repeated.run_dir}")
     if check.identical:
         print(f"every metric matches exactly ({len(check.repeated.scored.metrics)} rows of metrics.csv)")
@@ -332,6 +338,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
     run.add_argument("--temperature", type=float, metavar="T",
                      help="generation tasks: 0 for greedy decoding, > 0 to sample (seeded by --seed)")
     run.add_argument("--top-p", type=float, metavar="P", help="generation tasks: nucleus sampling mass in (0, 1]")
+    run.add_argument("--timeout-per-batch", type=float, metavar="SECONDS",
+                     help="fail the run if one model call (a batch) takes longer (default: no limit)")
     run.add_argument("--quiet", "-q", action="store_true", help="no progress and no warnings summary")
     _add_statistics_options(run, seed="--stat-seed")
     again = run.add_mutually_exclusive_group()
@@ -343,6 +351,8 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                        help="run a finished run's configuration again (from its run.json, no cache) and report "
                             "whether every metric matches exactly (exit 1 if not)")
     run.add_argument("--no-cache", action="store_true", help="neither read nor write the output cache")
+    run.add_argument("--force", action="store_true",
+                     help="with --resume: take over a run that shows as running (its process on another host is gone)")
     run.set_defaults(handler=_cmd_run)
 
 
@@ -358,8 +368,7 @@ def _cmd_runs(args: argparse.Namespace) -> int:
     store = RunStore(args.out)
     try:
         if args.delete:
-            store.run(args.delete)
-            store.delete_run(args.delete)
+            store.delete_run(args.delete, force=args.force)
             print(f"deleted run {args.delete} from {store.path}")
             return 0
         rows = [(r.run_id, r.state, str(r.batches), r.created_at[:19], ",".join(r.config.get("suites", [])),
@@ -400,6 +409,8 @@ def _add_store_parsers(commands: argparse._SubParsersAction) -> None:
     action.add_argument("--delete", metavar="RUN_ID", help="remove a run's stored batches (not its folder)")
     action.add_argument("--export", metavar="RUN_ID",
                         help="write a complete run's folder (records, tables, run.json) again from the store")
+    runs.add_argument("--force", action="store_true",
+                      help="with --delete: delete a run that shows as running (its process on another host is gone)")
     runs.set_defaults(handler=_cmd_runs)
     cache = commands.add_parser("cache", help="show or clear the output cache of a results folder",
                                 description="Adapter outputs per example, shared by every run in <out>/store.sqlite.")

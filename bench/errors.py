@@ -24,6 +24,12 @@ caller can catch them all with one ``except``. Each message names *what* was wro
     └── IgnoredOptionWarning        a run-wide option does not apply to a model and is ignored
 
     RunInterrupted (KeyboardInterrupt)  Ctrl-C during a stored run: names the run and how to resume it
+
+Secrets are redacted by value: every string registered with :func:`add_secret` (an API
+key the HTTP client read, a token in a ``base_url``) is replaced by ``***`` in the text of
+every :class:`BenchError` and :class:`BenchWarning` (whatever the string looks like), and
+:func:`redact` does the same for any text written elsewhere (the store's error column,
+``run.json``).
 """
 
 from __future__ import annotations
@@ -47,10 +53,38 @@ __all__ = [
     "SuiteError",
     "UnknownNameError",
 ]
+# add_secret, redact and MIN_SECRET_CHARS are imported by name (``__all__`` lists the classes only).
+
+MIN_SECRET_CHARS = 4
+"""Shorter strings are not registered as secrets (masking ``"ab"`` everywhere would garble
+every message, and a 3-character key is no secret)."""
+_SECRETS: set[str] = set()
+
+
+def add_secret(value: str | None) -> None:
+    """Mask ``value`` (and its percent-encoded form) in every message from now on (see the module docstring)."""
+    if not isinstance(value, str) or len(value) < MIN_SECRET_CHARS:
+        return
+    from urllib.parse import quote
+
+    _SECRETS.update({value, quote(value, safe=""), quote(value)})
+
+
+def redact(text: str) -> str:
+    """``text`` with every registered secret replaced by ``***`` (longest first)."""
+    if not _SECRETS or not text:
+        return text
+    for secret in sorted(_SECRETS, key=len, reverse=True):
+        if secret in text:
+            text = text.replace(secret, "***")
+    return text
 
 
 class BenchError(Exception):
-    """Root of every error raised by xdbench on purpose."""
+    """Root of every error raised by xdbench on purpose; its text never holds a registered secret."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class ConfigError(BenchError, ValueError):
@@ -61,7 +95,7 @@ class UnknownNameError(ConfigError, KeyError):
     """A name that no registry holds; the message lists close matches and all names."""
 
     def __str__(self) -> str:  # KeyError would otherwise quote the message
-        return str(self.args[0]) if self.args else ""
+        return redact(str(self.args[0])) if self.args else ""
 
 
 class RegistryError(ConfigError):
@@ -101,7 +135,10 @@ class OutputError(BenchError, OSError):
 
 
 class BenchWarning(UserWarning):
-    """Root of the warnings xdbench emits."""
+    """Root of the warnings xdbench emits; its text never holds a registered secret."""
+
+    def __str__(self) -> str:
+        return redact(super().__str__())
 
 
 class EmptyDomainWarning(BenchWarning):

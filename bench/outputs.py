@@ -191,7 +191,9 @@ SAMPLES_FILE = "samples.jsonl"
 GENERATIONS_FILE = "generations.jsonl"
 """One JSON object a line per scored ``generation`` example: ``example_id, model, suite,
 task, domain, fold, trial, prompt`` (the exact string the model read), ``generation`` (its
-answer), ``references``, and the example's ``exact_match, f1, bleu, chrf, nll, ref_bytes``."""
+answer, cut at :func:`~bench.adapters.validate.generation_cap` characters), ``references``,
+the example's ``exact_match, f1, bleu, chrf, nll, ref_bytes``, and ``truncated`` (whether the
+answer was cut)."""
 
 
 def _write_samples(path: Path, samples: list[dict[str, Any]]) -> None:

@@ -165,10 +165,12 @@ def _work(runs: Path, run_id: str) -> Path:
     return runs.parent / "work" / run_id
 
 
-def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, new: bool) -> tuple[str, RunConfig]:
-    """The run id and configuration of a new run, or of the unfinished run to resume."""
+def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, new: bool,
+           force: bool = False) -> tuple[str, RunConfig]:
+    """The run id and configuration of a new run, or of the unfinished run to resume
+    (``force``: even one that shows as running, see :meth:`RunStore.claim`)."""
     if resume:
-        info = store.claim(resume)
+        info = store.claim(resume, force=force)
         models = _work(runs, resume) / "models"
         for leftover in [*runs.glob(f".{resume}-*"), runs / resume]:  # an export cut short; written again
             if (leftover / "models").is_dir() and not models.exists():
@@ -228,7 +230,7 @@ def _check_primary_metrics(config: RunConfig) -> None:
 def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progress | None = None,
              save_models: bool = True, more_tables: MoreTables | None = None, resume: str | None = None,
              new: bool = False, cache: bool = True,
-             statistics: StatisticsOptions | None = None) -> CompletedRun | None:
+             statistics: StatisticsOptions | None = None, force: bool = False) -> CompletedRun | None:
     """Run ``config``, score it, write ``<out>/runs/<run_id>/`` and merge ``<out>/leaderboard.csv``.
 
     Every scored batch is committed to the run store ``<out>/store.sqlite`` first
@@ -244,7 +246,8 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
     trained baselines are saved under ``<run folder>/models/`` (see
     :mod:`bench.baselines.persist`); ``more_tables`` adds tables (e.g. ``mitigations.csv``);
     ``statistics`` sets every interval and test (recorded in ``run.json`` under
-    ``statistics`` and on every row of ``metrics.csv`` and ``gaps.csv``).
+    ``statistics`` and on every row of ``metrics.csv`` and ``gaps.csv``). ``force`` with
+    ``resume`` takes over a run that shows as running (see :meth:`RunStore.claim`).
 
     Under ``torchrun`` (``WORLD_SIZE`` > 1) every rank calls this: the missing batches are
     sharded over the ranks (:class:`bench.store.DistributedSink`), rank 0 owns the store
@@ -267,7 +270,7 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
             _check_primary_metrics(config)
         runs = check_writable(out)
         opened.append(RunStore(out))
-        run_id, chosen = _start(opened[0], config, runs, resume, new)
+        run_id, chosen = _start(opened[0], config, runs, resume, new, force)
         return run_id, asdict(chosen), sorted(opened[0].done_units(run_id))
 
     try:
@@ -417,7 +420,8 @@ class RepeatCheck:
 def repeat_run(run_dir: str | Path, out: str | Path | None = None, *, progress: Progress | None = None,
                save_models: bool = False) -> RepeatCheck:
     """Run again the configuration in ``run_dir/run.json`` (no output cache), into ``out``
-    (default: the results folder that holds ``run_dir``), with the statistics options it
+    (default: the results folder that holds ``run_dir``, i.e. ``run_dir/../..`` when
+    ``run_dir`` lies in a ``runs/`` folder; elsewhere ``out`` is required), with the statistics options it
     recorded (``run.json``'s ``statistics``), and compare ``metrics.csv``.
 
     ``differences`` has one row per metric row whose value, interval or ``n`` differs
@@ -430,7 +434,10 @@ def repeat_run(run_dir: str | Path, out: str | Path | None = None, *, progress: 
     """
     run_dir = Path(run_dir)
     meta, _ = read_run(run_dir)
-    out = Path(out) if out is not None else run_dir.parent.parent
+    if out is None and run_dir.resolve().parent.name != "runs":
+        raise ConfigError(f"{run_dir} is not inside a results folder's runs/; name the results folder the repeat "
+                          "goes to with --out DIR (nothing is written outside it).")
+    out = Path(out) if out is not None else run_dir.resolve().parent.parent
     stored = meta.get("statistics")  # the original's intervals and tests, so that they can match
     statistics = StatisticsOptions(**{**stored, "kinds": tuple(stored["kinds"])}) if stored else None
     repeated = evaluate(config_from_dict(meta["config"]), out, progress=progress, save_models=save_models,

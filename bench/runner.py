@@ -32,9 +32,10 @@ from bench.adapters.validate import (
     check_loglikelihoods,
     check_nll,
     check_values,
+    generation_cap,
 )
 from bench.data import load_suite_data
-from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError
+from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError, UnknownNameError
 from bench.killpoints import kill_point
 from bench.seeding import trial_seed
 from bench.sinks import MemorySink
@@ -128,6 +129,12 @@ class RunConfig:
     domains
         Score only these domains of every suite: domain names or group names (``STEM``),
         see :func:`bench.suites.loader.select_domains`; empty: all.
+    timeout_per_batch
+        Seconds one model call (one batch of ``batch_size`` examples) may take; a call that
+        has not returned by then fails the run with an :class:`~bench.errors.AdapterError`
+        naming the model and the batch (``--timeout-per-batch``). The call itself cannot
+        be stopped from outside: its thread is abandoned and ends with the process. ``None``
+        (default): no limit. A server's requests have their own (``timeout``, ``deadline``).
     """
 
     suites: tuple[str, ...] = ("toy-reviews",)
@@ -149,9 +156,15 @@ class RunConfig:
     temperature: float | None = None
     top_p: float | None = None
     domains: tuple[str, ...] = ()
+    timeout_per_batch: float | None = None
 
     def __post_init__(self) -> None:
         self._check_decoding()
+        limit = self.timeout_per_batch
+        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
+                                  or not math.isfinite(limit) or limit <= 0):
+            raise ConfigError(f"timeout_per_batch (--timeout-per-batch) must be a positive number of seconds. "
+                              f"Got {limit!r} instead.")
         if self.num_fewshot is not None and (not isinstance(self.num_fewshot, int) or self.num_fewshot < 0):
             raise ConfigError(f"num_fewshot must be a non-negative integer. Got {self.num_fewshot!r} instead.")
         if self.device is not None and not _DEVICE_PATTERN.fullmatch(self.device):
@@ -361,12 +374,31 @@ def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[
 
 def _load(ref: str, config: RunConfig) -> SuiteData:
     suite = load_suite(ref)
+    _check_suite_models(suite)
     for name in config.tasks:
         suite.task(name)  # raises with the list of the suite's tasks
     suite = replace(suite, tasks=tuple(_decoded(task, config) for task in suite.tasks))
     chosen = select_domains(suite, config.domains, config.protocol)  # before the data: a typo fails fast
     data = load_suite_data(suite, data_dir=config.data_dir)
     return data if chosen is suite else SuiteData(chosen, {d: data.domains[d] for d in chosen.domains})
+
+
+def _check_suite_models(suite: Suite) -> None:
+    """Raise if ``[suite] models`` names a model that is neither registered, a group, a
+    ``module:factory`` nor a folder (checked whether or not the run names its own models)."""
+    from pathlib import Path
+
+    from bench.adapters import MODEL_GROUPS, MODELS
+
+    for spec in suite.models:
+        body = spec.partition("?")[0]
+        name = body.partition(":")[0]
+        if body in MODEL_GROUPS or name in MODELS or ":" in body or Path(body).is_dir():
+            continue
+        try:
+            MODELS.canonical(name)
+        except UnknownNameError as exc:
+            raise UnknownNameError(f"Suite {suite.name!r}, 'suite.models': {exc} Fix the name in the suite file.") from None
 
 
 def _decoded(task: Task, config: RunConfig) -> Task:
@@ -551,7 +583,8 @@ def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Exampl
             with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
                 frame = score_examples(scorer, task, examples[start : start + config.examples_per_call],
                                        batch_size=config.examples_per_call, where=where, advance=advance, offset=start,
-                                       requests=batching.requests, n_options=batching.n_options)
+                                       requests=batching.requests, n_options=batching.n_options,
+                                       timeout=config.timeout_per_batch)
             _check_finite(frame, f"model {name!r}, {where}, examples {start}-{start + len(frame) - 1}")
             return frame
 
@@ -562,13 +595,21 @@ def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Exampl
 
 
 def _check_test_examples(suite: Suite, tasks: Sequence[Task], fold: Fold, config: RunConfig) -> None:
-    """Raise before any training if a task has no test example in any domain of the fold."""
+    """Raise before any training if a task has no test example in any domain of the fold, or
+    none in any of its out-of-domain domains (every gap would be empty)."""
+    home = set(fold.train_domains or suite.in_domain)
     for task in tasks:
         if not any(len(_scored(examples, task, config)) for examples in fold.test.values()):
             sizes = ", ".join(f"{d}: {len(ex)}" for d, ex in fold.test.items())
             raise DataError(
                 f"Suite {suite.name!r}, fold {fold.name!r}: task {task.name!r} has no test examples in any domain "
                 f"(test split sizes {sizes}); give the suite more examples per domain or a larger test fraction.")
+        away = [d for d in fold.test if d not in home]
+        if away and not any(_scored(fold.test[d], task, config) for d in away):
+            raise DataError(
+                f"Suite {suite.name!r}, fold {fold.name!r}: task {task.name!r} has no test example with a target in "
+                f"its out-of-domain domain(s) {', '.join(away[:10])}; give those rows targets, or leave the task out "
+                "of the suite.")
 
 
 def _check_finite(frame: pd.DataFrame, label: str) -> None:
@@ -602,7 +643,7 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
             result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
         if task.kind == "generation":
             result.generations += _generations(by_domain[domain], key, task, domain, frame, requests)
-            frame = frame.drop(columns=[GENERATION_COLUMN], errors="ignore")
+            frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
         frame.insert(0, "model", name)
         frame.insert(1, "suite", suite.name)
         frame.insert(2, "task", task.name)
@@ -617,10 +658,11 @@ def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Ta
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
                    where: str = "", advance: Callable[[int], None] = lambda n: None,
                    requests: Mapping[str, AnyRequest] | None = None, n_options: int = 0,
-                   offset: int = 0) -> pd.DataFrame:
+                   offset: int = 0, timeout: float | None = None) -> pd.DataFrame:
     """Score ``examples`` on ``task`` in batches; validated per-example record columns.
 
-    ``offset``: the position of ``examples[0]`` in its domain, for error messages.
+    ``offset``: the position of ``examples[0]`` in its domain, for error messages;
+    ``timeout``: seconds each model call may take (see ``RunConfig.timeout_per_batch``).
 
     Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
     (classification), ``n_tokens, n_bytes`` (language modelling), or for
@@ -640,7 +682,7 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
         else:
             inputs = batch
         try:
-            output = method(inputs, task)
+            output = method(inputs, task) if timeout is None else _within(timeout, method, inputs, task, label)
         except BenchError:
             raise
         except Exception as exc:
@@ -655,6 +697,31 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
     return pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
+
+
+def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task, label: str) -> Any:
+    """``method(inputs, task)`` on a daemon thread, or an :class:`AdapterError` after ``timeout`` s
+    (the thread is abandoned: Python cannot stop it)."""
+    import threading
+
+    box: dict[str, Any] = {}
+
+    def call() -> None:
+        try:
+            box["output"] = method(inputs, task)
+        except BaseException as exc:  # handed to the caller's thread
+            box["error"] = exc
+
+    worker = threading.Thread(target=call, name=f"xdbench batch {label}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} did not return within --timeout-per-batch "
+                           f"{timeout:g} s; the model hangs or the batch is too large (lower --batch-size or raise "
+                           "the limit).")
+    if "error" in box:
+        raise box["error"]
+    return box["output"]
 
 
 def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> dict[str, np.ndarray]:
@@ -733,6 +800,9 @@ def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str
 
 
 GENERATION_COLUMN = "generation"
+TRUNCATED_COLUMN = "generation_truncated"
+"""Whether a generated answer was cut at :func:`~bench.adapters.validate.generation_cap`
+(kept for ``generations.jsonl``, not in ``records.csv.gz``)."""
 """The batch-frame column holding each answer's text; it goes to ``generations.jsonl``, not
 to ``records.csv.gz``."""
 
@@ -768,7 +838,10 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     ``target`` and ``prediction`` are NaN.
     """
     ids = [r.example_id for r in requests]
-    texts = check_generations(output, ids, where)
+    cap = generation_cap(task.decoding.max_new_tokens)
+    answers = check_generations(output, ids, where)
+    truncated = np.array([len(text) > cap for text in answers])
+    texts = [text[:cap] for text in answers]
     how = task.answer_normalization
     nll, n_bytes = _reference_nll(adapter, task, requests, where)
     pairs = list(zip(texts, requests, strict=True))
@@ -785,6 +858,7 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     columns |= {f"bleu_stat_{k}": bleu[:, k] for k in range(BLEU_STATS)}
     columns |= {f"chrf_stat_{k}": chrf[:, k] for k in range(CHRF_STATS)}
     columns[GENERATION_COLUMN] = np.array(texts, dtype=object)
+    columns[TRUNCATED_COLUMN] = truncated
     return columns
 
 
@@ -798,6 +872,7 @@ def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: 
     bleu = bleu_from_stats(frame[[c for c in frame.columns if c.startswith("bleu_stat_")]].to_numpy(dtype=np.float64))
     chrf = chrf_from_stats(frame[[c for c in frame.columns if c.startswith("chrf_stat_")]].to_numpy(dtype=np.float64))
     numbers = {name: frame[name].to_numpy(dtype=np.float64) for name in ("correct", "f1", "nll", "ref_bytes")}
+    cut = frame[TRUNCATED_COLUMN].to_numpy(dtype=bool) if TRUNCATED_COLUMN in frame.columns else np.zeros(len(frame), bool)
     out = []
     for i, (example_id, text) in enumerate(zip(frame["example_id"], frame[GENERATION_COLUMN], strict=True)):
         request = requests[str(example_id)]
@@ -808,5 +883,6 @@ def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: 
                     "prompt": adapter.rendered_prompt(request.prompt), "generation": text,
                     "references": list(request.references), "exact_match": float(numbers["correct"][i]),
                     "f1": float(numbers["f1"][i]), "bleu": float(bleu[i]), "chrf": float(chrf[i]),
-                    "nll": None if math.isnan(nll) else nll, "ref_bytes": int(numbers["ref_bytes"][i])})
+                    "nll": None if math.isnan(nll) else nll, "ref_bytes": int(numbers["ref_bytes"][i]),
+                    "truncated": bool(cut[i])})
     return out

@@ -40,19 +40,33 @@ Limits and failures (every failure is answered with an OpenAI-shaped JSON error 
 ``{"error": {"message", "type", "param", "code"}}``, never HTML, never a traceback):
 
 - a body longer than :attr:`ServerLimits.max_body_bytes` → 413; a ``Content-Length`` that
-  is not a number, or ``Transfer-Encoding`` → 400; both close the connection;
+  is not a number (or has more than 15 digits), two ``Content-Length`` headers, or
+  ``Transfer-Encoding`` → 400; each closes the connection;
 - the body of every request is read before it is routed, so a keep-alive connection
   stays in step after a 404;
 - a client that sends nothing for :attr:`ServerLimits.read_timeout` seconds is dropped
-  (408 where a body was half sent);
-- more than :attr:`ServerLimits.max_prompts` prompts, or a prompt longer than
-  :attr:`ServerLimits.max_prompt_chars` → 400; an answer longer than
+  (408 where a body was half sent), and so is one that has not sent a whole request
+  (request line, headers and body) within :attr:`ServerLimits.request_deadline` seconds,
+  however slowly it trickles bytes; an idle keep-alive connection is closed after that
+  deadline too;
+- more than :attr:`ServerLimits.max_prompts` prompts, a prompt longer than
+  :attr:`ServerLimits.max_prompt_chars`, or one of more than
+  :attr:`ServerLimits.max_prompt_tokens` tokens (counted before any model call; a text is
+  tokenized only where its UTF-8 bytes exceed the cap) → 400; an answer longer than
   :attr:`ServerLimits.max_response_bytes` → 413 (send fewer or shorter prompts);
 - a model that returns NaN or ±inf → 500 naming the prompt and token; any other model
   failure → 500 with the error's type; NaN never reaches the JSON;
 - a client that disconnects is forgotten quietly (no traceback);
-- at most :attr:`ServerLimits.max_connections` connections are served at once; more get
-  an immediate 503 with ``Retry-After``.
+- at most :attr:`ServerLimits.max_connections` connections are served at once; beyond
+  them :attr:`ServerLimits.reserve_connections` more are admitted for the cheap routes only
+  (``GET /health``, ``GET /v1/models``; anything else there gets 503), so that a health
+  check is answered while slow clients hold every slot; beyond those a connection gets
+  an immediate 503 with ``Retry-After``. The listen backlog holds
+  :data:`LISTEN_BACKLOG` connections, so that a burst is answered, not reset;
+- request lines and paths are written to the log with control characters escaped.
+
+A request whose client has gone keeps computing until the model call returns (the
+model is not interrupted); its answer is then dropped.
 
 :func:`make_server` listens on 127.0.0.1 unless told otherwise; ``bench serve`` warns
 when it is bound to another address (the server has no authentication).
@@ -84,6 +98,8 @@ __all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "SERVED_FEATURES", "ChatModel
            "completions_response", "error_body", "is_loopback", "make_server"]
 
 MAX_BODY_BYTES = 16 * 2**20
+LISTEN_BACKLOG = 256
+"""Connections the kernel queues before the server accepts them (``listen()``'s backlog)."""
 DEFAULT_MAX_TOKENS = 16
 """Tokens generated when a request names no ``max_tokens`` (OpenAI's default), unless it only echoes."""
 
@@ -98,14 +114,20 @@ class ServerLimits:
     max_prompt_chars: int = 2**20
     read_timeout: float = 30.0
     max_connections: int = 32
+    request_deadline: float = 60.0
+    reserve_connections: int = 4
+    max_prompt_tokens: int = 8192
 
     def __post_init__(self) -> None:
-        for key in ("max_body_bytes", "max_response_bytes", "max_prompts", "max_prompt_chars", "max_connections"):
+        for key in ("max_body_bytes", "max_response_bytes", "max_prompts", "max_prompt_chars", "max_connections",
+                    "reserve_connections", "max_prompt_tokens"):
             value = getattr(self, key)
             if not isinstance(value, int) or isinstance(value, bool) or value < 1:
                 raise ConfigError(f"ServerLimits.{key} must be a positive integer. Got {value!r} instead.")
-        if not isinstance(self.read_timeout, int | float) or not math.isfinite(self.read_timeout) or self.read_timeout <= 0:
-            raise ConfigError(f"ServerLimits.read_timeout must be a finite number of seconds > 0. Got {self.read_timeout!r} instead.")
+        for key in ("read_timeout", "request_deadline"):
+            value = getattr(self, key)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+                raise ConfigError(f"ServerLimits.{key} must be a finite number of seconds > 0. Got {value!r} instead.")
 
 
 @runtime_checkable
@@ -410,6 +432,22 @@ def _prompt_text(scorer: Any, prompt: Prompt) -> str:
     return prompt if isinstance(prompt, str) else str(scorer.tokenizer.decode(prompt))
 
 
+def _check_tokens(scorer: Any, prompts: Sequence[Prompt], cap: int) -> None:
+    """Refuse (400) a prompt of more than ``cap`` tokens, before any model call. A text of at
+    most ``cap`` UTF-8 bytes has at most ``cap`` tokens; longer ones are tokenized to count."""
+    tokenize = getattr(scorer, "context_tokens", None)
+    for index, prompt in enumerate(prompts):
+        if isinstance(prompt, str):
+            if len(prompt.encode("utf-8", "surrogatepass")) <= cap or tokenize is None:
+                continue
+            n = len(tokenize([prompt])[0])
+        else:
+            n = len(prompt)
+        if n > cap:
+            raise RequestError(400, f"Prompt {index} has {n} tokens; at most {cap} are accepted "
+                               "(max_prompt_tokens); send a shorter prompt.", "prompt")
+
+
 def completions_response(scorer: Any, payload: Any, limits: ServerLimits = ServerLimits()) -> dict[str, Any]:
     """The JSON answer of ``POST /v1/completions`` for ``payload`` (see the module docstring).
 
@@ -420,6 +458,7 @@ def completions_response(scorer: Any, payload: Any, limits: ServerLimits = Serve
     """
     request = _completion_request(payload, limits)
     _check_model(scorer, payload)
+    _check_tokens(scorer, request.prompts, limits.max_prompt_tokens)
     top = request.logprobs or 0
     if request.decoding is None:
         return _scored_response(scorer, request, top)
@@ -489,6 +528,7 @@ def chat_response(scorer: Any, payload: Any, limits: ServerLimits = ServerLimits
     except ConfigError as exc:
         raise RequestError(400, str(exc), "messages") from None
     ids = _prompt_ids(scorer, [rendered])
+    _check_tokens(scorer, ids, limits.max_prompt_tokens)
     generated = _generate(scorer, ids, decoding)[0]
     choice = {"index": 0, "message": {"role": "assistant", "content": generated.text},
               "finish_reason": generated.finish_reason}
@@ -544,6 +584,13 @@ ROUTES: dict[tuple[str, str], Route] = {
     ("GET", "/health"): _health,
 }
 """``(method, path) → handler``: each returns the JSON answer or raises :class:`RequestError`."""
+CHEAP_ROUTES = (_health, _models)
+"""Routes answered on a reserve connection (see :attr:`ServerLimits.reserve_connections`)."""
+
+
+def _printable(text: str) -> str:
+    """``text`` with control characters (and lone surrogates) escaped, for one log line."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def _route(method: str, raw_path: str) -> Route:
@@ -566,7 +613,27 @@ def _handler(context: _Context, log: Callable[[str], None]) -> type[BaseHTTPRequ
         timeout = context.limits.read_timeout
 
         def log_message(self, format: str, *args: Any) -> None:
-            log(f"{self.client_address[0]} {format % args}")
+            log(f"{self.client_address[0]} {_printable(format % args)}")
+
+        def handle_one_request(self) -> None:
+            """One request under the request deadline (see the module docstring): past it the
+            socket's read side is shut, so a trickling client ends at once."""
+            self.expired = False
+
+            def expire() -> None:
+                self.expired = True
+                try:
+                    self.connection.shutdown(socket.SHUT_RD)
+                except OSError:
+                    pass
+
+            self.watchdog = threading.Timer(context.limits.request_deadline, expire)
+            self.watchdog.daemon = True
+            self.watchdog.start()
+            try:
+                super().handle_one_request()
+            finally:
+                self.watchdog.cancel()
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """Errors raised inside :mod:`http.server` (bad request line, headers too long) as JSON."""
@@ -599,24 +666,36 @@ def _handler(context: _Context, log: Callable[[str], None]) -> type[BaseHTTPRequ
             """The whole body (read before routing, so that keep-alive stays in step)."""
             if self.headers.get("Transfer-Encoding"):
                 raise RequestError(400, "Transfer-Encoding is not supported; send a Content-Length.", close=True)
-            raw = self.headers.get("Content-Length")
+            given = self.headers.get_all("Content-Length") or []
+            if len(given) > 1:
+                raise RequestError(400, f"The request has {len(given)} Content-Length headers; send one.", close=True)
+            raw = given[0] if given else None
             if raw is None:
                 return b""
-            if not raw.strip().isdigit():
-                raise RequestError(400, f"Content-Length must be a number of bytes; got {raw!r:.40}.", close=True)
+            if not raw.strip().isdigit() or len(raw.strip()) > 15:
+                raise RequestError(400, f"Content-Length must be a number of bytes (at most 15 digits); got "
+                                   f"{_printable(raw)!r:.40}.", close=True)
             length = int(raw)
             if length > context.limits.max_body_bytes:
                 raise RequestError(413, f"The body has {length} bytes; at most {context.limits.max_body_bytes} "
                                    "are accepted.", close=True)
             data = self.rfile.read(length)
+            if len(data) < length and self.expired:
+                raise RequestError(408, f"The request was not received within {context.limits.request_deadline:g} s.",
+                                   close=True)
             if len(data) < length:
                 raise RequestError(400, "The body ended before Content-Length bytes.", close=True)
+            self.watchdog.cancel()  # the request is in: computing its answer has no deadline here
             return data
 
         def _handle(self) -> None:
             try:
                 body = self._body()
-                answer, status = _route(self.command, self.path)(context, body), 200
+                route = _route(self.command, self.path)
+                if getattr(self.connection, "reserve", False) and route not in CHEAP_ROUTES:
+                    self.close_connection = True
+                    raise RequestError(503, "Too many connections; only health checks are answered now. Retry shortly.")
+                answer, status = route(context, body), 200
             except RequestError as exc:
                 self.close_connection = self.close_connection or exc.close
                 answer, status = error_body(exc.status, str(exc), exc.param), exc.status
@@ -640,34 +719,55 @@ class _Server(ThreadingHTTPServer):
 
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = LISTEN_BACKLOG
 
     def __init__(self, address: tuple[str, int], handler: type[BaseHTTPRequestHandler], limits: ServerLimits,
                  log: Callable[[str], None]) -> None:
         self._slots = threading.BoundedSemaphore(limits.max_connections)
+        self._reserve = threading.BoundedSemaphore(limits.reserve_connections)
+        self._held: dict[int, threading.BoundedSemaphore] = {}  # id(connection) → the slot it holds
         self._log = log
         super().__init__(address, handler)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        if not self._slots.acquire(blocking=False):
+        if self._slots.acquire(blocking=False):
+            slot = self._slots
+        elif self._reserve.acquire(blocking=False):
+            slot = self._reserve
+            request = _ReserveSocket(request)
+        else:
             _refuse_busy(request)
             self.shutdown_request(request)
             return
+        self._held[id(request)] = slot
         try:
             super().process_request(request, client_address)
         except BaseException:
-            self._slots.release()
+            self._held.pop(id(request), slot).release()
             raise
 
     def process_request_thread(self, request: Any, client_address: Any) -> None:
         try:
             super().process_request_thread(request, client_address)
         finally:
-            self._slots.release()
+            self._held.pop(id(request), self._slots).release()
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         error = sys.exc_info()[1]
         if not isinstance(error, ConnectionError | TimeoutError):
             self._log(f"{client_address[0]} connection error: {type(error).__name__}")
+
+
+class _ReserveSocket:
+    """A connection admitted on a reserve slot: the socket, marked so that only cheap routes are served."""
+
+    reserve = True
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
 
 
 def _refuse_busy(request: socket.socket) -> None:

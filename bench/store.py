@@ -21,7 +21,12 @@ alongside them.
 
 A run whose state is ``running`` but whose process is gone (same host) is *interrupted*, as
 is a run its process stopped on Ctrl-C (stored as ``interrupted``);
-``bench run --resume RUN_ID`` scores only its missing batches.
+``bench run --resume RUN_ID`` scores only its missing batches. A process counts as gone
+when no process has its pid, or (Linux) the process with that pid started after the run's
+last update (the pid was reused). A run recorded on another host cannot be checked and
+shows as ``running``: ``bench run --resume RUN_ID --force`` takes it over, and
+``bench runs --delete RUN_ID --force`` deletes it (without ``--force`` both refuse a run
+that shows as running).
 """
 
 from __future__ import annotations
@@ -43,7 +48,7 @@ import numpy as np
 import pandas as pd
 
 from bench.adapters.base import METHOD_BY_KIND
-from bench.errors import ConfigError, OutputError
+from bench.errors import ConfigError, OutputError, redact
 from bench.killpoints import KILL_ENV, kill_point
 from bench.sinks import MemorySink, ScoreFn
 
@@ -141,7 +146,10 @@ class RunInfo:
     pid: int | None
 
 
-def _alive(host: str | None, pid: int | None) -> bool:
+def _alive(host: str | None, pid: int | None, since: str | None = None) -> bool:
+    """Whether the process that owns a run may still run it: another host's cannot be checked
+    (``True``); on this host, whether process ``pid`` exists and (Linux) did not start after
+    ``since``, the run's last update (ISO time), which would mean its pid was reused."""
     if host != socket.gethostname() or not pid:
         return True  # another machine's run: cannot tell, assume it is alive
     try:
@@ -149,8 +157,26 @@ def _alive(host: str | None, pid: int | None) -> bool:
     except ProcessLookupError:
         return False
     except PermissionError:
-        return True
+        pass
+    started = _process_start(pid)
+    if started is not None and since:
+        try:
+            return started <= datetime.fromisoformat(since).timestamp() + 1.0
+        except ValueError:
+            return True
     return True
+
+
+def _process_start(pid: int) -> float | None:
+    """When process ``pid`` started (seconds since the epoch), from ``/proc``; ``None`` where unknown."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        ticks = int(stat.rsplit(")", 1)[1].split()[19])
+        boot = next(float(line.split()[1]) for line in Path("/proc/stat").read_text().splitlines()
+                    if line.startswith("btime "))
+        return boot + ticks / os.sysconf("SC_CLK_TCK")
+    except (OSError, ValueError, IndexError, StopIteration):
+        return None
 
 
 DEFAULT_OUT = "results"
@@ -226,22 +252,25 @@ class RunStore:
                        (candidate, digest, text, socket.gethostname(), os.getpid(), _now(), _now()))
         return candidate
 
-    def claim(self, run_id: str) -> RunInfo:
-        """Take over an unfinished run for this process (``--resume``).
+    def claim(self, run_id: str, *, force: bool = False) -> RunInfo:
+        """Take over an unfinished run for this process (``--resume``); ``force`` takes over a
+        run that shows as running too (another host's, whose process is gone).
 
         Raises
         ------
         ConfigError
-            If there is no such run, it is complete, or its process is still running.
+            If there is no such run, it is complete, or (without ``force``) it shows as running.
         """
         info = self.run(run_id)
         if info.state == "complete":
             repeat = shlex.quote(str(self.path.parent / "runs" / run_id))
             raise ConfigError(f"Run {run_id} is complete; nothing to resume. Repeat it with "
                               f"'bench run --repeat {repeat}'.")
-        if info.state == "running":
+        if info.state == "running" and not force:
             raise ConfigError(f"Run {run_id} is still running (pid {info.pid} on {info.host}); "
-                              "wait for it or stop it before resuming.")
+                              "wait for it or stop it before resuming. If that process is gone (another host, "
+                              "a crashed machine), take the run over with 'bench run --resume "
+                              f"{run_id} --force{out_flag(self.path.parent)}'.")
         self.set_state(run_id, "running", error=None)
         return self.run(run_id)
 
@@ -249,7 +278,8 @@ class RunStore:
         """Set a run's state (one of :data:`STATES`), owned by this process."""
         with self.transaction() as db:
             db.execute("UPDATE runs SET state = ?, error = ?, host = ?, pid = ?, updated_at = ? WHERE run_id = ?",
-                       (state, error, socket.gethostname(), os.getpid(), _now(), run_id))
+                       (state, None if error is None else redact(error), socket.gethostname(), os.getpid(), _now(),
+                        run_id))
 
     def add_facts(self, run_id: str, facts: Mapping[str, Mapping[str, Any]]) -> None:
         """Merge ``{section: {key: value}}`` (fingerprints, timings, skipped) into the run's facts."""
@@ -284,7 +314,7 @@ class RunStore:
             "FROM runs r ORDER BY r.created_at DESC, r.run_id DESC").fetchall()
         infos = []
         for run_id, state, config, digest, created, updated, batches, error, facts, host, pid in rows:
-            if state == "running" and not _alive(host, pid):
+            if state == "running" and not _alive(host, pid, updated):
                 state = "interrupted"
             infos.append(RunInfo(run_id, state, json.loads(config), digest, created, updated, batches, error,
                                  json.loads(facts), host, pid))
@@ -295,8 +325,20 @@ class RunStore:
         digest = config_hash(dict(config))
         return [r for r in self.runs() if r.config_hash == digest and r.state in ("interrupted", "failed")]
 
-    def delete_run(self, run_id: str) -> None:
-        """Remove a run and its batches from the store (not its folder)."""
+    def delete_run(self, run_id: str, *, force: bool = False) -> None:
+        """Remove a run and its batches from the store (not its folder).
+
+        Raises
+        ------
+        ConfigError
+            If there is no such run, or (without ``force``) it shows as running: deleting
+            it would make that run fail at its end.
+        """
+        info = self.run(run_id)
+        if info.state == "running" and not force:
+            raise ConfigError(f"Run {run_id} is still running (pid {info.pid} on {info.host}); stop it before deleting "
+                              "it. If that process is gone (another host, a crashed machine), delete it with "
+                              f"'bench runs --delete {run_id} --force{out_flag(self.path.parent)}'.")
         with self.transaction() as db:
             db.execute("DELETE FROM batches WHERE run_id = ?", (run_id,))
             db.execute("DELETE FROM runs WHERE run_id = ?", (run_id,))

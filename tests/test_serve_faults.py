@@ -249,8 +249,8 @@ def test_a_client_that_disconnects_leaves_no_traceback(serve, capfd: pytest.Capt
 
 
 def test_connections_beyond_the_bound_get_503(serve) -> None:
-    port, _, _ = serve(max_connections=2, read_timeout=5)
-    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(2)]
+    port, _, _ = serve(max_connections=2, reserve_connections=1, read_timeout=5)
+    held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(3)]  # 2 slots and the reserve
     try:
         time.sleep(0.2)
         [answer] = exchange(port, b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")

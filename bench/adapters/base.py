@@ -47,7 +47,7 @@ import numpy as np
 
 from bench.errors import CapabilityError
 from bench.suites.generation import GenerationRequest
-from bench.suites.prompts import ChoiceRequest, Prompt
+from bench.suites.prompts import ChoiceRequest, Prompt, fill_text
 from bench.suites.types import Example, Task
 
 __all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
@@ -71,8 +71,9 @@ def config_fingerprint(name: str, config: Any, *extra: bytes) -> str:
 
 def prompt_text(task: Task, text: str) -> str:
     """The prompt a language model scores a task's choices after: ``task.prompt`` with
-    ``{text}`` replaced by ``text`` (other braces are left alone), or the text alone."""
-    return text if task.prompt is None else task.prompt.replace("{text}", text)
+    ``{text}`` replaced by ``text`` (``{{`` and ``}}`` are literal braces; any other
+    placeholder is a :class:`~bench.errors.SuiteError`), or the text alone."""
+    return text if task.prompt is None else fill_text(task.prompt, text, f"task {task.name!r} prompt")
 
 
 class Adapter:

@@ -37,9 +37,14 @@ jittered exponential back-off: before retry ``k`` (0-based) the client waits
 seconds, or the server's ``Retry-After`` (capped at ``backoff_max``).
 
 Secrets. The API key is read from the environment variable named by ``api_key_env`` at
-request time and sent as ``Authorization: Bearer``; it is never stored on the adapter,
-put in its fingerprint, or quoted in an error message: every message that quotes a
-server's answer has the key (and any ``Bearer`` token) replaced by ``***``. Redirects
+request time and sent as ``Authorization: Bearer``; it is never stored on the adapter or
+put in its fingerprint. Secrets are masked by *value*, whatever they look like: the key,
+and the tokens of ``base_url`` (its token-like path segments, see below, and the values of
+query parameters whose name holds ``key``, ``token``, ``secret``, ``auth``, ``sig``,
+``pass`` or ``cred``) are registered with :func:`bench.errors.add_secret` when the client
+is built, so that every error and warning message, the store's error column and
+``run.json`` show ``***`` in their place, however a server reflects them (an error body,
+a redirect's ``Location``); any ``Bearer`` token in a quoted answer is masked too. Redirects
 are followed only when they are 307/308 to the same scheme, host and port (at most 3);
 a redirect elsewhere is an error and nothing, the key included, is sent to the other
 host. ``base_url`` may not hold user-info (``user:pass@``). What is recorded of the URL
@@ -74,7 +79,7 @@ from scipy.special import logsumexp
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.decoding import cut_at_stop, request_seed
 from bench.adapters.spec_options import config_options
-from bench.errors import AdapterError, CapabilityError, ConfigError
+from bench.errors import AdapterError, CapabilityError, ConfigError, add_secret, redact
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.types import Example, Task
 
@@ -85,6 +90,7 @@ __all__ = [
     "OpenAICompatibleConfig",
     "openai_compatible",
     "redact_spec",
+    "register_url_secrets",
     "redact_url",
 ]
 
@@ -112,7 +118,25 @@ def redact_url(url: str) -> str:
         host = f"[{host}]"
     path = "/".join("***" if TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
     query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-    return urlunsplit((parts.scheme, host + port, path, query, ""))
+    return redact(urlunsplit((parts.scheme, host + port, path, query, "")))
+
+
+_SECRET_QUERY = re.compile(r"(?i)key|token|secret|auth|sig|pass|cred")
+
+
+def register_url_secrets(url: str) -> None:
+    """Register the secrets a URL holds (see the module docstring) with :func:`bench.errors.add_secret`."""
+    try:
+        parts = urlsplit(url)
+        add_secret(parts.password)
+    except ValueError:
+        return
+    for segment in parts.path.split("/"):
+        if TOKEN_SEGMENT.fullmatch(segment):
+            add_secret(segment)
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if _SECRET_QUERY.search(key) or TOKEN_SEGMENT.fullmatch(value):
+            add_secret(value)
 
 
 def redact_spec(spec: str) -> str:
@@ -125,13 +149,12 @@ def redact_spec(spec: str) -> str:
     'openai-compatible:http://h:8000/v1/***?model=m'
     """
     body, mark, options = spec.partition("?")
-    return _URL.sub(lambda m: redact_url(m.group(0)), body) + mark + options
+    return redact(_URL.sub(lambda m: redact_url(m.group(0)), body) + mark + options)
 
 
 def _redact(text: str, secret: str | None) -> str:
-    if secret and len(secret) >= 4:
-        text = text.replace(secret, "***")
-    return _BEARER.sub(r"\1***", _URL.sub(lambda m: redact_url(m.group(0)), text))
+    add_secret(secret)
+    return redact(_BEARER.sub(r"\1***", _URL.sub(lambda m: redact_url(m.group(0)), text)))
 
 
 @dataclass(frozen=True)
@@ -187,6 +210,7 @@ class OpenAICompatibleConfig:
     chat: bool = False
 
     def __post_init__(self) -> None:
+        register_url_secrets(self.base_url)
         parts = urlsplit(self.base_url)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ConfigError("base_url must be an http(s) URL such as http://127.0.0.1:8000/v1. "
@@ -243,10 +267,13 @@ class OpenAICompatible(Adapter):
         self.shown_url = redact_url(self.url)
         self.name = config.name or config.model or urlsplit(redact_url(config.base_url)).netloc
         self._rng = random.Random()
+        self._secret()
 
     # -- HTTP -----------------------------------------------------------------------
     def _secret(self) -> str | None:
-        return os.environ.get(self.config.api_key_env) or None
+        key = os.environ.get(self.config.api_key_env) or None
+        add_secret(key)  # masked by value from the moment it is read
+        return key
 
     def _headers(self) -> dict[str, str]:
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
@@ -523,7 +550,12 @@ def _parse_choices(answer: Any, prompts: list[str], url: str, where: str) -> lis
             raise AdapterError(f"{where}: {url} answered a malformed choice at position {position} (index "
                                f"{str(index)[:20]!r}; 'text_offset' must be integers and 'token_logprobs' numbers or "
                                "null, one per token).")
-        out[index] = EchoedPrompt([int(o) for o in offsets], [None if v is None else float(v) for v in token_logprobs])
+        values = [None if v is None else float(v) for v in token_logprobs]
+        bad = next((v for v in values if v is not None and not (math.isfinite(v) and v <= 1e-6)), None)
+        if bad is not None:
+            raise AdapterError(f"{where}: {url} answered a token log-probability of {bad:g} in choice {position} "
+                               "(field 'logprobs.token_logprobs'); log-probabilities are finite and ≤ 0.")
+        out[index] = EchoedPrompt([int(o) for o in offsets], values)
     if any(e is None for e in out):
         raise AdapterError(f"{where}: {url} answered duplicate choice indices.")
     return out  # type: ignore[return-value]

@@ -6,6 +6,8 @@ Every failure raises :class:`~bench.errors.AdapterError` naming the adapter, the
 
 from __future__ import annotations
 
+import re
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,16 +16,59 @@ from scipy.special import logsumexp
 
 from bench.errors import AdapterError
 
-__all__ = ["LOG_NORMALISATION_TOLERANCE", "check_generations", "check_log_probs", "check_loglikelihoods", "check_nll", "check_values"]
+__all__ = ["GENERATION_CHARS_PER_TOKEN", "LOG_NORMALISATION_TOLERANCE", "MAX_GENERATION_CHARS", "check_generations",
+           "check_log_probs", "check_loglikelihoods", "check_nll", "check_values", "generation_cap"]
 
 LOG_NORMALISATION_TOLERANCE = 1e-4
 """Largest accepted ``|logsumexp(row)|`` of a row of log-probabilities."""
 
 
+GENERATION_CHARS_PER_TOKEN = 32
+"""Characters kept of a generated answer per token of the decoding's ``max_new_tokens``
+(:func:`generation_cap`); the rest is cut and the example marked truncated."""
+MAX_GENERATION_CHARS = 131_072
+"""The most characters kept of any generated answer (128 Ki), whatever ``max_new_tokens``."""
+
+
+def generation_cap(max_new_tokens: int) -> int:
+    """Characters kept of one generated answer: ``min(GENERATION_CHARS_PER_TOKEN · max_new_tokens,
+    MAX_GENERATION_CHARS)`` (2,048 for the default 64 tokens). A model that writes more
+    (a callable, a server ignoring ``max_tokens``) has its answer cut there, so that
+    scoring stays linear in the cap, and the example is recorded as truncated."""
+    return min(GENERATION_CHARS_PER_TOKEN * max(1, int(max_new_tokens)), MAX_GENERATION_CHARS)
+
+
+_NUMERIC_KINDS = "iuf"
+_MAX_SCANNED = 1_000_000
+
+
+def _odd_item(value: Any, depth: int = 0) -> Any:
+    """The first boolean, complex number or string inside nested lists (NumPy would turn
+    them into 1.0, drop the imaginary part, or parse the text); ``None`` if there is none."""
+    if isinstance(value, bool | complex | str | bytes | np.bool_ | np.complexfloating):
+        return value
+    if isinstance(value, list | tuple) and depth < 4 and len(value) <= _MAX_SCANNED:
+        for item in value:
+            odd = _odd_item(item, depth + 1)
+            if odd is not None:
+                return odd
+    return None
+
+
 def _as_float_array(value: Any, where: str, what: str) -> np.ndarray:
+    odd = _odd_item(value) if isinstance(value, list | tuple) else None
+    if odd is not None:
+        raise AdapterError(f"{where}: {what} holds a {type(odd).__name__} ({str(odd)[:40]!r}); return real numbers "
+                           "(floats), not booleans, complex numbers or strings.")
+    kind = value.dtype.kind if isinstance(value, np.ndarray) else None
+    if kind is not None and kind not in _NUMERIC_KINDS:
+        raise AdapterError(f"{where}: {what} has dtype {value.dtype} (kind {kind!r}); return real numbers (floats), "
+                           "not booleans, complex numbers, strings or objects.")
     try:
-        return np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as exc:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", np.exceptions.ComplexWarning)
+            return np.asarray(value, dtype=np.float64)
+    except (TypeError, ValueError, OverflowError, np.exceptions.ComplexWarning) as exc:
         raise AdapterError(f"{where}: {what} is not a numeric array ({type(value).__name__}): {exc}") from exc
 
 
@@ -69,6 +114,10 @@ def check_nll(value: Any, n: int, where: str) -> tuple[np.ndarray, np.ndarray]:
         raise AdapterError(f"{where}: text_nll returned a negative NLL (min {nll.min():.6g}).")
     if (tokens <= 0).any():
         raise AdapterError(f"{where}: text_nll returned a token count ≤ 0 for {int((tokens <= 0).sum())} text(s).")
+    fractional = tokens != np.round(tokens)
+    if fractional.any():
+        first = int(np.flatnonzero(fractional)[0])
+        raise AdapterError(f"{where}: text_nll's n_tokens must be whole numbers; text {first} has {tokens[first]:g}.")
     return nll, tokens
 
 
@@ -100,8 +149,9 @@ def check_generations(output: Any, ids: Sequence[str], where: str) -> list[str]:
     Raises
     ------
     AdapterError
-        If it is not a list (or tuple) of that many strings (naming ``where``, and the
-        example and field of the first bad item).
+        If it is not a list (or tuple) of that many strings, or a string holds a lone
+        surrogate (not text; it cannot be written as UTF-8), naming ``where``, and the
+        example and field of the first bad item.
     """
     if not isinstance(output, list | tuple):
         raise AdapterError(f"{where}: generate must return a list of {len(ids)} strings, got {type(output).__name__}.")
@@ -111,4 +161,12 @@ def check_generations(output: Any, ids: Sequence[str], where: str) -> list[str]:
         if not isinstance(text, str):
             raise AdapterError(f"{where}: example {example_id!r}: field 'generation' must be a string, "
                                f"got {type(text).__name__} {str(text)[:60]!r}.")
+        bad = _SURROGATE.search(text)
+        if bad is not None:
+            raise AdapterError(f"{where}: example {example_id!r}: field 'generation' holds a lone surrogate "
+                               f"({bad.group(0)!r} at character {bad.start()}), which is not text; the model must return "
+                               "valid Unicode.")
     return list(output)
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")

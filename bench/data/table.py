@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 from bench.data.common import check_options
 from bench.data.text import decode_text
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
+from bench.suites.prompts import template_problems
 from bench.suites.schema import check_source_options, quote
 from bench.suites.types import Example, Task
 
@@ -178,7 +179,25 @@ def _json_line(path: Path, number: int, line: str) -> dict[str, Any]:
         raise DataError(f"{path}, line {number}: JSON nested too deeply.") from None
     if not isinstance(row, dict):
         raise DataError(f"{path}, line {number}: expected a JSON object, got {type(row).__name__}.")
+    for key, value in row.items():
+        if _has_surrogate(key) or _has_surrogate(value):
+            raise DataError(f"{path}, line {number}: key {quote(key)} holds a lone surrogate (a \\ud800-\\udfff "
+                            "escape without its pair), which is not text; fix the escape or drop the character.")
     return row
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _has_surrogate(value: Any) -> bool:
+    """Whether a parsed JSON value holds a string with a lone surrogate code point."""
+    if isinstance(value, str):
+        return _SURROGATE.search(value) is not None
+    if isinstance(value, list):
+        return any(_has_surrogate(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_surrogate(k) or _has_surrogate(v) for k, v in value.items())
+    return False
 
 
 def _parquet_rows(path: Path) -> tuple[list[str], Iterator[Row]]:
@@ -225,7 +244,10 @@ def _missing(value: Any) -> bool:
 def _option_label(value: Any, task: Task, options: tuple[str, ...], where: str) -> float:
     """A ``multiple_choice`` target: an index, a label or an option's text."""
     text = str(value).strip()
-    labels = [task.format.label(k) for k in range(len(options))]
+    try:
+        labels = [task.format.label(k) for k in range(len(options))] if task.format.style == "letter" else []
+    except DataError as exc:
+        raise DataError(f"{where}: task {task.name!r}: {exc}") from None
     if text in labels:
         return labels.index(text)
     if text.isdigit() or (isinstance(value, float) and value.is_integer()):
@@ -239,6 +261,9 @@ def _option_label(value: Any, task: Task, options: tuple[str, ...], where: str) 
 
 
 def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) -> float | None:
+    if isinstance(value, float) and math.isnan(value):
+        raise DataError(f"{where}: target of task {task.name!r} is NaN; leave the cell empty (null in JSON) for a "
+                        "row without a target.")
     if _missing(value):
         return None
     if isinstance(value, bool):
@@ -253,6 +278,10 @@ def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) ->
             raise DataError(f"{where}: target of regression task {task.name!r} must be a number, got {quote(value)}.") from None
         if not math.isfinite(number):
             raise DataError(f"{where}: target of regression task {task.name!r} is not finite ({quote(value)}).")
+        low, high = task.value_range or (-math.inf, math.inf)
+        if not low <= number <= high:
+            raise DataError(f"{where}: target {number:g} of regression task {task.name!r} is outside its value_range "
+                            f"[{low:g}, {high:g}]; fix the value or widen 'value_range' in the suite.")
         return number
     text = str(value).strip() if isinstance(value, str | int | float) else ""
     if text in task.choices:
@@ -317,10 +346,15 @@ def load_table(context: SourceContext) -> list[Example]:
     declared |= {f"option_columns[{k}]": c for k, c in enumerate(option_columns)}
     reference_columns = _option_columns(options, where, "reference_columns")
     declared |= {f"reference_columns[{k}]": c for k, c in enumerate(reference_columns)}
+    _check_distinct(declared, where)
+    template = options.get("text_template")
+    if template is not None:
+        problems = template_problems(template, "source.text_template", fields=columns)
+        if problems:
+            raise SuiteError(f"{where}: {problems[0]}")
     absent = [f"{column!r} ({key})" for key, column in declared.items() if column not in columns]
     if absent:
         raise DataError(f"Table {path} lacks the declared column(s) {', '.join(absent)}. {_describe_columns(columns)}")
-    template = options.get("text_template")
     examples: list[Example] = []
     first_seen: dict[str, str] = {}
     for location, row in rows:
@@ -332,6 +366,18 @@ def load_table(context: SourceContext) -> list[Example]:
         examples.append(example)
     _check_domains_present(context, path, examples, declared["domain_column"])
     return examples
+
+
+def _check_distinct(declared: Mapping[str, str], where: str) -> None:
+    """The text, domain, target, split and id columns are distinct columns (options and
+    references may share columns with each other, not with these)."""
+    roles = {k: c for k, c in declared.items() if not k.startswith(("option_columns", "reference_columns"))}
+    seen: dict[str, str] = {}
+    for key, column in roles.items():
+        if column in seen:
+            raise SuiteError(f"{where}: [source] uses column {quote(column)} both as {seen[column]} and as {key}; "
+                             "each role needs its own column.")
+        seen[column] = key
 
 
 def _option_columns(options: Mapping[str, Any], where: str, key: str = "option_columns") -> tuple[str, ...]:
@@ -366,7 +412,7 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
     where = f"{path}, {location}"
     fields = {str(k): "" if _missing(v) else str(v) for k, v in row.items()}
     text, domain = _text(row, fields, declared, template, where), row.get(declared["domain_column"])
-    choices = tuple(fields[c] for c in option_columns if fields.get(c, "").strip())
+    choices = _row_options(fields, option_columns, where)
     references = tuple(fields[c] for c in reference_columns if fields.get(c, "").strip())
     domain = "" if domain is None else str(domain).strip()
     if domain not in context.suite.domains:
@@ -388,6 +434,20 @@ def _example(context: SourceContext, path: Path, location: str, row: Mapping[str
     else:
         example_id = f"{path.name}:{location.removeprefix('line ').replace('row ', 'row')}"
     return Example(example_id, domain, text, targets, split, choices, fields, references)
+
+
+def _row_options(fields: Mapping[str, str], option_columns: tuple[str, ...], where: str) -> tuple[str, ...]:
+    """A row's options: its non-empty option cells, which must come first (an empty cell
+    before a filled one would shift the later options and so change the gold answer)."""
+    filled = [bool(fields.get(c, "").strip()) for c in option_columns]
+    first_empty = next((k for k, full in enumerate(filled) if not full), len(filled))
+    if any(filled[first_empty:]):
+        gap = option_columns[first_empty]
+        later = option_columns[first_empty + filled[first_empty:].index(True)]
+        raise DataError(f"{where}: option column {gap!r} is empty but a later one ({later!r}) is not; the later "
+                        "options would shift and the target would point at another option. Fill the cell, or move "
+                        "the row's options to the first columns.")
+    return tuple(fields[c] for c, full in zip(option_columns, filled, strict=True) if full)
 
 
 def _split_value(row: Mapping[str, Any], declared: dict[str, str], where: str) -> str | None:

@@ -21,11 +21,17 @@ from typing import Any
 
 from bench.errors import ConfigError, SuiteError
 from bench.suites.generation import Decoding
-from bench.suites.prompts import PromptFormat
+from bench.suites.prompts import PromptFormat, template_problems
 from bench.suites.schema import check_document, quote
 from bench.suites.types import SplitRule, Suite, Task
 
-__all__ = ["MAX_SUITE_BYTES", "parse_suite", "read_suite_file", "select_domains"]
+__all__ = ["MAX_SUITE_BYTES", "RESERVED_DOMAINS", "parse_suite", "read_suite_file", "select_domains"]
+
+RESERVED_DOMAINS = ("ALL", "OOD", "REST")
+"""Names the result tables use for pooled rows (``ALL``: every domain; ``OOD``: the pooled
+out-of-domain set; ``REST``: the other domains); no domain or
+group may be called so (nor start with ``group:``, the prefix of group rows), or a row of
+``gaps.csv`` would be ambiguous."""
 
 MAX_SUITE_BYTES = 2**20
 """Largest suite file read (1 MiB); a suite file declares data, it does not hold it."""
@@ -83,7 +89,7 @@ def parse_suite(
     _raise_if(where, check_document(document))
     head, tasks_raw = document["suite"], document["tasks"]
     domains, descriptions, groups = _parse_domains(document["domains"])
-    _raise_if(where, _cross_checks(head, tasks_raw, domains))
+    _raise_if(where, _cross_checks(head, tasks_raw, domains, groups))
     digest = hashlib.sha256(content if content is not None else repr(document).encode()).hexdigest()
     split = document.get("split", {})
     return Suite(
@@ -126,7 +132,8 @@ def _in_domain(head: Mapping[str, Any], domains: tuple[str, ...]) -> tuple[str, 
     return (raw,) if isinstance(raw, str) else tuple(raw)
 
 
-def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domains: tuple[str, ...]) -> list[str]:
+def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domains: tuple[str, ...],
+                  groups: Mapping[str, str]) -> list[str]:
     """Checks that span keys, run once every key has the right type."""
     found = []
     names = [t["name"] for t in tasks]
@@ -135,13 +142,15 @@ def _cross_checks(head: Mapping[str, Any], tasks: list[Mapping[str, Any]], domai
     if len(set(domains)) != len(domains):
         repeated = next(d for i, d in enumerate(domains) if d in domains[:i])
         found.append(f"domain names must be unique; {quote(repeated)} appears more than once.")
-    if "ALL" in domains:
-        found.append("'ALL' is reserved for pooled metrics; rename that domain.")
+    for name in [*domains, *dict.fromkeys(groups.values())]:
+        if name in RESERVED_DOMAINS or name.startswith("group:"):
+            found.append(f"domain or group name {quote(name)} is reserved for pooled rows of the result tables "
+                         f"({', '.join(RESERVED_DOMAINS)}, group:…); rename it.")
     for i, task in enumerate(tasks):
         verbalizers, choices = task.get("verbalizers"), task.get("choices", [])
         if verbalizers is not None and len(verbalizers) != len(choices):
             found.append(f"'tasks[{i}].verbalizers' needs one entry per choice ({len(choices)}), got {len(verbalizers)}.")
-        found += _format_checks(task, i) + _decoding_checks(task, i)
+        found += _format_checks(task, i) + _decoding_checks(task, i) + _template_checks(task, i)
         low_high = task.get("value_range")
         if low_high is not None and not low_high[0] < low_high[1]:
             found.append(f"'tasks[{i}].value_range' must be [low, high] with low < high, got {quote(low_high)}.")
@@ -163,6 +172,17 @@ def _format_checks(task: Mapping[str, Any], i: int) -> list[str]:
     if k and not split:
         return [f"'tasks[{i}].num_fewshot' = {k} needs 'tasks[{i}].fewshot_split' (e.g. \"dev\")."]
     return []
+
+
+def _template_checks(task: Mapping[str, Any], i: int) -> list[str]:
+    """The task's templates against :func:`~bench.suites.prompts.template_problems`: a
+    classification, regression or language-modelling ``prompt`` may name ``{text}`` only;
+    the ``prompt`` and ``description`` of a multiple-choice or generation task may name any
+    field (checked on each example when its prompt is rendered) and ``{options[k]}``."""
+    prompted = task["kind"] in ("multiple_choice", "generation")
+    fields = None if prompted else ("text",)
+    return [p for key in ("prompt", "description") if isinstance(task.get(key), str)
+            for p in template_problems(task[key], f"tasks[{i}].{key}", fields, options=prompted)]
 
 
 def _decoding_checks(task: Mapping[str, Any], i: int) -> list[str]:

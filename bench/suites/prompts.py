@@ -24,9 +24,14 @@ runner passes to :meth:`bench.adapters.Adapter.loglikelihood`.
 
 from __future__ import annotations
 
+import re
+import string
+from collections.abc import Collection
 from dataclasses import dataclass
 
-__all__ = ["ChoiceRequest", "Prompt", "Shot"]
+from bench.errors import DataError, SuiteError
+
+__all__ = ["ChoiceRequest", "Prompt", "Shot", "fill_text", "template_problems"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,5 +156,77 @@ class PromptFormat:
         return self.template if self.template is not None else DEFAULT_TEMPLATES[self.style]
 
     def label(self, index: int) -> str:
-        """The letter-style label of option ``index`` (``A`` for 0)."""
-        return self.labels[index] if self.labels else LETTERS[index]
+        """The letter-style label of option ``index`` (``A`` for 0).
+
+        Raises
+        ------
+        DataError
+            If the task has fewer labels than ``index + 1`` (the caller names the example).
+        """
+        labels = self.labels or LETTERS
+        if not 0 <= index < len(labels):
+            raise DataError(f"option {index} has no label: the task has {len(labels)} label(s) "
+                            f"({', '.join(labels[:8])}{' …' if len(labels) > 8 else ''}); give one label per option "
+                            "in 'labels' or drop the extra options.")
+        return labels[index]
+
+
+# --- templates ----------------------------------------------------------------------------
+
+_OPTION_INDEX = re.compile(r"options\[\d{1,4}\]")
+
+
+def template_problems(template: str, key: str, fields: Collection[str] | None = None,
+                      options: bool = False) -> list[str]:
+    """What is wrong with a prompt, description or text template, before any example is seen.
+
+    The one rule every template of every task kind follows: ``{name}`` placeholders only
+    (``{{`` and ``}}`` for literal braces), with no attribute access (``{text.upper}``),
+    no conversion or format spec (``{text!r:>10}``) and no index, except ``{options[k]}``
+    where ``options`` (``multiple_choice`` and ``generation`` templates). Where ``fields``
+    is given (the names a template may use: ``{text}`` for a classification prompt, a
+    table's columns for ``text_template``), every placeholder must be one of them; other
+    templates are checked against each example when its prompt is rendered, before any
+    model runs.
+
+    Returns
+    -------
+    list of str
+        One message per problem, each naming ``key``; empty if the template is fine.
+    """
+    try:
+        parsed = list(string.Formatter().parse(template))
+    except ValueError as exc:
+        return [f"'{key}' has unbalanced braces ({exc}); write {{{{ and }}}} for a literal brace."]
+    found = []
+    for _, name, spec, conversion in parsed:
+        if name is None:
+            continue
+        shown = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
+        if not name or name.isdigit():
+            found.append(f"'{key}' has a positional placeholder {shown}; name a field, e.g. {{text}}.")
+        elif conversion or spec:
+            found.append(f"'{key}' uses a conversion or format spec in {shown}; only {{name}} placeholders are "
+                         "allowed.")
+        elif "." in name or ("[" in name and not (options and _OPTION_INDEX.fullmatch(name))):
+            found.append(f"'{key}' accesses an attribute or index in {shown}; only {{name}} placeholders "
+                         + ("and {options[k]} " if options else "") + "are allowed.")
+        elif fields is not None and name not in fields and "[" not in name:
+            available = ", ".join(sorted(fields)[:30]) or "(none)"
+            found.append(f"'{key}' names field {shown}, which is not available here. Available: {available}.")
+    return found
+
+
+def fill_text(template: str, text: str, where: str = "prompt") -> str:
+    """A classification, regression or language-modelling prompt: ``template`` with ``{text}``
+    filled (and ``{{`` / ``}}`` written as braces), as :func:`template_problems` allows.
+
+    Raises
+    ------
+    SuiteError
+        If the template breaks :func:`template_problems` with ``fields = {"text"}``.
+    """
+    problems = template_problems(template, where, fields=("text",))
+    if problems:
+        raise SuiteError(problems[0])
+    return "".join(literal + ("" if name is None else text) for literal, name, _, _ in string.Formatter().parse(template))

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -47,6 +48,7 @@ __all__ = [
     "Key",
     "List",
     "Map",
+    "Name",
     "Number",
     "Str",
     "Table",
@@ -54,6 +56,7 @@ __all__ = [
     "check_document",
     "check_source_options",
     "key_rows",
+    "name_problem",
     "quote",
 ]
 
@@ -146,6 +149,40 @@ class Str(ValueType):
                 hint = f" Did you mean {close[0]!r}?" if close else ""
                 return [f"'{key}' must be one of {', '.join(allowed)}; got {quote(value)}.{hint}"]
         return []
+
+
+def name_problem(value: str, *, allow_slash: bool = False) -> str | None:
+    """Why ``value`` cannot name a suite, task, domain or group (``None``: it can).
+
+    Such names become parts of file names, CSV cells and report text, so they follow one
+    rule: no control character (Unicode category ``Cc``), no lone surrogate, no ``/`` or
+    ``\\`` (a model's name may hold ``/``, as a Hugging Face id does, where
+    ``allow_slash``), not starting with ``.`` and not ``..`` anywhere (no name can point
+    outside its folder), no leading or trailing whitespace.
+    """
+    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
+        return "holds a control character or a lone surrogate"
+    if ("/" in value and not allow_slash) or "\\" in value:
+        return "holds '/' or '\\' (it becomes part of file names)"
+    if value.startswith(".") or ".." in value:
+        return "starts with '.' or holds '..' (it becomes part of file names)"
+    if value != value.strip():
+        return "starts or ends with whitespace"
+    return None
+
+
+@dataclass(frozen=True)
+class Name(Str):
+    """A :class:`Str` that names a suite, task, domain or group: see :func:`name_problem`."""
+
+    @property
+    def rule(self) -> str:
+        return "a name (see Names)"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        found = super().problems(value, key)
+        why = None if found else name_problem(value)
+        return found if why is None else [f"'{key}' {why}, got {quote(value)}; rename it."]
 
 
 @dataclass(frozen=True)
@@ -283,7 +320,7 @@ def _same_kind(rule: ValueType, value: Any) -> bool:
         Map: lambda v: isinstance(v, Mapping),
         Table: lambda v: isinstance(v, Mapping),
     }
-    test = kinds.get(type(rule))
+    test = next((check for kind, check in kinds.items() if isinstance(rule, kind)), None)
     return bool(test and test(value))
 
 
@@ -395,15 +432,17 @@ MAX_STOP_CHARS = 200
 
 
 NAME = Str()
-NAMES = List(NAME, min_len=1, max_len=MAX_DOMAINS)
+SAFE_NAME = Name()
+"""Suite, task, domain and group names (they reach file names and reports): see :func:`name_problem`."""
+NAMES = List(SAFE_NAME, min_len=1, max_len=MAX_DOMAINS)
 TEXT = Str(max_chars=MAX_TEXT_CHARS, empty=True)
 
 SUITE_TABLE = Table({
-    "name": Key(NAME, required=True, doc="the suite's name"),
+    "name": Key(SAFE_NAME, required=True, doc="the suite's name"),
     "version": Key(Either((Str(empty=True), Number())), doc="version string recorded in run.json"),
     "description": Key(TEXT, doc="one paragraph shown by `bench suites`"),
     "protocol": Key(Str(choices=_protocols), doc="what is trained on what"),
-    "in_domain": Key(Either((NAME, NAMES)), doc="the in-domain domain(s)"),
+    "in_domain": Key(Either((SAFE_NAME, NAMES)), doc="the in-domain domain(s)"),
     "models": Key(List(NAME, max_len=MAX_TASKS), doc="models `bench run` scores by default"),
 })
 
@@ -417,7 +456,7 @@ DECODING_TABLE = Table({
 })
 
 TASK_TABLE = Table({
-    "name": Key(NAME, required=True, doc="task name"),
+    "name": Key(SAFE_NAME, required=True, doc="task name"),
     "kind": Key(Str(choices=_task_kinds), required=True, doc="the task kind"),
     "choices": Key(List(Str(), min_len=2, max_len=MAX_CHOICES), doc="label names",
                    when=("kind", ("classification",)), required_when=("kind", ("classification",))),
@@ -450,9 +489,9 @@ TASK_TABLE = Table({
 })
 
 DOMAIN_TABLE = Table({
-    "name": Key(NAME, required=True, doc="domain name"),
+    "name": Key(SAFE_NAME, required=True, doc="domain name"),
     "description": Key(TEXT, doc="what the domain holds"),
-    "group": Key(NAME, doc="group of the domain (MMLU: its category); metrics and gaps are also reported per group"),
+    "group": Key(SAFE_NAME, doc="group of the domain (MMLU: its category); metrics and gaps are also reported per group"),
 })
 
 SPLIT_TABLE = Table({
@@ -468,7 +507,7 @@ SUITE_SCHEMA = Table({
     "split": Key(SPLIT_TABLE),
     "tasks": Key(List(TASK_TABLE, min_len=1, max_len=MAX_TASKS, unique=False), required=True,
                  doc="at least one [[tasks]] table"),
-    "domains": Key(Either((List(NAME, min_len=2, max_len=MAX_DOMAINS),
+    "domains": Key(Either((List(SAFE_NAME, min_len=2, max_len=MAX_DOMAINS),
                            List(DOMAIN_TABLE, min_len=2, max_len=MAX_DOMAINS, unique=False))),
                    required=True, doc="a list of domain names, or [[domains]] tables"),
 })

@@ -19,14 +19,16 @@ def split_examples(suite: Suite, examples: Iterable[Example]) -> SuiteData:
     """Group ``examples`` by domain and assign each to train or test.
 
     Examples whose source fixed a split keep it. The others of a domain are ordered by
-    ``sha256(seed, id)`` and the first ``round(test_fraction * n)`` become test
-    (at least one of each split when the domain has two or more examples).
+    ``sha256(seed, id)`` and the first ``round(test_fraction * n)`` become test.
+    A domain of two or more such examples must get at least one of each split from the
+    fraction itself: a ``test_fraction`` that rounds to no test example (or to no train
+    example) of a domain is an error, not a split of one example forced by a rule.
 
     Raises
     ------
     DataError
-        If an example names an unknown domain, two examples share an id, or a domain
-        has no examples.
+        If an example names an unknown domain, two examples share an id, a domain
+        has no examples, or ``test_fraction`` leaves a domain's test or train split empty.
     """
     by_domain: dict[str, list[Example]] = {d: [] for d in suite.domains}
     seen: set[str] = set()
@@ -43,10 +45,11 @@ def split_examples(suite: Suite, examples: Iterable[Example]) -> SuiteData:
     empty = [d for d, items in by_domain.items() if not items]
     if empty:
         raise DataError(f"Suite {suite.name!r}: domain(s) {', '.join(empty)} have no examples.")
-    return SuiteData(suite, {d: _split_domain(items, suite.split) for d, items in by_domain.items()})
+    return SuiteData(suite, {d: _split_domain(items, suite.split, f"Suite {suite.name!r}, domain {d!r}")
+                             for d, items in by_domain.items()})
 
 
-def _split_domain(items: list[Example], rule: SplitRule) -> DomainData:
+def _split_domain(items: list[Example], rule: SplitRule, where: str) -> DomainData:
     data = DomainData()
     free = [ex for ex in items if ex.split is None]
     for ex in items:
@@ -54,8 +57,11 @@ def _split_domain(items: list[Example], rule: SplitRule) -> DomainData:
             data.split(ex.split).append(ex)
     free.sort(key=lambda ex: _order_key(rule.seed, ex.id))
     n_test = round(rule.test_fraction * len(free))
-    if len(free) >= 2:
-        n_test = min(max(n_test, 1), len(free) - 1)
+    if len(free) >= 2 and not 1 <= n_test <= len(free) - 1:
+        side = "test" if n_test < 1 else "train"
+        raise DataError(f"{where}: split.test_fraction = {rule.test_fraction:g} of its {len(free)} examples leaves its "
+                        f"{side} split empty; give a test_fraction in [{1.5 / len(free):.3g}, "
+                        f"{1 - 1.5 / len(free):.3g}] or more examples per domain.")
     data.test.extend(free[:n_test])
     data.train.extend(free[n_test:])
     return data
