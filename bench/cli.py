@@ -674,8 +674,9 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     from bench.runner import RunConfig
     from bench.scoring.mitigations import MITIGATION_GROUP
 
-    config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=(MITIGATION_GROUP,), seed=args.seed,
-                       data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
+    config = RunConfig(suites=tuple(args.suites or ["toy-reviews"]), models=tuple(args.model or [MITIGATION_GROUP]),
+                       seed=args.seed, data_dir=args.data_dir, protocol="id_ood", trials=args.trials,
+                       batch_size=args.batch_size, limit=args.limit)
     options = _statistics_options(args)
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, more_tables=mitigation_tables(options), statistics=options)
@@ -702,6 +703,10 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
                     "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
     cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help="suites (default: toy-reviews)")
+    cmd.add_argument("--model", "-m", action="append", metavar="NAME",
+                     help="models to compare, each mitigation beside its baseline; repeatable (default: the group "
+                          "mitigations; lm-mitigations: smollm2-135m zero-shot and its three fine-tunes)")
+    cmd.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
     cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
                      help="training seeds per model (default: 1)")

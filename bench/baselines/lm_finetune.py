@@ -308,7 +308,10 @@ def train_items(lm: HFCausalLM, examples: Sequence[Example], tasks: Sequence[Tas
 
 
 def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: torch.device) -> torch.Tensor:
-    """:math:`L` of the module docstring for one mini-batch (right-padded, one forward pass)."""
+    """:math:`L` of the module docstring for one mini-batch of a ``transformers`` causal LM
+    (adapters in place): one right-padded forward pass of the decoder, then the output
+    layer only at the positions that predict a target token (a plain ``model(...).logits``
+    computes the vocabulary's logits at every position, most of them unused here)."""
     sequences = [list(it.context) + list(it.target) for it in items]
     width = max(len(s) for s in sequences)
     ids = torch.full((len(items), width), pad_id, dtype=torch.long)
@@ -325,8 +328,11 @@ def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: t
         cols += range(start, start + len(item.target))
         tokens += item.target
         weights += [item.weight] * len(item.target)
-    logits = model(input_ids=ids.to(device), attention_mask=mask.to(device)).logits
-    picked = torch.log_softmax(logits[torch.tensor(rows, device=device), torch.tensor(cols, device=device)].float(), -1)
+    decoder = getattr(model, model.base_model_prefix, None) or model.get_decoder()
+    hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)])
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    picked = torch.log_softmax((torch.tanh(logits / cap) * cap if cap else logits).float(), -1)
     nll = -picked[torch.arange(len(tokens), device=device), torch.tensor(tokens, device=device)]
     return (nll * torch.tensor(weights, device=device)).sum() / len(items)
 
@@ -472,7 +478,7 @@ class FineTunedLM(Adapter):
         lm_weight = self.config.lm_weight if self.mode == "multitask" else 0.0
         items = train_items(self.lm, examples, trained, max_tokens=self.config.max_tokens, lm_weight=lm_weight)
         self.attach(seed=seed)
-        self.log = train_model(self.lm.model if self.peft_model is None else self.peft_model, items, self.config,
+        self.log = train_model(self.lm.model, items, self.config,
                                seed=seed, pad_id=self.lm.pad_id, device=self.lm.device, progress=self._progress,
                                label=self.name)
         self.trained_tasks = [t.name for t in trained]
