@@ -219,3 +219,66 @@ def test_a_corrupt_saved_adapter(tiny_lm_dir: Path, tmp_path: Path) -> None:  # 
     with pytest.raises(DataError, match=r"the saved fine-tuned model cannot be restored: its adapter "
                                         r"\(adapter_config.json, adapter_model.safetensors\) does not load"):
         make_model(str(folder))
+
+
+# -- through the runner: run.json, the run folder's adapter, --resume ------------------------
+def interrupted_run(folder: Path, out: Path):
+    """A toy-reviews run of lm-finetuned interrupted while scoring its second domain."""
+    import contextlib
+
+    from bench.pipeline import evaluate
+    from bench.runner import RunConfig
+    from bench.store import RunStore
+
+    config = RunConfig(suites=("toy-reviews",), models=(f"lm-finetuned:hf-causal-lm:{folder}?epochs=1&max_train=8",),
+                       limit=4, tasks=("sentiment",), batch_size=4)
+    seen: list[str] = []
+
+    @contextlib.contextmanager
+    def progress(total, description):
+        seen.append(description)
+        if sum(" · toy-reviews/sentiment · " in d for d in seen) == 2:
+            raise KeyboardInterrupt
+        yield lambda n: None
+
+    with pytest.raises(KeyboardInterrupt):
+        evaluate(config, out, progress=progress)
+    (run_id,) = [r.run_id for r in RunStore(out).runs()]
+    return config, run_id, seen
+
+
+def test_a_resumed_run_reloads_the_saved_adapter_instead_of_training(tiny_lm_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    import contextlib
+
+    from bench.pipeline import evaluate
+    from bench.store import RunStore
+
+    config, run_id, seen = interrupted_run(tiny_lm_dir, tmp_path)
+    assert any(d.startswith("training lm-finetuned: epoch 1/1") for d in seen)
+    again: list[str] = []
+
+    @contextlib.contextmanager
+    def progress(total, description):
+        again.append(description)
+        yield lambda n: None
+
+    done = evaluate(config, tmp_path, progress=progress, resume=run_id)
+    assert not any(d.startswith("training lm-finetuned: epoch") for d in again)  # reloaded, not retrained
+    assert list(RunStore(tmp_path).run(run_id).facts["restored"].values()) == [True]
+    meta = json.loads((done.run_dir / "run.json").read_text())
+    (record,) = meta["training"].values()
+    assert record["train"]["method"] == "lora" and record["steps"] == 1 and record["items"] == 8
+    (saved,) = (done.run_dir / "models").iterdir()
+    assert (saved / "adapter_model.safetensors").is_file()
+
+
+def test_resume_with_a_corrupt_adapter_fails_before_scoring(tiny_lm_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    from bench.errors import DataError
+    from bench.pipeline import evaluate
+
+    config, run_id, _ = interrupted_run(tiny_lm_dir, tmp_path)
+    (weights,) = (tmp_path / "work").rglob("adapter_model.safetensors")  # the unfinished run's models
+    weights.write_bytes(weights.read_bytes()[:40])  # truncated
+    with pytest.raises(DataError, match="cannot be restored: its adapter"):
+        evaluate(config, tmp_path, resume=run_id)
+    assert not (tmp_path / "runs" / run_id).exists()  # no run folder that looks complete
