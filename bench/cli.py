@@ -793,7 +793,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     options = _statistics_options(args)
     table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
                               statistics=options)
-    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
+    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "group")
+                  | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
     columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
                "p_value", "test"]
     print(shown[columns].to_string(index=False, float_format=lambda x: f"{x:.4g}"))
