@@ -282,3 +282,23 @@ def test_resume_with_a_corrupt_adapter_fails_before_scoring(tiny_lm_dir: Path, t
     with pytest.raises(DataError, match="cannot be restored: its adapter"):
         evaluate(config, tmp_path, resume=run_id)
     assert not (tmp_path / "runs" / run_id).exists()  # no run folder that looks complete
+
+
+def test_bench_mitigations_compares_the_lm_fine_tunes_with_the_model_zero_shot(
+        tiny_lm_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:  # noqa: F811
+    import pandas as pd
+
+    from bench.cli import main
+
+    base = f"hf-causal-lm:{tiny_lm_dir}"
+    tuned = [f"lm-{mode}:{base}?epochs=1&max_train=8" for mode in ("finetuned", "augmented", "multitask")]
+    code = main(["mitigations", "toy-reviews", "--model", base, *(x for m in tuned for x in ("--model", m)),
+                 "--limit", "6", "--out", str(tmp_path), "--resamples", "200", "--permutations", "100", "-q"])
+    assert code == 0
+    (run_dir,) = (tmp_path / "runs").iterdir()
+    table = pd.read_csv(run_dir / "mitigations.csv")
+    accuracy = table[(table["metric"] == "accuracy") & (table["ood_domain"] == "OOD")]
+    assert sorted(accuracy["model"]) == sorted(tuned) and set(accuracy["baseline"]) == {base}
+    assert accuracy[["reduction_ci_low", "reduction_ci_high", "reduction_p"]].notna().all().all()
+    assert "lm-finetuned" in capsys.readouterr().out
+    assert len(list((run_dir / "models").iterdir())) == 3
