@@ -689,8 +689,9 @@ def _cmd_mitigations(args: argparse.Namespace) -> int:
     from bench.scoring.mitigations import MITIGATION_GROUP
     from bench.suites import DEFAULT_SUITE
 
-    config = RunConfig(suites=tuple(args.suites or [DEFAULT_SUITE]), models=(MITIGATION_GROUP,), seed=args.seed,
-                       data_dir=args.data_dir, protocol="id_ood", trials=args.trials, batch_size=args.batch_size)
+    config = RunConfig(suites=tuple(args.suites or [DEFAULT_SUITE]), models=tuple(args.model or [MITIGATION_GROUP]),
+                       seed=args.seed, data_dir=args.data_dir, protocol="id_ood", trials=args.trials,
+                       batch_size=args.batch_size, limit=args.limit)
     options = _statistics_options(args)
     done = evaluate(config, args.out, progress=_progress(args),
                     save_models=not args.no_save_models, more_tables=mitigation_tables(options), statistics=options)
@@ -719,6 +720,10 @@ def _add_mitigations_parser(commands: argparse._SubParsersAction) -> None:
                     "under the id_ood protocol and compare each mitigation's out-of-domain gap with its "
                     "baseline's: bootstrap intervals and paired tests. Writes a run folder with mitigations.csv.")
     cmd.add_argument("suites", nargs="*", metavar="SUITE_OR_PATH", help=f"suites (default: {DEFAULT_SUITE})")
+    cmd.add_argument("--model", "-m", action="append", metavar="NAME",
+                     help="models to compare, each mitigation beside its baseline; repeatable (default: the group "
+                          "mitigations; lm-mitigations: smollm2-135m zero-shot and its three fine-tunes)")
+    cmd.add_argument("--limit", type=_positive_int, metavar="N", help="score at most N test examples per domain")
     cmd.add_argument("--seed", type=int, default=0, help="run seed (default: 0)")
     cmd.add_argument("--trials", type=_positive_int, default=1, metavar="N",
                      help="training seeds per model (default: 1)")
@@ -805,7 +810,8 @@ def _cmd_compare(args: argparse.Namespace) -> int:
     options = _statistics_options(args)
     table, path = compare_run(args.run_dirs[0], *args.models, run_dir_b=second, output=args.output,
                               statistics=options)
-    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
+    shown = table[table["domain_a"].isin(["ALL"]) | (table["kind"] == "group")
+                  | (table["kind"] == "id_ood_gap") & (table["domain_b"] == "OOD")]
     columns = ["task", "metric", "kind", "domain_b", "value_a", "value_b", "difference", "ci_low", "ci_high",
                "p_value", "test"]
     print(shown[columns].to_string(index=False, float_format=lambda x: f"{x:.4g}"))

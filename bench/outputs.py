@@ -112,6 +112,7 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
                   for (suite, task), info in result.task_infos.items()},
         "decoding": result.decodings,
         "fingerprints": result.fingerprints,
+        "training": result.training,
         "skipped": result.skipped,
         "batch_sizes": result.batch_sizes,
         "timings_s": {k: round(v, 3) for k, v in result.timings.items()},

@@ -231,6 +231,9 @@ class RunResult:
     """One entry per scored ``generation`` example: prompt, answer, references, scores (``generations.jsonl``)."""
     decodings: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The decoding settings each generation task ran with (``"suite/task"`` → settings)."""
+    training: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per fitted model label, what a model that says so (``training_record()``) trained:
+    modules, rank, learning rate, epochs, batch, steps and losses (``run.json``'s ``training``)."""
 
 
 @dataclass(frozen=True)
@@ -495,7 +498,7 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
                 adapter = restored
                 sink.facts("restored", {key.label(config.trials): True})
             with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
-                fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result)
+                fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result, progress)
                 advance(1)
             kill_point("fit")
             if adapter.trainable and on_fitted:
@@ -516,8 +519,9 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
 
 
 def _fit(adapter: Adapter, suite: Suite, fold: Fold, tasks: list[Task], seed: int, key: FitKey,
-         config: RunConfig, result: RunResult) -> list[Task]:
-    """Train ``adapter`` on the fold (if trainable); return the tasks it was trained for."""
+         config: RunConfig, result: RunResult, progress: Progress = _silent) -> list[Task]:
+    """Train ``adapter`` on the fold (if trainable); return the tasks it was trained for. An
+    adapter with ``report_progress(progress)`` is given the run's progress callback first."""
     fit_tasks = [t for t in suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
     started = time.perf_counter()
     if adapter.trainable:
@@ -525,9 +529,13 @@ def _fit(adapter: Adapter, suite: Suite, fold: Fold, tasks: list[Task], seed: in
             raise CapabilityError(
                 f"Model {key.model!r} must be trained, but protocol {fold.name!r} of suite {suite.name!r} "
                 "has no training data. Use a pretrained model or another protocol.")
+        if callable(report := getattr(adapter, "report_progress", None)):  # a long training shows its steps
+            report(progress)
         adapter.fit(fold.train, fit_tasks, seed=seed)
     result.timings[f"fit/{key.label(config.trials)}"] = time.perf_counter() - started
     result.fingerprints[key.label(config.trials)] = adapter.fingerprint()
+    if callable(record := getattr(adapter, "training_record", None)):
+        result.training[key.label(config.trials)] = record()
     return fit_tasks
 
 

@@ -148,13 +148,19 @@ def test_a_mitigations_baseline_is_a_fact_of_its_entry() -> None:
     from bench.adapters import MODEL_GROUPS, baseline_of
     from bench.scoring.mitigations import BASELINE_OF, mitigation_pairs
 
+    lm = {"lm-finetuned": "smollm2-135m", "lm-augmented": "smollm2-135m", "lm-multitask": "smollm2-135m"}
     assert dict(BASELINE_OF) == {"augmented": "source-only", "multitask": "source-only", "finetuned": "source-only",
-                                 "finetuned-minilm": "source-only-minilm"}
+                                 "finetuned-minilm": "source-only-minilm", **lm}
     assert baseline_of("finetuned-minilm") == "source-only-minilm" and baseline_of("majority") is None
-    assert all(base in MODEL_GROUPS["mitigations"] for base in BASELINE_OF.values())
+    assert all(base in MODEL_GROUPS["mitigations"] for base in BASELINE_OF.values() if base not in lm.values())
     assert mitigation_pairs(list(MODEL_GROUPS["mitigations"])) == [
         ("source-only", "augmented"), ("source-only", "multitask"), ("source-only", "finetuned"),
         ("source-only-minilm", "finetuned-minilm")]
+    assert MODEL_GROUPS["lm-mitigations"] == ("lm-finetuned", "lm-augmented", "lm-multitask", "smollm2-135m")
+    # a spec with options keeps its baseline; one with its own language model is compared with that model
+    specs = ["smollm2-135m", "lm-finetuned?epochs=2", "lm-augmented:hf-causal-lm:/m", "hf-causal-lm:/m"]
+    assert mitigation_pairs(specs) == [("smollm2-135m", "lm-finetuned?epochs=2"),
+                                       ("hf-causal-lm:/m", "lm-augmented:hf-causal-lm:/m")]
 
 
 def test_a_sources_data_sets_are_a_fact_of_its_entry_and_all_catalogued() -> None:
@@ -187,5 +193,6 @@ def test_saved_kinds_are_named_by_the_classes_themselves() -> None:
     pytest.importorskip("torch")
     from bench.baselines.persist import SAVED_KINDS
 
-    assert set(SAVED_KINDS) == {"ngram", "ngram-augmented", "ngram-finetuned", "encoder-head", "encoder-head-finetuned"}
+    assert set(SAVED_KINDS) == {"ngram", "ngram-augmented", "ngram-finetuned", "encoder-head", "encoder-head-finetuned",
+                                "lm-lora"}
     assert all(cls.__dict__["saved_kind"] == kind for kind, cls in SAVED_KINDS.items())

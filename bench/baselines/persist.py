@@ -23,7 +23,7 @@ import pickle
 import re
 import shutil
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict
 from pathlib import Path
 from typing import Any
@@ -37,6 +37,7 @@ from bench.baselines.encoder_model import (
     FineTunedEncoderModel,
     HeadConfig,
 )
+from bench.baselines.lm_finetune import FineTunedLM, load_lm, save_lm, saved_lm_files
 from bench.baselines.strategies import (
     AugmentConfig,
     AugmentedTextModel,
@@ -133,6 +134,8 @@ def save_model(adapter: Adapter, folder: str | Path) -> Path:
         If the folder cannot be written.
     """
     kind = _kind(adapter)
+    if isinstance(adapter, FineTunedLM):
+        return _staged(Path(folder), adapter.name, lambda staging: save_lm(adapter, staging, _header(adapter, kind)))
     targets: dict[str, TaskTargets] = getattr(adapter, "targets", {})
     if not targets:
         raise CapabilityError(f"Model {adapter.name!r} has not been trained; there is nothing to save.")
@@ -141,23 +144,36 @@ def save_model(adapter: Adapter, folder: str | Path) -> Path:
               "options": adapter.options(),  # type: ignore[attr-defined]
               "tasks": [_task_json(t.task) for t in targets.values()],
               "targets": {n: {"mean": t.mean, "std": t.std} for n, t in targets.items()}, **meta}
-    folder = Path(folder)
+
+    def write(staging: Path) -> None:
+        torch.save(tensors, staging / "weights.pt")
+        (staging / "model.json").write_text(json.dumps(header, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+    return _staged(Path(folder), adapter.name, write)
+
+
+def _header(adapter: Adapter, kind: str) -> dict[str, Any]:
+    return {"format": FORMAT, "version": VERSION, "kind": kind, "name": adapter.name,
+            "options": adapter.options()}  # type: ignore[attr-defined]
+
+
+def _staged(folder: Path, name: str, write: Callable[[Path], None]) -> Path:
+    """Run ``write(staging)`` on a temporary folder beside ``folder``, then rename it into place."""
     try:
         folder.parent.mkdir(parents=True, exist_ok=True)
         staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}.", dir=folder.parent))
-        torch.save(tensors, staging / "weights.pt")
-        (staging / "model.json").write_text(json.dumps(header, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+        write(staging)
         if folder.exists():
             shutil.rmtree(folder)
         os.replace(staging, folder)
     except OSError as exc:
-        raise OutputError(f"Cannot save model {adapter.name!r} to {folder}: {exc}") from exc
+        raise OutputError(f"Cannot save model {name!r} to {folder}: {exc}") from exc
     return folder
 
 
 def _read_header(folder: Path) -> dict[str, Any]:
     path = folder / "model.json"
-    if not path.is_file() or not (folder / "weights.pt").is_file():
+    if not path.is_file():
         raise ConfigError(f"{folder} is not a saved xdbench model: it needs model.json and weights.pt.")
     try:
         header = json.loads(path.read_text(encoding="utf-8"))
@@ -167,6 +183,9 @@ def _read_header(folder: Path) -> dict[str, Any]:
         raise DataError(f"{path}: not an {FORMAT} version {VERSION} header.")
     if header.get("kind") not in SAVED_KINDS:
         raise DataError(f"{path}: unknown model kind {header.get('kind')!r}; known: {', '.join(SAVED_KINDS)}.")
+    weights = saved_lm_files(header) if header["kind"] == FineTunedLM.saved_kind else ("weights.pt",)
+    if not all((folder / name).is_file() for name in weights):
+        raise ConfigError(f"{folder} is not a saved xdbench model: it needs model.json and {' and '.join(weights)}.")
     return header
 
 
@@ -218,6 +237,8 @@ def load_model(folder: str | Path) -> Adapter:
     """
     folder = Path(folder)
     header = _read_header(folder)
+    if header["kind"] == FineTunedLM.saved_kind:
+        return load_lm(folder, header)
     try:
         tensors = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
         model = _build(header["kind"], header["name"], header["options"])

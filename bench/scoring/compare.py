@@ -217,13 +217,17 @@ def _check_same_examples(a: pd.DataFrame, b: pd.DataFrame, model_a: str, model_b
                 "--limit, the same questions in the same order).")
 
 
-def _improvement(metric: Metric) -> PairedStatistic:
+def _improvement(metric: Metric, groups: Sequence[Sequence[int]] = ()) -> PairedStatistic:
+    """B's improvement on each stratum, then on each group of strata (``groups``: their
+    indices), then on all of them pooled."""
     sign = 1.0 if metric.higher_is_better else -1.0
 
+    def extended(sums: np.ndarray) -> np.ndarray:
+        pooled = [sums[..., list(g), :].sum(axis=-2, keepdims=True) for g in groups]
+        return np.concatenate([sums, *pooled, sums.sum(axis=-2, keepdims=True)], axis=-2)
+
     def per_stratum(sa: np.ndarray, sb: np.ndarray) -> np.ndarray:
-        both = np.concatenate([sa, sa.sum(axis=-2, keepdims=True)], axis=-2), \
-            np.concatenate([sb, sb.sum(axis=-2, keepdims=True)], axis=-2)
-        return sign * (metric.combine(both[1]) - metric.combine(both[0]))
+        return sign * (metric.combine(extended(sb)) - metric.combine(extended(sa)))
 
     return per_stratum
 
@@ -283,16 +287,27 @@ class _Options:
     permutations: int
 
 
+def _domain_groups(pair: _Pair) -> dict[str, list[int]]:
+    """The suite's domain groups (MMLU's categories) that hold a compared domain: name → indices."""
+    index = {d: i for i, d in enumerate(pair.domains)}
+    found = {name: [index[d] for d in members if d in index] for name, members in pair.info.groups.items()}
+    return {name: members for name, members in found.items() if members}
+
+
 def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tuple]:
-    statistic = _improvement(pair.metric)
+    by_group = _domain_groups(pair)
+    statistic = _improvement(pair.metric, list(by_group.values()))
     rng = seed_hash(options.seed, *names, pair.suite, pair.task, pair.metric.name)
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
     estimate, low, high = _bounds(result)
-    labels = [*pair.domains, POOLED]
-    groups = [([x], [y]) for x, y in zip(pair.a, pair.b, strict=True)] + [(pair.a, pair.b)]
+    labels = [*pair.domains, *by_group, POOLED]
+    kinds = ["metric"] * len(pair.domains) + ["group"] * len(by_group) + ["metric"]
+    groups = [([x], [y]) for x, y in zip(pair.a, pair.b, strict=True)]
+    groups += [([pair.a[i] for i in members], [pair.b[i] for i in members]) for members in by_group.values()]
+    groups += [(pair.a, pair.b)]
     rows = []
-    for k, (label, (ga, gb)) in enumerate(zip(labels, groups, strict=True)):
+    for k, (label, kind, (ga, gb)) in enumerate(zip(labels, kinds, groups, strict=True)):
         va = float(pair.metric.combine(np.concatenate(ga).sum(axis=0)))
         vb = float(pair.metric.combine(np.concatenate(gb).sum(axis=0)))
         if pair.metric.paired_test == "mcnemar":
@@ -301,7 +316,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
             p = paired_swap_test(ga, gb, _column(statistic, -1),
                                  n_permutations=options.permutations, rng=seed_hash(rng, label))
             test = "paired_permutation"
-        rows.append((pair.suite, pair.task, pair.metric.name, "metric", label, label, *names, va, vb,
+        rows.append((pair.suite, pair.task, pair.metric.name, kind, label, label, *names, va, vb,
                      float(estimate[k]), float(low[k]), float(high[k]), p, test,
                      sum(len(x) for x in ga)))
     return rows
@@ -371,7 +386,9 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     pandas.DataFrame
         :data:`COMPARE_COLUMNS`. ``kind = "metric"``: each domain and ``ALL``, values of
         A and B, ``difference`` = improvement of B (positive: B better), exact McNemar
-        p-value for accuracy, paired permutation p-value otherwise. ``kind =
+        p-value for accuracy, paired permutation p-value otherwise. ``kind = "group"``:
+        the same for each of the suite's domain groups (MMLU's categories) holding a
+        compared domain, its domains pooled (a Holm family of its own). ``kind =
         "id_ood_gap"``: the in-domain set against each out-of-domain domain and ``OOD``,
         values = the two models' gaps, ``difference = gap_A − gap_B`` (positive: B closes
         part of A's gap). ``p_adjusted``: Holm's adjustment within each ``(suite, task,

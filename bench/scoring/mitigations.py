@@ -29,7 +29,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.adapters import MODELS
+from bench.adapters import MODELS, baseline_of
 from bench.registry import View
 from bench.scoring.metrics import get_metric
 from bench.scoring.options import StatisticsOptions
@@ -67,11 +67,13 @@ ComparisonOptions = StatisticsOptions
 
 
 def mitigation_pairs(models: Sequence[str], baseline: str = "source-only") -> list[tuple[str, str]]:
-    """``(baseline, mitigation)`` for each model in ``models`` that has its baseline there too."""
+    """``(baseline, mitigation)`` for each model in ``models`` that has its baseline there too
+    (a model spec's baseline is :func:`~bench.adapters.baseline_of`'s: ``lm-finetuned?epochs=2``
+    is paired with ``smollm2-135m``)."""
     present = set(models)
     pairs = []
     for model in models:
-        base = BASELINE_OF.get(model, baseline)
+        base = baseline_of(model) or baseline
         if model != base and model not in BASELINE_OF.values() and base in present:
             pairs.append((base, model))
     return pairs

@@ -1,0 +1,659 @@
+"""The three mitigations on a language model itself: fine-tuning (LoRA by default), on
+augmented data, on several tasks at once.
+
+=================  ==========================================================================
+model              what its adapter is trained on (one adapter per fold, trial and model)
+=================  ==========================================================================
+``lm-finetuned``   the protocol's training split (the in-domain train split)
+``lm-augmented``   the same split plus ``copies`` augmented copies of each example
+                   (:mod:`bench.baselines.augment`: deletion, crop, synonyms, style)
+``lm-multitask``   every task of the suite the model can train on, plus next-token loss on
+                   the training texts (an auxiliary language-modelling task, weight
+                   ``lm_weight``), all in the same shuffled mini-batches: one adapter shared
+                   by every task, the language-model form of a shared representation
+=================  ==========================================================================
+
+Each is built from a causal language model that ``hf-causal-lm`` loads:
+``lm-finetuned`` alone is SmolLM2-135M (``smollm2-135m``), ``lm-finetuned:SPEC`` any
+``hf-causal-lm:…`` (or ``smollm2-135m``) spec. Options after ``?`` set the training
+(:class:`LMTrainConfig`: ``method``, ``rank``, ``alpha``, ``dropout``,
+``target_modules``, ``lr``, ``epochs``, ``train_batch_size``, ``max_train``,
+``max_tokens``, ``lm_weight``, and for ``lm-augmented`` ``copies`` and ``strength``);
+every other option goes to the language model (``device``, ``dtype``,
+``apply_chat_template``, ``normalize``…), so ``--device`` and ``--dtype`` apply to
+training too. The model scores exactly as the base model does (the same prompts, chat
+template and requests), with the adapter in place.
+
+Objective
+---------
+Training maximises the log-likelihood the harness scores, token for token:
+
+- classification: the verbalizer continuation of the gold label after the rendered
+  prompt (``task.continuations[y]`` after ``prompt_text(task, text)``, chat template
+  included), tokenized as :meth:`HFCausalLM.build <bench.adapters.hf_causal_lm.HFCausalLM.build>`
+  tokenizes it for scoring;
+- multiple choice: the gold answer's continuation (target delimiter + label or option
+  text) after the rendered question, with the task's description and template (zero-shot:
+  ``fit`` sees the training split, not a few-shot pool);
+- language modelling (``lm-multitask``'s auxiliary task): every token of the text after
+  the prefix token, as the rolling path scores it.
+
+With items ``i`` of a mini-batch ``B``, continuation tokens ``c_{i,t}`` after context
+``x_i`` and weights ``w_i`` (1 for a task item, ``lm_weight / n_i`` for a text of ``n_i``
+tokens), the loss is
+
+.. math:: L = \\frac{1}{|B|} \\sum_{i \\in B} w_i \\sum_t -\\ln p_\\theta(c_{i,t} \\mid x_i, c_{i,<t})
+
+in nats, minimised by AdamW (no weight decay) over the LoRA matrices (``method="lora"``:
+``W x + (α / r) B A x`` on the ``target_modules``, ``B = 0`` at the start so the untrained
+adapter changes nothing) or every weight (``method="full"``). Batches are a fresh
+permutation per epoch from a generator seeded with the fold's seed; the LoRA matrices and
+dropout draw from ``torch.manual_seed(seed)``: the same seed gives the same adapter on the
+same machine.
+
+Progress
+--------
+The runner hands the adapter its progress callback (:meth:`FineTunedLM.report_progress`):
+each epoch is one step of it (``training lm-finetuned: epoch 2/3, last loss 0.512``),
+advanced once per optimiser step; the loss of every epoch is kept in
+:meth:`FineTunedLM.training_record`, which ``run.json`` holds under ``training``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import importlib.util
+import json
+import math
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import asdict, dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.adapters import MODELS, make_model, parse_model_spec
+from bench.adapters.base import Adapter, config_fingerprint, prompt_text
+from bench.adapters.hf_causal_lm import HFCausalLM
+from bench.baselines.augment import augment_examples, make_augmenter
+from bench.baselines.strategies import AugmentConfig
+from bench.baselines.text_model import minibatches
+from bench.errors import CapabilityError, ConfigError, DataError
+from bench.seeding import seed_hash
+from bench.suites.generation import GenerationRequest
+from bench.suites.prompts import ChoiceRequest, Prompt
+from bench.suites.render import continuations, render_template, template_fields
+from bench.suites.types import Example, Task
+
+__all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "FineTunedLM", "LMTrainConfig", "TrainItem", "lm_augmented",
+           "lm_finetuned", "lm_multitask", "train_items"]
+
+DEFAULT_BASE = "smollm2-135m"
+"""The language model ``lm-finetuned`` (and the other two) start from when no spec is given."""
+MODES = ("finetuned", "augmented", "multitask")
+PEFT_INSTALL = 'python -m pip install -e ".[peft]" (in the xdbench folder)'
+TRAINED_KINDS = frozenset({"classification", "multiple_choice"})
+"""Task kinds whose examples the adapter is trained on (the others are only scored)."""
+_BASE_MODELS = ("hf-causal-lm", "smollm2-135m")
+"""Registered models that are ``hf-causal-lm`` language models (they can be fine-tuned)."""
+
+ProgressFn = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
+"""``progress(total, description)``, as :data:`bench.runner.Progress`."""
+
+
+@contextlib.contextmanager
+def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
+    yield lambda n: None
+
+
+@dataclass(frozen=True)
+class LMTrainConfig:
+    """What is trained and how (all recorded in ``run.json`` and the fingerprint).
+
+    Attributes
+    ----------
+    method
+        ``"lora"`` (low-rank adapters, ``peft``) or ``"full"`` (every weight).
+    rank, alpha, dropout
+        LoRA's rank ``r``, scale numerator ``α`` (the update is ``(α / r) B A``) and the
+        dropout on its input.
+    target_modules
+        Names (last part) of the linear layers that get an adapter; empty: ``peft``'s
+        default for the architecture (``q_proj``, ``v_proj`` for Llama/SmolLM2).
+    lr, epochs, train_batch_size
+        AdamW's learning rate, passes over the training items, items per step.
+    max_train
+        Train on at most this many training examples (drawn with the seed before any
+        augmentation); ``None``: all.
+    max_tokens
+        Longest training sequence (context + continuation, tokens); longer contexts lose
+        tokens from the left, as scoring's do beyond the model's context.
+    lm_weight
+        ``lm-multitask``: weight of the auxiliary next-token loss per text (0: none).
+    """
+
+    method: str = "lora"
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: tuple[str, ...] = ()
+    lr: float = 2e-4
+    epochs: int = 1
+    train_batch_size: int = 8
+    max_train: int | None = None
+    max_tokens: int = 256
+    lm_weight: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.method not in ("lora", "full"):
+            raise ConfigError(f"Fine-tuning option method must be 'lora' or 'full'. Got {self.method!r} instead.")
+        for name in ("rank", "alpha", "epochs", "train_batch_size", "max_tokens"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ConfigError(f"Fine-tuning option {name} must be a positive integer. Got {value!r} instead.")
+        if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 1):
+            raise ConfigError(f"Fine-tuning option max_train must be a positive integer. Got {self.max_train!r} instead.")
+        if not self.lr > 0 or not 0 <= self.dropout < 1 or not self.lm_weight >= 0:
+            raise ConfigError(f"Fine-tuning options need lr > 0, 0 ≤ dropout < 1 and lm_weight ≥ 0. Got "
+                              f"lr={self.lr!r}, dropout={self.dropout!r}, "
+                              f"lm_weight={self.lm_weight!r}.")
+
+
+@dataclass(frozen=True)
+class TrainItem:
+    """One training sequence: ``target`` tokens scored after ``context`` tokens, with weight ``weight``."""
+
+    context: tuple[int, ...]
+    target: tuple[int, ...]
+    weight: float = 1.0
+
+
+# -- options ------------------------------------------------------------------------------
+def _convert(key: str, value: Any, kind: str) -> Any:
+    """A spec option (a string) as the type of its :class:`LMTrainConfig` field."""
+    if not isinstance(value, str):
+        return tuple(value) if "tuple" in kind and value is not None else value
+    try:
+        if "tuple" in kind:
+            return tuple(v.strip() for v in value.split(",") if v.strip())
+        if "int" in kind:
+            return None if value.lower() == "none" and "None" in kind else int(value)
+        if "float" in kind:
+            return float(value)
+    except ValueError:
+        raise ConfigError(f"Fine-tuning option {key} must be {kind.split(' ')[0]}. Got {value!r} instead.") from None
+    return value
+
+
+def _split_options(options: Mapping[str, Any], mode: str) -> tuple[LMTrainConfig, AugmentConfig, dict[str, Any]]:
+    """``(training config, augmentation config, the base model's options)`` from a spec's options."""
+    train_types = {f.name: str(f.type) for f in fields(LMTrainConfig)}
+    augment_types = {"copies": "int", "strength": "float"} if mode == "augmented" else {}
+    train, augment, base = {}, {}, {}
+    for key, value in options.items():
+        if key in train_types:
+            train[key] = _convert(key, value, train_types[key])
+        elif key in augment_types:
+            augment[key] = _convert(key, value, augment_types[key])
+        else:
+            base[key] = value
+    return LMTrainConfig(**train), AugmentConfig(**augment), base
+
+
+def _require_peft(what: str) -> None:
+    if importlib.util.find_spec("peft") is None:
+        raise CapabilityError(f"{what} needs the package 'peft', which is not installed. Install it with: {PEFT_INSTALL}")
+
+
+def _base_model(spec: str, options: Mapping[str, Any], what: str) -> HFCausalLM:
+    """The ``hf-causal-lm`` language model of ``spec``.
+
+    Raises
+    ------
+    ConfigError
+        If ``spec`` names a model that is not an ``hf-causal-lm`` language model (an HTTP
+        endpoint, a callable, a trained baseline): only local weights can be fine-tuned.
+    """
+    name = parse_model_spec(spec)[0]
+    if name in MODELS and name not in _BASE_MODELS:
+        raise ConfigError(f"{what}: model {spec!r} cannot be fine-tuned; only a local language model can "
+                          f"(hf-causal-lm:/path/to/folder or smollm2-135m), not an endpoint, a callable or a "
+                          "trained baseline.")
+    model = make_model(spec, options=options, note_ignored=False)
+    if not isinstance(model, HFCausalLM):
+        raise ConfigError(f"{what}: model {spec!r} ({type(model).__name__}) cannot be fine-tuned; only a local "
+                          "language model can (hf-causal-lm:/path/to/folder or smollm2-135m).")
+    return model
+
+
+def _resolve_targets(lm: HFCausalLM, config: LMTrainConfig, what: str) -> tuple[str, ...]:
+    """The LoRA target modules: the configured ones, each checked against the model's
+    linear layers, or ``peft``'s default for the architecture.
+
+    Raises
+    ------
+    ConfigError
+        If a target names no linear layer of the model (the message lists them), or the
+        architecture has no default and none were given.
+    """
+    if config.method != "lora":
+        return ()
+    linear = sorted({n.rsplit(".", 1)[-1] for n, m in lm.model.named_modules() if isinstance(m, torch.nn.Linear)})
+    targets = config.target_modules
+    if not targets:
+        from peft.utils.constants import TRANSFORMERS_MODELS_TO_LORA_TARGET_MODULES_MAPPING as defaults
+
+        model_type = getattr(lm.model.config, "model_type", "")
+        if model_type not in defaults:
+            raise ConfigError(f"{what}: peft has no default LoRA target modules for model type {model_type!r}; "
+                              f"give target_modules=… (its linear layers: {', '.join(linear)}).")
+        targets = tuple(defaults[model_type])
+    missing = [t for t in targets if t not in linear]
+    if missing:
+        raise ConfigError(f"{what}: target module(s) {', '.join(missing)} are not linear layers of "
+                          f"{lm.name!r}; its linear layers: {', '.join(linear)}.")
+    return tuple(targets)
+
+
+# -- training items -------------------------------------------------------------------------
+def _choice_prompt(example: Example, task: Task) -> Prompt:
+    fmt = task.format
+    where = f"Task {task.name!r}, training example {example.id!r}"
+    values = template_fields(example, fmt)
+    return Prompt(render_template(fmt.question_template, values, f"{where} (template)"),
+                  render_template(fmt.description, values, f"{where} (description)"), (),
+                  fmt.target_delimiter, fmt.fewshot_delimiter)
+
+
+def _gold(lm: HFCausalLM, example: Example, task: Task) -> tuple[str, str]:
+    """``(context, continuation)`` of an example's gold answer, rendered as scoring renders them."""
+    target = int(example.targets[task.name])
+    if task.kind == "classification":
+        return lm.rendered_prompt(Prompt(question=prompt_text(task, example.text))), task.continuations[target]
+    request = ChoiceRequest(example.id, _choice_prompt(example, task), continuations(example, task.format))
+    return lm.rendered_prompt(request.prompt), lm.rendered_continuations(request)[target]
+
+
+def _cut(context: Sequence[int], target: Sequence[int], max_tokens: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
+    """Context and target within ``max_tokens``: the context loses tokens from the left (it
+    keeps at least one), then the target from the right."""
+    target = tuple(target[: max_tokens - 1])
+    keep = max(1, max_tokens - len(target))
+    return tuple(context[-keep:]), target
+
+
+def train_items(lm: HFCausalLM, examples: Sequence[Example], tasks: Sequence[Task], *, max_tokens: int,
+                lm_weight: float = 0.0) -> list[TrainItem]:
+    """The training sequences of ``examples`` for ``tasks`` (see the module docstring), in
+    example order; with ``lm_weight > 0`` also one next-token item per text."""
+    pairs = [(_gold(lm, ex, t)) for ex in examples for t in tasks
+             if t.kind in TRAINED_KINDS and t.name in ex.targets]
+    items = []
+    if pairs:
+        built = lm.build([c for c, _ in pairs], [[g] for _, g in pairs], where="Training: ")
+        for request in built.requests:
+            context, target = _cut(request.context, request.branches[0], max_tokens)
+            items.append(TrainItem(context, target))
+    if lm_weight > 0:
+        for ids in lm.encode([ex.text for ex in examples]):
+            if ids:
+                context, target = _cut((lm.prefix_id,), ids, max_tokens)
+                items.append(TrainItem(context, target, lm_weight / len(target)))
+    return items
+
+
+def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: torch.device) -> torch.Tensor:
+    """:math:`L` of the module docstring for one mini-batch of a ``transformers`` causal LM
+    (adapters in place): one right-padded forward pass of the decoder, then the output
+    layer only at the positions that predict a target token (a plain ``model(...).logits``
+    computes the vocabulary's logits at every position, most of them unused here)."""
+    sequences = [list(it.context) + list(it.target) for it in items]
+    width = max(len(s) for s in sequences)
+    ids = torch.full((len(items), width), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(items), width), dtype=torch.long)
+    rows: list[int] = []
+    cols: list[int] = []
+    tokens: list[int] = []
+    weights: list[float] = []
+    for i, (item, sequence) in enumerate(zip(items, sequences, strict=True)):
+        ids[i, : len(sequence)] = torch.tensor(sequence)
+        mask[i, : len(sequence)] = 1
+        start = len(item.context) - 1  # the logits at position p predict token p + 1
+        rows += [i] * len(item.target)
+        cols += range(start, start + len(item.target))
+        tokens += item.target
+        weights += [item.weight] * len(item.target)
+    decoder = getattr(model, model.base_model_prefix, None) or model.get_decoder()
+    hidden = decoder(input_ids=ids.to(device), attention_mask=mask.to(device), use_cache=False).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[torch.tensor(rows, device=device), torch.tensor(cols, device=device)])
+    cap = getattr(model.config, "final_logit_softcapping", None)
+    picked = torch.log_softmax((torch.tanh(logits / cap) * cap if cap else logits).float(), -1)
+    nll = -picked[torch.arange(len(tokens), device=device), torch.tensor(tokens, device=device)]
+    return (nll * torch.tensor(weights, device=device)).sum() / len(items)
+
+
+@dataclass
+class TrainingLog:
+    """What a training did: items, optimiser steps and the mean loss of each epoch (nats)."""
+
+    items: int = 0
+    steps: int = 0
+    epoch_loss: list[float] = field(default_factory=list)
+
+
+def train_model(model: Any, items: Sequence[TrainItem], config: LMTrainConfig, *, seed: int, pad_id: int,
+                device: torch.device, progress: ProgressFn = _silent, label: str = "") -> TrainingLog:
+    """Minimise :func:`items_loss` over ``items`` with AdamW on the parameters that require
+    a gradient (``config.epochs`` passes, batches of ``config.train_batch_size``)."""
+    params = [p for p in model.parameters() if p.requires_grad]
+    optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    per_epoch = math.ceil(len(items) / config.train_batch_size)
+    batches = minibatches(len(items), epochs=config.epochs, batch_size=config.train_batch_size,
+                          seed=seed_hash(seed, "lm-batches"))
+    log = TrainingLog(items=len(items))
+    model.train()
+    try:
+        for epoch in range(config.epochs):
+            last = f", last loss {log.epoch_loss[-1]:.4f}" if log.epoch_loss else ""
+            total = 0.0
+            with progress(per_epoch, f"training {label}: epoch {epoch + 1}/{config.epochs}{last}") as advance:
+                for _ in range(per_epoch):
+                    batch = next(batches)
+                    loss = items_loss(model, [items[i] for i in batch], pad_id=pad_id, device=device)
+                    optimiser.zero_grad()
+                    loss.backward()
+                    optimiser.step()
+                    total += float(loss.detach()) * len(batch)
+                    log.steps += 1
+                    advance(1)
+            log.epoch_loss.append(total / len(items))
+    finally:
+        model.eval()
+    return log
+
+
+def adapter_digest(model: Any) -> bytes:
+    """SHA-256 of the trained parameters (those requiring a gradient, or the LoRA ones), in name order."""
+    digest = hashlib.sha256()
+    for name, tensor in sorted(trained_state(model).items()):
+        digest.update(name.encode())
+        digest.update(tensor.detach().to("cpu", torch.float32).contiguous().numpy().tobytes())
+    return digest.digest()
+
+
+def trained_state(model: Any) -> dict[str, torch.Tensor]:
+    """The LoRA parameters of a model with adapters in place (``lora_`` in their names)."""
+    return {n: p for n, p in model.named_parameters() if "lora_" in n}
+
+
+# -- the adapter ------------------------------------------------------------------------------
+class FineTunedLM(Adapter):
+    """A causal language model fine-tuned per fold (LoRA by default); scores as its base does.
+
+    Parameters
+    ----------
+    name
+        The model's name in records (``lm-finetuned``…).
+    base
+        The base model's spec (``smollm2-135m``, ``hf-causal-lm:/path``).
+    lm
+        The base model, loaded (its weights are copied before training, never changed).
+    config
+        What is trained and how.
+    mode
+        ``"finetuned"``, ``"augmented"`` or ``"multitask"`` (see the module docstring).
+    augment
+        The augmentation of ``lm-augmented``.
+    base_options
+        The options the base model was built with (``dtype``, ``device``…), for saving.
+    """
+
+    task_kinds = frozenset({"classification", "generation", "language_modeling", "multiple_choice"})
+    trainable = True
+    saved_kind = "lm-lora"  # the "kind" of its saved folder (bench.baselines.persist)
+
+    def __init__(self, name: str, base: str, lm: HFCausalLM, config: LMTrainConfig | None = None,
+                 mode: str = "finetuned", augment: AugmentConfig | None = None,
+                 base_options: Mapping[str, Any] | None = None) -> None:
+        if mode not in MODES:
+            raise ConfigError(f"mode must be one of {', '.join(MODES)}. Got {mode!r} instead.")
+        self.name, self.base, self.lm, self.mode = name, base, lm, mode
+        self.config = config or LMTrainConfig()
+        self.augment = augment or AugmentConfig()
+        self.base_options = dict(base_options or {})
+        self.target_modules = _resolve_targets(lm, self.config, f"Model {name!r}")
+        self._pristine = lm.model  # the loaded (shared, cached) weights: copied, never changed
+        self.trained_tasks: list[str] = []
+        self.log = TrainingLog()
+        self.peft_model: Any = None
+        self._progress: ProgressFn = _silent
+
+    @property
+    def trains_all_tasks(self) -> bool:
+        return self.mode == "multitask"
+
+    def report_progress(self, progress: ProgressFn) -> None:
+        """Report training progress (steps, loss per epoch) through ``progress``."""
+        self._progress = progress
+
+    # -- training -----------------------------------------------------------------------
+    def training_examples(self, train: Sequence[Example], *, seed: int) -> list[Example]:
+        """The examples trained on: at most ``max_train`` of ``train`` (drawn with the seed,
+        kept in order), then for ``lm-augmented`` their augmented copies."""
+        chosen = list(train)
+        if self.config.max_train is not None and len(chosen) > self.config.max_train:
+            rng = np.random.default_rng(seed_hash(seed, "max_train"))
+            chosen = [chosen[i] for i in np.sort(rng.choice(len(chosen), self.config.max_train, replace=False))]
+        if self.mode == "augmented":
+            augmenters = [make_augmenter(n, self.augment.strength) for n in self.augment.augmenters]
+            chosen += augment_examples(chosen, augmenters, copies=self.augment.copies, seed=seed_hash(seed, "augment"))
+        return chosen
+
+    def fit(self, train: Sequence[Example], tasks: Sequence[Task], *, seed: int) -> None:
+        """Train a fresh adapter on ``train`` for the trainable ``tasks`` (see the module docstring).
+
+        Raises
+        ------
+        CapabilityError
+            If no task is of a kind the model trains on (classification, multiple choice).
+        DataError
+            If no training example has a target for those tasks.
+        """
+        trained = [t for t in tasks if t.kind in TRAINED_KINDS]
+        if not trained:
+            kinds = ", ".join(sorted({t.kind for t in tasks})) or "none"
+            raise CapabilityError(f"Model {self.name!r} trains on classification and multiple-choice tasks; "
+                                  f"the tasks given are {kinds}.")
+        labelled = [ex for ex in train if any(t.name in ex.targets for t in trained)]
+        if not labelled:
+            names = ", ".join(t.name for t in trained)
+            raise DataError(f"Model {self.name!r}: the training split has no example with a target for task(s) "
+                            f"{names} ({len(train)} examples in all); there is nothing to fine-tune on.")
+        examples = self.training_examples(labelled, seed=seed)
+        lm_weight = self.config.lm_weight if self.mode == "multitask" else 0.0
+        items = train_items(self.lm, examples, trained, max_tokens=self.config.max_tokens, lm_weight=lm_weight)
+        self.attach(seed=seed)
+        self.log = train_model(self.lm.model, items, self.config,
+                               seed=seed, pad_id=self.lm.pad_id, device=self.lm.device, progress=self._progress,
+                               label=self.name)
+        self.trained_tasks = [t.name for t in trained]
+
+    def attach(self, *, seed: int, folder: str | None = None) -> None:
+        """Give the model its own copy of the base weights with a fresh adapter (seeded), or
+        the adapter saved in ``folder``; the base model's shared weights never change."""
+        torch.manual_seed(seed)
+        own = copy.deepcopy(self._pristine)
+        if self.config.method == "full":
+            if folder is not None:
+                raise ConfigError(f"Model {self.name!r}: a fully fine-tuned model is loaded as hf-causal-lm:FOLDER.")
+            for param in own.parameters():
+                param.requires_grad_(True)
+            self.lm.model, self.peft_model = own, None
+            return
+        _require_peft(f"Model {self.name!r}")
+        import peft
+
+        with warnings.catch_warnings():  # peft asks transformers for names it has deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            if folder is None:
+                settings = peft.LoraConfig(r=self.config.rank, lora_alpha=self.config.alpha,
+                                           lora_dropout=self.config.dropout, target_modules=list(self.target_modules),
+                                           task_type="CAUSAL_LM")
+                self.peft_model = peft.get_peft_model(own, settings)
+            else:
+                self.peft_model = peft.PeftModel.from_pretrained(own, folder, is_trainable=False)
+        self.peft_model.eval()
+        self.lm.model = self.peft_model.get_base_model()  # the copy, adapters in place: scoring uses it as is
+
+    def trainable_parameters(self) -> int:
+        """Number of parameters trained (LoRA matrices, or every weight)."""
+        if self.config.method == "full":
+            return sum(p.numel() for p in self.lm.model.parameters())
+        return sum(p.numel() for p in trained_state(self.lm.model).values())
+
+    # -- scoring: the base model's, adapter in place ----------------------------------------
+    def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
+        return self.lm.log_probs(examples, task)
+
+    def loglikelihood(self, requests: Sequence[ChoiceRequest], task: Task) -> list[np.ndarray]:
+        return self.lm.loglikelihood(requests, task)
+
+    def text_nll(self, examples: Sequence[Example], task: Task) -> tuple[np.ndarray, np.ndarray]:
+        return self.lm.text_nll(examples, task)
+
+    def generate(self, requests: Sequence[GenerationRequest], task: Task) -> list[str]:
+        return self.lm.generate(requests, task)
+
+    def rendered_prompt(self, prompt: Prompt) -> str:
+        return self.lm.rendered_prompt(prompt)
+
+    def rendered_continuations(self, request: ChoiceRequest) -> tuple[str, ...]:
+        return self.lm.rendered_continuations(request)
+
+    @property
+    def chosen_batch_size(self) -> dict[str, int] | None:
+        return self.lm.chosen_batch_size
+
+    # -- records ----------------------------------------------------------------------------
+    def options(self) -> dict[str, Any]:
+        """What the model is: base spec and options, mode, training and augmentation settings,
+        the resolved target modules."""
+        out = {"base": self.base, "base_options": self.base_options, "mode": self.mode,
+               "train": asdict(replace(self.config, target_modules=self.target_modules or self.config.target_modules))}
+        if self.mode == "augmented":
+            out["augment"] = asdict(self.augment)
+        return out
+
+    def training_record(self) -> dict[str, Any]:
+        """``run.json``'s ``training`` entry: the options, trained parameters, items, steps and losses."""
+        return {**self.options(), "trainable_parameters": self.trainable_parameters(),
+                "tasks": list(self.trained_tasks), "items": self.log.items, "steps": self.log.steps,
+                "epoch_loss": [round(x, 6) for x in self.log.epoch_loss]}
+
+    def fingerprint(self) -> str:
+        trained = [adapter_digest(self.lm.model)] if self.peft_model is not None else []
+        if self.config.method == "full" and self.log.steps:
+            from bench.adapters.torch_module import state_dict_digest
+
+            trained = [state_dict_digest(self.lm.model)]
+        return config_fingerprint(self.name, {"class": type(self).__qualname__, "base": self.lm.fingerprint(),
+                                              **self.options()}, *trained)
+
+
+# -- saved folders (bench.baselines.persist) ---------------------------------------------------
+def saved_lm_files(header: Mapping[str, Any]) -> tuple[str, ...]:
+    """The files a saved fine-tuned model's folder holds besides ``model.json``: a ``peft``
+    adapter (LoRA), or the whole model under ``model/`` (``method="full"``)."""
+    if header.get("options", {}).get("train", {}).get("method", "lora") == "lora":
+        return ("adapter_config.json", "adapter_model.safetensors")
+    return ("model/config.json",)
+
+
+def save_lm(model: FineTunedLM, folder: Path, header: Mapping[str, Any]) -> None:
+    """Write ``model`` to ``folder``: its ``peft`` adapter (``adapter_config.json`` and
+    ``adapter_model.safetensors``, loadable with ``peft.PeftModel.from_pretrained(base, folder)``)
+    or, fully fine-tuned, the model and tokenizer under ``model/``; then ``model.json``.
+
+    Raises
+    ------
+    CapabilityError
+        If the model has not been trained.
+    """
+    if not model.trained_tasks:
+        raise CapabilityError(f"Model {model.name!r} has not been trained; there is nothing to save.")
+    if model.peft_model is not None:
+        with warnings.catch_warnings():  # peft asks transformers for names it has deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            model.peft_model.save_pretrained(folder)
+    else:
+        model.lm.model.save_pretrained(folder / "model")
+        model.lm.tokenizer.save_pretrained(folder / "model")
+    full = {**header, "tasks": list(model.trained_tasks), "training": model.training_record()}
+    (folder / "model.json").write_text(json.dumps(full, indent=2, sort_keys=True, default=list) + "\n",
+                                       encoding="utf-8")
+
+
+def load_lm(folder: Path, header: Mapping[str, Any]) -> FineTunedLM:
+    """The fine-tuned model saved in ``folder`` by :func:`save_lm`, ready to score (not trainable).
+
+    Raises
+    ------
+    DataError
+        If the header's options are not a fine-tuned model's, or the adapter (or model)
+        files cannot be loaded: corrupt, truncated or of another model.
+    """
+    options = header["options"]
+    where = f"{folder}: the saved fine-tuned model"
+    try:
+        config = LMTrainConfig(**{**options["train"], "target_modules": tuple(options["train"]["target_modules"])})
+        raw = dict(options.get("augment") or {})
+        augment = AugmentConfig(**{**raw, "augmenters": tuple(raw["augmenters"])}) if raw else None
+        base, base_options, mode = str(options["base"]), dict(options["base_options"]), str(options["mode"])
+    except (KeyError, TypeError, ValueError, ConfigError) as exc:
+        raise DataError(f"{where} has unreadable options in model.json ({type(exc).__name__}: {exc}).") from exc
+    if config.method == "full":
+        base = f"hf-causal-lm:{folder / 'model'}"
+    model = FineTunedLM(str(header["name"]), base, _base_model(base, base_options, f"Model {header['name']!r}"),
+                        config, mode, augment, base_options)
+    if config.method == "lora":
+        try:
+            model.attach(seed=0, folder=str(folder))
+        except Exception as exc:  # safetensors, peft and torch raise their own kinds on a bad file
+            raise DataError(f"{where} cannot be restored: its adapter (adapter_config.json, "
+                            f"adapter_model.safetensors) does not load ({type(exc).__name__}: {exc}).") from exc
+    training = header.get("training", {})
+    model.trained_tasks = [str(t) for t in header.get("tasks", [])]
+    model.log = TrainingLog(int(training.get("items", 0)), int(training.get("steps", 0)),
+                            [float(x) for x in training.get("epoch_loss", [])])
+    model.trainable = False  # type: ignore[misc]
+    return model
+
+
+def _factory(mode: str, base: str | None, options: Mapping[str, Any]) -> FineTunedLM:
+    name = f"lm-{mode}"
+    config, augment, base_options = _split_options(options, mode)
+    if config.method == "lora":
+        _require_peft(f"Model {name!r}")
+    spec = base or DEFAULT_BASE
+    return FineTunedLM(name, spec, _base_model(spec, base_options, f"Model {name!r}"), config, mode, augment,
+                       base_options)
+
+
+def lm_finetuned(base: str | None = None, **options: Any) -> FineTunedLM:
+    """``lm-finetuned[:SPEC][?options]``: SPEC (default ``smollm2-135m``) fine-tuned on the training split."""
+    return _factory("finetuned", base, options)
+
+
+def lm_augmented(base: str | None = None, **options: Any) -> FineTunedLM:
+    """``lm-augmented[:SPEC]``: fine-tuned on the training split plus augmented copies."""
+    return _factory("augmented", base, options)
+
+
+def lm_multitask(base: str | None = None, **options: Any) -> FineTunedLM:
+    """``lm-multitask[:SPEC]``: one adapter trained on every task at once, plus next-token loss."""
+    return _factory("multitask", base, options)
