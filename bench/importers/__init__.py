@@ -16,18 +16,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from bench.importers.sources import IMPORTERS
+
 if TYPE_CHECKING:
     from bench.importers.publish import ImportedRun
 
 __all__ = ["IMPORTERS", "import_run"]
-
-IMPORTERS: dict[str, str] = {
-    "lm-eval": "bench.importers.lm_eval:read_lm_eval",
-    "inspect": "bench.importers.inspect_logs:read_inspect",
-    "helm": "bench.importers.helm:read_helm",
-}
-"""Source name (``bench import SOURCE``) → ``"module:function"`` reading its output
-(``function(path, domain_field) -> Imported``)."""
 
 
 def import_run(source: str, path: Any, out: Any = "results", **options: Any) -> ImportedRun:

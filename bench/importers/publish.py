@@ -58,7 +58,7 @@ def read_log(source: str, path: str | Path, domain_field: str | None = None) -> 
     """
     from importlib import import_module
 
-    from bench.importers import IMPORTERS
+    from bench.importers.sources import IMPORTERS
 
     if source.lower() not in IMPORTERS:
         raise UnknownNameError(f"Unknown source {source!r} to import; sources: {', '.join(IMPORTERS)}.")
