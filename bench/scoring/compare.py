@@ -296,7 +296,7 @@ def _domain_groups(pair: _Pair) -> dict[str, list[int]]:
 
 def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tuple]:
     by_group = _domain_groups(pair)
-    statistic = _improvement(pair.metric, list(by_group.values()))
+    statistic, pooled = _improvement(pair.metric, list(by_group.values())), _improvement(pair.metric)
     rng = seed_hash(options.seed, *names, pair.suite, pair.task, pair.metric.name)
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
@@ -313,7 +313,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
         if pair.metric.paired_test == "mcnemar":
             p, test = mcnemar_exact(np.concatenate(ga)[:, 0], np.concatenate(gb)[:, 0]).p_value, "mcnemar_exact"
         else:
-            p = paired_swap_test(ga, gb, _column(statistic, -1),
+            p = paired_swap_test(ga, gb, _column(pooled, -1),  # the improvement pooled over this row's strata
                                  n_permutations=options.permutations, rng=seed_hash(rng, label))
             test = "paired_permutation"
         rows.append((pair.suite, pair.task, pair.metric.name, kind, label, label, *names, va, vb,
