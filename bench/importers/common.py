@@ -70,6 +70,10 @@ class Imported:
     generations
         Per generation example: ``example_id, model, suite, task, domain, generation,
         references`` (``generations.jsonl``).
+    suite_versions
+        The version of each suite that is one of xdbench's own (lm-eval's MMLU tasks become
+        suite ``mmlu``, with its example ids), so that the leaderboard ranks the import with
+        xdbench's runs of it; other suites have none.
     """
 
     harness: str
@@ -80,6 +84,7 @@ class Imported:
     models: dict[str, dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
     generations: list[dict[str, Any]] = field(default_factory=list)
+    suite_versions: dict[str, str] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:

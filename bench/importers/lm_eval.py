@@ -44,6 +44,7 @@ from bench.importers.common import (
     read_json,
     read_jsonl,
 )
+from bench.suites import load_suite
 
 __all__ = ["read_lm_eval"]
 
@@ -145,10 +146,11 @@ def read_lm_eval(path: str | Path, domain_field: str | None = None) -> Imported:
                             for i, d, a, r in zip(rows.ids, rows.domains, rows.values, rows.targets, strict=True)]
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     first = next(iter(results.values()))
+    versions = {"mmlu": load_suite("mmlu").version} if any(suite == "mmlu" for suite, _ in tasks) else {}
     return Imported("lm-eval", first.version, records, tasks, files,
                     {r.model: {"model_args": r.model_args, "results_file": r.path.name,
                                "chat_template": r.chat_template} for r in results.values()},
-                    {"tasks": details, "domain_field": domain_field}, generations)
+                    {"tasks": details, "domain_field": domain_field}, generations, versions)
 
 
 def _find(root: Path) -> list[tuple[Path, str, Path]]:

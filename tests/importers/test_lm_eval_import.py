@@ -86,6 +86,9 @@ def test_mmlu_subjects_are_domains_of_xdbenchs_mmlu_with_its_groups_and_ids(impo
     assert task["domains"] == ["abstract_algebra", "anatomy", "astronomy"]
     assert task["domain_groups"] == {"abstract_algebra": "STEM", "anatomy": "other", "astronomy": "STEM"}
     assert task["kind"] == "multiple_choice" and task["num_fewshot"] == 0
+    from bench.suites import load_suite
+
+    assert {s["name"]: s["version"] for s in meta["suites"]} == {"mmlu": load_suite("mmlu").version, "lm-eval": ""}
     mmlu = records[records["task"] == "mmlu"]
     assert set(mmlu["example_id"]) == {f"{s}/test:{k}" for s in task["domains"] for k in range(1, 7)}
     assert {"group:STEM", "group:other"} <= set(imported.scored.metrics["domain"])
