@@ -272,3 +272,12 @@ def test_logs_of_other_questions_are_refused_by_the_comparison(tmp_path: Path, i
                        r"'shifted''s and 3 the other way \(e.g. 'anatomy/test:1'\)"):
         compare_run(imported.run_dir, "SmolLM2-135M-Instruct.Q4_1", "shifted", run_dir_b=other.run_dir,
                     statistics=FAST)
+
+
+def test_report_and_leaderboard_read_the_imported_folder(imported, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", str(imported.run_dir), "-o", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "SmolLM2-135M-Instruct.Q4_1" in page and "abstract_algebra" in page
+    assert main(["leaderboard", str(imported.run_dir), "--format", "csv"]) == 0
+    assert "SmolLM2-135M-Instruct.Q4_1" in capsys.readouterr().out
