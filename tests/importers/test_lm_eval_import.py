@@ -281,3 +281,17 @@ def test_report_and_leaderboard_read_the_imported_folder(imported, tmp_path: Pat
     assert "SmolLM2-135M-Instruct.Q4_1" in page and "abstract_algebra" in page
     assert main(["leaderboard", str(imported.run_dir), "--format", "csv"]) == 0
     assert "SmolLM2-135M-Instruct.Q4_1" in capsys.readouterr().out
+
+
+def test_loglikelihood_rolling_tasks_are_language_modelling_with_lm_evals_bits_per_byte(tmp_path: Path) -> None:
+    rolling = FIXTURE.parent / "lm_eval_rolling"  # made by the same script with --rolling
+    done = import_run("lm-eval", rolling, tmp_path, statistics=FAST)
+    (results_path,) = rolling.rglob("results_*.json")
+    results = json.loads(results_path.read_text(encoding="utf-8"))["results"]
+    metrics = done.scored.metrics
+    for subject in ("abstract_algebra", "anatomy"):
+        value = _value(metrics, "mmlu_text", subject, "bits_per_byte")
+        assert value == pytest.approx(results[f"mmlu_text_{subject}"]["bits_per_byte,none"], rel=1e-12)
+    info = done.scored.infos[("lm-eval", "mmlu_text")]
+    assert (info.kind, info.primary_metric) == ("language_modeling", "bits_per_byte")
+    assert metrics.loc[metrics["metric"] == "cross_entropy", "value"].isna().all()  # no token counts logged
