@@ -295,3 +295,10 @@ def test_loglikelihood_rolling_tasks_are_language_modelling_with_lm_evals_bits_p
     info = done.scored.infos[("lm-eval", "mmlu_text")]
     assert (info.kind, info.primary_metric) == ("language_modeling", "bits_per_byte")
     assert metrics.loc[metrics["metric"] == "cross_entropy", "value"].isna().all()  # no token counts logged
+
+
+def test_an_unknown_source_names_the_sources(tmp_path: Path) -> None:
+    from bench.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Unknown source 'lm_eval' to import; sources: lm-eval, inspect, helm."):
+        import_run("lm_eval", FIXTURE, tmp_path)
