@@ -26,7 +26,7 @@ from bench.suites.info import TaskInfo
 from bench.textscores import BLEU_STATS, CHRF_STATS, bleu_stats, chrf_stats, exact_match, token_f1
 
 __all__ = ["Imported", "ImportedTask", "choice_records", "file_entry", "generation_records", "read_json",
-           "read_jsonl", "sha256_file"]
+           "read_jsonl", "rolling_records", "sha256_file"]
 
 
 @dataclass
@@ -70,6 +70,10 @@ class Imported:
     generations
         Per generation example: ``example_id, model, suite, task, domain, generation,
         references`` (``generations.jsonl``).
+    suite_versions
+        The version of each suite that is one of xdbench's own (lm-eval's MMLU tasks become
+        suite ``mmlu``, with its example ids), so that the leaderboard ranks the import with
+        xdbench's runs of it; other suites have none.
     """
 
     harness: str
@@ -80,6 +84,7 @@ class Imported:
     models: dict[str, dict[str, Any]]
     details: dict[str, Any] = field(default_factory=dict)
     generations: list[dict[str, Any]] = field(default_factory=list)
+    suite_versions: dict[str, str] = field(default_factory=dict)
 
 
 def sha256_file(path: Path) -> str:
@@ -191,6 +196,19 @@ def choice_records(ids: Sequence[str], targets: Sequence[int], logprobs: Sequenc
     columns |= {f"chars_{k}": chars[:, k] for k in range(logprob.shape[1])}
     columns |= {f"bytes_{k}": size[:, k] for k in range(logprob.shape[1])}
     return columns
+
+
+def rolling_records(ids: Sequence[str], loglikelihoods: Sequence[float],
+                    n_bytes: Sequence[float]) -> dict[str, np.ndarray]:
+    """Record columns of language-modelling examples from a log that states each text's summed
+    log-likelihood (nats) and its UTF-8 bytes but not its tokens: ``nll = −ℓ``, ``n_bytes``,
+    and ``n_tokens`` NaN (so ``bits_per_byte`` is the log's, Σ nll / (ln 2 · Σ bytes), and the
+    per-token cross-entropy is NaN: no token counts were logged)."""
+    n = len(ids)
+    missing = np.full(n, np.nan)
+    return {"example_id": np.asarray(ids, dtype=object), "target": missing, "prediction": missing.copy(),
+            "correct": missing.copy(), "nll": -np.asarray(loglikelihoods, dtype=np.float64),
+            "n_tokens": missing.copy(), "n_bytes": np.asarray(n_bytes, dtype=np.float64)}
 
 
 def generation_records(ids: Sequence[str], answers: Sequence[str], references: Sequence[Sequence[str]],

@@ -78,7 +78,7 @@ def read_inspect(path: str | Path, domain_field: str | None = None) -> Imported:
                             f"{seen[(model, task)]}); import one of them at a time.")
         seen[(model, task)] = log_path
         version = version or str((log.eval.packages or {}).get("inspect_ai", ""))
-        part, scorer = _records(log, log_path, task, model, domain_field)
+        part, scorer, answers, references = _records(log, log_path, task, model, domain_field)
         frames.append(part)
         entry = tasks.setdefault(("inspect", task), ImportedTask("generation"))
         entry.domains += [d for d in dict.fromkeys(part["domain"]) if d not in entry.domains]
@@ -88,15 +88,15 @@ def read_inspect(path: str | Path, domain_field: str | None = None) -> Imported:
                                       "examples": len(part), "results": _aggregates(log)}
         generations += [{"example_id": i, "model": model, "suite": "inspect", "task": task, "domain": d,
                          "generation": a, "references": r}
-                        for i, d, a, r in zip(part["example_id"], part["domain"], part.attrs["answers"],
-                                              part.attrs["references"], strict=True)]
+                        for i, d, a, r in zip(part["example_id"], part["domain"], answers, references, strict=True)]
     records = pd.concat(frames, ignore_index=True)
-    records.attrs = {}
     return Imported("inspect", version, records, tasks, files, models,
                     {"tasks": details, "domain_field": domain_field}, generations)
 
 
-def _records(log: Any, path: Path, task: str, model: str, domain_field: str | None) -> tuple[pd.DataFrame, str]:
+def _records(log: Any, path: Path, task: str, model: str, domain_field: str | None
+             ) -> tuple[pd.DataFrame, str, list[str], list[list[str]]]:
+    """The log's records, the scorer read, and each sample's answer and references."""
     samples = list(log.samples or [])
     if not samples:
         raise DataError(f"{path}: the log has no samples (status {log.status}); was it written with samples?")
@@ -116,8 +116,7 @@ def _records(log: Any, path: Path, task: str, model: str, domain_field: str | No
     frame = pd.DataFrame({"model": np.full(n, model, dtype=object), "suite": np.full(n, "inspect", dtype=object),
                           "task": np.full(n, task, dtype=object), "domain": np.asarray(domains, dtype=object),
                           "split": np.full(n, "test", dtype=object)} | columns)
-    frame.attrs = {"answers": answers, "references": references}
-    return frame, scorer
+    return frame, scorer, answers, references
 
 
 def _scorer(log: Any, sample: Any, path: Path) -> str:

@@ -18,7 +18,9 @@ Mapping (see ``docs/importing.md``):
 - ``multiple_choice``: every option's log-likelihood (``filtered_resps``) and its length
   without the target delimiter (``arguments``), so that accuracy and ``acc_norm`` are lm-eval's;
 - ``generate_until``: the filtered response (the first filter of the task when it has
-  several), the target(s), and ``correct`` = the example's logged ``exact_match``.
+  several), the target(s), and ``correct`` = the example's logged ``exact_match``;
+- ``loglikelihood_rolling``: language modelling, ``nll`` = −log-likelihood over the text's
+  logged UTF-8 bytes (no token counts: the task's primary metric is ``bits_per_byte``).
 """
 
 from __future__ import annotations
@@ -43,14 +45,17 @@ from bench.importers.common import (
     generation_records,
     read_json,
     read_jsonl,
+    rolling_records,
 )
+from bench.suites import load_suite
 
 __all__ = ["read_lm_eval"]
 
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 SAMPLES_FILE = re.compile(rf"^samples_(?P<task>.+)_(?P<date>{_DATE})\.jsonl$")
 RESULTS_FILE = re.compile(rf"^results_(?P<date>{_DATE})\.json$")
-KINDS = {"multiple_choice": "multiple_choice", "generate_until": "generation"}
+KINDS = {"multiple_choice": "multiple_choice", "generate_until": "generation",
+         "loglikelihood_rolling": "language_modeling"}
 """lm-eval output types this importer reads → xdbench task kinds."""
 
 
@@ -145,10 +150,11 @@ def read_lm_eval(path: str | Path, domain_field: str | None = None) -> Imported:
                             for i, d, a, r in zip(rows.ids, rows.domains, rows.values, rows.targets, strict=True)]
     records = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
     first = next(iter(results.values()))
+    versions = {"mmlu": load_suite("mmlu").version} if any(suite == "mmlu" for suite, _ in tasks) else {}
     return Imported("lm-eval", first.version, records, tasks, files,
                     {r.model: {"model_args": r.model_args, "results_file": r.path.name,
                                "chat_template": r.chat_template} for r in results.values()},
-                    {"tasks": details, "domain_field": domain_field}, generations)
+                    {"tasks": details, "domain_field": domain_field}, generations, versions)
 
 
 def _find(root: Path) -> list[tuple[Path, str, Path]]:
@@ -246,7 +252,10 @@ def _read_samples(path: Path, config: Mapping[str, Any], target: _Target,
                         else f"{lm_task}:{doc_id}")
         rows.domains.append(_domain(line, domain_field, target.domain, where))
         responses = line.get("filtered_resps", line.get("resps"))
-        if multiple:
+        if config.get("output_type") == "loglikelihood_rolling":
+            rows.values.append(_loglikelihoods(responses, 1, where)[0])
+            rows.targets.append(_logged_bytes(line, where))
+        elif multiple:
             continuations = _continuations(line.get("arguments"), where)
             values = _loglikelihoods(responses, len(continuations), where)
             texts = [c[len(delimiter):] if c.startswith(delimiter) else c for c in continuations]
@@ -259,6 +268,18 @@ def _read_samples(path: Path, config: Mapping[str, Any], target: _Target,
             if isinstance(line.get("exact_match"), int | float):
                 rows.logged.append(float(line["exact_match"]))
     return rows, used
+
+
+def _logged_bytes(line: Mapping[str, Any], where: str) -> float:
+    """The UTF-8 bytes of the scored text, as lm-eval logged them with ``bits_per_byte`` or
+    ``byte_perplexity`` (``[log-likelihood, bytes]``), else of ``target``."""
+    for name in ("bits_per_byte", "byte_perplexity"):
+        value = line.get(name)
+        if isinstance(value, list) and len(value) == 2:
+            return float(value[1])
+    if isinstance(line.get("target"), str):
+        return float(len(line["target"].encode("utf-8")))
+    raise DataError(f"{where}: no byte count of the text (bits_per_byte, byte_perplexity or target).")
 
 
 def _task_of(path: Path) -> str:
@@ -350,6 +371,8 @@ def _normalization(config: Mapping[str, Any]) -> str:
 def _frame(rows: _Rows, kind: str, config: Mapping[str, Any], model: str, target: _Target) -> pd.DataFrame:
     if kind == "multiple_choice":
         columns = choice_records(rows.ids, rows.targets, rows.values, rows.choices)
+    elif kind == "language_modeling":
+        columns = rolling_records(rows.ids, rows.values, rows.targets)
     else:
         logged = rows.logged if len(rows.logged) == len(rows.ids) else None
         columns = generation_records(rows.ids, rows.values, rows.targets, _normalization(config), logged)
@@ -362,7 +385,9 @@ def _frame(rows: _Rows, kind: str, config: Mapping[str, Any], model: str, target
 
 def _add_task(tasks: dict[tuple[str, str], ImportedTask], key: tuple[str, str], kind: str, domains: list[str],
               group: str | None, shots: Any) -> None:
-    entry = tasks.setdefault(key, ImportedTask(kind))
+    # no token counts in the log: bits per byte ranks domains and models, not nats per token
+    entry = tasks.setdefault(key, ImportedTask(kind, primary_metric="bits_per_byte"
+                                               if kind == "language_modeling" else ""))
     if entry.kind != kind:
         raise DataError(f"Task {key[0]}/{key[1]} gathers lm-eval tasks of two output types ({entry.kind}, {kind}).")
     for domain in dict.fromkeys(domains):

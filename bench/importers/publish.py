@@ -151,7 +151,8 @@ def _metadata(result: RunResult, imported: Imported, provenance: dict[str, Any],
     meta = run_metadata(result)
     suites: dict[str, dict[str, Any]] = {}
     for (suite, name), task in imported.tasks.items():
-        entry = suites.setdefault(suite, {"name": suite, "version": "", "content_hash": "", "protocol": "zero_shot",
+        entry = suites.setdefault(suite, {"name": suite, "version": imported.suite_versions.get(suite, ""),
+                                          "content_hash": "", "protocol": "zero_shot",
                                           "path": None, "domains": [], "in_domain": [], "domain_groups": {}})
         entry["domains"] += [d for d in task.domains if d not in entry["domains"]]
         entry["domain_groups"] |= task.domain_groups

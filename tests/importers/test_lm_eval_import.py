@@ -86,6 +86,9 @@ def test_mmlu_subjects_are_domains_of_xdbenchs_mmlu_with_its_groups_and_ids(impo
     assert task["domains"] == ["abstract_algebra", "anatomy", "astronomy"]
     assert task["domain_groups"] == {"abstract_algebra": "STEM", "anatomy": "other", "astronomy": "STEM"}
     assert task["kind"] == "multiple_choice" and task["num_fewshot"] == 0
+    from bench.suites import load_suite
+
+    assert {s["name"]: s["version"] for s in meta["suites"]} == {"mmlu": load_suite("mmlu").version, "lm-eval": ""}
     mmlu = records[records["task"] == "mmlu"]
     assert set(mmlu["example_id"]) == {f"{s}/test:{k}" for s in task["domains"] for k in range(1, 7)}
     assert {"group:STEM", "group:other"} <= set(imported.scored.metrics["domain"])
@@ -269,3 +272,33 @@ def test_logs_of_other_questions_are_refused_by_the_comparison(tmp_path: Path, i
                        r"'shifted''s and 3 the other way \(e.g. 'anatomy/test:1'\)"):
         compare_run(imported.run_dir, "SmolLM2-135M-Instruct.Q4_1", "shifted", run_dir_b=other.run_dir,
                     statistics=FAST)
+
+
+def test_report_and_leaderboard_read_the_imported_folder(imported, tmp_path: Path,
+                                                         capsys: pytest.CaptureFixture) -> None:
+    assert main(["report", str(imported.run_dir), "-o", str(tmp_path / "report.html")]) == 0
+    page = (tmp_path / "report.html").read_text(encoding="utf-8")
+    assert "SmolLM2-135M-Instruct.Q4_1" in page and "abstract_algebra" in page
+    assert main(["leaderboard", str(imported.run_dir), "--format", "csv"]) == 0
+    assert "SmolLM2-135M-Instruct.Q4_1" in capsys.readouterr().out
+
+
+def test_loglikelihood_rolling_tasks_are_language_modelling_with_lm_evals_bits_per_byte(tmp_path: Path) -> None:
+    rolling = FIXTURE.parent / "lm_eval_rolling"  # made by the same script with --rolling
+    done = import_run("lm-eval", rolling, tmp_path, statistics=FAST)
+    (results_path,) = rolling.rglob("results_*.json")
+    results = json.loads(results_path.read_text(encoding="utf-8"))["results"]
+    metrics = done.scored.metrics
+    for subject in ("abstract_algebra", "anatomy"):
+        value = _value(metrics, "mmlu_text", subject, "bits_per_byte")
+        assert value == pytest.approx(results[f"mmlu_text_{subject}"]["bits_per_byte,none"], rel=1e-12)
+    info = done.scored.infos[("lm-eval", "mmlu_text")]
+    assert (info.kind, info.primary_metric) == ("language_modeling", "bits_per_byte")
+    assert metrics.loc[metrics["metric"] == "cross_entropy", "value"].isna().all()  # no token counts logged
+
+
+def test_an_unknown_source_names_the_sources(tmp_path: Path) -> None:
+    from bench.errors import UnknownNameError
+
+    with pytest.raises(UnknownNameError, match="Unknown source 'lm_eval' to import; sources: lm-eval, inspect, helm."):
+        import_run("lm_eval", FIXTURE, tmp_path)
