@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtrit
 
 from bench.errors import StatisticsError
 from bench.scoring.intervals import check_level
@@ -575,7 +575,7 @@ def _pooled_ratio(sums: np.ndarray) -> np.ndarray:
 
 
 def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, variance: Statistic, *,
-                         level: float = 0.95) -> BootstrapResult:
+                         level: float = 0.95, df: np.ndarray | float | None = None) -> BootstrapResult:
     """Bootstrap-t (studentized) interval of ``statistic`` (Efron & Tibshirani 1993, ch. 12).
 
     With :math:`\\hat\\theta` and :math:`\\hat s = \\sqrt{\\mathrm{variance}}` on the observed
@@ -589,6 +589,14 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
     relative) the interval is the point :math:`[\\hat\\theta, \\hat\\theta]`: every
     example has the same value, so every resample equals it too.
 
+    With ``df`` (:math:`\\nu`, per statistic) both quantiles of :math:`t^*` are scaled by
+    :math:`t_{\\nu, 1-\\alpha/2} / z_{1-\\alpha/2}`: the widening of a Student interval whose
+    variance estimate has :math:`\\nu` (Satterthwaite) degrees of freedom
+    (:func:`~bench.scoring.gaps.satterthwaite_df`). A sample of heavy-tailed losses rarely
+    holds the rare large values that set the mean, so its variance, and the bootstrap's
+    spread of :math:`t^*`, are too small in the samples whose interval misses; their
+    kurtosis makes :math:`\\nu` small exactly then.
+
     Parameters
     ----------
     boot
@@ -598,6 +606,9 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
         of shape ``(...)`` or ``(..., K)``.
     level
         Two-sided confidence level.
+    df
+        Degrees of freedom of each statistic's variance estimate (``None`` or infinite:
+        no widening).
     """
     level = check_level(level)
     estimate = np.asarray(statistic(boot.totals), dtype=np.float64)
@@ -611,6 +622,11 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
     q = np.array([np.nanpercentile(c, [100 * (1 - alpha), 100 * alpha]) if np.isfinite(c).any()
                   else (np.nan, np.nan) for c in columns.T]).T.reshape(2, *estimate.shape) if columns.size \
         else np.full((2, *estimate.shape), np.nan)
+    if df is not None:
+        nu = np.broadcast_to(np.asarray(df, dtype=np.float64), estimate.shape)
+        with np.errstate(invalid="ignore"):
+            widen = np.where(np.isfinite(nu) & (nu > 0), stdtrit(np.where(nu > 0, nu, 1.0), 1 - alpha), ndtri(1 - alpha))
+        q = q * (widen / ndtri(1 - alpha))
     ok = (se > 1e-9 * np.maximum(1.0, np.abs(estimate))) & np.isfinite(q).all(axis=0)
     with np.errstate(invalid="ignore"):
         low = np.where(ok, estimate - q[0] * se, estimate)
