@@ -528,6 +528,25 @@ def _percentiles(theta: np.ndarray, probs: np.ndarray) -> np.ndarray:
                      for k, p in enumerate(np.ravel(probs))])
 
 
+def _finite_quantiles(columns: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """Linear-interpolation quantiles (as :func:`numpy.percentile`) of the finite values of
+    each column of ``columns`` ``(B, K)`` at each of ``probs``: shape ``(len(probs), K)``,
+    NaN for a column with no finite value. One sort for all columns."""
+    ordered = np.sort(np.where(np.isfinite(columns), columns, np.inf), axis=0)  # non-finite values last
+    count = np.isfinite(columns).sum(axis=0)
+    out = np.full((len(probs), columns.shape[1]), np.nan)
+    live = np.flatnonzero(count)
+    if not live.size:
+        return out
+    for j, p in enumerate(probs):
+        position = p * (count[live] - 1)
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, count[live] - 1)
+        low, high = ordered[below, live], ordered[above, live]
+        out[j, live] = low + (high - low) * (position - below)
+    return out
+
+
 def _scalar(x: np.ndarray) -> float | np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return float(x) if x.ndim == 0 else x
@@ -616,12 +635,8 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
     theta = boot.distribution(statistic)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (theta - estimate) / np.sqrt(np.asarray(variance(boot.sums), dtype=np.float64))
-    t = np.where(np.isfinite(t), t, np.nan)
     alpha = (1 - level) / 2
-    columns = t.reshape(len(t), -1)
-    q = np.array([np.nanpercentile(c, [100 * (1 - alpha), 100 * alpha]) if np.isfinite(c).any()
-                  else (np.nan, np.nan) for c in columns.T]).T.reshape(2, *estimate.shape) if columns.size \
-        else np.full((2, *estimate.shape), np.nan)
+    q = _finite_quantiles(t.reshape(len(t), -1), (1 - alpha, alpha)).reshape(2, *estimate.shape)
     if df is not None:
         nu = np.broadcast_to(np.asarray(df, dtype=np.float64), estimate.shape)
         with np.errstate(invalid="ignore"):
