@@ -35,8 +35,8 @@ def test_a_wide_table_is_folded_into_blocks_that_repeat_the_naming_columns() -> 
 
 
 @pytest.mark.parametrize(("method", "expected"), [
-    ([], "95% interval (accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap MOVER of studentized "
-         "bootstraps)"),
+    ([], "95% interval (accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap MOVER (studentized "
+         "bootstrap))"),
     (["--method", "percentile"], "95% interval (accuracy: Wilson, gap percentile bootstrap; mse: percentile bootstrap, "
                                  "gap percentile bootstrap)"),
 ])
