@@ -17,9 +17,14 @@ from __future__ import annotations
 import os
 import sys
 
+import numpy as np
 import pandas as pd
+import pytest
 
-from bench.scoring.coverage import LOSS_CELLS, LossCell, loss_coverage_table
+from bench.scoring.bootstrap import StratifiedBootstrap, _index_sums, _matched_sums
+from bench.scoring.coverage import LOSS_CELLS, LossCell, _moments, loss_coverage_table
+from bench.scoring.gaps import mover_gaps, ratio_intervals, satterthwaite_df
+from bench.scoring.metrics import get_metric
 
 SMALL = (LossCell("lognormal", 30, 1.5), LossCell("binary", 30))
 
@@ -62,3 +67,52 @@ if __name__ == "__main__":
     replicates = int(sys.argv[1]) if len(sys.argv) > 1 else 400
     print(markdown(loss_coverage_table(LOSS_CELLS, replicates=replicates, resamples=1_000, seed=3)))
     print(f"\n{replicates} replicates per cell, 1,000 resamples each; in parentheses the Monte Carlo standard error.")
+
+
+def test_satterthwaite_degrees_of_freedom_are_2n_over_kurtosis_minus_one() -> None:
+    rng = np.random.default_rng(0)
+    x, y = rng.lognormal(0, 1, 50), rng.lognormal(0, 1, 80)
+    parts = [np.column_stack([x, np.ones_like(x)]), np.column_stack([y, np.ones_like(y)])]
+    pooled = np.concatenate([x, y])
+    for members, values in (([0], x), ([0, 1], pooled)):
+        e = values - values.mean()
+        kurtosis = (e**4).mean() / (e**2).mean() ** 2
+        (nu,) = satterthwaite_df(parts, [members])
+        assert nu == pytest.approx(2 * len(values) / (kurtosis - 1))
+    normal = rng.standard_normal(100_000)
+    (nu,) = satterthwaite_df([np.column_stack([normal, np.ones_like(normal)])], [[0]])
+    assert abs(nu / 100_000 - 1) < 0.02  # ν ≈ n for normal values
+    assert satterthwaite_df([np.column_stack([np.ones(5), np.ones(5)])], [[0]])[0] == np.inf  # no residuals
+
+
+def test_mover_gap_is_built_from_the_two_sides_intervals() -> None:
+    mse = get_metric("regression", "mse")  # a loss: gap = m(B) − m(A)
+    rng = np.random.default_rng(4)
+    strata = [_moments(rng.lognormal(0, 1, 40)), _moments(rng.lognormal(0.3, 1, 60))]
+    boot = StratifiedBootstrap(strata, n_resamples=500, rng=1)
+    estimate, low, high = ratio_intervals(boot, strata, [[0], [1]], mse, 0.95, widen=False)
+    gap_low, gap_high = mover_gaps(boot, strata, [([0], [1])], mse, 0.95)
+    d = estimate[1] - estimate[0]
+    assert gap_low[0] == pytest.approx(d - np.hypot(estimate[1] - low[1], high[0] - estimate[0]))
+    assert gap_high[0] == pytest.approx(d + np.hypot(high[1] - estimate[1], estimate[0] - low[0]))
+    widened = ratio_intervals(boot, strata, [[0], [1]], mse, 0.95)
+    assert np.all(widened[1] <= low) and np.all(widened[2] >= high)  # the widening only widens
+
+
+def test_matched_sums_have_the_mean_covariance_and_skewness_of_resampled_sums() -> None:
+    rng = np.random.default_rng(6)
+    x = rng.lognormal(0, 1.2, 20_000)
+    parts = np.column_stack([x, rng.integers(1, 5, len(x)).astype(float)])
+    matched = _matched_sums(parts, 20_000, np.random.default_rng(1))
+    plain = _index_sums(parts, 4_000, np.random.default_rng(2), 2**17)
+    n, mean, cov = len(x), parts.mean(axis=0), np.cov(parts, rowvar=False, ddof=0)
+    np.testing.assert_allclose(matched.mean(axis=0), n * mean, rtol=2e-3)
+    scale = np.sqrt(np.outer(np.diag(cov), np.diag(cov))) * n
+    assert np.all(np.abs(np.cov(matched, rowvar=False) - n * cov) < 0.06 * scale)
+
+    def skew(s: np.ndarray) -> float:
+        c = s[:, 0] - s[:, 0].mean()
+        return float((c**3).mean() / (c**2).mean() ** 1.5)
+
+    expected = ((x - x.mean()) ** 3).mean() / x.std() ** 3 / np.sqrt(n)  # the skewness of a sum of n rows
+    assert abs(skew(matched) - expected) < 0.25 * expected + 0.02 and abs(skew(plain) - expected) < 0.5 * expected + 0.05
