@@ -30,7 +30,8 @@ __all__ = [
 ]
 
 METHOD_NAMES: dict[str, str] = {
-    "wilson": "Wilson", "newcombe": "Newcombe", "studentized": "studentized bootstrap", "basic": "basic bootstrap",
+    "wilson": "Wilson", "newcombe": "Newcombe", "studentized": "studentized bootstrap",
+    "mover": "MOVER (studentized bootstrap)", "basic": "basic bootstrap",
     "BCa": "BCa bootstrap", "percentile": "percentile bootstrap",
     "BCa->percentile": "percentile bootstrap (BCa not computable)",
 }

@@ -135,7 +135,7 @@ def _marked(table: pd.DataFrame) -> bool:
 
 
 METHOD_NAMES: dict[str, str] = {"wilson": "Wilson", "newcombe": "Newcombe", "studentized": "studentized bootstrap",
-                                "BCa": "BCa bootstrap", "percentile": "percentile bootstrap",
+                                "mover": "MOVER (studentized bootstrap)", "BCa": "BCa bootstrap", "percentile": "percentile bootstrap",
                                 "basic": "basic bootstrap"}
 """How the legend names each ``ci_method`` of metrics.csv and gaps.csv."""
 
@@ -147,7 +147,7 @@ def _method_names(rows: pd.DataFrame) -> str:
 
 def interval_methods(metrics: pd.DataFrame, gaps: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]) -> str:
     """The interval methods of the terminal table's cells, read from the rows' ``ci_method``:
-    ``"accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap percentile bootstrap"``
+    ``"accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap MOVER (studentized bootstrap)"``
     (per metric the table shows for a task of ``infos``; the gap's where it has one)."""
     shown: dict[str, list[str]] = {}
     for (_, task), info in infos.items():

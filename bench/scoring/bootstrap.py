@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 import numpy as np
-from scipy.special import ndtr, ndtri
+from scipy.special import ndtr, ndtri, stdtrit
 
 from bench.errors import StatisticsError
 from bench.scoring.intervals import check_level
@@ -528,6 +528,25 @@ def _percentiles(theta: np.ndarray, probs: np.ndarray) -> np.ndarray:
                      for k, p in enumerate(np.ravel(probs))])
 
 
+def _finite_quantiles(columns: np.ndarray, probs: Sequence[float]) -> np.ndarray:
+    """Linear-interpolation quantiles (as :func:`numpy.percentile`) of the finite values of
+    each column of ``columns`` ``(B, K)`` at each of ``probs``: shape ``(len(probs), K)``,
+    NaN for a column with no finite value. One sort for all columns."""
+    ordered = np.sort(np.where(np.isfinite(columns), columns, np.inf), axis=0)  # non-finite values last
+    count = np.isfinite(columns).sum(axis=0)
+    out = np.full((len(probs), columns.shape[1]), np.nan)
+    live = np.flatnonzero(count)
+    if not live.size:
+        return out
+    for j, p in enumerate(probs):
+        position = p * (count[live] - 1)
+        below = np.floor(position).astype(np.int64)
+        above = np.minimum(below + 1, count[live] - 1)
+        low, high = ordered[below, live], ordered[above, live]
+        out[j, live] = low + (high - low) * (position - below)
+    return out
+
+
 def _scalar(x: np.ndarray) -> float | np.ndarray:
     x = np.asarray(x, dtype=np.float64)
     return float(x) if x.ndim == 0 else x
@@ -575,7 +594,7 @@ def _pooled_ratio(sums: np.ndarray) -> np.ndarray:
 
 
 def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, variance: Statistic, *,
-                         level: float = 0.95) -> BootstrapResult:
+                         level: float = 0.95, df: np.ndarray | float | None = None) -> BootstrapResult:
     """Bootstrap-t (studentized) interval of ``statistic`` (Efron & Tibshirani 1993, ch. 12).
 
     With :math:`\\hat\\theta` and :math:`\\hat s = \\sqrt{\\mathrm{variance}}` on the observed
@@ -589,6 +608,14 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
     relative) the interval is the point :math:`[\\hat\\theta, \\hat\\theta]`: every
     example has the same value, so every resample equals it too.
 
+    With ``df`` (:math:`\\nu`, per statistic) both quantiles of :math:`t^*` are scaled by
+    :math:`t_{\\nu, 1-\\alpha/2} / z_{1-\\alpha/2}`: the widening of a Student interval whose
+    variance estimate has :math:`\\nu` (Satterthwaite) degrees of freedom
+    (:func:`~bench.scoring.gaps.satterthwaite_df`). A sample of heavy-tailed losses rarely
+    holds the rare large values that set the mean, so its variance, and the bootstrap's
+    spread of :math:`t^*`, are too small in the samples whose interval misses; their
+    kurtosis makes :math:`\\nu` small exactly then.
+
     Parameters
     ----------
     boot
@@ -598,6 +625,9 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
         of shape ``(...)`` or ``(..., K)``.
     level
         Two-sided confidence level.
+    df
+        Degrees of freedom of each statistic's variance estimate (``None`` or infinite:
+        no widening).
     """
     level = check_level(level)
     estimate = np.asarray(statistic(boot.totals), dtype=np.float64)
@@ -605,12 +635,13 @@ def studentized_interval(boot: StratifiedBootstrap, statistic: Statistic, varian
     theta = boot.distribution(statistic)
     with np.errstate(divide="ignore", invalid="ignore"):
         t = (theta - estimate) / np.sqrt(np.asarray(variance(boot.sums), dtype=np.float64))
-    t = np.where(np.isfinite(t), t, np.nan)
     alpha = (1 - level) / 2
-    columns = t.reshape(len(t), -1)
-    q = np.array([np.nanpercentile(c, [100 * (1 - alpha), 100 * alpha]) if np.isfinite(c).any()
-                  else (np.nan, np.nan) for c in columns.T]).T.reshape(2, *estimate.shape) if columns.size \
-        else np.full((2, *estimate.shape), np.nan)
+    q = _finite_quantiles(t.reshape(len(t), -1), (1 - alpha, alpha)).reshape(2, *estimate.shape)
+    if df is not None:
+        nu = np.broadcast_to(np.asarray(df, dtype=np.float64), estimate.shape)
+        with np.errstate(invalid="ignore"):
+            widen = np.where(np.isfinite(nu) & (nu > 0), stdtrit(np.where(nu > 0, nu, 1.0), 1 - alpha), ndtri(1 - alpha))
+        q = q * (widen / ndtri(1 - alpha))
     ok = (se > 1e-9 * np.maximum(1.0, np.abs(estimate))) & np.isfinite(q).all(axis=0)
     with np.errstate(invalid="ignore"):
         low = np.where(ok, estimate - q[0] * se, estimate)

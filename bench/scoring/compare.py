@@ -301,6 +301,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
     estimate, low, high = _bounds(result)
+    methods = result.methods()  # "BCa->percentile" where one statistic's acceleration is undefined
     labels = [*pair.domains, *by_group, POOLED]
     kinds = ["metric"] * len(pair.domains) + ["group"] * len(by_group) + ["metric"]
     groups = [([x], [y]) for x, y in zip(pair.a, pair.b, strict=True)]
@@ -318,7 +319,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
             test = "paired_permutation"
         rows.append((pair.suite, pair.task, pair.metric.name, kind, label, label, *names, va, vb,
                      float(estimate[k]), float(low[k]), float(high[k]), p, test,
-                     sum(len(x) for x in ga)))
+                     sum(len(x) for x in ga), methods[k]))
     return rows
 
 
@@ -335,6 +336,7 @@ def _gap_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tu
     result = paired_bootstrap(pair.a, pair.b, statistic, n_resamples=options.resamples, level=options.level,
                               method=options.method, rng=rng)
     estimate, low, high = _bounds(result)
+    methods = result.methods()  # "BCa->percentile" where one statistic's acceleration is undefined
     sum_a, sum_b = np.stack([x.sum(axis=0) for x in pair.a]), np.stack([y.sum(axis=0) for y in pair.b])
     rows = []
     for k, (label, target) in enumerate(zip(labels, targets, strict=True)):
@@ -344,7 +346,7 @@ def _gap_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list[tu
         rows.append((pair.suite, pair.task, pair.metric.name, "id_ood_gap",
                      "+".join(pair.domains[i] for i in ids), label, *names, float(gap(sum_a)), float(gap(sum_b)),
                      float(estimate[k]), float(low[k]), float(high[k]), p,
-                     "paired_permutation", sum(len(pair.a[i]) for i in [*ids, *target])))
+                     "paired_permutation", sum(len(pair.a[i]) for i in [*ids, *target]), methods[k]))
     return rows
 
 
@@ -418,8 +420,8 @@ def compare_models(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskIn
     frame_a, frame_b = pair_records(pool, model_a, label_b)
     rows = []
     for pair in _pairs(frame_a, frame_b, infos, metrics):
-        rows += [(*r, math.nan, settings.level, settings.method) for r in _metric_rows(pair, (model_a, label_b), settings)]
-        rows += [(*r, math.nan, settings.level, settings.method) for r in _gap_rows(pair, (model_a, label_b), settings)]
+        rows += [(*r[:-1], math.nan, settings.level, r[-1]) for r in _metric_rows(pair, (model_a, label_b), settings)]
+        rows += [(*r[:-1], math.nan, settings.level, r[-1]) for r in _gap_rows(pair, (model_a, label_b), settings)]
     table = pd.DataFrame(rows, columns=COMPARE_COLUMNS)
     table["p_adjusted"] = _adjust(table, (POOLED, POOLED_OOD))
     return table

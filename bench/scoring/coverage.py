@@ -32,8 +32,9 @@ from bench.scoring.gaps import gap_statistic, ratio_variance
 from bench.scoring.intervals import check_level, wilson_interval
 from bench.scoring.metrics import get_metric
 
-__all__ = ["ACCURACY_CELLS", "COVERAGE_COLUMNS", "LOGNORMAL_CELLS", "CoverageCell", "coverage_table",
-           "newcombe_exact_coverage"]
+__all__ = ["ACCURACY_CELLS", "COVERAGE_COLUMNS", "LOGNORMAL_CELLS", "LOSS_CELLS", "LOSS_COVERAGE_COLUMNS",
+           "LOSS_METHODS", "CoverageCell", "LossCell", "coverage_table", "draw_losses", "loss_coverage_table",
+           "loss_truth", "newcombe_exact_coverage"]
 
 COVERAGE_COLUMNS = ["family", "target", "n", "p_a", "p_b", "sigma", "method", "coverage", "draws", "few_errors"]
 
@@ -145,3 +146,136 @@ def coverage_table(cells: Sequence[CoverageCell], *, draws: int = 1_000, resampl
             rows.append((*base, "newcombe", newcombe_exact_coverage(cell.n, cell.p_a, cell.n, cell.p_b, level),
                          0, few))
     return pd.DataFrame(rows, columns=COVERAGE_COLUMNS)
+
+
+LOSS_COVERAGE_COLUMNS = ["cell", "n", "target", "method", "coverage", "mc_se", "replicates", "truth"]
+
+
+@dataclass(frozen=True)
+class LossCell:
+    """A cell of the skewed-loss grid: two domains of ``n`` per-example losses each.
+
+    ``family``: ``lognormal`` (A: :math:`e^{\\sigma Z}`, B: :math:`e^{0.2 + \\sigma Z}`),
+    ``binary`` (the cross-entropy :math:`-\\ln p(y)` of an overconfident binary classifier:
+    :math:`x \\sim N(0, 1)`, :math:`y \\sim \\mathrm{Bernoulli}(\\mathrm{logistic}(1.5 x))`,
+    predicted :math:`p(y{=}1) = \\mathrm{logistic}(3 x)` on A and
+    :math:`\\mathrm{logistic}(3 x + 0.7)` on B) or ``four`` (a 4-option classifier: logits
+    :math:`z \\sim N(0, 1.5^2 I_4)`, :math:`y \\sim \\mathrm{softmax}(z)`, predicted
+    :math:`\\mathrm{softmax}(2 z)` on A and :math:`\\mathrm{softmax}(2.6 z)` on B)."""
+
+    family: str
+    n: int
+    sigma: float = math.nan
+
+    @property
+    def label(self) -> str:
+        """How the table names the cell."""
+        names = {"binary": "binary classifier CE", "four": "4-option classifier CE"}
+        return f"lognormal σ = {self.sigma:g}" if self.family == "lognormal" else names[self.family]
+
+
+LOSS_CELLS = (*(LossCell("lognormal", n, s) for s in (0.5, 1.0, 1.5) for n in (30, 200, 2_000)),
+              *(LossCell(f, n) for f in ("binary", "four") for n in (30, 200)))
+"""The grid of issue 27: lognormal σ ∈ {0.5, 1, 1.5} × n ∈ {30, 200, 2,000}, and the
+cross-entropy of a binary and a 4-option classifier at n ∈ {30, 200}."""
+
+
+def _logistic(x: np.ndarray) -> np.ndarray:
+    return 1.0 / (1.0 + np.exp(-x))
+
+
+def _binary_losses(x: np.ndarray, y: np.ndarray, domain: int) -> np.ndarray:
+    logit = 3.0 * x + (0.7 if domain else 0.0)
+    return np.logaddexp(0.0, np.where(y == 1, -logit, logit))  # -ln p(y), stable
+
+
+def _four_losses(z: np.ndarray, domain: int) -> np.ndarray:
+    """``(n, 4)``: −ln softmax(τ z)_k for every option k."""
+    scaled = (2.6 if domain else 2.0) * z
+    return np.logaddexp.reduce(scaled, axis=1, keepdims=True) - scaled
+
+
+def _four_probabilities(z: np.ndarray) -> np.ndarray:
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def loss_truth(cell: LossCell, domain: int) -> float:
+    """The true mean loss of a domain of ``cell``: closed form (lognormal), quadrature on
+    a fine grid (binary), or the mean over 2,000,000 seeded logit draws of the exact
+    expected loss given the logits (4-option; its Monte Carlo error is below 0.001 nats)."""
+    if cell.family == "lognormal":
+        return math.exp(0.2 * domain + cell.sigma**2 / 2)
+    if cell.family == "binary":
+        x = np.linspace(-12, 12, 240_001)
+        weight = np.exp(-x * x / 2) / math.sqrt(2 * math.pi) * (x[1] - x[0])
+        p = _logistic(1.5 * x)
+        return float((weight * (p * _binary_losses(x, np.ones_like(x), domain)
+                                + (1 - p) * _binary_losses(x, np.zeros_like(x), domain))).sum())
+    z = 1.5 * np.random.default_rng(12345).standard_normal((2_000_000, 4))
+    return float((_four_probabilities(z) * _four_losses(z, domain)).sum(axis=1).mean())
+
+
+def draw_losses(cell: LossCell, domain: int, rng: np.random.Generator) -> np.ndarray:
+    """``n`` per-example losses of one domain of ``cell``."""
+    n = cell.n
+    if cell.family == "lognormal":
+        return np.exp(0.2 * domain + cell.sigma * rng.standard_normal(n))
+    if cell.family == "binary":
+        x = rng.standard_normal(n)
+        y = (rng.random(n) < _logistic(1.5 * x)).astype(np.int64)
+        return _binary_losses(x, y, domain)
+    z = 1.5 * rng.standard_normal((n, 4))
+    cumulative = _four_probabilities(z).cumsum(axis=1)
+    y = np.minimum((rng.random((n, 1)) > cumulative).sum(axis=1), 3)
+    return _four_losses(z, domain)[np.arange(n), y]
+
+
+LOSS_METHODS = ("studentized", "studentized (no widening)", "mover", "mover (widened sides)", "percentile")
+"""The intervals :func:`loss_coverage_table` compares: a domain's ``studentized`` interval as
+``bench`` computes it (:func:`~bench.scoring.gaps.ratio_intervals`: with the Satterthwaite
+widening) and without the widening; a gap's ``mover`` as ``bench`` computes it
+(:func:`~bench.scoring.gaps.mover_gaps`, of the plain studentized sides), of widened
+sides, and ``percentile`` (the default before)."""
+
+
+def loss_coverage_table(cells: Sequence[LossCell] = LOSS_CELLS, *, replicates: int = 400, resamples: int = 1_000,
+                        level: float = 0.95, seed: int = 0) -> pd.DataFrame:
+    """Coverage of a domain's mean loss (domain A) and of the gap :math:`m(B) - m(A)`, per
+    cell and method (:data:`LOSS_METHODS`), with its Monte Carlo standard error
+    :math:`\\sqrt{c (1 - c) / R}` (:data:`LOSS_COVERAGE_COLUMNS`). Every interval comes
+    from the library's own functions on one stratified bootstrap per replicate; cell ``k``
+    draws from ``default_rng([seed, k])``."""
+    from bench.scoring.gaps import mover_gaps, pooled_statistics, ratio_intervals, ratio_variances
+
+    metric = get_metric("regression", "mse")  # a mean loss: Σv / n, lower is better
+    rows = []
+    for k, cell in enumerate(cells):
+        rng = np.random.default_rng([seed, k])
+        truth_a, truth_b = loss_truth(cell, 0), loss_truth(cell, 1)
+        hits = {("domain", m): 0 for m in LOSS_METHODS[:2]} | {("gap", m): 0 for m in LOSS_METHODS[2:]}
+        for _ in range(replicates):
+            strata = [_moments(draw_losses(cell, d, rng)) for d in (0, 1)]
+            boot = StratifiedBootstrap(strata, n_resamples=resamples, rng=rng)
+            _, low, high = ratio_intervals(boot, strata, [[0]], metric, level)
+            hits[("domain", "studentized")] += int(low[0] <= truth_a <= high[0])
+            plain = studentized_interval(boot, pooled_statistics(metric, [[0]], 2), ratio_variances([([0], None)], 2),
+                                         level=level)
+            plain_low, plain_high = np.ravel(plain.low)[0], np.ravel(plain.high)[0]
+            hits[("domain", "studentized (no widening)")] += int(plain_low <= truth_a <= plain_high)
+            for widen, name in ((False, "mover"), (True, "mover (widened sides)")):
+                low, high = mover_gaps(boot, strata, [([0], [1])], metric, level, widen)
+                hits[("gap", name)] += int(low[0] <= truth_b - truth_a <= high[0])
+            percentile = boot.interval(gap_statistic(metric, [0], [1]), level=level, method="percentile")
+            hits[("gap", "percentile")] += int(np.ravel(percentile.low)[0] <= truth_b - truth_a
+                                               <= np.ravel(percentile.high)[0])
+        for (target, method), hit in hits.items():
+            share = hit / replicates
+            rows.append((cell.label, cell.n, target, method, share, math.sqrt(share * (1 - share) / replicates),
+                         replicates, truth_a if target == "domain" else truth_b - truth_a))
+    return pd.DataFrame(rows, columns=LOSS_COVERAGE_COLUMNS)
+
+
+def _moments(x: np.ndarray) -> np.ndarray:
+    """Moment components ``(v, w, v², vw, w²)`` of unit-weight values."""
+    return np.column_stack([x, np.ones_like(x), x * x, x, np.ones_like(x)])

@@ -95,13 +95,15 @@ class Metric:
     interval
         How a domain's value gets its interval (see :data:`INTERVAL_METHODS`):
         ``"wilson"`` (closed form, 0/1 values), ``"studentized"`` (bootstrap-t of a ratio
-        of sums, the default) or a plain bootstrap ``"BCa"`` / ``"percentile"``.
+        of sums widened by the Satterthwaite degrees of freedom of its variance, the
+        default) or a plain bootstrap ``"BCa"`` / ``"percentile"``.
     gap_interval
         How a two-sided gap between two sets of domains gets its interval:
         ``"newcombe"`` (hybrid score interval of a difference of proportions, 0/1
-        values), ``"studentized"``, ``"BCa"`` or ``"percentile"`` (the default: on the
-        coverage grid of ``docs/statistics.md`` it holds 93–97 % for skewed loss gaps,
-        where the studentized interval dips to 92 % and BCa to 90 %).
+        values), ``"mover"`` (the default: the same construction from the two sides'
+        studentized intervals, Zou & Donner 2008; see the coverage grid of
+        ``docs/statistics.md`` for skewed losses), ``"studentized"``, ``"BCa"`` or
+        ``"percentile"``.
     paired_test
         The test of two models on the same examples (:mod:`bench.scoring.compare`):
         ``"mcnemar"`` (exact, 0/1 values) or ``"permutation"`` (paired sign flips, default).
@@ -125,7 +127,7 @@ class Metric:
     description: str = ""
     min_examples: int = 1
     interval: str = "studentized"
-    gap_interval: str = "percentile"
+    gap_interval: str = "mover"
     paired_test: str = "permutation"
     primary: bool = False
     summary: bool = False
@@ -294,7 +296,7 @@ def _normalised_correct(denominator: str) -> Callable[[Columns], np.ndarray]:
         return (score.argmax(axis=1) == target).astype(np.float64) if len(target) else np.zeros(0)
     return values
 
-INTERVAL_METHODS = ("wilson", "newcombe", "studentized", "BCa", "percentile")
+INTERVAL_METHODS = ("wilson", "newcombe", "studentized", "mover", "BCa", "percentile")
 """Interval methods a metric may declare (``Metric.interval``, ``Metric.gap_interval``)."""
 
 METRICS: Registry[Metric] = Registry("metric")

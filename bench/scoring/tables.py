@@ -9,8 +9,9 @@ domain, and resampled once (:class:`~bench.scoring.bootstrap.StratifiedBootstrap
 the domain intervals, the pooled interval and every gap interval come from those same
 resamples. Each metric declares its intervals (``Metric.interval``, ``Metric.gap_interval``):
 accuracy gets Wilson score intervals and Newcombe's hybrid score interval for its gaps (closed
-forms), ratio metrics a studentized bootstrap for a domain's value and a percentile one for
-their gaps, the calibration errors BCa; ``ci_method``
+forms), ratio metrics a studentized bootstrap for a domain's value (widened by the
+Satterthwaite degrees of freedom of its variance) and MOVER of the two sides' studentized
+intervals for their gaps, the calibration errors BCa; ``ci_method``
 records what each row got (see ``docs/statistics.md`` for the coverage behind the choice).
 
 Each (model, suite, task) group is one fitted model: under ``transfer_matrix`` the model
@@ -33,7 +34,7 @@ import numpy as np
 import pandas as pd
 
 from bench.errors import EmptyDomainWarning, StatisticsError
-from bench.scoring.bootstrap import StratifiedBootstrap, studentized_interval
+from bench.scoring.bootstrap import StratifiedBootstrap
 from bench.scoring.gaps import (
     FAMILIES,
     GROUP_PREFIX,
@@ -41,7 +42,7 @@ from bench.scoring.gaps import (
     domain_gaps,
     domain_spread,
     pooled_statistics,
-    ratio_variances,
+    ratio_intervals,
 )
 from bench.scoring.intervals import wilson_interval
 from bench.scoring.metrics import METRICS, Metric, metrics_for
@@ -218,7 +219,7 @@ def _groups(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo]
 def _moments(metric: Metric, options: StatisticsOptions) -> bool:
     """Whether the metric's strata carry second moments (for a studentized interval)."""
     wanted = {options.bootstrap_method(metric.interval), options.bootstrap_method(metric.gap_interval)}
-    return metric.values is not None and "studentized" in wanted
+    return metric.values is not None and bool({"studentized", "mover"} & wanted)
 
 
 def _strata(frame: pd.DataFrame, info: TaskInfo, metric: Metric, moments: bool, where: str = ""
@@ -333,7 +334,7 @@ def _metric_bounds(metric: Metric, sets: list[list[int]], kept: list[np.ndarray]
         return out
     if boot is None:
         return [(math.nan, math.nan, "")] * len(sets)
-    if chosen in ("wilson", "newcombe"):
+    if chosen in ("wilson", "newcombe", "mover"):
         chosen = "studentized"
     if chosen == "studentized" and kept[0].shape[1] < 5:
         chosen = "BCa"
@@ -341,12 +342,12 @@ def _metric_bounds(metric: Metric, sets: list[list[int]], kept: list[np.ndarray]
     n_strata = len(kept)
     stat = pooled_statistics(metric, [sets[k] for k in live], n_strata)
     if chosen == "studentized":
-        result = studentized_interval(boot, stat, ratio_variances([(sets[k], None) for k in live], n_strata),
-                                      level=options.level)
+        _, low, high = ratio_intervals(boot, kept, [sets[k] for k in live], metric, options.level)
+        used = ["studentized"] * len(live)
     else:
         result = boot.interval(stat, level=options.level, method=chosen)
-    used = result.methods()
-    low, high = np.atleast_1d(result.low), np.atleast_1d(result.high)
+        used = result.methods()
+        low, high = np.atleast_1d(result.low), np.atleast_1d(result.high)
     out = [(math.nan, math.nan, "")] * len(sets)
     for j, k in enumerate(live):
         out[k] = (float(low[j]), float(high[j]), used[j])
@@ -391,7 +392,7 @@ def score_tables(records: pd.DataFrame, infos: Mapping[tuple[str, str], TaskInfo
         draws ``seed_hash(seed, model, suite, task, metric)`` so that adding a model
         changes no other model's intervals; ``method``, where ``"auto"`` gives each
         metric's declared interval (Wilson / Newcombe for accuracy, a studentized
-        bootstrap for a ratio metric's domain values and a percentile one for its gaps,
+        bootstrap for a ratio metric's domain values and MOVER of studentized ones for its gaps,
         BCa for the calibration errors, basic for the range and spread); ``permutations``,
         the Monte Carlo permutations drawn first per gap test (2,000: the Monte Carlo
         standard error of a p-value near 0.05 is then 0.005; more are drawn, up to

@@ -35,7 +35,8 @@ def test_a_wide_table_is_folded_into_blocks_that_repeat_the_naming_columns() -> 
 
 
 @pytest.mark.parametrize(("method", "expected"), [
-    ([], "95% interval (accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap percentile bootstrap)"),
+    ([], "95% interval (accuracy: Wilson, gap Newcombe; mse: studentized bootstrap, gap MOVER (studentized "
+         "bootstrap))"),
     (["--method", "percentile"], "95% interval (accuracy: Wilson, gap percentile bootstrap; mse: percentile bootstrap, "
                                  "gap percentile bootstrap)"),
 ])
@@ -62,8 +63,8 @@ def test_the_readme_states_the_interval_each_metric_gets(tmp_path: Path) -> None
     gaps = done.scored.gaps[done.scored.gaps["kind"] == "id_ood"].groupby("metric")["ci_method"].agg(set)
     assert (domains["accuracy"], gaps["accuracy"]) == ({"wilson"}, {"newcombe"})
     for loss in ("cross_entropy", "brier", "mse", "mae"):
-        assert (domains[loss], gaps[loss]) == ({"studentized"}, {"percentile"})
+        assert (domains[loss], gaps[loss]) == ({"studentized"}, {"mover"})
     assert (domains["ece"], gaps["ece"]) == ({"BCa"}, {"BCa"})
     readme = " ".join((REPO / "README.md").read_text(encoding="utf-8").split())
     assert ("Wilson for accuracy and Newcombe for its gaps, the studentized bootstrap for the losses per domain and "
-            "the percentile bootstrap for their gaps, BCa for ECE") in readme
+            "MOVER of the two sides' studentized intervals for their gaps, BCa for ECE") in readme

@@ -85,7 +85,7 @@ def test_gap_rows_say_which_interval_they_got() -> None:
     losses = {d: (lambda x: np.column_stack([x, np.ones_like(x), x * x, x, np.ones_like(x)]))(rng.lognormal(0, 1, 60))
               for d in ("a", "b")}
     gaps = domain_gaps(losses, mse, in_domain=["a"], resamples=300, method="AUTO", kinds=["id_ood"])
-    assert {g.ci_method for g in gaps} == {"percentile"}  # the declared gap interval of a loss
+    assert {g.ci_method for g in gaps} == {"mover"}  # the declared gap interval of a loss
     gaps = domain_gaps(losses, mse, in_domain=["a"], resamples=300, method="Studentized", kinds=["id_ood"])
     assert {g.ci_method for g in gaps} == {"studentized"}
     gaps = domain_gaps(losses, mse, in_domain=["a"], resamples=300, method="bca", kinds=["id_ood"])
