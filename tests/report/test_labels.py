@@ -302,10 +302,13 @@ def test_compare_rows_carry_holm_over_the_domains_and_their_settings(mmlu_run: P
     table = compare_models(run.records, task_infos_from_metadata(run.meta), "llm-a", "llm-b", metrics=["accuracy"],
                            options=StatisticsOptions(level=0.9, resamples=200, permutations=200))
     assert list(table.columns) == COMPARE_COLUMNS and set(table["metric"]) == {"accuracy"}
-    domains = table[table["domain_b"] != "ALL"]
+    domains = table[(table["kind"] == "metric") & (table["domain_b"] != "ALL")]
     np.testing.assert_allclose(domains["p_adjusted"], holm(domains["p_value"].to_numpy()))
+    groups = table[table["kind"] == "group"]  # MMLU's four categories: a family of their own
+    np.testing.assert_allclose(groups["p_adjusted"], holm(groups["p_value"].to_numpy()))
     pooled = table[table["domain_b"] == "ALL"].iloc[0]
     assert pooled["p_adjusted"] == pooled["p_value"] and len(domains) == 57
+    assert sorted(groups["domain_b"]) == ["STEM", "humanities", "other", "social sciences"]
     assert set(table["level"]) == {0.9} and set(table["ci_method"]) == {"BCa"}
 
 
