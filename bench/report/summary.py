@@ -8,6 +8,7 @@ from collections.abc import Mapping
 import pandas as pd
 
 from bench.registry import View
+from bench.report.labels import METHOD_NAMES
 from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
@@ -132,12 +133,6 @@ def _marked(table: pd.DataFrame) -> bool:
     """Whether a summary table marks any domain ``*`` (in its header or its cells)."""
     cells = table.astype(str).to_numpy().ravel().tolist()
     return any(str(c).endswith("*") for c in [*table.columns, *cells])
-
-
-METHOD_NAMES: dict[str, str] = {"wilson": "Wilson", "newcombe": "Newcombe", "studentized": "studentized bootstrap",
-                                "mover": "MOVER (studentized bootstrap)", "BCa": "BCa bootstrap", "percentile": "percentile bootstrap",
-                                "basic": "basic bootstrap"}
-"""How the legend names each ``ci_method`` of metrics.csv and gaps.csv."""
 
 
 def _method_names(rows: pd.DataFrame) -> str:
