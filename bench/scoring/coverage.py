@@ -176,7 +176,7 @@ class LossCell:
 
 LOSS_CELLS = (*(LossCell("lognormal", n, s) for s in (0.5, 1.0, 1.5) for n in (30, 200, 2_000)),
               *(LossCell(f, n) for f in ("binary", "four") for n in (30, 200)))
-"""The grid of issue 27: lognormal σ ∈ {0.5, 1, 1.5} × n ∈ {30, 200, 2,000}, and the
+"""The published grid of skewed losses: lognormal σ ∈ {0.5, 1, 1.5} × n ∈ {30, 200, 2,000}, and the
 cross-entropy of a binary and a 4-option classifier at n ∈ {30, 200}."""
 
 
