@@ -640,7 +640,7 @@ def _cmd_leaderboard(args: argparse.Namespace) -> int:
         text = to_markdown(board) + "\n"
     else:
         text = format_table(display_table(board)) + (
-            "\n\nrank: 1 = best by the mean over domains; [low–high]: 95% paired bootstrap interval of the rank "
+            f"\n\nrank: 1 = best by the mean over domains; [low–high]: {options.level:.0%} paired bootstrap interval of the rank "
             f"({args.resamples} resamples of the test examples). "
             + " ".join(filter(None, [gap_note(board), "ECE: pooled over all test examples (leaderboard.csv: ece; "
                                      "mean_ece there is the mean over domains)."])) + "\n")

@@ -47,8 +47,8 @@ from bench.report.rundata import RunData, TaskView, load_run
 __all__ = ["BOARD_COLUMNS", "GAP_KINDS", "BoardOptions", "build_board", "display_labels", "display_table", "gap_note",
            "rank_intervals", "to_markdown"]
 
-BOARD_COLUMNS = ["model", "suite", "task", "kind", "metric", "value", "rank", "rank_low", "rank_high",
-                 "worst_domain", "worst_value", "gap", "gap_ci_low", "gap_ci_high", "gap_kind", "ece",
+BOARD_COLUMNS = ["model", "suite", "task", "kind", "metric", "value", "rank", "rank_low", "rank_high", "rank_level",
+                 "worst_domain", "worst_value", "gap", "gap_ci_low", "gap_ci_high", "gap_level", "gap_kind", "ece",
                  "effective_robustness", "n", *SETTINGS, "suite_version", "run_id"]
 
 GAP_KINDS = {"id_ood": ("ID→OOD", "in-domain minus pooled out-of-domain, positive = worse out of domain"),
@@ -154,7 +154,8 @@ def _suite_version(run: RunData, suite: str) -> str:
     return next((str(s.get("version", "")) for s in run.meta.get("suites", []) if s.get("name") == suite), "")
 
 
-def _gap(run: RunData, view: TaskView, model: str) -> tuple[float, float, float, str]:
+def _gap(run: RunData, view: TaskView, model: str) -> tuple[float, float, float, float, str]:
+    """The gap shown for ``model``: value, interval, its confidence level, and its kind."""
     from bench.report.plots import gap_rows
 
     gaps = gap_rows(run.part(run.gaps, view), view.metric)
@@ -166,9 +167,10 @@ def _gap(run: RunData, view: TaskView, model: str) -> tuple[float, float, float,
         rows = best_worst[(best_worst["model"] == model) & (best_worst["kind"] == "best_worst")
                           & (best_worst["metric"] == view.metric)]
     if rows.empty:
-        return math.nan, math.nan, math.nan, ""
+        return math.nan, math.nan, math.nan, math.nan, ""
     first = rows.iloc[0]
-    return float(first["gap"]), float(first["ci_low"]), float(first["ci_high"]), kind
+    level = float(first["level"]) if "level" in rows and pd.notna(first["level"]) else math.nan
+    return float(first["gap"]), float(first["ci_low"]), float(first["ci_high"]), level, kind
 
 
 def _run_rows(run: RunData, view: TaskView, metric: str) -> pd.DataFrame:
@@ -188,11 +190,11 @@ def _run_rows(run: RunData, view: TaskView, metric: str) -> pd.DataFrame:
         rho = robustness[robustness["model"] == model]["effective_robustness"] if len(robustness) \
             else pd.Series(dtype=float)
         pooled = part[(part["domain"] == "ALL") & (part["metric"] == metric)]["n"]
-        gap, low, high, gap_kind = _gap(run, view, model)
+        gap, low, high, level, gap_kind = _gap(run, view, model)
         rows.append({"model": model, "suite": view.suite, "task": view.task, "kind": view.kind, "metric": metric,
                      "value": float(per_domain["value"].mean()), "worst_domain": worst["domain"],
                      "worst_value": float(worst["value"]), "gap": gap, "gap_ci_low": low, "gap_ci_high": high,
-                     "gap_kind": gap_kind, "ece": float(ece.iloc[0]) if len(ece) else math.nan,
+                     "gap_level": level, "gap_kind": gap_kind, "ece": float(ece.iloc[0]) if len(ece) else math.nan,
                      "effective_robustness": float(rho.iloc[0]) if len(rho) else math.nan,
                      "n": int(pooled.iloc[0]) if len(pooled) else 0, **settings,
                      "suite_version": _suite_version(run, view.suite), "run_id": run.run_id})
@@ -216,11 +218,12 @@ def _csv_rows(path: Path, options: BoardOptions) -> pd.DataFrame:
                      "worst_domain": r.get("worst_domain", ""), "worst_value": r.get(f"worst_{primary}", math.nan),
                      "gap": r.get(f"gap_{primary}", math.nan), "gap_ci_low": r.get(f"gap_{primary}_ci_low", math.nan),
                      "gap_ci_high": r.get(f"gap_{primary}_ci_high", math.nan),
+                     "gap_level": r.get(f"gap_{primary}_level", math.nan),
                      "gap_kind": "id_ood" if _finite(r.get(f"gap_{primary}")) else "",
                      "ece": r.get("ece", math.nan), "effective_robustness": math.nan, "n": r.get("n", 0),
                      **{k: "" if pd.isna(r.get(k, "")) else str(r.get(k, "")) for k in SETTINGS},
                      "suite_version": str(r.get("suite_version", "")), "run_id": r.get("run_id", "")})
-    return pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in ("rank", "rank_low", "rank_high")])
+    return pd.DataFrame(rows, columns=[c for c in BOARD_COLUMNS if c not in ("rank", "rank_low", "rank_high", "rank_level")])
 
 
 def _finite(value: object) -> bool:
@@ -307,7 +310,7 @@ def _add_ranks(board: pd.DataFrame, entries: dict, options: BoardOptions) -> pd.
         metric = str(part["metric"].iloc[0])
         higher = metric not in LOWER_IS_BETTER
         part["rank"] = _ranks(part["value"].to_numpy(dtype=float), higher)
-        part["rank_low"], part["rank_high"] = math.nan, math.nan
+        part["rank_low"], part["rank_high"], part["rank_level"] = math.nan, math.nan, options.level
         found = entries.get(f"{suite}/{task}", [])
         keyed = {(m, r.run_id) for r, _, m, _ in found}
         if len(found) >= 2 and keyed == set(zip(part["model"], part["run_id"], strict=True)):
@@ -316,7 +319,7 @@ def _add_ranks(board: pd.DataFrame, entries: dict, options: BoardOptions) -> pd.
             part["rank_low"] = ranks["rank_low"].reindex(index).to_numpy()
             part["rank_high"] = ranks["rank_high"].reindex(index).to_numpy()
         parts.append(part.sort_values(["rank", "model"]))
-    board = pd.concat(parts, ignore_index=True) if parts else board.assign(rank=[], rank_low=[], rank_high=[])
+    board = pd.concat(parts, ignore_index=True) if parts else board.assign(rank=[], rank_low=[], rank_high=[], rank_level=[])
     return board[[c for c in BOARD_COLUMNS if c in board.columns]].reset_index(drop=True)
 
 
@@ -358,9 +361,17 @@ def display_labels(board: pd.DataFrame) -> list[str]:
     return list(labels)
 
 
+def level_text(levels: pd.Series) -> str:
+    """``"95% CI"`` for one confidence level among ``levels`` (NaN: unknown, as in a
+    leaderboard CSV of an older version: 95 %, the only level it wrote), else ``"CI"``."""
+    found = {round(float(v), 6) for v in levels.fillna(0.95)} if len(levels) else {0.95}
+    return f"{found.pop():.0%} CI" if len(found) == 1 else "CI"
+
+
 def _gap_header(board: pd.DataFrame) -> str:
     kinds = set(board["gap_kind"].fillna("")) - {""} if "gap_kind" in board else {"id_ood"}
-    return f"gap {GAP_KINDS[kinds.pop()][0]} [95% CI]" if len(kinds) == 1 else "gap [95% CI]"
+    level = level_text(board["gap_level"] if "gap_level" in board else pd.Series(dtype=float))
+    return f"gap {GAP_KINDS[kinds.pop()][0]} [{level}]" if len(kinds) == 1 else f"gap [{level}]"
 
 
 def gap_note(board: pd.DataFrame) -> str:
@@ -377,12 +388,13 @@ def display_table(board: pd.DataFrame) -> pd.DataFrame:
     ones, each cell does."""
     rows = []
     header = _gap_header(board)
-    mixed = header == "gap [95% CI]"
+    mixed = header.startswith("gap [")
+    rank_header = f"rank [{level_text(board['rank_level'] if 'rank_level' in board else pd.Series(dtype=float))}]"
     for (_, r), model in zip(board.iterrows(), display_labels(board), strict=True):
         gap = _ci_text(r["gap"], r["gap_ci_low"], r["gap_ci_high"])
         if mixed and gap and r.get("gap_kind") in GAP_KINDS:
             gap = f"{GAP_KINDS[r['gap_kind']][0]} {gap}"
-        rows.append({"rank [95% CI]": _rank_text(r), "model": model, "suite/task": f"{r['suite']}/{r['task']}",
+        rows.append({rank_header: _rank_text(r), "model": model, "suite/task": f"{r['suite']}/{r['task']}",
                      r["metric"] if board["metric"].nunique() == 1 else "value": f"{r['value']:.3f}",
                      "worst domain": f"{r['worst_domain']} ({r['worst_value']:.3f})"
                      if isinstance(r["worst_domain"], str) and r["worst_domain"] else "",

@@ -17,6 +17,7 @@ full run's row.
 
 from __future__ import annotations
 
+import math
 import os
 import tempfile
 from collections.abc import Mapping
@@ -53,6 +54,7 @@ def _row(model: str, suite: str, task: str, info: TaskInfo, metrics: pd.DataFram
         gap = pooled.iloc[0]
         row[f"gap_{primary}"] = gap["gap"]
         row[f"gap_{primary}_ci_low"], row[f"gap_{primary}_ci_high"] = gap["ci_low"], gap["ci_high"]
+        row[f"gap_{primary}_level"] = gap.get("level", math.nan)
         row[f"id_{primary}"], row[f"ood_{primary}"] = gap["value_a"], gap["value_b"]
     ece = metrics[(metrics["domain"] == POOLED) & (metrics["metric"] == "ece")]["value"]
     if len(ece):

@@ -11,7 +11,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import DataError
-from bench.report.board import BoardOptions, build_board, rank_intervals, to_markdown
+from bench.report.board import BoardOptions, build_board, display_table, rank_intervals, to_markdown
 
 
 def _accuracy(correct: np.ndarray) -> np.ndarray:
@@ -144,3 +144,16 @@ def test_cli_leaderboard_errors(tiny_run: Path, tmp_path: Path, capsys: pytest.C
 def test_markdown_escapes_pipes() -> None:
     board = pd.DataFrame({"model": ["a|b"], "value": [0.5]})
     assert "a\\|b" in to_markdown(board, ["model", "value"])
+
+
+def test_the_gap_header_reads_the_runs_level(tiny_run: Path, tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    copy = shutil.copytree(tiny_run, tmp_path / "run")
+    assert main(["score", str(copy), "--level", "0.9", "--resamples", "200", "--permutations", "200", "-q"]) == 0
+    capsys.readouterr()
+    board = build_board([copy], BoardOptions(resamples=50, task="sentiment"))
+    assert set(board["gap_level"].dropna()) == {0.9} and set(board["rank_level"]) == {0.95}
+    shown = display_table(board)
+    assert "gap ID→OOD [90% CI]" in shown.columns and "rank [95% CI]" in shown.columns
+    mixed = pd.concat([board, build_board([tiny_run], BoardOptions(resamples=50, task="sentiment"))], ignore_index=True)
+    assert "gap ID→OOD [CI]" in display_table(mixed).columns  # two levels: the header names none
