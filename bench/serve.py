@@ -29,7 +29,7 @@ lm-evaluation-harness's ``local-completions`` / ``local-chat-completions`` ask o
 What can be served: any adapter with ``token_logprobs(texts)`` returning per-token
 log-probabilities — the language models (``smollm2-135m``, ``hf-causal-lm:PATH``). The
 contract is declared as protocols, one per feature (:data:`SERVED_FEATURES`: text
-scoring, token-id prompts, generation, chat); :func:`make_server` checks it at start-up
+scoring, token counting, token-id prompts, generation, chat); :func:`make_server` checks it at start-up
 and refuses a model that implements part of a feature, naming what it lacks; a request
 for a feature the model does not have is answered 400 naming it.
 Classifiers and regressors have no token log-probabilities and cannot be expressed in the
@@ -94,7 +94,7 @@ from bench.errors import BenchError, CapabilityError, ConfigError
 from bench.suites.generation import MAX_NEW_TOKENS, Decoding
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "SERVED_FEATURES", "ChatModel", "GeneratingModel", "ServerLimits",
-           "TokenIdModel", "TokenScorer", "served_features", "chat_response",
+           "TokenIdModel", "TokenScorer", "TokenizingModel", "served_features", "chat_response",
            "completions_response", "error_body", "is_loopback", "make_server"]
 
 MAX_BODY_BYTES = 16 * 2**20
@@ -142,12 +142,18 @@ class TokenScorer(Protocol):
 
 
 @runtime_checkable
-class TokenIdModel(TokenScorer, Protocol):
-    """Token-id prompts: text to the model's tokens and back, and scores of token ids."""
-
-    tokenizer: Any
+class TokenizingModel(TokenScorer, Protocol):
+    """Text to the model's tokens, under its prefix policy: lets the server count a prompt's
+    tokens against :attr:`ServerLimits.max_prompt_tokens` before any model call."""
 
     def context_tokens(self, texts: Sequence[str]) -> list[list[int]]: ...
+
+
+@runtime_checkable
+class TokenIdModel(TokenizingModel, Protocol):
+    """Token-id prompts: token ids back to text, and scores of token ids."""
+
+    tokenizer: Any
 
     def decode(self, ids: Sequence[int]) -> str: ...
 
@@ -171,7 +177,8 @@ class ChatModel(GeneratingModel, Protocol):
 
 SERVED_FEATURES: dict[str, tuple[type, tuple[str, ...]]] = {
     "score text prompts": (TokenScorer, ("name", "token_logprobs")),
-    "score token-id prompts": (TokenIdModel, ("tokenizer", "context_tokens", "decode", "token_logprobs_ids")),
+    "count prompt tokens": (TokenizingModel, ("context_tokens",)),
+    "score token-id prompts": (TokenIdModel, ("tokenizer", "decode", "token_logprobs_ids")),
     "generate text": (GeneratingModel, ("generate_ids",)),
     "answer chat messages": (ChatModel, ("render_chat",)),
 }

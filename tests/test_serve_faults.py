@@ -333,21 +333,21 @@ def test_the_served_contract_is_checked_at_start() -> None:
 
     assert served_features(CharScorer()) == ["score text prompts"]
     with pytest.raises(CapabilityError, match=r"Model 'char-lm' cannot be served: to score token-id prompts it needs "
-                                              r"tokenizer, context_tokens, decode, token_logprobs_ids, and lacks decode "
+                                              r"tokenizer, decode, token_logprobs_ids, and lacks decode "
                                               r"\(it has generate_ids, which needs it\)\. See docs/adapters.md"):
         make_server(HalfGenerator(), "127.0.0.1", 0)
-    with pytest.raises(CapabilityError, match=r"lacks tokenizer, context_tokens, decode, token_logprobs_ids "
+    with pytest.raises(CapabilityError, match=r"to count prompt tokens it needs context_tokens, and lacks context_tokens "
                                               r"\(it has generate_ids, which needs it\)"):
         make_server(OnlyGenerator(), "127.0.0.1", 0)
-    assert list(SERVED_FEATURES) == ["score text prompts", "score token-id prompts", "generate text",
-                                     "answer chat messages"]
+    assert list(SERVED_FEATURES) == ["score text prompts", "count prompt tokens", "score token-id prompts",
+                                     "generate text", "answer chat messages"]
 
 
 def test_a_feature_the_model_lacks_is_a_400_naming_it_not_a_500() -> None:
     from bench.serve import RequestError, chat_response
 
-    with pytest.raises(RequestError, match=r"'char-lm' served here cannot generate text \(it has no tokenizer, "
-                                           r"context_tokens, decode, token_logprobs_ids, generate_ids\)") as caught:
+    with pytest.raises(RequestError, match=r"'char-lm' served here cannot generate text \(it has no context_tokens, "
+                                           r"tokenizer, decode, token_logprobs_ids, generate_ids\)") as caught:
         completions_response(CharScorer(), {"prompt": "a", "max_tokens": 3})
     assert (caught.value.status, caught.value.param) == (400, "max_tokens")
     with pytest.raises(RequestError, match="cannot generate text") as caught:
