@@ -302,3 +302,19 @@ def test_bench_mitigations_compares_the_lm_fine_tunes_with_the_model_zero_shot(
     assert accuracy[["reduction_ci_low", "reduction_ci_high", "reduction_p"]].notna().all().all()
     assert "lm-finetuned" in capsys.readouterr().out
     assert len(list((run_dir / "models").iterdir())) == 3
+
+
+def test_full_fine_tuning_trains_every_weight_and_saves_the_model(tiny_lm_dir: Path, tmp_path: Path) -> None:  # noqa: F811
+    from bench.adapters import make_model
+    from bench.baselines.persist import save_model
+
+    model = build(tiny_lm_dir, "method=full&epochs=4&lr=0.001&train_batch_size=4")
+    train = labelled()
+    before = mean_loss(model, train, [SENTIMENT])
+    model.fit(train, [SENTIMENT], seed=0)
+    assert mean_loss(model, train, [SENTIMENT]) < before
+    assert model.trainable_parameters() == sum(p.numel() for p in model.lm.model.parameters())
+    folder = save_model(model, tmp_path / "full")
+    assert (folder / "model" / "config.json").is_file() and not (folder / "adapter_config.json").exists()
+    loaded = make_model(str(folder))
+    np.testing.assert_allclose(loaded.log_probs(train[:4], SENTIMENT), model.log_probs(train[:4], SENTIMENT), atol=1e-5)
