@@ -142,10 +142,10 @@ def test_literal_braces_are_written_as_in_every_other_template() -> None:
     (("suite", "name"), "../../../../x", r"'suite\.name' holds '/' or '\\'"),
     (("suite", "name"), "a/b", r"'suite\.name' holds '/' or '\\'"),
     (("suite", "name"), "..", r"'suite\.name' starts with '\.' or holds '\.\.'"),
-    (("suite", "name"), "a\x07b", r"'suite\.name' holds a control character"),
+    (("suite", "name"), "a\x07b", r"'suite\.name' holds a character that is not printable"),
     (("suite", "name"), " padded", r"'suite\.name' starts or ends with whitespace"),
     (("tasks", 0, "name"), "sen/timent", r"'tasks\[0\]\.name' holds '/'"),
-    (("domains",), ["books", "mo\nvies"], r"'domains\[1\]' holds a control character"),
+    (("domains",), ["books", "mo\nvies"], r"'domains\[1\]' holds a character that is not printable"),
     (("domains",), ["books", "a\\b"], r"'domains\[1\]' holds '/' or '\\'"),
 ])
 def test_names_that_become_file_names_follow_one_rule(path: tuple, value: Any, message: str) -> None:
@@ -198,7 +198,7 @@ def test_a_factory_that_raises_is_named_as_a_model_that_could_not_be_built() -> 
 def test_a_model_whose_name_holds_a_control_character_is_refused() -> None:
     from bench.adapters import make_model
 
-    with pytest.raises(ConfigError, match=r"its name 'bad\\x07name' holds a control character"):
+    with pytest.raises(ConfigError, match=r"its name 'bad\\x07name' holds a character that is not printable"):
         make_model("tests.test_input_holes:_badly_named")
 
 
