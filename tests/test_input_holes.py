@@ -309,6 +309,6 @@ def test_out_of_domain_rows_without_targets_fail_before_any_model_is_trained(tmp
 
 def test_a_huge_target_cell_is_quoted_shortened(tmp_path: Path) -> None:
     huge = QA_CSV.replace("Paris,Rome,Berlin,Madrid,1", "Paris,Rome,Berlin,Madrid," + "x" * 100_000)
-    with pytest.raises(DataError, match=r"qa\.csv, line 3, column 'answer': target 'x+…' of task 'qa'") as caught:
+    with pytest.raises(DataError, match=r"qa\.csv, line 3, column 'answer': target 'x+… of task 'qa'") as caught:
         load_examples(read_suite_file(_qa(tmp_path, csv=huge)), data_dir=tmp_path)
     assert len(str(caught.value)) < 500
