@@ -365,12 +365,15 @@ def _cmd_runs(args: argparse.Namespace) -> int:
 
         print(f"run folder: {export_run(args.out, args.export).run_dir}")
         return 0
+    if args.delete:
+        from bench.pipeline import delete_run
+
+        removed = delete_run(args.out, args.delete, force=args.force)
+        extra = f" and {len(removed)} leftover folder(s)" if removed else ""
+        print(f"deleted run {args.delete} from {Path(args.out) / 'store.sqlite'}{extra}")
+        return 0
     store = RunStore(args.out)
     try:
-        if args.delete:
-            store.delete_run(args.delete, force=args.force)
-            print(f"deleted run {args.delete} from {store.path}")
-            return 0
         rows = [(r.run_id, r.state, str(r.batches), r.created_at[:19], ",".join(r.config.get("suites", [])),
                  ",".join(r.config.get("models", [])) or "(defaults)", (r.error or "")[:60])
                 for r in store.runs()]

@@ -165,6 +165,29 @@ def _work(runs: Path, run_id: str) -> Path:
     return runs.parent / "work" / run_id
 
 
+def delete_run(out: str | Path, run_id: str, *, force: bool = False) -> list[Path]:
+    """Remove a run from the store ``<out>/store.sqlite`` (:meth:`RunStore.delete_run`), with
+    what an interrupted export left of it: its hidden staging folders ``<out>/runs/.<run_id>-*``
+    and its work folder ``<out>/work/<run_id>``. A complete run's folder is kept. Returns the
+    folders removed.
+
+    Raises
+    ------
+    ConfigError
+        If the store has no such run, or (without ``force``) it shows as running.
+    """
+    store = RunStore(out)
+    try:
+        store.delete_run(run_id, force=force)
+    finally:
+        store.close()
+    runs = Path(out) / "runs"
+    leftovers = [p for p in [*runs.glob(f".{run_id}-*"), _work(runs, run_id)] if p.is_dir()]
+    for folder in leftovers:
+        shutil.rmtree(folder, ignore_errors=True)
+    return leftovers
+
+
 def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, new: bool,
            force: bool = False) -> tuple[str, RunConfig]:
     """The run id and configuration of a new run, or of the unfinished run to resume

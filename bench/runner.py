@@ -704,7 +704,9 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
         advance(len(batch))
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
-    return pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
+    frame = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
+    _check_finite(frame, f"model {adapter.name!r}, {where}, examples {offset}-{offset + len(frame) - 1}")
+    return frame
 
 
 def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task, label: str) -> Any:
@@ -748,8 +750,10 @@ def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> d
     if task.kind == "regression":
         values = check_values(output, n, where)
         target = np.array([float(ex.targets[task.name]) for ex in batch])
+        with np.errstate(over="ignore"):  # an overflow (inf) is reported by _check_finite
+            squared = (values - target) ** 2
         return {"example_id": ids, "target": target, "prediction": values, "correct": np.full(n, np.nan),
-                "nll": (values - target) ** 2}
+                "nll": squared}
     nll, tokens = check_nll(output, n, where)
     n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in batch])
     missing = np.full(n, np.nan)

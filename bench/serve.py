@@ -63,7 +63,8 @@ Limits and failures (every failure is answered with an OpenAI-shaped JSON error 
   check is answered while slow clients hold every slot; beyond those a connection gets
   an immediate 503 with ``Retry-After``. The listen backlog holds
   :data:`LISTEN_BACKLOG` connections, so that a burst is answered, not reset;
-- request lines and paths are written to the log with control characters escaped.
+- request lines and paths are written to the log with control characters escaped; an
+  HTTP/0.9 request line (no version) is answered with 400 at once.
 
 A request whose client has gone keeps computing until the model call returns (the
 model is not interrupted); its answer is then dropped.
@@ -641,6 +642,17 @@ def _handler(context: _Context, log: Callable[[str], None]) -> type[BaseHTTPRequ
                 super().handle_one_request()
             finally:
                 self.watchdog.cancel()
+
+        def parse_request(self) -> bool:
+            """An HTTP/0.9 request line (two words, no version) is answered at once with 400,
+            not left waiting for headers it will never send."""
+            line = str(getattr(self, "raw_requestline", b""), "iso-8859-1").rstrip("\r\n")
+            if len(line.split()) == 2:
+                self.command, self.requestline, self.close_connection = "", line, True
+                self.request_version = "HTTP/1.0"
+                self.send_error(400, "HTTP/0.9 requests are not supported; send an HTTP/1.x request line.")
+                return False
+            return bool(super().parse_request())
 
         def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
             """Errors raised inside :mod:`http.server` (bad request line, headers too long) as JSON."""

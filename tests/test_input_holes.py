@@ -142,10 +142,10 @@ def test_literal_braces_are_written_as_in_every_other_template() -> None:
     (("suite", "name"), "../../../../x", r"'suite\.name' holds '/' or '\\'"),
     (("suite", "name"), "a/b", r"'suite\.name' holds '/' or '\\'"),
     (("suite", "name"), "..", r"'suite\.name' starts with '\.' or holds '\.\.'"),
-    (("suite", "name"), "a\x07b", r"'suite\.name' holds a control character"),
+    (("suite", "name"), "a\x07b", r"'suite\.name' holds a character that is not printable"),
     (("suite", "name"), " padded", r"'suite\.name' starts or ends with whitespace"),
     (("tasks", 0, "name"), "sen/timent", r"'tasks\[0\]\.name' holds '/'"),
-    (("domains",), ["books", "mo\nvies"], r"'domains\[1\]' holds a control character"),
+    (("domains",), ["books", "mo\nvies"], r"'domains\[1\]' holds a character that is not printable"),
     (("domains",), ["books", "a\\b"], r"'domains\[1\]' holds '/' or '\\'"),
 ])
 def test_names_that_become_file_names_follow_one_rule(path: tuple, value: Any, message: str) -> None:
@@ -198,7 +198,7 @@ def test_a_factory_that_raises_is_named_as_a_model_that_could_not_be_built() -> 
 def test_a_model_whose_name_holds_a_control_character_is_refused() -> None:
     from bench.adapters import make_model
 
-    with pytest.raises(ConfigError, match=r"its name 'bad\\x07name' holds a control character"):
+    with pytest.raises(ConfigError, match=r"its name 'bad\\x07name' holds a character that is not printable"):
         make_model("tests.test_input_holes:_badly_named")
 
 
@@ -305,3 +305,10 @@ def test_out_of_domain_rows_without_targets_fail_before_any_model_is_trained(tmp
     with pytest.raises(DataError, match=r"Suite 't', fold 'id_ood': task 'y' has no test example with a target in its "
                                         r"out-of-domain domain\(s\) b; give those rows targets"):
         run(RunConfig(suites=(str(suite),), models=("majority",), data_dir=str(tmp_path)))
+
+
+def test_a_huge_target_cell_is_quoted_shortened(tmp_path: Path) -> None:
+    huge = QA_CSV.replace("Paris,Rome,Berlin,Madrid,1", "Paris,Rome,Berlin,Madrid," + "x" * 100_000)
+    with pytest.raises(DataError, match=r"qa\.csv, line 3, column 'answer': target 'x+… of task 'qa'") as caught:
+        load_examples(read_suite_file(_qa(tmp_path, csv=huge)), data_dir=tmp_path)
+    assert len(str(caught.value)) < 500

@@ -120,3 +120,9 @@ def test_a_per_batch_timeout_passes_errors_and_outputs_through() -> None:
 def test_the_per_batch_timeout_must_be_a_positive_number(value: Any) -> None:
     with pytest.raises(ConfigError, match=r"timeout_per_batch \(--timeout-per-batch\) must be a positive number"):
         RunConfig(timeout_per_batch=value)
+
+
+def test_a_prediction_whose_loss_overflows_is_refused_by_score_examples() -> None:
+    with pytest.raises(AdapterError, match=r"model 'probe', s/t/d, examples 0-1: record column '\w+' is infinite for "
+                                           r"example 'e1'"):
+        _score(STARS, predict_values=lambda texts: np.array([0.0, 1.3407807929942597e154]))

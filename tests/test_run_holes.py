@@ -86,3 +86,15 @@ def test_repeat_writes_only_into_out(tmp_path: Path, capsys: pytest.CaptureFixtu
 def test_force_needs_resume(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["run", "--force", "--model", "majority"]) == 2
     assert "--force only goes with --resume" in capsys.readouterr().err
+
+
+def test_delete_removes_what_an_interrupted_export_left(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    store, run_id = _store_with_run(tmp_path)
+    store.set_state(run_id, "failed", error="killed during export")
+    store.close()
+    staging = tmp_path / "runs" / f".{run_id}-x1y2"
+    (staging / "models").mkdir(parents=True)
+    (tmp_path / "work" / run_id).mkdir(parents=True)
+    assert main(["runs", "--out", str(tmp_path), "--delete", run_id]) == 0
+    assert "and 2 leftover folder(s)" in capsys.readouterr().out
+    assert not staging.exists() and not (tmp_path / "work" / run_id).exists()

@@ -131,3 +131,13 @@ def test_server_limits_check_the_new_bounds() -> None:
             ServerLimits(**bad)  # type: ignore[arg-type]
 
 
+
+
+def test_an_http_0_9_request_line_is_answered_at_once(serve) -> None:  # noqa: F811
+    port, _, _ = serve(read_timeout=20, request_deadline=20)
+    with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
+        sock.sendall(b"GET /health\r\n")  # and nothing more: the write side stays open
+        data = b""
+        while chunk := sock.recv(65536):
+            data += chunk
+    assert data.startswith(b"HTTP/1.1 400") and b"HTTP/0.9 requests are not supported" in data

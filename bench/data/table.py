@@ -256,8 +256,9 @@ def _option_label(value: Any, task: Task, options: tuple[str, ...], where: str) 
             return index
     if text in options:
         return options.index(text)
-    raise DataError(f"{where}: target {value!r} of task {task.name!r} is none of the row's {len(options)} options; "
-                    f"give an index 0-{len(options) - 1}, a label ({', '.join(labels)}) or an option's text.")
+    shown = ", ".join(labels[:8]) + (" …" if len(labels) > 8 else "")
+    raise DataError(f"{where}: target {quote(value)} of task {task.name!r} is none of the row's {len(options)} options; "
+                    f"give an index 0-{len(options) - 1}, a label ({shown}) or an option's text.")
 
 
 def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) -> float | None:
@@ -267,7 +268,7 @@ def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) ->
     if _missing(value):
         return None
     if isinstance(value, bool):
-        raise DataError(f"{where}: target of task {task.name!r} is a boolean ({value!r}); "
+        raise DataError(f"{where}: target of task {task.name!r} is a boolean ({quote(value)}); "
                         "give a choice name, a choice index or a number.")
     if task.kind == "multiple_choice":
         return _option_label(value, task, options, where)

@@ -43,6 +43,7 @@ from bench.errors import ConfigError, DataError, SuiteError
 from bench.seeding import seed_hash
 from bench.suites.generation import GenerationRequest
 from bench.suites.prompts import LETTERS, ChoiceRequest, Prompt, PromptFormat, Shot
+from bench.suites.schema import quote
 from bench.suites.types import Example, Suite, SuiteData, Task
 
 __all__ = ["build_generation_requests", "build_requests", "check_choice_example", "check_references", "continuations", "fewshot_pool", "render_template",
@@ -68,14 +69,15 @@ def render_template(template: str, values: Mapping[str, Any], where: str) -> str
     try:
         return string.Formatter().vformat(template, (), dict(values))
     except KeyError as exc:
-        available = ", ".join(sorted(values))
-        raise SuiteError(f"{where}: the template names field {{{exc.args[0]}}}, which the example lacks. "
+        names = sorted(values)
+        available = ", ".join(names[:30]) + (f" … ({len(names)} in all)" if len(names) > 30 else "")
+        raise SuiteError(f"{where}: the template names field {{{quote(exc.args[0])[1:-1]}}}, which the example lacks. "
                          f"Available: {available}.") from None
     except IndexError:
         raise SuiteError(f"{where}: the template names an option index beyond the example's "
                          f"{len(values.get('options', []))} options.") from None
     except (ValueError, AttributeError) as exc:
-        raise SuiteError(f"{where}: malformed template {template!r}: {exc}.") from None
+        raise SuiteError(f"{where}: malformed template {quote(template)}: {exc}.") from None
 
 
 def check_choice_example(suite: Suite, task: Task, example: Example) -> int:
@@ -104,14 +106,14 @@ def check_choice_example(suite: Suite, task: Task, example: Example) -> int:
     seen: dict[str, int] = {}
     for k, scored in enumerate(continuations(example, task.format)):
         if scored in seen:
-            raise DataError(f"{where}: option {k} ({options[k]!r}) duplicates option {seen[scored]} "
-                            f"(both are scored as {scored!r}).")
+            raise DataError(f"{where}: option {k} ({quote(options[k])}) duplicates option {seen[scored]} "
+                            f"(both are scored as {quote(scored)}).")
         seen[scored] = k
     if task.name not in example.targets:
         raise DataError(f"{where}: no target for the task.")
     target = example.targets[task.name]
     if float(target) != int(target) or not 0 <= int(target) < len(options):
-        raise DataError(f"{where}: target {target!r} is outside the options 0-{len(options) - 1}.")
+        raise DataError(f"{where}: target {quote(target)} is outside the options 0-{len(options) - 1}.")
     return int(target)
 
 

@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import difflib
 import math
-import unicodedata
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -155,13 +154,14 @@ def name_problem(value: str, *, allow_slash: bool = False) -> str | None:
     """Why ``value`` cannot name a suite, task, domain or group (``None``: it can).
 
     Such names become parts of file names, CSV cells and report text, so they follow one
-    rule: no control character (Unicode category ``Cc``), no lone surrogate, no ``/`` or
+    rule: only printable characters (``str.isprintable``: no control or format character,
+    lone surrogate, unassigned code point or separator but the space), no ``/`` or
     ``\\`` (a model's name may hold ``/``, as a Hugging Face id does, where
     ``allow_slash``), not starting with ``.`` and not ``..`` anywhere (no name can point
     outside its folder), no leading or trailing whitespace.
     """
-    if any(unicodedata.category(c) in ("Cc", "Cs") for c in value):
-        return "holds a control character or a lone surrogate"
+    if not value.isprintable():
+        return "holds a character that is not printable (a control or format character, a lone surrogate, a line break)"
     if ("/" in value and not allow_slash) or "\\" in value:
         return "holds '/' or '\\' (it becomes part of file names)"
     if value.startswith(".") or ".." in value:

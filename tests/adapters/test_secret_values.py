@@ -18,7 +18,7 @@ import pytest
 
 from bench.cli import main
 from bench.errors import AdapterError, add_secret, redact
-from tests.adapters.test_client_faults import Recorder, answer, recorder  # noqa: F401 - the fixture
+from tests.adapters.test_client_faults import Recorder, answer, echo_body, recorder  # noqa: F401 - the fixture
 
 KEYS = ["correcthorsebatterystaplexyz", "sk-live-4242deadbeef0000cafe", "ABCD1234efgh", "p@ss:w/rd+x y%"]
 PATH_TOKEN = "tok9f8e7d6c5b4a39281"
@@ -63,6 +63,20 @@ def test_no_secret_reaches_any_output(recorder, monkeypatch: pytest.MonkeyPatch,
     assert other.requests == []
     secrets = [key, quote(key, safe=""), PATH_TOKEN]
     assert _leaks(tmp_path / "out", streams.out + streams.err, caplog.text, secrets) == []
+
+
+def test_a_complete_run_records_no_secret(recorder, monkeypatch: pytest.MonkeyPatch,  # noqa: F811
+                                           capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    key = "onlylettersinthiskey"
+    monkeypatch.setenv("XDB_SECRET_KEY", key)
+    server = recorder(lambda h, b: answer(h, 200, echo_body(b)))
+    model = f"openai-compatible:{server.root}/v1/{PATH_TOKEN}?model=m&api_key_env=XDB_SECRET_KEY"
+    code = main(["run", "toy-reviews", "--model", model, "--out", str(tmp_path / "out"), "--task", "sentiment",
+                 "--limit", "2", "--quiet"])
+    streams = capsys.readouterr()
+    assert code == 0, streams.err
+    assert (tmp_path / "out" / "leaderboard.csv").is_file() and list((tmp_path / "out" / "runs").glob("*/run.json"))
+    assert _leaks(tmp_path / "out", streams.out + streams.err, "", [key, PATH_TOKEN]) == []
 
 
 def test_registered_secrets_are_masked_in_every_bench_error() -> None:
