@@ -291,7 +291,7 @@ def _metric_rows(pair: _Pair, names: tuple[str, str], options: _Options) -> list
         if pair.metric.paired_test == "mcnemar":
             p, test = mcnemar_exact(np.concatenate(ga)[:, 0], np.concatenate(gb)[:, 0]).p_value, "mcnemar_exact"
         else:
-            p = paired_swap_test(ga, gb, _column(statistic, -1),
+            p = paired_swap_test(ga, gb, _column(_improvement(pair.metric), -1),  # the strata given, pooled
                                  n_permutations=options.permutations, rng=seed_hash(rng, label))
             test = "paired_permutation"
         rows.append((pair.suite, pair.task, pair.metric.name, kind, label, label, *names, va, vb,
