@@ -50,4 +50,17 @@ def test_each_domain_group_is_compared_with_its_domains_pooled() -> None:
         assert row["test"] == "mcnemar_exact" and math.isclose(row["p_value"], mcnemar_exact(a, b).p_value)
         assert row["ci_low"] <= row["difference"] <= row["ci_high"] and row["n"] == len(a)
     np.testing.assert_allclose(groups["p_adjusted"], holm(groups["p_value"].to_numpy()))  # a family of its own
+
+
+def test_a_loss_is_compared_per_group_with_the_paired_permutation_test() -> None:
+    data = records()
+    table = compare_models(data, {("s", "t"): INFO}, "before", "after",
+                           options=StatisticsOptions(resamples=300, permutations=200), metrics=["cross_entropy"])
+    groups = table[table["kind"] == "group"].set_index("domain_a")
+    for name, members in (("first", ["a", "b"]), ("second", ["c", "d"])):
+        part = data[data["domain"].isin(members)]
+        a, b = (part[part["model"] == m]["nll"].mean() for m in ("before", "after"))
+        row = groups.loc[name]
+        assert math.isclose(row["difference"], a - b) and row["test"] == "paired_permutation"
+        assert 0 < row["p_value"] <= 1 and row["ci_low"] <= row["difference"] <= row["ci_high"]
     assert set(table[table["kind"] == "metric"]["domain_a"]) == {"a", "b", "c", "d", "ALL"}  # unchanged rows
