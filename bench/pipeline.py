@@ -24,7 +24,7 @@ from bench.outputs import (
     write_run,
 )
 from bench.report.identity import model_labels, run_settings, task_settings
-from bench.report.leaderboard import leaderboard_rows, merge_leaderboard
+from bench.report.leaderboard import forget_run, leaderboard_rows, merge_leaderboard
 from bench.runner import Progress, RunConfig, RunResult, make_run_id, run
 from bench.scoring.metrics import get_metric
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
@@ -168,8 +168,9 @@ def _work(runs: Path, run_id: str) -> Path:
 def delete_run(out: str | Path, run_id: str, *, force: bool = False) -> list[Path]:
     """Remove a run from the store ``<out>/store.sqlite`` (:meth:`RunStore.delete_run`), with
     what an interrupted export left of it: its hidden staging folders ``<out>/runs/.<run_id>-*``
-    and its work folder ``<out>/work/<run_id>``. A complete run's folder is kept. Returns the
-    folders removed.
+    and its work folder ``<out>/work/<run_id>``, and an unfinished run's rows in the leaderboard
+    history (:func:`~bench.report.leaderboard.forget_run`). A complete run's folder and rows are
+    kept. Returns the folders removed.
 
     Raises
     ------
@@ -178,9 +179,12 @@ def delete_run(out: str | Path, run_id: str, *, force: bool = False) -> list[Pat
     """
     store = RunStore(out)
     try:
+        complete = store.run(run_id).state == "complete"
         store.delete_run(run_id, force=force)
     finally:
         store.close()
+    if not complete:  # a kill during the leaderboard merge may have left its rows in the history
+        forget_run(Path(out) / "leaderboard.csv", run_id)
     runs = Path(out) / "runs"
     leftovers = [p for p in [*runs.glob(f".{run_id}-*"), _work(runs, run_id)] if p.is_dir()]
     for folder in leftovers:

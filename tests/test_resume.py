@@ -149,3 +149,20 @@ def test_repeat_reports_differences(reference: Path, tmp_path: Path, capsys: pyt
     metrics.to_csv(copy / "metrics.csv", index=False)
     assert main(["run", "--repeat", str(copy), "-q"]) == 1
     assert "1 metric row(s) differ" in capsys.readouterr().out
+
+
+def test_a_run_killed_in_the_leaderboard_merge_then_deleted_leaves_no_rows(suite: Path, tmp_path: Path) -> None:
+    out = tmp_path / "out"
+    killed = bench([str(suite), *MODELS, "--batch-size", "8"], out, kill_at="leaderboard")
+    assert killed.returncode != 0
+    store = RunStore(out)
+    (info,) = store.runs()
+    store.close()
+    history = out / "leaderboard_runs.csv"
+    assert info.run_id in set(pd.read_csv(history)["run_id"])  # written before the kill
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop(KILL_ENV, None)
+    deleted = subprocess.run([sys.executable, "-m", "bench", "runs", "--delete", info.run_id, "--force", "--out",
+                              str(out)], env=env, capture_output=True, text=True, timeout=120)
+    assert deleted.returncode == 0, deleted.stderr
+    assert not history.exists() and not (out / "leaderboard.csv").exists()  # that run was all it held

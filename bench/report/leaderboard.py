@@ -31,7 +31,7 @@ from bench.report.identity import SETTINGS
 from bench.scoring.metrics import get_metric, primary_of
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
 
-__all__ = ["KEY", "VIEW_KEY", "history_path", "leaderboard_rows", "merge_leaderboard"]
+__all__ = ["KEY", "VIEW_KEY", "forget_run", "history_path", "leaderboard_rows", "merge_leaderboard"]
 
 KEY = ["model", "suite", "task"]
 VIEW_KEY = [*KEY, *SETTINGS]
@@ -132,6 +132,38 @@ def _latest(history: pd.DataFrame) -> pd.DataFrame:
 def _ordered(table: pd.DataFrame) -> pd.DataFrame:
     table = table.sort_values([c for c in VIEW_KEY if c in table], kind="stable").reset_index(drop=True)
     return table[_column_order(table.columns)]
+
+
+def forget_run(path: str | Path, run_id: str) -> int:
+    """Remove ``run_id``'s rows from the history beside the leaderboard at ``path`` and write
+    the latest view again without them (under the same lock as :func:`merge_leaderboard`):
+    what a run interrupted between the two writes, then deleted, must not leave behind.
+    Returns the number of history rows removed (0 where there is no leaderboard).
+
+    Raises
+    ------
+    OutputError
+        When the files cannot be read or written.
+    """
+    path, runs = Path(path), history_path(path)
+    if not runs.exists():
+        return 0
+    try:
+        with FileLock(str(path) + ".lock", timeout=600):
+            history = _read(runs)
+            mine = history["run_id"].astype(str) == run_id if "run_id" in history else pd.Series(False, index=history.index)
+            if not mine.any():
+                return 0
+            kept = history[~mine]
+            if kept.empty:  # that run was all the leaderboard held
+                runs.unlink()
+                path.unlink(missing_ok=True)
+            else:
+                _write_csv(kept[_column_order(kept.columns)], runs)
+                _write_csv(_ordered(_latest(kept)), path)
+    except OSError as exc:
+        raise OutputError(f"Cannot update leaderboard {path}: {exc.strerror or exc}.") from exc
+    return int(mine.sum())
 
 
 def merge_leaderboard(path: str | Path, rows: pd.DataFrame) -> pd.DataFrame:

@@ -212,3 +212,17 @@ def test_the_qa_example_promises_only_gaps_its_run_has(tmp_path: Path) -> None:
     assert "id_ood" not in kinds and "in-domain reference" not in readme
     assert "no gap against geography" in readme
     assert all(f"`{kind}`" in readme for kind in kinds - {"spread"}), kinds
+
+
+def test_forgetting_a_run_keeps_the_others_rows(tmp_path: Path) -> None:
+    from bench.report.leaderboard import forget_run
+
+    path = tmp_path / "leaderboard.csv"
+    zero = {"num_fewshot": "0", "chat_template": "no", "decoding": "", "domains": "all", "protocol": "zero_shot"}
+    row = {"model": "a", "suite": "s", "task": "t", "mean_accuracy": 0.5} | zero
+    merge_leaderboard(path, pd.DataFrame([row | {"run_id": "r1"}]))
+    merge_leaderboard(path, pd.DataFrame([row | {"mean_accuracy": 0.7, "run_id": "r2"}]))
+    assert list(pd.read_csv(path)["run_id"]) == ["r2"]  # the latest view: the run that finished last
+    assert forget_run(path, "r2") == 1 and forget_run(path, "r9") == 0
+    assert list(pd.read_csv(path)["run_id"]) == ["r1"]
+    assert list(pd.read_csv(tmp_path / "leaderboard_runs.csv")["run_id"]) == ["r1"]
