@@ -21,6 +21,7 @@ caller can catch them all with one ``except``. Each message names *what* was wro
 
     BenchWarning (UserWarning)
     ├── EmptyDomainWarning          a metric was asked of too few examples; value is NaN
+    ├── ReportProblemWarning        part of a run folder could not be used; the report says what
     └── IgnoredOptionWarning        a run-wide option does not apply to a model and is ignored
 
     RunInterrupted (KeyboardInterrupt)  Ctrl-C during a stored run: names the run and how to resume it

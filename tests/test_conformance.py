@@ -18,7 +18,9 @@ from tests.conftest import SHARED_DATA
 # Covered by their own tests (tests/adapters, tests/test_mitigations): models that load a
 # real pretrained network, and families that need an argument (a path or URL).
 OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm", "hf-causal-lm", "openai-compatible",
-                   "sklearn"}
+                   "sklearn", "lm-finetuned", "lm-augmented", "lm-multitask"}
+"""Models that need weights, a server or an optional extra (the lm-* fine-tunes train SmolLM2
+with peft: tests/baselines/test_lm_finetune.py covers them on a tiny random model)."""
 
 
 @pytest.mark.parametrize("name", SUITES.names())
