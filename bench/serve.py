@@ -614,123 +614,145 @@ def _route(method: str, raw_path: str) -> Route:
 
 
 # -- the handler ----------------------------------------------------------------------------
-def _handler(context: _Context, log: Callable[[str], None]) -> type[BaseHTTPRequestHandler]:
-    class CompletionsHandler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-        server_version = "xdbench"
-        timeout = context.limits.read_timeout
+def _content_length(headers: Any, limits: ServerLimits) -> int | None:
+    """The body's length from the request headers (``None`` without a ``Content-Length``).
 
-        def log_message(self, format: str, *args: Any) -> None:
-            log(f"{self.client_address[0]} {_printable(format % args)}")
+    Raises
+    ------
+    RequestError
+        400 for ``Transfer-Encoding``, several or malformed ``Content-Length`` headers; 413
+        for a body over :attr:`ServerLimits.max_body_bytes`; each closes the connection.
+    """
+    if headers.get("Transfer-Encoding"):
+        raise RequestError(400, "Transfer-Encoding is not supported; send a Content-Length.", close=True)
+    given = headers.get_all("Content-Length") or []
+    if len(given) > 1:
+        raise RequestError(400, f"The request has {len(given)} Content-Length headers; send one.", close=True)
+    if not given:
+        return None
+    raw = given[0].strip()
+    if not raw.isdigit() or len(raw) > 15:
+        raise RequestError(400, f"Content-Length must be a number of bytes (at most 15 digits); got "
+                           f"{_printable(given[0])!r:.40}.", close=True)
+    if int(raw) > limits.max_body_bytes:
+        raise RequestError(413, f"The body has {int(raw)} bytes; at most {limits.max_body_bytes} are accepted.",
+                           close=True)
+    return int(raw)
 
-        def handle_one_request(self) -> None:
-            """One request under the request deadline (see the module docstring): past it the
-            socket's read side is shut, so a trickling client ends at once."""
-            self.expired = False
 
-            def expire() -> None:
-                self.expired = True
-                try:
-                    self.connection.shutdown(socket.SHUT_RD)
-                except OSError:
-                    pass
+class CompletionsHandler(BaseHTTPRequestHandler):
+    """One connection of the server: its requests answered in JSON (see the module docstring).
+    :func:`_handler` makes a subclass bound to one model and log."""
 
-            self.watchdog = threading.Timer(context.limits.request_deadline, expire)
-            self.watchdog.daemon = True
-            self.watchdog.start()
+    context: _Context
+    log_line: Callable[[str], None]
+    protocol_version = "HTTP/1.1"
+    server_version = "xdbench"
+
+    def log_message(self, format: str, *args: Any) -> None:
+        self.log_line(f"{self.client_address[0]} {_printable(format % args)}")
+
+    def handle_one_request(self) -> None:
+        """One request under the request deadline (see the module docstring): past it the
+        socket's read side is shut, so a trickling client ends at once."""
+        self.expired = False
+
+        def expire() -> None:
+            self.expired = True
             try:
-                super().handle_one_request()
-            finally:
-                self.watchdog.cancel()
+                self.connection.shutdown(socket.SHUT_RD)
+            except OSError:
+                pass
 
-        def parse_request(self) -> bool:
-            """An HTTP/0.9 request line (two words, no version) is answered at once with 400,
-            not left waiting for headers it will never send."""
-            line = str(getattr(self, "raw_requestline", b""), "iso-8859-1").rstrip("\r\n")
-            if len(line.split()) == 2:
-                self.command, self.requestline, self.close_connection = "", line, True
-                self.request_version = "HTTP/1.0"
-                self.send_error(400, "HTTP/0.9 requests are not supported; send an HTTP/1.x request line.")
-                return False
-            return bool(super().parse_request())
+        self.watchdog = threading.Timer(self.context.limits.request_deadline, expire)
+        self.watchdog.daemon = True
+        self.watchdog.start()
+        try:
+            super().handle_one_request()
+        finally:
+            self.watchdog.cancel()
 
-        def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-            """Errors raised inside :mod:`http.server` (bad request line, headers too long) as JSON."""
+    def parse_request(self) -> bool:
+        """An HTTP/0.9 request line (two words, no version) is answered at once with 400,
+        not left waiting for headers it will never send."""
+        line = str(getattr(self, "raw_requestline", b""), "iso-8859-1").rstrip("\r\n")
+        if len(line.split()) == 2:
+            self.command, self.requestline, self.close_connection = "", line, True
+            self.request_version = "HTTP/1.0"
+            self.send_error(400, "HTTP/0.9 requests are not supported; send an HTTP/1.x request line.")
+            return False
+        return bool(super().parse_request())
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors raised inside :mod:`http.server` (bad request line, headers too long) as JSON."""
+        self.close_connection = True
+        if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
+            self.request_version = "HTTP/1.0"  # answer with headers, as JSON, even to a garbled request line
+        self._send(code, error_body(code, message or HTTPStatus(code).phrase))
+
+    def _send(self, status: int, answer: dict[str, Any]) -> None:
+        try:
+            data = json.dumps(answer, allow_nan=False).encode()
+        except ValueError:
+            status, data = 500, json.dumps(error_body(500, "The answer held a non-finite number.")).encode()
+        if len(data) > self.context.limits.max_response_bytes:
+            message = (f"The answer would be {len(data)} bytes, more than {self.context.limits.max_response_bytes}; "
+                       "send fewer or shorter prompts.")
+            status, data = 413, json.dumps(error_body(413, message, "prompt")).encode()
+        try:
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            if self.close_connection:
+                self.send_header("Connection", "close")
+            self.end_headers()
+            self.wfile.write(data)
+        except OSError:  # the client went away
             self.close_connection = True
-            if getattr(self, "request_version", "HTTP/0.9") == "HTTP/0.9":
-                self.request_version = "HTTP/1.0"  # answer with headers, as JSON, even to a garbled request line
-            self._send(code, error_body(code, message or HTTPStatus(code).phrase))
 
-        def _send(self, status: int, answer: dict[str, Any]) -> None:
-            try:
-                data = json.dumps(answer, allow_nan=False).encode()
-            except ValueError:
-                status, data = 500, json.dumps(error_body(500, "The answer held a non-finite number.")).encode()
-            if len(data) > context.limits.max_response_bytes:
-                message = (f"The answer would be {len(data)} bytes, more than {context.limits.max_response_bytes}; "
-                           "send fewer or shorter prompts.")
-                status, data = 413, json.dumps(error_body(413, message, "prompt")).encode()
-            try:
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(data)))
-                if self.close_connection:
-                    self.send_header("Connection", "close")
-                self.end_headers()
-                self.wfile.write(data)
-            except OSError:  # the client went away
+    def _body(self) -> bytes:
+        """The whole body (read before routing, so that keep-alive stays in step)."""
+        length = _content_length(self.headers, self.context.limits)
+        if length is None:
+            return b""
+        data = self.rfile.read(length)
+        if len(data) < length and self.expired:
+            raise RequestError(408, f"The request was not received within {self.context.limits.request_deadline:g} s.",
+                               close=True)
+        if len(data) < length:
+            raise RequestError(400, "The body ended before Content-Length bytes.", close=True)
+        self.watchdog.cancel()  # the request is in: computing its answer has no deadline here
+        return data
+
+    def _handle(self) -> None:
+        try:
+            body = self._body()
+            route = _route(self.command, self.path)
+            if getattr(self.connection, "reserve", False) and route not in CHEAP_ROUTES:
                 self.close_connection = True
+                raise RequestError(503, "Too many connections; only health checks are answered now. Retry shortly.")
+            answer, status = route(self.context, body), 200
+        except RequestError as exc:
+            self.close_connection = self.close_connection or exc.close
+            answer, status = error_body(exc.status, str(exc), exc.param), exc.status
+        except TimeoutError:
+            self.close_connection = True
+            answer, status = error_body(408, "The request was not received in time."), 408
+        except BenchError as exc:
+            answer, status = error_body(500, f"{type(exc).__name__}: {str(exc)[:500]}"), 500
+        except Exception as exc:  # a model failure must not drop the connection
+            self.log_line(f"{self.client_address[0]} model error: {type(exc).__name__}")
+            answer, status = error_body(500, f"The model failed ({type(exc).__name__})."), 500
+        self._send(status, answer)
 
-        def _body(self) -> bytes:
-            """The whole body (read before routing, so that keep-alive stays in step)."""
-            if self.headers.get("Transfer-Encoding"):
-                raise RequestError(400, "Transfer-Encoding is not supported; send a Content-Length.", close=True)
-            given = self.headers.get_all("Content-Length") or []
-            if len(given) > 1:
-                raise RequestError(400, f"The request has {len(given)} Content-Length headers; send one.", close=True)
-            raw = given[0] if given else None
-            if raw is None:
-                return b""
-            if not raw.strip().isdigit() or len(raw.strip()) > 15:
-                raise RequestError(400, f"Content-Length must be a number of bytes (at most 15 digits); got "
-                                   f"{_printable(raw)!r:.40}.", close=True)
-            length = int(raw)
-            if length > context.limits.max_body_bytes:
-                raise RequestError(413, f"The body has {length} bytes; at most {context.limits.max_body_bytes} "
-                                   "are accepted.", close=True)
-            data = self.rfile.read(length)
-            if len(data) < length and self.expired:
-                raise RequestError(408, f"The request was not received within {context.limits.request_deadline:g} s.",
-                                   close=True)
-            if len(data) < length:
-                raise RequestError(400, "The body ended before Content-Length bytes.", close=True)
-            self.watchdog.cancel()  # the request is in: computing its answer has no deadline here
-            return data
+    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
-        def _handle(self) -> None:
-            try:
-                body = self._body()
-                route = _route(self.command, self.path)
-                if getattr(self.connection, "reserve", False) and route not in CHEAP_ROUTES:
-                    self.close_connection = True
-                    raise RequestError(503, "Too many connections; only health checks are answered now. Retry shortly.")
-                answer, status = route(context, body), 200
-            except RequestError as exc:
-                self.close_connection = self.close_connection or exc.close
-                answer, status = error_body(exc.status, str(exc), exc.param), exc.status
-            except TimeoutError:
-                self.close_connection = True
-                answer, status = error_body(408, "The request was not received in time."), 408
-            except BenchError as exc:
-                answer, status = error_body(500, f"{type(exc).__name__}: {str(exc)[:500]}"), 500
-            except Exception as exc:  # a model failure must not drop the connection
-                log(f"{self.client_address[0]} model error: {type(exc).__name__}")
-                answer, status = error_body(500, f"The model failed ({type(exc).__name__})."), 500
-            self._send(status, answer)
 
-        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = do_OPTIONS = _handle
 
-    return CompletionsHandler
+def _handler(context: _Context, log: Callable[[str], None]) -> type[BaseHTTPRequestHandler]:
+    """:class:`CompletionsHandler` bound to ``context`` (model, lock, limits) and ``log``."""
+    return type("CompletionsHandler", (CompletionsHandler,),
+                {"context": context, "log_line": staticmethod(log), "timeout": context.limits.read_timeout})
 
 
 class _Server(ThreadingHTTPServer):
