@@ -24,7 +24,7 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
-from bench.adapters.lm_options import DEVICES, DTYPES
+from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import (
     check_generations,
@@ -69,7 +69,6 @@ __all__ = ["DEVICES", "DTYPES", "FitKey", "OnFitted", "Progress", "RecordSink", 
 
 DEFAULT_BATCH_SIZE = 64
 """Examples per adapter call when ``batch_size`` is ``"auto"`` (the models choose their forward batches)."""
-_DEVICE_PATTERN = re.compile(r"cpu|mps|cuda(:\d+)?")
 
 Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 """``progress(total, description)`` returns a context manager yielding ``advance(n)``."""
@@ -167,7 +166,7 @@ class RunConfig:
                               f"Got {limit!r} instead.")
         if self.num_fewshot is not None and (not isinstance(self.num_fewshot, int) or self.num_fewshot < 0):
             raise ConfigError(f"num_fewshot must be a non-negative integer. Got {self.num_fewshot!r} instead.")
-        if self.device is not None and not _DEVICE_PATTERN.fullmatch(self.device):
+        if self.device is not None and not re.fullmatch(DEVICE_PATTERN, self.device):
             raise ConfigError(f"Unknown device {self.device!r}. Valid: {DEVICES}.")
         if self.dtype is not None and self.dtype not in DTYPES:
             raise ConfigError(f"Unknown dtype {self.dtype!r}. Valid: {', '.join(DTYPES)}.")
