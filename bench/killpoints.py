@@ -16,6 +16,8 @@ KILL_ENV = "XDBENCH_TEST_KILL_AT"
 unset, it costs one dict lookup. The points:
 
 - ``fit``: a model has just been trained (its weights not yet saved);
+- ``checkpoint``: a fine-tuning has just written a training checkpoint
+  (:mod:`bench.baselines.lm_checkpoint`);
 - ``mid-batch``: a batch has been scored but not committed;
 - ``batch``: a batch has just been committed (between batches);
 - ``export``: the run folder's records are written, its tables not yet (and again just

@@ -161,7 +161,8 @@ def config_from_dict(raw: Mapping[str, Any]) -> RunConfig:
 
 
 def _work(runs: Path, run_id: str) -> Path:
-    """A run's work folder, ``<out>/work/<run_id>``: its saved models until the run completes."""
+    """A run's work folder, ``<out>/work/<run_id>``: its saved models and training
+    checkpoints until the run completes."""
     return runs.parent / "work" / run_id
 
 
@@ -263,8 +264,9 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
     Every scored batch is committed to the run store ``<out>/store.sqlite`` first
     (:mod:`bench.store`), so that a run killed at any point can be finished with
     ``resume=<run_id>`` (the stored configuration is used, ``config`` is ignored): only the
-    missing batches are scored and trained baselines are reloaded from
-    ``<out>/work/<run_id>/models/``. With ``cache``, adapter outputs are looked up
+    missing batches are scored, trained baselines are reloaded from
+    ``<out>/work/<run_id>/models/``, and a fine-tuning cut short resumes from its last
+    checkpoint in ``<out>/work/<run_id>/checkpoints/``. With ``cache``, adapter outputs are looked up
     in, and added to, the store's output cache.
 
     The output folder is checked for writing before any model runs. A run folder appears
@@ -304,7 +306,8 @@ def evaluate(config: RunConfig, out: str | Path = "results", *, progress: Progre
         run_id, raw, done_units = ranks.share(setup) if ranks else setup()
         work = _work(Path(out) / "runs", run_id)
         try:
-            inner = StoreSink(opened[0], run_id, cache=cache, models=work / "models") if lead else None
+            inner = StoreSink(opened[0], run_id, cache=cache, models=work / "models",
+                              checkpoints=work / "checkpoints") if lead else None
             sink = DistributedSink(inner, set(done_units), ranks.rank, ranks.world, cache=cache) if ranks else inner
             saver = ModelSaver(work / "models") if save_models and lead else None
             result = run(config_from_dict(raw), progress=progress, run_id=run_id, on_fitted=saver, sink=sink)

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
@@ -264,7 +265,8 @@ class RecordSink(Protocol):
     with (e.g. through the output cache); ``score(units, fn)``: score each unit with
     ``fn(unit) -> frame`` and commit it before the next (a distributed sink shards
     them over ranks); ``frame(unit)``: a committed batch's frame; ``restore(key)``: a
-    saved trained model to reuse, or ``None``; ``facts(section, values)``: run facts.
+    saved trained model to reuse, or ``None``; ``checkpoint(key)``: the file a long
+    training checkpoints to and resumes from, or ``None``; ``facts(section, values)``: run facts.
     """
 
     def done(self, unit: str) -> bool: ...
@@ -272,6 +274,7 @@ class RecordSink(Protocol):
     def score(self, units: Sequence[str], fn: Callable[[str], pd.DataFrame]) -> None: ...
     def frame(self, unit: str) -> pd.DataFrame: ...
     def restore(self, key: FitKey) -> Adapter | None: ...
+    def checkpoint(self, key: FitKey) -> Path | None: ...
     def facts(self, section: str, values: dict[str, Any]) -> None: ...
 
 
@@ -496,6 +499,8 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
             if restored is not None:  # resuming: the model trained before the interruption
                 adapter = restored
                 sink.facts("restored", {key.label(config.trials): True})
+            elif adapter.trainable and callable(checkpoint_to := getattr(adapter, "checkpoint_to", None)):
+                checkpoint_to(sink.checkpoint(key))  # a long training resumes from its last checkpoint
             with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
                 fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result, progress)
                 advance(1)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -42,6 +43,10 @@ class MemorySink:
 
     def restore(self, key: Any) -> Any:
         """A saved trained model for ``key`` (a :class:`~bench.runner.FitKey`), or ``None``."""
+        return None
+
+    def checkpoint(self, key: Any) -> Path | None:
+        """The file where the training of ``key`` checkpoints (and resumes from); here none."""
         return None
 
     def facts(self, section: str, values: Mapping[str, Any]) -> None:

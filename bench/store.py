@@ -495,13 +495,16 @@ class StoreSink(MemorySink):
     """The sink of a stored run: every batch is committed to the store before the next.
 
     ``models`` is the run's work folder of saved models: :meth:`restore` loads a trained
-    baseline from there on resume instead of training it again. With ``cache``, adapters
-    are wrapped in a :class:`CachingAdapter`.
+    baseline from there on resume instead of training it again. ``checkpoints`` is the
+    run's work folder of training checkpoints (:meth:`checkpoint`). With ``cache``,
+    adapters are wrapped in a :class:`CachingAdapter`.
     """
 
-    def __init__(self, store: RunStore, run_id: str, *, cache: bool = True, models: Path | None = None) -> None:
+    def __init__(self, store: RunStore, run_id: str, *, cache: bool = True, models: Path | None = None,
+                 checkpoints: Path | None = None) -> None:
         super().__init__()
         self.store, self.run_id, self.cache, self.models = store, run_id, cache, models
+        self.checkpoints = checkpoints
         self.pending: list[tuple[str, str]] = []
         self.committed = store.done_units(run_id)
         self.wrapped: list[CachingAdapter] = []
@@ -544,6 +547,14 @@ class StoreSink(MemorySink):
             return None
         model = load_model(folder)
         return model
+
+    def checkpoint(self, key: Any) -> Path | None:
+        """``<checkpoints>/<model>--<suite>--<fold>--trial<t>.pt``, or ``None`` without a folder."""
+        if self.checkpoints is None:
+            return None
+        from bench.baselines.persist import model_folder_name
+
+        return self.checkpoints / f"{model_folder_name(f'{key.model}/{key.suite}/{key.fold}/trial{key.trial}')}.pt"
 
     def facts(self, section: str, values: Mapping[str, Any]) -> None:
         self.store.add_facts(self.run_id, {section: dict(values)})

@@ -57,6 +57,17 @@ The runner hands the adapter its progress callback (:meth:`FineTunedLM.report_pr
 each epoch is one step of it (``training lm-finetuned: epoch 2/3, last loss 0.512``),
 advanced once per optimiser step; the loss of every epoch is kept in
 :meth:`FineTunedLM.training_record`, which ``run.json`` holds under ``training``.
+
+Checkpoints
+-----------
+In a stored run (``bench run``), the runner gives the model a checkpoint file in the run's
+work folder (:meth:`FineTunedLM.checkpoint_to`, ``<out>/work/<run_id>/checkpoints/``).
+Training writes it every ``checkpoint_steps`` optimiser steps and at the end of every
+epoch (:mod:`bench.baselines.lm_checkpoint`: trained weights, AdamW's state, the steps,
+losses and random state, written atomically); after a kill, ``bench run --resume`` starts
+the training from it (``training lm-finetuned: epoch 2/3, resumed at step 4 of 9``) and
+ends with the adapter an uninterrupted training gives. ``training_record`` notes the step
+it resumed from (``resumed_from_step``).
 """
 
 from __future__ import annotations
@@ -81,6 +92,7 @@ from bench.adapters import MODELS, make_model, parse_model_spec
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.hf_causal_lm import HFCausalLM
 from bench.baselines.augment import augment_examples, make_augmenter
+from bench.baselines.lm_checkpoint import Checkpointer, TrainPosition
 from bench.baselines.strategies import AugmentConfig
 from bench.baselines.text_model import minibatches
 from bench.errors import CapabilityError, ConfigError, DataError
@@ -135,6 +147,11 @@ class LMTrainConfig:
         tokens from the left, as scoring's do beyond the model's context.
     lm_weight
         ``lm-multitask``: weight of the auxiliary next-token loss per text (0: none).
+    checkpoint_steps
+        Within a run that has a work folder, write a training checkpoint every this many
+        optimiser steps, and at the end of every epoch (0: at epoch ends only). It changes
+        where a killed training resumes from, never the adapter; so it is left out of the
+        fingerprint.
     """
 
     method: str = "lora"
@@ -148,6 +165,7 @@ class LMTrainConfig:
     max_train: int | None = None
     max_tokens: int = 256
     lm_weight: float = 1.0
+    checkpoint_steps: int = 20
 
     def __post_init__(self) -> None:
         if self.method not in ("lora", "full"):
@@ -339,42 +357,69 @@ def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: t
 
 @dataclass
 class TrainingLog:
-    """What a training did: items, optimiser steps and the mean loss of each epoch (nats)."""
+    """What a training did: items, optimiser steps, the mean loss of each epoch (nats), and
+    the step it resumed from (0: it started afresh)."""
 
     items: int = 0
     steps: int = 0
     epoch_loss: list[float] = field(default_factory=list)
+    resumed_from: int = 0
 
 
 def train_model(model: Any, items: Sequence[TrainItem], config: LMTrainConfig, *, seed: int, pad_id: int,
-                device: torch.device, progress: ProgressFn = _silent, label: str = "") -> TrainingLog:
+                device: torch.device, progress: ProgressFn = _silent, label: str = "",
+                checkpoint: Checkpointer | None = None) -> TrainingLog:
     """Minimise :func:`items_loss` over ``items`` with AdamW on the parameters that require
-    a gradient (``config.epochs`` passes, batches of ``config.train_batch_size``)."""
+    a gradient (``config.epochs`` passes, batches of ``config.train_batch_size``).
+
+    With ``checkpoint``, training starts from its file where there is one (the steps it
+    holds are not taken again) and writes it as :meth:`Checkpointer.due` says.
+    """
     params = [p for p in model.parameters() if p.requires_grad]
     optimiser = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
     per_epoch = math.ceil(len(items) / config.train_batch_size)
+    total = per_epoch * config.epochs
+    position = (checkpoint.load(model, optimiser, device) if checkpoint else None) or TrainPosition()
     batches = minibatches(len(items), epochs=config.epochs, batch_size=config.train_batch_size,
                           seed=seed_hash(seed, "lm-batches"))
-    log = TrainingLog(items=len(items))
+    for _ in range(position.steps):  # the batches the checkpoint has trained on
+        next(batches)
+    log = TrainingLog(len(items), position.steps, position.epoch_loss, resumed_from=position.steps)
     model.train()
     try:
-        for epoch in range(config.epochs):
-            last = f", last loss {log.epoch_loss[-1]:.4f}" if log.epoch_loss else ""
-            total = 0.0
-            with progress(per_epoch, f"training {label}: epoch {epoch + 1}/{config.epochs}{last}") as advance:
-                for _ in range(per_epoch):
+        for epoch in range(position.steps // per_epoch, config.epochs):
+            done = position.steps - epoch * per_epoch
+            description = _epoch_description(label, epoch, config.epochs, position, log.resumed_from, total)
+            with progress(per_epoch, description) as advance:
+                if done:
+                    advance(done)
+                for step in range(done, per_epoch):
                     batch = next(batches)
                     loss = items_loss(model, [items[i] for i in batch], pad_id=pad_id, device=device)
                     optimiser.zero_grad()
                     loss.backward()
                     optimiser.step()
-                    total += float(loss.detach()) * len(batch)
-                    log.steps += 1
+                    position.running += float(loss.detach()) * len(batch)
+                    position.steps += 1
+                    if step == per_epoch - 1:
+                        position.epoch_loss.append(position.running / len(items))
+                        position.running = 0.0
+                    if checkpoint and checkpoint.due(position.steps, epoch_end=step == per_epoch - 1):
+                        checkpoint.save(model, optimiser, position, device)
                     advance(1)
-            log.epoch_loss.append(total / len(items))
     finally:
         model.eval()
+    log.steps, log.epoch_loss = position.steps, position.epoch_loss
     return log
+
+
+def _epoch_description(label: str, epoch: int, epochs: int, position: TrainPosition, resumed_from: int,
+                       total: int) -> str:
+    """``training LABEL: epoch e/E[, resumed at step k of n][, last loss x]`` (the resume
+    only for the epoch a checkpoint restarts in)."""
+    resumed = f", resumed at step {resumed_from} of {total}" if position.steps == resumed_from > 0 else ""
+    last = f", last loss {position.epoch_loss[-1]:.4f}" if position.epoch_loss else ""
+    return f"training {label}: epoch {epoch + 1}/{epochs}{resumed}{last}"
 
 
 def adapter_digest(model: Any) -> bytes:
@@ -432,6 +477,7 @@ class FineTunedLM(Adapter):
         self.log = TrainingLog()
         self.peft_model: Any = None
         self._progress: ProgressFn = _silent
+        self._checkpoint: Path | None = None
 
     @property
     def trains_all_tasks(self) -> bool:
@@ -440,6 +486,11 @@ class FineTunedLM(Adapter):
     def report_progress(self, progress: ProgressFn) -> None:
         """Report training progress (steps, loss per epoch) through ``progress``."""
         self._progress = progress
+
+    def checkpoint_to(self, path: Path | None) -> None:
+        """Write training checkpoints to the file ``path`` (:mod:`bench.baselines.lm_checkpoint`)
+        and resume from it where it exists; ``None``: no checkpoints."""
+        self._checkpoint = path
 
     # -- training -----------------------------------------------------------------------
     def training_examples(self, train: Sequence[Example], *, seed: int) -> list[Example]:
@@ -477,11 +528,23 @@ class FineTunedLM(Adapter):
         examples = self.training_examples(labelled, seed=seed)
         lm_weight = self.config.lm_weight if self.mode == "multitask" else 0.0
         items = train_items(self.lm, examples, trained, max_tokens=self.config.max_tokens, lm_weight=lm_weight)
+        identity = self._identity(items, seed)
         self.attach(seed=seed)
+        checkpoint = None if self._checkpoint is None else \
+            Checkpointer(self._checkpoint, self.config.checkpoint_steps, identity, f"model {self.name!r}")
         self.log = train_model(self.lm.model, items, self.config,
                                seed=seed, pad_id=self.lm.pad_id, device=self.lm.device, progress=self._progress,
-                               label=self.name)
+                               label=self.name, checkpoint=checkpoint)
         self.trained_tasks = [t.name for t in trained]
+
+    def _identity(self, items: Sequence[TrainItem], seed: int) -> str:
+        """A digest of what a training is (base model, options, seed, items): its checkpoint's identity."""
+        what = {"base": self.lm.fingerprint(), "options": self._fingerprinted(), "seed": seed}
+        digest = hashlib.sha256(json.dumps(what, sort_keys=True, default=list).encode())
+        for item in items:
+            digest.update(np.asarray([*item.context, -1, *item.target, -1], dtype=np.int64).tobytes())
+            digest.update(np.float64(item.weight).tobytes())
+        return digest.hexdigest()
 
     def attach(self, *, seed: int, folder: str | None = None) -> None:
         """Give the model its own copy of the base weights with a fresh adapter (seeded), or
@@ -549,11 +612,18 @@ class FineTunedLM(Adapter):
             out["augment"] = asdict(self.augment)
         return out
 
+    def _fingerprinted(self) -> dict[str, Any]:
+        """:meth:`options` less ``checkpoint_steps``, which never changes the adapter."""
+        out = self.options()
+        out["train"] = {k: v for k, v in out["train"].items() if k != "checkpoint_steps"}
+        return out
+
     def training_record(self) -> dict[str, Any]:
-        """``run.json``'s ``training`` entry: the options, trained parameters, items, steps and losses."""
+        """``run.json``'s ``training`` entry: the options, trained parameters, items, steps,
+        losses and the step a checkpoint resumed the training from (0: none)."""
         return {**self.options(), "trainable_parameters": self.trainable_parameters(),
                 "tasks": list(self.trained_tasks), "items": self.log.items, "steps": self.log.steps,
-                "epoch_loss": [round(x, 6) for x in self.log.epoch_loss]}
+                "epoch_loss": [round(x, 6) for x in self.log.epoch_loss], "resumed_from_step": self.log.resumed_from}
 
     def fingerprint(self) -> str:
         trained = [adapter_digest(self.lm.model)] if self.peft_model is not None else []
@@ -562,7 +632,7 @@ class FineTunedLM(Adapter):
 
             trained = [state_dict_digest(self.lm.model)]
         return config_fingerprint(self.name, {"class": type(self).__qualname__, "base": self.lm.fingerprint(),
-                                              **self.options()}, *trained)
+                                              **self._fingerprinted()}, *trained)
 
 
 # -- saved folders (bench.baselines.persist) ---------------------------------------------------

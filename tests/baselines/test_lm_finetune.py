@@ -74,7 +74,8 @@ def test_same_seed_same_adapter_and_the_record(tiny_lm_dir: Path) -> None:  # no
     record = a.training_record()
     assert record["train"] | {"target_modules": list(record["train"]["target_modules"])} == {
         "method": "lora", "rank": 4, "alpha": 16, "dropout": 0.05, "target_modules": ["q_proj", "v_proj"],
-        "lr": 0.01, "epochs": 8, "train_batch_size": 4, "max_train": None, "max_tokens": 256, "lm_weight": 1.0}
+        "lr": 0.01, "epochs": 8, "train_batch_size": 4, "max_train": None, "max_tokens": 256, "lm_weight": 1.0,
+        "checkpoint_steps": 20}
     assert record["steps"] == 8 * 3 and record["items"] == 12 and len(record["epoch_loss"]) == 8
     assert record["trainable_parameters"] > 0
 
