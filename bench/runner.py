@@ -8,6 +8,7 @@ reported through an optional callback so that the CLI can draw a progress bar.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import math
@@ -352,20 +353,37 @@ def _wanted(suite: Suite, config: RunConfig) -> list[Task]:
     return [suite.task(n) for n in config.tasks] if config.tasks else [t for t in suite.tasks if t.default]
 
 
+_BUILD: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
+    "multiple_choice": build_requests, "generation": build_generation_requests}
+"""The request builder of each task kind whose examples are rendered into prompts."""
+
+
 def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
     """The rendered request of every test example (within ``limit``) of each
     ``multiple_choice`` and ``generation`` task: options, references, templates and
     few-shot pools are checked here, before any model runs."""
     out: Requests = {}
-    build: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
-        "multiple_choice": build_requests, "generation": build_generation_requests}
     for task in _wanted(data.suite, config):
-        if task.kind not in build:
+        if task.kind not in _BUILD:
             continue
         tests = {d: _scored(data.domains[d].test, task, config) for d in data.suite.domains}
-        built = build[task.kind](data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
+        built = _BUILD[task.kind](data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
         out[task.name] = {r.example_id: r for domain_requests in built.values() for r in domain_requests}
     return out
+
+
+def training_requests(data: SuiteData, config: RunConfig, task: Task,
+                      examples: Sequence[Example]) -> list[AnyRequest]:
+    """The requests of training ``examples`` of a ``multiple_choice`` or ``generation``
+    task, in their order, rendered as the test examples' are (:func:`_choice_requests`):
+    the same templates, ``num_fewshot`` and seed, each with the exemplars of its own domain.
+    A fine-tune trains on the prompts it is scored on (``render_training_with``)."""
+    by_domain: dict[str, list[Example]] = {}
+    for example in examples:
+        by_domain.setdefault(example.domain, []).append(example)
+    built = {d: iter(r) for d, r in _BUILD[task.kind](data, task, by_domain, num_fewshot=config.num_fewshot,
+                                                      seed=config.seed).items()}
+    return [next(built[example.domain]) for example in examples]
 
 
 def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[Example]:
@@ -501,6 +519,8 @@ def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds
                 sink.facts("restored", {key.label(config.trials): True})
             elif adapter.trainable and callable(checkpoint_to := getattr(adapter, "checkpoint_to", None)):
                 checkpoint_to(sink.checkpoint(key))  # a long training resumes from its last checkpoint
+            if adapter.trainable and callable(render := getattr(adapter, "render_training_with", None)):
+                render(functools.partial(training_requests, data, config))  # trains on the prompts it is scored on
             with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
                 fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result, progress)
                 advance(1)

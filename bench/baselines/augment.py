@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Protocol
 
 import numpy as np
@@ -296,8 +296,9 @@ def augment_examples(examples: Sequence[Example], augmenters: Sequence[Augmenter
     """``copies`` augmented copies of each example (the originals are not included).
 
     Copy ``j`` of example ``x`` applies ``augmenters[u]`` with ``u`` uniform, using the
-    generator ``default_rng(seed_hash(seed, x.id, j))``; it keeps ``x``'s domain and
-    targets and has id ``"<x.id>~aug<j>"``.
+    generator ``default_rng(seed_hash(seed, x.id, j))`` to ``x``'s text; it keeps ``x``'s
+    domain, targets, options, fields and references, has id ``"<x.id>~aug<j>"`` and split
+    ``"train"``.
 
     Raises
     ------
@@ -313,6 +314,6 @@ def augment_examples(examples: Sequence[Example], augmenters: Sequence[Augmenter
         for j in range(copies):
             rng = np.random.default_rng(seed_hash(seed, example.id, j))
             augmenter = augmenters[int(rng.integers(len(augmenters)))]
-            out.append(Example(f"{example.id}~aug{j}", example.domain, augmenter(example.text, rng),
-                               dict(example.targets), "train"))
+            out.append(replace(example, id=f"{example.id}~aug{j}", text=augmenter(example.text, rng),
+                               targets=dict(example.targets), split="train"))
     return out

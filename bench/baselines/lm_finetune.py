@@ -18,7 +18,8 @@ Each is built from a causal language model that ``hf-causal-lm`` loads:
 ``hf-causal-lm:…`` (or ``smollm2-135m``) spec. Options after ``?`` set the training
 (:class:`LMTrainConfig`: ``method``, ``rank``, ``alpha``, ``dropout``,
 ``target_modules``, ``lr``, ``epochs``, ``train_batch_size``, ``max_train``,
-``max_tokens``, ``lm_weight``, and for ``lm-augmented`` ``copies`` and ``strength``);
+``max_tokens``, ``lm_weight``, ``checkpoint_steps``, and for ``lm-augmented`` ``copies``
+and ``strength``);
 every other option goes to the language model (``device``, ``dtype``,
 ``apply_chat_template``, ``normalize``…), so ``--device`` and ``--dtype`` apply to
 training too. The model scores exactly as the base model does (the same prompts, chat
@@ -26,21 +27,31 @@ template and requests), with the adapter in place.
 
 Objective
 ---------
-Training maximises the log-likelihood the harness scores, token for token:
+Training maximises the log-likelihood the harness scores, token for token, after the
+prompts the harness scores (in a run, :func:`bench.runner.training_requests` renders them
+with the run's templates, ``num_fewshot`` and seed, each training example with the
+exemplars of its own domain; a direct :meth:`FineTunedLM.fit` renders them zero-shot):
 
 - classification: the verbalizer continuation of the gold label after the rendered
   prompt (``task.continuations[y]`` after ``prompt_text(task, text)``, chat template
   included), tokenized as :meth:`HFCausalLM.build <bench.adapters.hf_causal_lm.HFCausalLM.build>`
-  tokenizes it for scoring;
+  tokenizes it for scoring (classification prompts have no exemplars);
 - multiple choice: the gold answer's continuation (target delimiter + label or option
-  text) after the rendered question, with the task's description and template (zero-shot:
-  ``fit`` sees the training split, not a few-shot pool);
-- language modelling (``lm-multitask``'s auxiliary task): every token of the text after
-  the prefix token, as the rolling path scores it.
+  text; no delimiter under a chat template) after the rendered question, with the task's
+  description, template and few-shot exemplars;
+- generation: the first reference, rendered as a continuation is, then the task's first
+  stop sequence (the tokenizer's end-of-sequence token without one), after the rendered
+  question: the continuation after which greedy decoding stops with exactly the reference;
+- language modelling: every token of the text, as the rolling path scores it (windows of
+  ``max_tokens − 1`` tokens, each after the token before it), 1 per token; and, for
+  ``lm-multitask``'s auxiliary task, every training text with weight ``lm_weight`` per text.
+
+A training example that is one of its own prompt's exemplars (a few-shot split that is
+also the training split) is shown without that exemplar.
 
 With items ``i`` of a mini-batch ``B``, continuation tokens ``c_{i,t}`` after context
-``x_i`` and weights ``w_i`` (1 for a task item, ``lm_weight / n_i`` for a text of ``n_i``
-tokens), the loss is
+``x_i`` and weights ``w_i`` (1 for a task item, ``lm_weight / n_i`` for an auxiliary text of
+``n_i`` tokens), the loss is
 
 .. math:: L = \\frac{1}{|B|} \\sum_{i \\in B} w_i \\sum_t -\\ln p_\\theta(c_{i,t} \\mid x_i, c_{i,<t})
 
@@ -102,15 +113,13 @@ from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.render import continuations, render_template, template_fields
 from bench.suites.types import Example, Task
 
-__all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "FineTunedLM", "LMTrainConfig", "TrainItem", "lm_augmented",
-           "lm_finetuned", "lm_multitask", "train_items"]
+__all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
+           "TrainRequests", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items", "train_items"]
 
 DEFAULT_BASE = "smollm2-135m"
 """The language model ``lm-finetuned`` (and the other two) start from when no spec is given."""
 MODES = ("finetuned", "augmented", "multitask")
 PEFT_INSTALL = 'python -m pip install -e ".[peft]" (in the xdbench folder)'
-TRAINED_KINDS = frozenset({"classification", "multiple_choice"})
-"""Task kinds whose examples the adapter is trained on (the others are only scored)."""
 _BASE_MODELS = ("hf-causal-lm", "smollm2-135m")
 """Registered models that are ``hf-causal-lm`` language models (they can be fine-tuned)."""
 
@@ -279,7 +288,23 @@ def _resolve_targets(lm: HFCausalLM, config: LMTrainConfig, what: str) -> tuple[
 
 
 # -- training items -------------------------------------------------------------------------
-def _choice_prompt(example: Example, task: Task) -> Prompt:
+TrainRequests = Callable[[Task, Sequence[Example]], Sequence[ChoiceRequest | GenerationRequest]]
+"""``requests(task, examples)``: the scoring requests of training examples of a
+``multiple_choice`` or ``generation`` task, in order (the runner's
+:func:`bench.runner.training_requests`: templates, few-shot exemplars and seed as scoring)."""
+
+_HAS_TARGET: dict[str, Callable[[Example, Task], bool]] = {
+    "classification": lambda example, task: task.name in example.targets,
+    "multiple_choice": lambda example, task: task.name in example.targets,
+    "generation": lambda example, task: bool(example.references),
+    "language_modeling": lambda example, task: bool(example.text.strip()),
+}
+"""Per trained task kind: whether an example gives the task something to train on."""
+TRAINED_KINDS = frozenset(_HAS_TARGET)
+"""Task kinds whose examples the adapter is trained on."""
+
+
+def _zero_shot_prompt(example: Example, task: Task) -> Prompt:
     fmt = task.format
     where = f"Task {task.name!r}, training example {example.id!r}"
     values = template_fields(example, fmt)
@@ -288,13 +313,55 @@ def _choice_prompt(example: Example, task: Task) -> Prompt:
                   fmt.target_delimiter, fmt.fewshot_delimiter)
 
 
-def _gold(lm: HFCausalLM, example: Example, task: Task) -> tuple[str, str]:
-    """``(context, continuation)`` of an example's gold answer, rendered as scoring renders them."""
-    target = int(example.targets[task.name])
-    if task.kind == "classification":
-        return lm.rendered_prompt(Prompt(question=prompt_text(task, example.text))), task.continuations[target]
-    request = ChoiceRequest(example.id, _choice_prompt(example, task), continuations(example, task.format))
-    return lm.rendered_prompt(request.prompt), lm.rendered_continuations(request)[target]
+def _prompts(task: Task, examples: Sequence[Example], requests: TrainRequests | None) -> list[Prompt]:
+    """The scoring prompts of ``examples``: ``requests``'s, or zero-shot ones (the task's
+    template and description, no exemplars) without a run to render them."""
+    if requests is None:
+        return [_zero_shot_prompt(ex, task) for ex in examples]
+    return [r.prompt for r in requests(task, examples)] if examples else []
+
+
+def _answered(lm: HFCausalLM, request: ChoiceRequest, index: int) -> tuple[str, str]:
+    """``(rendered prompt, rendered continuation index)``; a prompt that holds the example
+    itself as an exemplar (a few-shot split that is also the training split) loses it."""
+    prompt = request.prompt
+    shots = tuple(s for s in prompt.shots if (s.context, s.target) != (prompt.question, request.continuations[index]))
+    request = replace(request, prompt=replace(prompt, shots=shots))
+    return lm.rendered_prompt(request.prompt), lm.rendered_continuations(request)[index]
+
+
+def _classification_pairs(lm: HFCausalLM, examples: Sequence[Example], task: Task,
+                          requests: TrainRequests | None) -> list[tuple[str, str]]:
+    """The verbalizer of the gold label after the classification prompt."""
+    return [(lm.rendered_prompt(Prompt(question=prompt_text(task, ex.text))),
+             task.continuations[int(ex.targets[task.name])]) for ex in examples]
+
+
+def _choice_pairs(lm: HFCausalLM, examples: Sequence[Example], task: Task,
+                  requests: TrainRequests | None) -> list[tuple[str, str]]:
+    """The gold answer's continuation after the rendered question."""
+    prompts = _prompts(task, examples, requests)
+    return [_answered(lm, ChoiceRequest(ex.id, prompt, continuations(ex, task.format)), int(ex.targets[task.name]))
+            for ex, prompt in zip(examples, prompts, strict=True)]
+
+
+def _generation_pairs(lm: HFCausalLM, examples: Sequence[Example], task: Task,
+                      requests: TrainRequests | None) -> list[tuple[str, str]]:
+    """The first reference after the rendered question, then the first stop sequence (the
+    tokenizer's end-of-sequence token without one): greedy decoding writes exactly the
+    reference when it writes this continuation."""
+    end = (task.decoding.stop or (lm.tokenizer.eos_token or "",))[0]
+    pairs = []
+    for ex, prompt in zip(examples, _prompts(task, examples, requests), strict=True):
+        context, answer = _answered(lm, ChoiceRequest(ex.id, prompt, (ex.references[0],)), 0)
+        pairs.append((context, answer + end))
+    return pairs
+
+
+_PAIRS = {"classification": _classification_pairs, "multiple_choice": _choice_pairs,
+          "generation": _generation_pairs}
+"""Per task kind trained on a continuation (all but language modelling): its ``(context,
+continuation)`` pairs."""
 
 
 def _cut(context: Sequence[int], target: Sequence[int], max_tokens: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -305,24 +372,43 @@ def _cut(context: Sequence[int], target: Sequence[int], max_tokens: int) -> tupl
     return tuple(context[-keep:]), target
 
 
+def text_items(lm: HFCausalLM, texts: Sequence[str], max_tokens: int,
+               weight: Callable[[int], float]) -> list[TrainItem]:
+    """Next-token items of ``texts``, as the rolling path scores them: windows of
+    ``max_tokens − 1`` tokens, the first after the prefix token, each later one after the
+    token before it (lm-eval's rolling windows, ``context_len = 1``), so every token is
+    predicted once; each window weighs ``weight(n)`` for a text of ``n`` tokens."""
+    items = []
+    width = max_tokens - 1
+    for ids in lm.encode(list(texts)):
+        for start in range(0, len(ids), width):
+            context = (lm.prefix_id,) if start == 0 else (ids[start - 1],)
+            items.append(TrainItem(context, tuple(ids[start:start + width]), weight(len(ids))))
+    return items
+
+
 def train_items(lm: HFCausalLM, examples: Sequence[Example], tasks: Sequence[Task], *, max_tokens: int,
-                lm_weight: float = 0.0) -> list[TrainItem]:
-    """The training sequences of ``examples`` for ``tasks`` (see the module docstring), in
-    example order; with ``lm_weight > 0`` also one next-token item per text."""
-    pairs = [(_gold(lm, ex, t)) for ex in examples for t in tasks
-             if t.kind in TRAINED_KINDS and t.name in ex.targets]
+                lm_weight: float = 0.0, requests: TrainRequests | None = None) -> list[TrainItem]:
+    """The training sequences of ``examples`` for ``tasks`` (see the module docstring): the
+    continuation items of every task in task and example order, then the next-token items
+    of language-modelling tasks (1 per token), then with ``lm_weight > 0`` those of every
+    text (``lm_weight`` per text). ``requests`` renders the prompts of multiple-choice and
+    generation examples (``None``: zero-shot)."""
+    pairs: list[tuple[str, str]] = []
+    texts: list[TrainItem] = []
+    for task in tasks:
+        chosen = [ex for ex in examples if task.kind in _HAS_TARGET and _HAS_TARGET[task.kind](ex, task)]
+        if task.kind in _PAIRS:
+            pairs += _PAIRS[task.kind](lm, chosen, task, requests)
+        elif chosen:  # language modelling
+            texts += text_items(lm, [ex.text for ex in chosen], max_tokens, lambda n: 1.0)
     items = []
     if pairs:
         built = lm.build([c for c, _ in pairs], [[g] for _, g in pairs], where="Training: ")
-        for request in built.requests:
-            context, target = _cut(request.context, request.branches[0], max_tokens)
-            items.append(TrainItem(context, target))
+        items = [TrainItem(*_cut(r.context, r.branches[0], max_tokens)) for r in built.requests]
     if lm_weight > 0:
-        for ids in lm.encode([ex.text for ex in examples]):
-            if ids:
-                context, target = _cut((lm.prefix_id,), ids, max_tokens)
-                items.append(TrainItem(context, target, lm_weight / len(target)))
-    return items
+        texts += text_items(lm, [ex.text for ex in examples if ex.text.strip()], max_tokens, lambda n: lm_weight / n)
+    return items + texts
 
 
 def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: torch.device) -> torch.Tensor:
@@ -478,6 +564,7 @@ class FineTunedLM(Adapter):
         self.peft_model: Any = None
         self._progress: ProgressFn = _silent
         self._checkpoint: Path | None = None
+        self._requests: TrainRequests | None = None
 
     @property
     def trains_all_tasks(self) -> bool:
@@ -486,6 +573,11 @@ class FineTunedLM(Adapter):
     def report_progress(self, progress: ProgressFn) -> None:
         """Report training progress (steps, loss per epoch) through ``progress``."""
         self._progress = progress
+
+    def render_training_with(self, requests: TrainRequests | None) -> None:
+        """Render the prompts of multiple-choice and generation training examples with
+        ``requests`` (the run's templates, few-shot exemplars and seed; ``None``: zero-shot)."""
+        self._requests = requests
 
     def checkpoint_to(self, path: Path | None) -> None:
         """Write training checkpoints to the file ``path`` (:mod:`bench.baselines.lm_checkpoint`)
@@ -511,23 +603,24 @@ class FineTunedLM(Adapter):
         Raises
         ------
         CapabilityError
-            If no task is of a kind the model trains on (classification, multiple choice).
+            If no task is of a kind the model trains on (:data:`TRAINED_KINDS`).
         DataError
-            If no training example has a target for those tasks.
+            If no training example has a target for those tasks (a label, a reference, a text).
         """
         trained = [t for t in tasks if t.kind in TRAINED_KINDS]
         if not trained:
             kinds = ", ".join(sorted({t.kind for t in tasks})) or "none"
-            raise CapabilityError(f"Model {self.name!r} trains on classification and multiple-choice tasks; "
+            raise CapabilityError(f"Model {self.name!r} trains on {', '.join(sorted(TRAINED_KINDS))} tasks; "
                                   f"the tasks given are {kinds}.")
-        labelled = [ex for ex in train if any(t.name in ex.targets for t in trained)]
+        labelled = [ex for ex in train if any(_HAS_TARGET[t.kind](ex, t) for t in trained)]
         if not labelled:
             names = ", ".join(t.name for t in trained)
             raise DataError(f"Model {self.name!r}: the training split has no example with a target for task(s) "
                             f"{names} ({len(train)} examples in all); there is nothing to fine-tune on.")
         examples = self.training_examples(labelled, seed=seed)
         lm_weight = self.config.lm_weight if self.mode == "multitask" else 0.0
-        items = train_items(self.lm, examples, trained, max_tokens=self.config.max_tokens, lm_weight=lm_weight)
+        items = train_items(self.lm, examples, trained, max_tokens=self.config.max_tokens, lm_weight=lm_weight,
+                            requests=self._requests)
         identity = self._identity(items, seed)
         self.attach(seed=seed)
         checkpoint = None if self._checkpoint is None else \
