@@ -190,6 +190,8 @@ def parse_model_spec(spec: str) -> tuple[str, str | None, dict[str, str]]:
 SAVED_MODEL_LOADER = "bench.baselines.persist:load_model"
 """What loads the folder of a saved model, named lazily like the built-in models above (the
 baselines build on the adapters, so this package never imports them)."""
+SAVED_MODEL_OPTIONS = "bench.baselines.persist:saved_model_options"
+"""What names the run-wide options (``device``, ``dtype``…) the model saved in a folder takes."""
 
 
 IGNORED_BY_TRAINABLE: frozenset[str] = frozenset({"device", "dtype"})
@@ -201,7 +203,9 @@ def make_model(spec: str, *, options: Mapping[str, Any] | None = None, note_igno
     folder of a saved model (see :mod:`bench.baselines.persist`).
 
     ``options`` are run-wide keyword options (``--device``, ``--dtype``,
-    ``--apply-chat-template``) added to the spec's own ``?k=v`` options (which win).
+    ``--apply-chat-template``) added to the spec's own ``?k=v`` options (which win); a
+    saved model's folder takes those its loader names (a fine-tuned language model:
+    ``device``, ``dtype``, ``batch_size``).
     A model whose factory does not take one is built without it: silently for ``device``
     and ``dtype`` of a trainable model (which chooses its own device), otherwise with one
     :class:`~bench.errors.IgnoredOptionWarning` naming the model and the options (when
@@ -217,8 +221,10 @@ def make_model(spec: str, *, options: Mapping[str, Any] | None = None, note_igno
     """
     run_options = dict(options or {})
     if spec not in MODELS and Path(spec, "model.json").is_file():
-        adapter = cast("Callable[[str], Adapter]", load_object(SAVED_MODEL_LOADER))(spec)
-        _note_unused(spec, adapter, run_options, note_ignored)
+        takes = cast("Callable[[str], frozenset[str]]", load_object(SAVED_MODEL_OPTIONS))(spec)
+        accepted = {k: v for k, v in run_options.items() if k in takes}
+        adapter = cast("Callable[..., Adapter]", load_object(SAVED_MODEL_LOADER))(spec, **accepted)
+        _note_unused(spec, adapter, {k: v for k, v in run_options.items() if k not in accepted}, note_ignored)
         return adapter
     name, argument, spec_options = parse_model_spec(spec)
     factory = load_object(name) if name not in MODELS and ":" in name else MODELS.get(name)

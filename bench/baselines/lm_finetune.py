@@ -113,13 +113,16 @@ from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.render import continuations, render_template, template_fields
 from bench.suites.types import Example, Task
 
-__all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
+__all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "SCORING_OPTIONS", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
            "TrainRequests", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items", "train_items"]
 
 DEFAULT_BASE = "smollm2-135m"
 """The language model ``lm-finetuned`` (and the other two) start from when no spec is given."""
 MODES = ("finetuned", "augmented", "multitask")
 PEFT_INSTALL = 'python -m pip install -e ".[peft]" (in the xdbench folder)'
+SCORING_OPTIONS = frozenset({"device", "dtype", "batch_size"})
+"""Run-wide options a saved fine-tune takes when loaded (``--model FOLDER``): where and how
+fast it runs, not what it computes; they replace those it was trained with."""
 _BASE_MODELS = ("hf-causal-lm", "smollm2-135m")
 """Registered models that are ``hf-causal-lm`` language models (they can be fine-tuned)."""
 
@@ -565,6 +568,7 @@ class FineTunedLM(Adapter):
         self._progress: ProgressFn = _silent
         self._checkpoint: Path | None = None
         self._requests: TrainRequests | None = None
+        self.merged = False
 
     @property
     def trains_all_tasks(self) -> bool:
@@ -629,6 +633,7 @@ class FineTunedLM(Adapter):
                                seed=seed, pad_id=self.lm.pad_id, device=self.lm.device, progress=self._progress,
                                label=self.name, checkpoint=checkpoint)
         self.trained_tasks = [t.name for t in trained]
+        self.merge()
 
     def _identity(self, items: Sequence[TrainItem], seed: int) -> str:
         """A digest of what a training is (base model, options, seed, items): its checkpoint's identity."""
@@ -644,6 +649,7 @@ class FineTunedLM(Adapter):
         the adapter saved in ``folder``; the base model's shared weights never change."""
         torch.manual_seed(seed)
         own = copy.deepcopy(self._pristine)
+        self.merged = False
         if self.config.method == "full":
             if folder is not None:
                 raise ConfigError(f"Model {self.name!r}: a fully fine-tuned model is loaded as hf-causal-lm:FOLDER.")
@@ -665,6 +671,19 @@ class FineTunedLM(Adapter):
                 self.peft_model = peft.PeftModel.from_pretrained(own, folder, is_trainable=False)
         self.peft_model.eval()
         self.lm.model = self.peft_model.get_base_model()  # the copy, adapters in place: scoring uses it as is
+
+    def merge(self) -> None:
+        """Fold the LoRA update into the weights it adapts for scoring, ``W ← W + (α / r) B A``
+        (peft's ``merge_adapter``): the same scores, to rounding, without the adapter's two
+        extra products per adapted layer. The LoRA matrices stay as they are (saved and
+        fingerprinted unchanged); peft's ``unmerge_adapter`` undoes it. Nothing to do for a
+        fully fine-tuned model or one merged already."""
+        if self.peft_model is None or self.merged:
+            return
+        with warnings.catch_warnings():  # peft asks transformers for names it has deprecated
+            warnings.simplefilter("ignore", FutureWarning)
+            self.peft_model.merge_adapter()
+        self.merged = True
 
     def trainable_parameters(self) -> int:
         """Number of parameters trained (LoRA matrices, or every weight)."""
@@ -761,8 +780,11 @@ def save_lm(model: FineTunedLM, folder: Path, header: Mapping[str, Any]) -> None
                                        encoding="utf-8")
 
 
-def load_lm(folder: Path, header: Mapping[str, Any]) -> FineTunedLM:
-    """The fine-tuned model saved in ``folder`` by :func:`save_lm`, ready to score (not trainable).
+def load_lm(folder: Path, header: Mapping[str, Any], overrides: Mapping[str, Any] | None = None) -> FineTunedLM:
+    """The fine-tuned model saved in ``folder`` by :func:`save_lm`, ready to score (not
+    trainable), its adapter merged into its weights (:meth:`FineTunedLM.merge`).
+    ``overrides`` (:data:`SCORING_OPTIONS`: ``device``, ``dtype``, ``batch_size``) replace
+    the base model's saved options.
 
     Raises
     ------
@@ -776,7 +798,8 @@ def load_lm(folder: Path, header: Mapping[str, Any]) -> FineTunedLM:
         config = LMTrainConfig(**{**options["train"], "target_modules": tuple(options["train"]["target_modules"])})
         raw = dict(options.get("augment") or {})
         augment = AugmentConfig(**{**raw, "augmenters": tuple(raw["augmenters"])}) if raw else None
-        base, base_options, mode = str(options["base"]), dict(options["base_options"]), str(options["mode"])
+        base, mode = str(options["base"]), str(options["mode"])
+        base_options = {**dict(options["base_options"]), **dict(overrides or {})}
     except (KeyError, TypeError, ValueError, ConfigError) as exc:
         raise DataError(f"{where} has unreadable options in model.json ({type(exc).__name__}: {exc}).") from exc
     if config.method == "full":
@@ -789,6 +812,7 @@ def load_lm(folder: Path, header: Mapping[str, Any]) -> FineTunedLM:
         except Exception as exc:  # safetensors, peft and torch raise their own kinds on a bad file
             raise DataError(f"{where} cannot be restored: its adapter (adapter_config.json, "
                             f"adapter_model.safetensors) does not load ({type(exc).__name__}: {exc}).") from exc
+        model.merge()
     training = header.get("training", {})
     model.trained_tasks = [str(t) for t in header.get("tasks", [])]
     model.log = TrainingLog(int(training.get("items", 0)), int(training.get("steps", 0)),

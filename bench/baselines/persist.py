@@ -37,7 +37,7 @@ from bench.baselines.encoder_model import (
     FineTunedEncoderModel,
     HeadConfig,
 )
-from bench.baselines.lm_finetune import FineTunedLM, load_lm, save_lm, saved_lm_files
+from bench.baselines.lm_finetune import SCORING_OPTIONS, FineTunedLM, load_lm, save_lm, saved_lm_files
 from bench.baselines.strategies import (
     AugmentConfig,
     AugmentedTextModel,
@@ -54,7 +54,7 @@ from bench.errors import CapabilityError, ConfigError, DataError, OutputError
 from bench.registry import View
 from bench.suites.types import Task
 
-__all__ = ["FORMAT", "SAVED_KINDS", "ModelSaver", "load_model", "model_folder_name", "save_model"]
+__all__ = ["FORMAT", "SAVED_KINDS", "ModelSaver", "load_model", "model_folder_name", "save_model", "saved_model_options"]
 
 FORMAT = "xdbench-model"
 VERSION = 1
@@ -225,20 +225,40 @@ def _restore_heads(model: EncoderHeadModel, tasks: Mapping[str, Task], tensors: 
     model.heads.load_state_dict({k[len("heads."):]: v for k, v in tensors.items()})
 
 
-def load_model(folder: str | Path) -> Adapter:
+def saved_model_options(folder: str | Path) -> frozenset[str]:
+    """The run-wide options the model saved in ``folder`` takes at loading
+    (:data:`~bench.baselines.lm_finetune.SCORING_OPTIONS` for a fine-tuned language model,
+    none for the others).
+
+    Raises
+    ------
+    ConfigError, DataError
+        As :func:`load_model`, for a folder that holds no readable saved model.
+    """
+    return SCORING_OPTIONS if _read_header(Path(folder))["kind"] == FineTunedLM.saved_kind else frozenset()
+
+
+def load_model(folder: str | Path, **options: Any) -> Adapter:
     """The model saved in ``folder`` by :func:`save_model`, ready to score (not trainable).
+
+    ``options`` (only :func:`saved_model_options`) replace the options a fine-tuned
+    language model was trained with: ``device="cpu"``, ``dtype="bfloat16"``…
 
     Raises
     ------
     ConfigError
-        If ``folder`` lacks ``model.json`` or ``weights.pt``.
+        If ``folder`` lacks ``model.json`` or ``weights.pt``, or ``options`` holds one the
+        model does not take.
     DataError
         If the files are not a saved model of a known kind, or the weights do not fit it.
     """
     folder = Path(folder)
     header = _read_header(folder)
+    unknown = sorted(set(options) - saved_model_options(folder))
+    if unknown:
+        raise ConfigError(f"{folder}: the saved {header['kind']} model does not take option(s) {', '.join(unknown)}.")
     if header["kind"] == FineTunedLM.saved_kind:
-        return load_lm(folder, header)
+        return load_lm(folder, header, options)
     try:
         tensors = torch.load(folder / "weights.pt", map_location="cpu", weights_only=True)
         model = _build(header["kind"], header["name"], header["options"])
