@@ -382,7 +382,7 @@ def text_items(lm: HFCausalLM, texts: Sequence[str], max_tokens: int,
     token before it (lm-eval's rolling windows, ``context_len = 1``), so every token is
     predicted once; each window weighs ``weight(n)`` for a text of ``n`` tokens."""
     items = []
-    width = max_tokens - 1
+    width = max(1, max_tokens - 1)
     for ids in lm.encode(list(texts)):
         for start in range(0, len(ids), width):
             context = (lm.prefix_id,) if start == 0 else (ids[start - 1],)
