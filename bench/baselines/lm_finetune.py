@@ -109,6 +109,7 @@ from bench.baselines.text_model import minibatches
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.seeding import seed_hash
 from bench.suites.generation import GenerationRequest
+from bench.suites.kinds import TaskKind, kind_of, kinds_where
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.render import continuations, render_template, template_fields
 from bench.suites.types import Example, Task
@@ -296,15 +297,25 @@ TrainRequests = Callable[[Task, Sequence[Example]], Sequence[ChoiceRequest | Gen
 ``multiple_choice`` or ``generation`` task, in order (the runner's
 :func:`bench.runner.training_requests`: templates, few-shot exemplars and seed as scoring)."""
 
-_HAS_TARGET: dict[str, Callable[[Example, Task], bool]] = {
-    "classification": lambda example, task: task.name in example.targets,
-    "multiple_choice": lambda example, task: task.name in example.targets,
-    "generation": lambda example, task: bool(example.references),
-    "language_modeling": lambda example, task: bool(example.text.strip()),
-}
-"""Per trained task kind: whether an example gives the task something to train on."""
-TRAINED_KINDS = frozenset(_HAS_TARGET)
+def _trains_on(kind: TaskKind) -> bool:
+    """Whether the adapter trains on tasks of ``kind``: every kind a language model scores
+    (a label's or an option's continuation, a reference, a text); not numeric targets."""
+    return not kind.has_numeric_target
+
+
+TRAINED_KINDS = frozenset(kinds_where(_trains_on))
 """Task kinds whose examples the adapter is trained on."""
+
+
+def _has_target(example: Example, task: Task) -> bool:
+    """Whether ``example`` gives ``task`` something to train on: a reference (generation), a
+    non-blank text (language modelling), a label or an option index (the others)."""
+    kind = kind_of(task)
+    if kind.generates_text:
+        return bool(example.references)
+    if kind.scores_tokens:
+        return bool(example.text.strip())
+    return task.name in example.targets
 
 
 def _zero_shot_prompt(example: Example, task: Task) -> Prompt:
@@ -361,10 +372,18 @@ def _generation_pairs(lm: HFCausalLM, examples: Sequence[Example], task: Task,
     return pairs
 
 
-_PAIRS = {"classification": _classification_pairs, "multiple_choice": _choice_pairs,
-          "generation": _generation_pairs}
-"""Per task kind trained on a continuation (all but language modelling): its ``(context,
-continuation)`` pairs."""
+PairsBuilder = Callable[[HFCausalLM, Sequence[Example], Task, TrainRequests | None], list[tuple[str, str]]]
+"""``builder(lm, examples, task, requests)``: the ``(context, continuation)`` training pairs."""
+
+
+def _pairs_builder(kind: TaskKind) -> PairsBuilder | None:
+    """The pair builder of a kind trained on a continuation; ``None`` for language
+    modelling (trained on its text, :func:`text_items`)."""
+    if kind.has_label_choices:
+        return _classification_pairs
+    if kind.scores_options:
+        return _choice_pairs
+    return _generation_pairs if kind.generates_text else None
 
 
 def _cut(context: Sequence[int], target: Sequence[int], max_tokens: int) -> tuple[tuple[int, ...], tuple[int, ...]]:
@@ -400,9 +419,12 @@ def train_items(lm: HFCausalLM, examples: Sequence[Example], tasks: Sequence[Tas
     pairs: list[tuple[str, str]] = []
     texts: list[TrainItem] = []
     for task in tasks:
-        chosen = [ex for ex in examples if task.kind in _HAS_TARGET and _HAS_TARGET[task.kind](ex, task)]
-        if task.kind in _PAIRS:
-            pairs += _PAIRS[task.kind](lm, chosen, task, requests)
+        if not _trains_on(kind_of(task)):
+            continue
+        chosen = [ex for ex in examples if _has_target(ex, task)]
+        builder = _pairs_builder(kind_of(task))
+        if builder is not None:
+            pairs += builder(lm, chosen, task, requests)
         elif chosen:  # language modelling
             texts += text_items(lm, [ex.text for ex in chosen], max_tokens, lambda n: 1.0)
     items = []
@@ -547,7 +569,7 @@ class FineTunedLM(Adapter):
         The options the base model was built with (``dtype``, ``device``…), for saving.
     """
 
-    task_kinds = frozenset({"classification", "generation", "language_modeling", "multiple_choice"})
+    task_kinds = TRAINED_KINDS
     trainable = True
     saved_kind = "lm-lora"  # the "kind" of its saved folder (bench.baselines.persist)
 
@@ -611,12 +633,12 @@ class FineTunedLM(Adapter):
         DataError
             If no training example has a target for those tasks (a label, a reference, a text).
         """
-        trained = [t for t in tasks if t.kind in TRAINED_KINDS]
+        trained = [t for t in tasks if _trains_on(kind_of(t))]
         if not trained:
             kinds = ", ".join(sorted({t.kind for t in tasks})) or "none"
             raise CapabilityError(f"Model {self.name!r} trains on {', '.join(sorted(TRAINED_KINDS))} tasks; "
                                   f"the tasks given are {kinds}.")
-        labelled = [ex for ex in train if any(_HAS_TARGET[t.kind](ex, t) for t in trained)]
+        labelled = [ex for ex in train if any(_has_target(ex, t) for t in trained)]
         if not labelled:
             names = ", ".join(t.name for t in trained)
             raise DataError(f"Model {self.name!r}: the training split has no example with a target for task(s) "
