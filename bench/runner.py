@@ -13,10 +13,11 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from itertools import chain
 from typing import Any, Protocol
 
 import numpy as np
@@ -303,36 +304,74 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     scored; batches the sink holds already are not scored again, and a fold whose
     batches are all there is not trained again.
     """
-    progress = progress or _silent
-    sink = sink or MemorySink()
-    result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
+    context = RunContext(config, progress or _silent, sink or MemorySink(), on_fitted)
     loaded = [_load(ref, config) for ref in config.suites]
     requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
-    result.decodings = {f"{data.suite.name}/{t.name}": asdict(t.decoding) for data in loaded for t in data.suite.tasks
-                        if t.kind == "generation"}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded},
-                                   progress)
-    grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
-    chunks: list[pd.DataFrame] = []
-    for data in loaded:
-        result.suites.append(data.suite)
-        for task in data.suite.tasks:
-            result.task_infos[(data.suite.name, task.name)] = _task_info(data.suite, task)
-        folds = plan_folds(data, config.protocol)
-        for model_name in plans[data.suite.name]:
-            if model_name not in makers:
-                continue
-            factory = makers[model_name]
-            if model_name in grouped and (model_name, data.suite.name) in idle:
-                result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
-                continue
-            for trial in range(config.trials):
-                chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted,
-                                     requests[data.suite.name], sink)
-    result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
-    result.records.insert(0, "run_id", result.run_id)
-    return result
+    models = _checked_models(plans, config, {data.suite.name: data.suite for data in loaded}, context.progress)
+    parts = [Outcome(skipped=models.skipped)]
+    parts += [_run_suite(context, data, models, requests[data.suite.name]) for data in loaded]
+    return _result(run_id or make_run_id(config), config, [data.suite for data in loaded], Outcome.merge(parts))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of one run shares: its config, the progress callback, the sink
+    (store, output cache, resume) and the hook called with every trained model."""
+
+    config: RunConfig
+    progress: Progress
+    sink: RecordSink
+    on_fitted: OnFitted | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What one step of a run produced (a test domain, a fold, a suite), returned to its
+    caller, which merges the steps in order (:meth:`merge`); the run's merged outcome
+    becomes its :class:`RunResult`.
+
+    ``chunks`` are record frames (one per model, fold, task and test domain); the other
+    fields are those of :class:`RunResult`.
+    """
+
+    chunks: tuple[pd.DataFrame, ...] = ()
+    skipped: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    training: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    batch_sizes: Mapping[str, dict[str, int]] = field(default_factory=dict)
+    samples: tuple[dict[str, Any], ...] = ()
+    generations: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def merge(cls, parts: Iterable[Outcome]) -> Outcome:
+        """The outcomes one after the other: sequences concatenated, mappings updated in
+        order, and each skip note kept once (a note repeats once per fold and trial)."""
+        parts = list(parts)
+        merged: dict[str, Any] = {}
+        for item in fields(cls):
+            values = [getattr(part, item.name) for part in parts]
+            if isinstance(item.default, tuple):
+                merged[item.name] = tuple(chain.from_iterable(values))
+            else:
+                merged[item.name] = {key: value for mapping in values for key, value in mapping.items()}
+        merged["skipped"] = tuple(dict.fromkeys(merged["skipped"]))
+        return cls(**merged)
+
+
+def _result(run_id: str, config: RunConfig, suites: list[Suite], outcome: Outcome) -> RunResult:
+    """The :class:`RunResult` of a run's merged outcome: records with their ``run_id``, the
+    suites' task infos and the decoding settings of their generation tasks."""
+    records = pd.concat(outcome.chunks, ignore_index=True) if outcome.chunks else pd.DataFrame()
+    records.insert(0, "run_id", run_id)
+    infos = {(suite.name, task.name): _task_info(suite, task) for suite in suites for task in suite.tasks}
+    return RunResult(run_id, config, records, suites, infos, fingerprints=dict(outcome.fingerprints),
+                     timings=dict(outcome.timings), skipped=list(outcome.skipped),
+                     batch_sizes=dict(outcome.batch_sizes), samples=list(outcome.samples),
+                     generations=list(outcome.generations), training=dict(outcome.training),
+                     decodings={f"{suite.name}/{t.name}": asdict(t.decoding) for suite in suites
+                                for t in suite.tasks if t.kind == "generation"})
 
 
 def _task_info(suite: Suite, task: Task) -> TaskInfo:
@@ -427,9 +466,25 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
     return {name: True for name, _ in expand_models(suite.models or BASELINES)}
 
 
-def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config: RunConfig,
-                    suites: Mapping[str, Suite], progress: Progress = _silent,
-                    ) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
+@dataclass(frozen=True)
+class Models:
+    """A run's models, checked: per suite the models planned (``{model: optional}``), a
+    factory per model that could be built, the ``(model, suite)`` pairs where a model
+    supports none of the suite's tasks, and the notes of the optional models skipped."""
+
+    plans: dict[str, dict[str, bool]]
+    makers: dict[str, Callable[[], Adapter]]
+    idle: set[tuple[str, str]]
+    skipped: tuple[str, ...]
+
+    @property
+    def optional(self) -> set[str]:
+        """The models that some suite runs only where they can serve (group members, defaults)."""
+        return {name for plan in self.plans.values() for name, optional in plan.items() if optional}
+
+
+def _checked_models(plans: dict[str, dict[str, bool]], config: RunConfig, suites: Mapping[str, Suite],
+                    progress: Progress = _silent) -> Models:
     """A factory per model of ``plans`` (suite → {model: optional}), each built once here to
     fail fast on unknown names and options (an optional model that cannot be built is
     skipped; each build is a ``loading model NAME`` step of ``progress``), and the
@@ -439,9 +494,9 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
     several large models would then hold them all at once)."""
     makers: dict[str, Callable[[], Adapter]] = {}
     idle: set[tuple[str, str]] = set()
-    names = dict.fromkeys(name for plan in plans.values() for name in plan)
+    skipped: list[str] = []
     options = config.model_options
-    for name in names:
+    for name in dict.fromkeys(name for plan in plans.values() for name in plan):
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
             with progress(1, f"loading model {redact_spec(name)}") as loaded:  # a language model loads for minutes
@@ -450,16 +505,57 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
         except CapabilityError as exc:
             if not from_group:
                 raise
-            result.skipped.append(f"{name}: {exc}")
+            skipped.append(f"{name}: {exc}")
             continue
         idle |= {(name, suite) for suite, plan in plans.items()
                  if name in plan and not _supports_any(adapter, suites[suite], config)}
         del adapter
         makers[name] = lambda name=name: make_model(name, options=options, note_ignored=False)  # type: ignore[misc]
-    return makers, idle
+    return Models(plans, makers, idle, tuple(skipped))
 
 
-def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:
+@dataclass(frozen=True)
+class FoldContext:
+    """What the steps of one model × fold × trial share: the run's context, the suite, the
+    fold, which fitted model (``key``, its model name without URL secrets) and the suite's
+    rendered requests (task name → example id → request)."""
+
+    run: RunContext
+    suite: Suite
+    fold: Fold
+    key: FitKey
+    requests: Requests
+
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
+
+    @property
+    def label(self) -> str:
+        """The fitted model's label in timings, fingerprints and ``run.json`` (:meth:`FitKey.label`)."""
+        return self.key.label(self.run.config.trials)
+
+
+def _run_suite(context: RunContext, data: SuiteData, models: Models, requests: Requests) -> Outcome:
+    """Every model of the suite's plan, each trial and fold in turn (a fresh model per fold)."""
+    suite = data.suite
+    folds = plan_folds(data, context.config.protocol)
+    parts: list[Outcome] = []
+    for name in models.plans[suite.name]:
+        if name not in models.makers:
+            continue
+        if name in models.optional and (name, suite.name) in models.idle:
+            parts.append(Outcome(skipped=(f"{name} on {suite.name}: supports none of its tasks",)))
+            continue
+        for trial in range(context.config.trials):
+            key = FitKey(redact_spec(name), suite.name, "", trial)  # records, timings carry no URL secrets
+            parts += [_run_fold(FoldContext(context, suite, fold, replace(key, fold=fold.name), requests),
+                                models.makers[name]) for fold in folds]
+    return Outcome.merge(parts)
+
+
+def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig) -> tuple[list[Task], tuple[str, ...]]:
+    """The tasks ``adapter`` scores of those the run wants, and a note per task it skips."""
     wanted = _wanted(suite, config)
     for task in wanted:
         if config.tasks and not adapter.supports(task):
@@ -467,91 +563,89 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
                 f"Model {adapter.name!r} cannot score {task.kind} task {task.name!r} of suite {suite.name!r}; "
                 f"it supports: {', '.join(sorted(adapter.task_kinds))}.")
     chosen = [t for t in wanted if adapter.supports(t)]
-    for task in wanted:
-        note = f"{adapter.name} on {suite.name}/{task.name}: {task.kind} not supported"
-        if task not in chosen and note not in result.skipped:  # once, not once per fold and trial
-            result.skipped.append(note)
     if not chosen:
         kinds = ", ".join(sorted({t.kind for t in wanted}))
         raise CapabilityError(
             f"Model {adapter.name!r} supports none of the tasks of suite {suite.name!r} ({kinds}); "
             f"it supports: {', '.join(sorted(adapter.task_kinds)) or 'none'}.")
-    return chosen
+    notes = tuple(f"{adapter.name} on {suite.name}/{t.name}: {t.kind} not supported" for t in wanted if t not in chosen)
+    return chosen, notes
 
 
-def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
-               config: RunConfig, result: RunResult, progress: Progress,
-               on_fitted: OnFitted | None, requests: Requests, sink: RecordSink) -> list[pd.DataFrame]:
-    name = redact_spec(name)  # records, fingerprints and timings carry no URL secrets
-    chunks = []
-    for fold in folds:
-        adapter = factory()
-        tasks = _selected_tasks(adapter, data.suite, config, result)
-        key = FitKey(name, data.suite.name, fold.name, trial)
-        _check_test_examples(data.suite, tasks, fold, config)
-        by_domain: dict[str, Adapter] = dict.fromkeys(fold.test, adapter)  # untrained: renders prompts only
-        if not all(sink.done(u) for task in tasks for u in _fold_units(key, task, fold, config)):
-            seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
-            restored = sink.restore(key) if adapter.trainable else None
-            if restored is not None:  # resuming: the model trained before the interruption
-                adapter = restored
-                sink.facts("restored", {key.label(config.trials): True})
-            with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
-                fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result, progress)
-                advance(1)
-            kill_point("fit")
-            if adapter.trainable and on_fitted:
-                on_fitted(key, adapter)
-            by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
-            sink.facts("fingerprints", result.fingerprints)
-        started = time.perf_counter()
-        for task in tasks:
-            chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress, result,
-                                  requests.get(task.name, {}), sink, key)
-        result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
-        chosen = getattr(adapter, "chosen_batch_size", None)
-        if config.batch_size == "auto" and chosen:
-            result.batch_sizes[key.label(config.trials)] = dict(chosen)
-    for chunk in chunks:
-        chunk["trial"] = trial
-    return chunks
+def _run_fold(ctx: FoldContext, factory: Callable[[], Adapter]) -> Outcome:
+    """Train a fresh model on the fold (unless the sink holds all its batches) and score it."""
+    adapter = factory()
+    tasks, skipped = _selected_tasks(adapter, ctx.suite, ctx.config)
+    _check_test_examples(ctx.suite, tasks, ctx.fold, ctx.config)
+    by_domain: dict[str, Adapter] = dict.fromkeys(ctx.fold.test, adapter)  # untrained: renders prompts only
+    trained = Outcome()
+    if not all(ctx.run.sink.done(u) for task in tasks for u in _fold_units(ctx.key, task, ctx.fold, ctx.config)):
+        adapter, by_domain, trained = _train(ctx, adapter, tasks)
+    started = time.perf_counter()
+    scored = Outcome.merge([_score_fold(ctx, by_domain, task) for task in tasks])
+    timings = {f"score/{ctx.label}": time.perf_counter() - started}
+    chosen = getattr(adapter, "chosen_batch_size", None)
+    sizes = {ctx.label: dict(chosen)} if ctx.config.batch_size == "auto" and chosen else {}
+    return Outcome.merge([Outcome(skipped=skipped), trained, scored, Outcome(timings=timings, batch_sizes=sizes)])
 
 
-def _fit(adapter: Adapter, suite: Suite, fold: Fold, tasks: list[Task], seed: int, key: FitKey,
-         config: RunConfig, result: RunResult, progress: Progress = _silent) -> list[Task]:
-    """Train ``adapter`` on the fold (if trainable); return the tasks it was trained for. An
-    adapter with ``report_progress(progress)`` is given the run's progress callback first."""
-    fit_tasks = [t for t in suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
+def _train(ctx: FoldContext, adapter: Adapter, tasks: list[Task]) -> tuple[Adapter, dict[str, Adapter], Outcome]:
+    """The model trained on the fold (or restored from the sink), the model that scores each
+    test domain (:func:`_adapt`), and the timings, fingerprints and training facts."""
+    config, sink = ctx.config, ctx.run.sink
+    seed = trial_seed(config.seed, ctx.key.trial, adapter.name, ctx.suite.name, ctx.fold.name)  # a saved model keeps its seeds
+    restored = sink.restore(ctx.key) if adapter.trainable else None
+    if restored is not None:  # resuming: the model trained before the interruption
+        adapter = restored
+        sink.facts("restored", {ctx.label: True})
+    with ctx.run.progress(1, f"training {ctx.key.model} · {ctx.suite.name}/{ctx.fold.name}") as advance:
+        fit_tasks, fitted = _fit(ctx, adapter, tasks, seed)
+        advance(1)
+    kill_point("fit")
+    if adapter.trainable and ctx.run.on_fitted:
+        ctx.run.on_fitted(ctx.key, adapter)
+    by_domain, adapted = _adapt(ctx, adapter, fit_tasks, seed)
+    outcome = Outcome.merge([fitted, adapted])
+    sink.facts("fingerprints", dict(outcome.fingerprints))  # the store merges them with the other folds'
+    return adapter, by_domain, outcome
+
+
+def _fit(ctx: FoldContext, adapter: Adapter, tasks: list[Task], seed: int) -> tuple[list[Task], Outcome]:
+    """Train ``adapter`` on the fold (if trainable); the tasks it was trained for, and its
+    training time, fingerprint and training record. An adapter with
+    ``report_progress(progress)`` is given the run's progress callback first."""
+    fit_tasks = [t for t in ctx.suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
     started = time.perf_counter()
     if adapter.trainable:
-        if not fold.train:
+        if not ctx.fold.train:
             raise CapabilityError(
-                f"Model {key.model!r} must be trained, but protocol {fold.name!r} of suite {suite.name!r} "
-                "has no training data. Use a pretrained model or another protocol.")
+                f"Model {ctx.key.model!r} must be trained, but protocol {ctx.fold.name!r} of suite "
+                f"{ctx.suite.name!r} has no training data. Use a pretrained model or another protocol.")
         if callable(report := getattr(adapter, "report_progress", None)):  # a long training shows its steps
-            report(progress)
-        adapter.fit(fold.train, fit_tasks, seed=seed)
-    result.timings[f"fit/{key.label(config.trials)}"] = time.perf_counter() - started
-    result.fingerprints[key.label(config.trials)] = adapter.fingerprint()
-    if callable(record := getattr(adapter, "training_record", None)):
-        result.training[key.label(config.trials)] = record()
-    return fit_tasks
+            report(ctx.run.progress)
+        adapter.fit(ctx.fold.train, fit_tasks, seed=seed)
+    timings = {f"fit/{ctx.label}": time.perf_counter() - started}
+    fingerprints = {ctx.label: adapter.fingerprint()}
+    training = {ctx.label: record()} if callable(record := getattr(adapter, "training_record", None)) else {}
+    return fit_tasks, Outcome(timings=timings, fingerprints=fingerprints, training=training)
 
 
-def _adapt(adapter: Adapter, fold: Fold, tasks: list[Task], seed: int, key: FitKey, config: RunConfig,
-           result: RunResult) -> dict[str, Adapter]:
-    """The model that scores each test domain: an adapted copy where the fold offers a pool."""
-    by_domain = {domain: adapter for domain in fold.test}
+def _adapt(ctx: FoldContext, adapter: Adapter, tasks: list[Task], seed: int) -> tuple[dict[str, Adapter], Outcome]:
+    """The model that scores each test domain (an adapted copy where the fold offers a pool),
+    and each adaptation's time and fingerprint."""
+    by_domain = {domain: adapter for domain in ctx.fold.test}
     if not adapter.adaptable:
-        return by_domain
-    for domain, pool in fold.adapt.items():
+        return by_domain, Outcome()
+    timings: dict[str, float] = {}
+    fingerprints: dict[str, str] = {}
+    for domain, pool in ctx.fold.adapt.items():
         started = time.perf_counter()
         # the pool is the domain's train split: fold.adapt never holds a test example
         by_domain[domain] = adapter.adapted(pool, tasks, seed=trial_seed(seed, 0, "adapt", domain))
-        label = FitKey(key.model, key.suite, key.fold, key.trial, domain).label(config.trials)
-        result.timings[f"adapt/{label}"] = time.perf_counter() - started
-        result.fingerprints[label] = by_domain[domain].fingerprint()
-    return by_domain
+        label = replace(ctx.key, domain=domain).label(ctx.config.trials)
+        timings[f"adapt/{label}"] = time.perf_counter() - started
+        fingerprints[label] = by_domain[domain].fingerprint()
+    return by_domain, Outcome(timings=timings, fingerprints=fingerprints)
 
 
 def _unit(key: FitKey, task: Task, domain: str, start: int) -> str:
@@ -565,34 +659,80 @@ def _fold_units(key: FitKey, task: Task, fold: Fold, config: RunConfig) -> list[
 
 
 @dataclass(frozen=True)
-class Batching:
-    """What ``score_examples`` needs besides the examples: the rendered multiple-choice
-    requests (example id → request) and the suite's largest option count."""
+class DomainBatches:
+    """One task's scoring work on one test domain of a fold: the examples scored, the
+    store's batch units (unit → first example), and what :func:`score_examples` needs
+    besides the examples: the task's rendered requests (example id → request) and the
+    suite's largest option count."""
 
+    task: Task
+    domain: str
+    examples: Sequence[Example]
+    units: dict[str, int]
     requests: Mapping[str, AnyRequest] = field(default_factory=dict)
     n_options: int = 0
 
 
-def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Example], units: dict[str, int],
-                  config: RunConfig, where: str, sink: RecordSink, advance: Callable[[int], None],
-                  batching: Batching = Batching()) -> pd.DataFrame:
-    """Score the batches (``units``: unit → first example) the sink lacks; the domain's records."""
+def _score_fold(ctx: FoldContext, by_domain: Mapping[str, Adapter], task: Task) -> Outcome:
+    """Score ``task`` on every test domain of the fold, each with its own model."""
+    requests = ctx.requests.get(task.name, {})
+    n_options = max((len(r.continuations) for r in requests.values() if isinstance(r, ChoiceRequest)), default=0)
+    parts = []
+    for domain, all_examples in ctx.fold.test.items():
+        examples = _scored(all_examples, task, ctx.config)
+        starts = range(0, len(examples), ctx.config.examples_per_call)
+        units = {_unit(ctx.key, task, domain, start): start for start in starts}
+        work = DomainBatches(task, domain, examples, units, requests=requests, n_options=n_options)
+        parts.append(_score_test_domain(ctx, by_domain[domain], work))
+    return Outcome.merge(parts)
+
+
+def _score_test_domain(ctx: FoldContext, adapter: Adapter, work: DomainBatches) -> Outcome:
+    """One domain's labelled records of one task, and its samples or generations."""
+    task = work.task
+    description = f"{ctx.key.model} · {ctx.suite.name}/{task.name} · {work.domain}"
+    with ctx.run.progress(len(work.examples), description) as advance:
+        frame = _score_domain(ctx, adapter, work, advance)
+    samples: list[dict[str, Any]] = []
+    generations: list[dict[str, Any]] = []
+    if ctx.config.log_samples and task.kind == "multiple_choice":
+        samples = _samples(ctx, adapter, work, frame)
+    if task.kind == "generation":
+        generations = _generations(ctx, adapter, work, frame)
+        frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
+    return Outcome(chunks=(_labelled(ctx, task, work.domain, frame),), samples=tuple(samples),
+                   generations=tuple(generations))
+
+
+def _labelled(ctx: FoldContext, task: Task, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns that say where its records come from (``frame`` changed)."""
+    for position, (column, value) in enumerate({"model": ctx.key.model, "suite": ctx.suite.name, "task": task.name,
+                                                "domain": domain, "split": "test"}.items()):
+        frame.insert(position, column, value)
+    frame["fold"] = ctx.fold.name
+    frame["train_domains"] = "+".join(ctx.fold.train_domains)
+    frame["trial"] = ctx.key.trial
+    return frame
+
+
+def _score_domain(ctx: FoldContext, adapter: Adapter, work: DomainBatches,
+                  advance: Callable[[int], None]) -> pd.DataFrame:
+    """Score the batches (``work.units``: unit → first example) the sink lacks; the domain's records."""
+    config, sink, units = ctx.config, ctx.run.sink, work.units
+    where = f"{ctx.suite.name}/{work.task.name}/{work.domain}"
     missing = [u for u in units if not sink.done(u)]
-    advance(sum(min(config.examples_per_call, len(examples) - units[u]) for u in units if u not in missing))
+    advance(sum(min(config.examples_per_call, len(work.examples) - units[u]) for u in units if u not in missing))
     if missing:
-        if adapter is None:
-            raise AdapterError(f"{where}: batches to score but no model for the domain.")
         scorer = sink.wrap(adapter)
-        name = adapter.name
 
         def score(unit: str) -> pd.DataFrame:
             start = units[unit]
             with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
-                frame = score_examples(scorer, task, examples[start : start + config.examples_per_call],
+                frame = score_examples(scorer, work.task, work.examples[start : start + config.examples_per_call],
                                        batch_size=config.examples_per_call, where=where, advance=advance, offset=start,
-                                       requests=batching.requests, n_options=batching.n_options,
+                                       requests=work.requests, n_options=work.n_options,
                                        timeout=config.timeout_per_batch)
-            _check_finite(frame, f"model {name!r}, {where}, examples {start}-{start + len(frame) - 1}")
+            _check_finite(frame, f"model {adapter.name!r}, {where}, examples {start}-{start + len(frame) - 1}")
             return frame
 
         sink.score(missing, score)
@@ -630,38 +770,6 @@ def _check_finite(frame: pd.DataFrame, label: str) -> None:
                                "the model's output is out of range.")
 
 
-def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
-                config: RunConfig, progress: Progress, result: RunResult,
-                requests: Mapping[str, AnyRequest], sink: RecordSink | None = None,
-                key: FitKey | None = None) -> list[pd.DataFrame]:
-    sink = sink or MemorySink()
-    key = key or FitKey(name, suite.name, fold.name, 0)
-    chunks = []
-    n_options = max((len(r.continuations) for r in requests.values() if isinstance(r, ChoiceRequest)), default=0)
-    for domain, all_examples in fold.test.items():
-        examples = _scored(all_examples, task, config)
-        description = f"{name} · {suite.name}/{task.name} · {domain}"
-        units = {_unit(key, task, domain, start): start for start in range(0, len(examples), config.examples_per_call)}
-        with progress(len(examples), description) as advance:
-            frame = _score_domain(by_domain.get(domain), task, examples, units, config,
-                                  f"{suite.name}/{task.name}/{domain}", sink, advance,
-                                  Batching(requests, n_options))
-        if config.log_samples and task.kind == "multiple_choice":
-            result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
-        if task.kind == "generation":
-            result.generations += _generations(by_domain[domain], key, task, domain, frame, requests)
-            frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
-        frame.insert(0, "model", name)
-        frame.insert(1, "suite", suite.name)
-        frame.insert(2, "task", task.name)
-        frame.insert(3, "domain", domain)
-        frame.insert(4, "split", "test")
-        frame["fold"] = fold.name
-        frame["train_domains"] = "+".join(fold.train_domains)
-        chunks.append(frame)
-    return chunks
-
-
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
                    where: str = "", advance: Callable[[int], None] = lambda n: None,
                    requests: Mapping[str, AnyRequest] | None = None, n_options: int = 0,
@@ -695,7 +803,7 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
         except Exception as exc:
             raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
         if task.kind == "multiple_choice":
-            parts.append(_choice_records(task, batch, inputs, output, label, max(n_options, 2)))
+            parts.append(_choice_records(task, batch, inputs, output, label, n_max=max(n_options, 2)))
         elif task.kind == "generation":
             parts.append(_generation_records(adapter, task, inputs, output, label))
         else:
@@ -761,7 +869,7 @@ def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> d
 
 
 def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[ChoiceRequest], output: Any,
-                    where: str, n_max: int) -> dict[str, np.ndarray]:
+                    where: str, *, n_max: int) -> dict[str, np.ndarray]:
     """Record columns of a ``multiple_choice`` batch.
 
     ``logprob_k`` is the raw summed log-likelihood of continuation ``k`` (nats, not
@@ -793,15 +901,14 @@ def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[Cho
     return columns
 
 
-def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
-             requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
+def _samples(ctx: FoldContext, adapter: Adapter, work: DomainBatches, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
     out = []
     for row in frame.itertuples(index=False):
-        request = requests[row.example_id]
+        request = work.requests[row.example_id]
         assert isinstance(request, ChoiceRequest)
         k = len(request.continuations)
-        out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
+        out.append({"model": ctx.key.model, "suite": ctx.suite.name, "task": work.task.name, "domain": work.domain,
                     "example_id": row.example_id,
                     "prompt": adapter.rendered_prompt(request.prompt),
                     "continuations": list(adapter.rendered_continuations(request)),
@@ -873,8 +980,7 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     return columns
 
 
-def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: pd.DataFrame,
-                 requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
+def _generations(ctx: FoldContext, adapter: Adapter, work: DomainBatches, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``generations.jsonl`` entry per row of ``frame`` (a domain's scored records):
     the exact prompt, the answer, the references and the per-example scores (``bleu`` and
     ``chrf`` are those of the example alone, as a one-sentence corpus)."""
@@ -886,11 +992,11 @@ def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: 
     cut = frame[TRUNCATED_COLUMN].to_numpy(dtype=bool) if TRUNCATED_COLUMN in frame.columns else np.zeros(len(frame), bool)
     out = []
     for i, (example_id, text) in enumerate(zip(frame["example_id"], frame[GENERATION_COLUMN], strict=True)):
-        request = requests[str(example_id)]
+        request = work.requests[str(example_id)]
         assert isinstance(request, GenerationRequest)
         nll = float(numbers["nll"][i])
-        out.append({"example_id": example_id, "model": key.model, "suite": key.suite, "task": task.name,
-                    "domain": domain, "fold": key.fold, "trial": key.trial,
+        out.append({"example_id": example_id, "model": ctx.key.model, "suite": ctx.key.suite, "task": work.task.name,
+                    "domain": work.domain, "fold": ctx.key.fold, "trial": ctx.key.trial,
                     "prompt": adapter.rendered_prompt(request.prompt), "generation": text,
                     "references": list(request.references), "exact_match": float(numbers["correct"][i]),
                     "f1": float(numbers["f1"][i]), "bleu": float(bleu[i]), "chrf": float(chrf[i]),

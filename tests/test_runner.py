@@ -118,3 +118,17 @@ def test_each_model_is_built_once_to_check_it_and_once_per_fold(tiny_suite: Path
     assert any(s.startswith("c-lm on tiny-reviews: supports none") for s in result.skipped)
     # c-coin: the check, then one fold (id_ood) per trial; c-lm: the check only
     assert builds == {"coin": 1 + 2, "lm-only": 1}
+
+
+def test_runner_calls_take_at_most_five_positional_arguments() -> None:
+    """The run loop passes its state as context objects and keywords, not long positional lists."""
+    import ast
+
+    import bench.runner
+
+    tree = ast.parse(Path(bench.runner.__file__).read_text(encoding="utf-8"))
+    long_calls = [f"line {node.lineno}: {ast.unparse(node.func)} with {len(node.args)}"
+                  for node in ast.walk(tree) if isinstance(node, ast.Call) and len(node.args) > 5]
+    long_signatures = [f"line {node.lineno}: {node.name}" for node in ast.walk(tree)
+                       if isinstance(node, ast.FunctionDef) and len(node.args.posonlyargs + node.args.args) > 5]
+    assert long_calls == [] and long_signatures == []
