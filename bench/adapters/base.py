@@ -40,25 +40,23 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 import numpy as np
 
 from bench.errors import CapabilityError
+from bench.registry import View
 from bench.suites.generation import GenerationRequest
+from bench.suites.kinds import TASK_KIND
 from bench.suites.prompts import ChoiceRequest, Prompt, fill_text
 from bench.suites.types import Example, Task
 
 __all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
 
-METHOD_BY_KIND: dict[str, str] = {
-    "classification": "log_probs",
-    "regression": "predict_values",
-    "language_modeling": "text_nll",
-    "multiple_choice": "loglikelihood",
-    "generation": "generate",
-}
+METHOD_BY_KIND: Mapping[str, str] = View(lambda: {name: kind.method for name, kind in TASK_KIND.items()})
+"""Task kind → the adapter method that scores it: each kind's ``method`` in
+:data:`~bench.suites.kinds.TASK_KIND` (a read-only view)."""
 
 
 def config_fingerprint(name: str, config: Any, *extra: bytes) -> str:

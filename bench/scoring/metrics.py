@@ -61,6 +61,7 @@ import numpy as np
 from bench.errors import EmptyDomainWarning, UnknownNameError
 from bench.registry import Registry, View
 from bench.suites.info import TaskInfo
+from bench.suites.kinds import TASK_KIND, known_kind
 from bench.textscores import BLEU_STATS, CHRF_STATS, bleu_from_stats, chrf_from_stats
 
 __all__ = ["ECE_BINS", "INTERVAL_METHODS", "METRICS", "PRIMARY_METRIC", "CalibrationMetric", "CorpusMetric", "Metric",
@@ -107,12 +108,6 @@ class Metric:
     paired_test
         The test of two models on the same examples (:mod:`bench.scoring.compare`):
         ``"mcnemar"`` (exact, 0/1 values) or ``"permutation"`` (paired sign flips, default).
-    primary
-        The metric that ranks domains (worst domain) and models on a leaderboard; one per
-        kind (:func:`primary_metric`).
-    summary
-        Shown in the terminal table of ``bench run`` (:func:`summary_metrics`; all are in
-        ``metrics.csv``).
     chance
         What guessing scores, for reports' chance lines: ``"1/k"`` (uniform guessing among
         a question's ``k`` options, e.g. accuracy) or ``""`` (no chance level).
@@ -129,9 +124,21 @@ class Metric:
     interval: str = "studentized"
     gap_interval: str = "mover"
     paired_test: str = "permutation"
-    primary: bool = False
-    summary: bool = False
     chance: str = ""
+
+    @property
+    def primary(self) -> bool:
+        """Whether this is its kind's ``primary_metric`` (:data:`bench.suites.kinds.TASK_KIND`):
+        the metric that ranks domains (worst domain) and models on a leaderboard."""
+        kind = known_kind(self.kind)
+        return kind is not None and kind.primary_metric == self.name
+
+    @property
+    def summary(self) -> bool:
+        """Whether its kind's ``summary_metrics`` name it: shown in the terminal table of
+        ``bench run`` (all metrics are in ``metrics.csv``)."""
+        kind = known_kind(self.kind)
+        return kind is not None and self.name in kind.summary_metrics
 
     def parts(self, columns: Columns) -> tuple[np.ndarray, np.ndarray]:
         """Per-example ``(v, w)`` arrays, float64."""
@@ -307,7 +314,7 @@ def _add(metric: Metric) -> None:
 
 
 _add(Metric("accuracy", "classification", True, _col("correct"), unit="fraction", interval="wilson", chance="1/k",
-            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
+            gap_interval="newcombe", paired_test="mcnemar",
             description="Fraction of examples whose most probable choice is the target."))
 _add(Metric("cross_entropy", "classification", False, _col("nll"), unit="nats",
             description="Mean −ln p(target), nats."))
@@ -318,7 +325,7 @@ _add(CalibrationMetric("ece_equal_mass", "classification", False, unit="fraction
                        equal_mass=True,
                        description="Expected calibration error, 15 equal-mass bins of the top-choice probability."))
 _add(Metric("accuracy", "multiple_choice", True, _col("correct"), unit="fraction", interval="wilson", chance="1/k",
-            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
+            gap_interval="newcombe", paired_test="mcnemar",
             description="Fraction of questions whose option of highest log-likelihood is the answer."))
 _add(Metric("acc_norm", "multiple_choice", True, _normalised_correct("chars"), unit="fraction", interval="wilson", chance="1/k",
             gap_interval="newcombe", paired_test="mcnemar",
@@ -335,16 +342,16 @@ _add(CalibrationMetric("ece", "multiple_choice", False, unit="fraction", min_exa
 _add(CalibrationMetric("ece_equal_mass", "multiple_choice", False, unit="fraction", min_examples=ECE_BINS,
                        equal_mass=True,
                        description="Expected calibration error (15 equal-mass bins) of the options' softmax."))
-_add(Metric("mse", "regression", False, _col("nll"), unit="squared target units", description="Mean squared error.", primary=True, summary=True))
+_add(Metric("mse", "regression", False, _col("nll"), unit="squared target units", description="Mean squared error."))
 _add(Metric("mae", "regression", False, lambda c: np.abs(_col("prediction")(c) - _col("target")(c)),
             unit="target units", description="Mean absolute error."))
 _add(Metric("cross_entropy", "language_modeling", False, _col("nll"), _col("n_tokens"), unit="nats/token",
-            description="Σ NLL / Σ tokens, nats per token.", primary=True, summary=True))
+            description="Σ NLL / Σ tokens, nats per token."))
 _add(Metric("bits_per_byte", "language_modeling", False, lambda c: _col("nll")(c) / math.log(2), _col("n_bytes"),
-            unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2).", summary=True))
+            unit="bits/byte", description="Σ NLL / (Σ UTF-8 bytes · ln 2)."))
 
 _add(Metric("exact_match", "generation", True, _col("correct"), unit="fraction", interval="wilson",
-            gap_interval="newcombe", paired_test="mcnemar", primary=True, summary=True,
+            gap_interval="newcombe", paired_test="mcnemar",
             description="Fraction of answers equal to a reference after normalisation (SQuAD's by default)."))
 _add(Metric("f1", "generation", True, _col("f1"), unit="fraction",
             description="Mean SQuAD token F1 of the answer, max over the references."))
@@ -352,7 +359,7 @@ _add(CorpusMetric("bleu", "generation", True, unit="BLEU (0-100)", prefix="bleu_
                   score=bleu_from_stats,
                   description="Corpus BLEU (sacrebleu, 13a, exp smoothing) of the summed per-example statistics."))
 _add(CorpusMetric("chrf", "generation", True, unit="chrF (0-100)", prefix="chrf_stat_", width=CHRF_STATS,
-                  score=chrf_from_stats, summary=True,
+                  score=chrf_from_stats,
                   description="Corpus chrF (sacrebleu, beta 2, character 6-grams) of the summed statistics."))
 _add(Metric("cross_entropy", "generation", False, _reference_nll, _reference_bytes, unit="nats/byte",
             description="Σ NLL of the first reference / Σ its UTF-8 bytes, nats per byte."))
@@ -363,7 +370,7 @@ def _registered() -> list[Metric]:
 
 
 def primary_metric(kind: str) -> str:
-    """The name of task kind ``kind``'s primary metric (the one registered with ``primary=True``).
+    """The name of task kind ``kind``'s primary metric (its ``primary_metric`` in :data:`~bench.suites.kinds.TASK_KIND`).
 
     Raises
     ------
@@ -376,14 +383,15 @@ def primary_metric(kind: str) -> str:
 
 
 def summary_metrics(kind: str) -> tuple[str, ...]:
-    """The names of task kind ``kind``'s metrics registered with ``summary=True``, primary first."""
-    return tuple(m.name for m in metrics_for(kind) if m.summary)
+    """The names of task kind ``kind``'s metrics shown in the terminal table, primary first:
+    its ``summary_metrics`` in :data:`~bench.suites.kinds.TASK_KIND` (none for an unknown kind)."""
+    found = known_kind(kind)
+    return found.summary_metrics if found else ()
 
 
-PRIMARY_METRIC: Mapping[str, str] = View(lambda: {m.kind: m.name for m in _registered() if m.primary})
-"""The metric that ranks domains (worst domain) and models on a leaderboard, per kind: the
-metrics registered with ``primary=True`` (a read-only view; register a metric with
-``primary=True`` to give a new kind its primary metric)."""
+PRIMARY_METRIC: Mapping[str, str] = View(lambda: {name: kind.primary_metric for name, kind in TASK_KIND.items()})
+"""The metric that ranks domains (worst domain) and models on a leaderboard, per kind: each
+kind's ``primary_metric`` in :data:`~bench.suites.kinds.TASK_KIND` (a read-only view)."""
 
 
 def primary_of(info: TaskInfo) -> str:

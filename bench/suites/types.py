@@ -6,13 +6,12 @@ import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from bench.suites.generation import Decoding
+from bench.suites.kinds import TASK_KINDS
 from bench.suites.prompts import PromptFormat
 
-TaskKind = Literal["classification", "regression", "language_modeling", "multiple_choice", "generation"]
-TASK_KINDS: tuple[str, ...] = ("classification", "regression", "language_modeling", "multiple_choice", "generation")
 SPLITS: tuple[str, ...] = ("train", "test")
 
 __all__ = [
@@ -24,7 +23,6 @@ __all__ = [
     "Suite",
     "SuiteData",
     "Task",
-    "TaskKind",
 ]
 
 
@@ -120,7 +118,7 @@ class Task:
     """
 
     name: str
-    kind: TaskKind
+    kind: str
     choices: tuple[str, ...] = ()
     prompt: str | None = None
     verbalizers: tuple[str, ...] = ()
