@@ -18,13 +18,14 @@ from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
 from itertools import chain
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
+from bench.adapters import BASELINES, Adapter, expand_models, make_model
 from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import (
@@ -50,6 +51,7 @@ from bench.suites import (
 )
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
+from bench.suites.kinds import TASK_KIND, ModelInput, RecordShape, kind_of
 from bench.suites.loader import select_domains
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
@@ -371,7 +373,7 @@ def _result(run_id: str, config: RunConfig, suites: list[Suite], outcome: Outcom
                      batch_sizes=dict(outcome.batch_sizes), samples=list(outcome.samples),
                      generations=list(outcome.generations), training=dict(outcome.training),
                      decodings={f"{suite.name}/{t.name}": asdict(t.decoding) for suite in suites
-                                for t in suite.tasks if t.kind == "generation"})
+                                for t in suite.tasks if kind_of(t).generates_text})
 
 
 def _task_info(suite: Suite, task: Task) -> TaskInfo:
@@ -393,13 +395,13 @@ def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
     ``multiple_choice`` and ``generation`` task: options, references, templates and
     few-shot pools are checked here, before any model runs."""
     out: Requests = {}
-    build: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
-        "multiple_choice": build_requests, "generation": build_generation_requests}
+    build: dict[ModelInput, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
+        ModelInput.CHOICE_REQUESTS: build_requests, ModelInput.GENERATION_REQUESTS: build_generation_requests}
     for task in _wanted(data.suite, config):
-        if task.kind not in build:
+        if (builder := build.get(kind_of(task).model_input)) is None:
             continue
         tests = {d: _scored(data.domains[d].test, task, config) for d in data.suite.domains}
-        built = build[task.kind](data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
+        built = builder(data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
         out[task.name] = {r.example_id: r for domain_requests in built.values() for r in domain_requests}
     return out
 
@@ -408,7 +410,7 @@ def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[
     """The examples of one domain's test split that a task scores, within ``limit``:
     those with a target (all, for language modelling and generation, whose references
     are checked when their requests are built), in source order."""
-    if task.kind not in ("language_modeling", "generation"):
+    if kind_of(task).has_target:
         examples = [ex for ex in examples if task.name in ex.targets]
     return list(examples[: config.limit] if config.limit else examples)
 
@@ -445,7 +447,7 @@ def _check_suite_models(suite: Suite) -> None:
 def _decoded(task: Task, config: RunConfig) -> Task:
     """``task`` with the run's decoding overrides (generation tasks; others unchanged).
     When sampling, a decoding seed of 0 (the default) becomes the run seed."""
-    if task.kind != "generation":
+    if not kind_of(task).generates_text:
         return task
     decoding = replace(task.decoding, **config.decoding_overrides)
     if not decoding.greedy and decoding.seed == 0:
@@ -695,9 +697,10 @@ def _score_test_domain(ctx: FoldContext, adapter: Adapter, work: DomainBatches) 
         frame = _score_domain(ctx, adapter, work, advance)
     samples: list[dict[str, Any]] = []
     generations: list[dict[str, Any]] = []
-    if ctx.config.log_samples and task.kind == "multiple_choice":
+    kind = kind_of(task)
+    if ctx.config.log_samples and kind.scores_options:
         samples = _samples(ctx, adapter, work, frame)
-    if task.kind == "generation":
+    if kind.generates_text:
         generations = _generations(ctx, adapter, work, frame)
         frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
     return Outcome(chunks=(_labelled(ctx, task, work.domain, frame),), samples=tuple(samples),
@@ -778,42 +781,44 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
 
     ``offset``: the position of ``examples[0]`` in its domain, for error messages;
     ``timeout``: seconds each model call may take (see ``RunConfig.timeout_per_batch``).
+    The task's kind (:func:`~bench.suites.kinds.kind_of`) names the adapter method, what
+    it is given (the examples, or their rendered ``requests``: example id → request) and
+    the record builder of its record shape (:data:`RECORD_BUILDERS`).
 
     Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
     (classification), ``n_tokens, n_bytes`` (language modelling), or for
-    ``multiple_choice`` (whose ``requests`` map example ids to rendered requests)
-    ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for ``k < n_options``
-    (NaN beyond an example's own options; see :func:`_choice_records`), or for
-    ``generation`` (whose ``requests`` map example ids to generation requests) the
-    columns of :func:`_generation_records`, the answer text in ``generation`` included.
+    ``multiple_choice`` ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for
+    ``k < n_options`` (NaN beyond an example's own options; see :func:`_choice_records`),
+    or for ``generation`` the columns of :func:`_generation_records`, the answer text in
+    ``generation`` included.
     """
-    method = getattr(adapter, METHOD_BY_KIND[task.kind])
+    kind = kind_of(task)
+    build = RECORD_BUILDERS[kind.record_shape]
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {offset + start}-{offset + start + len(batch) - 1}"
-        if task.kind in ("multiple_choice", "generation"):
-            inputs: Any = [(requests or {})[ex.id] for ex in batch]
-        else:
-            inputs = batch
-        try:
-            output = method(inputs, task) if timeout is None else _within(timeout, method, inputs, task, label)
-        except BenchError:
-            raise
-        except Exception as exc:
-            raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
-        if task.kind == "multiple_choice":
-            parts.append(_choice_records(task, batch, inputs, output, label, n_max=max(n_options, 2)))
-        elif task.kind == "generation":
-            parts.append(_generation_records(adapter, task, inputs, output, label))
-        else:
-            parts.append(_records(task, batch, output, label))
+        inputs: Sequence[Any] = [(requests or {})[ex.id] for ex in batch] if kind.model_input is not ModelInput.EXAMPLES else batch
+        output = _call(getattr(adapter, kind.method), inputs, task, label=label, timeout=timeout)
+        parts.append(build(ScoredBatch(adapter, task, batch, inputs, label, n_options=max(n_options, 2)), output))
         advance(len(batch))
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
     frame = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
     _check_finite(frame, f"model {adapter.name!r}, {where}, examples {offset}-{offset + len(frame) - 1}")
     return frame
+
+
+def _call(method: Callable[..., Any], inputs: Sequence[Any], task: Task, *, label: str,
+          timeout: float | None) -> Any:
+    """``method(inputs, task)`` (within ``timeout`` s, if set); a model's own exception
+    becomes an :class:`AdapterError` naming the model, the batch and the method."""
+    try:
+        return method(inputs, task) if timeout is None else _within(timeout, method, inputs, task, label)
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"{label}: {kind_of(task).method} raised {type(exc).__name__}: {exc}") from exc
 
 
 def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task, label: str) -> Any:
@@ -833,7 +838,7 @@ def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task,
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} did not return within --timeout-per-batch "
+        raise AdapterError(f"{label}: {kind_of(task).method} did not return within --timeout-per-batch "
                            f"{timeout:g} s; the model hangs or the batch is too large (lower --batch-size or raise "
                            "the limit).")
     if "error" in box:
@@ -841,54 +846,98 @@ def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task,
     return box["output"]
 
 
-def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> dict[str, np.ndarray]:
-    """Validated record columns of one batch."""
-    n = len(batch)
-    ids = np.array([ex.id for ex in batch], dtype=object)
-    if task.kind == "classification":
-        log_p = check_log_probs(output, n, len(task.choices), where)
-        target = np.array([int(ex.targets[task.name]) for ex in batch])
-        prediction = log_p.argmax(axis=1)
-        columns: dict[str, Any] = {"example_id": ids, "target": target, "prediction": prediction,
-                                   "correct": (prediction == target).astype(np.int64),
-                                   "nll": -log_p[np.arange(n), target]}
-        columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
-        return columns
-    if task.kind == "regression":
-        values = check_values(output, n, where)
-        target = np.array([float(ex.targets[task.name]) for ex in batch])
-        with np.errstate(over="ignore"):  # an overflow (inf) is reported by _check_finite
-            squared = (values - target) ** 2
-        return {"example_id": ids, "target": target, "prediction": values, "correct": np.full(n, np.nan),
-                "nll": squared}
-    nll, tokens = check_nll(output, n, where)
-    n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in batch])
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch a model scored: what a record builder needs besides the model's output.
+
+    Attributes
+    ----------
+    adapter, task
+        The model and the task.
+    examples
+        The batch's examples.
+    inputs
+        What the adapter method was given (the kind's ``model_input``): the examples, or
+        their rendered requests.
+    where
+        The batch's label in error messages (model, suite/task/domain, example range).
+    n_options
+        Option columns (``logprob_k`` …) of an option-scoring batch: the suite's largest
+        option count, at least 2.
+    """
+
+    adapter: Adapter
+    task: Task
+    examples: Sequence[Example]
+    inputs: Sequence[Any]
+    where: str
+    n_options: int = 2
+
+
+RecordBuilder = Callable[[ScoredBatch, Any], dict[str, np.ndarray]]
+"""``build(batch, output)``: validated record columns (one array per column, one row per
+example) from a model's ``output`` for ``batch``."""
+
+
+def _label_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from log-probabilities of the task's labels: ``prob_<choice>`` besides
+    the common columns; ``nll = −ln p(target)``."""
+    task, examples = batch.task, batch.examples
+    n = len(examples)
+    log_p = check_log_probs(output, n, len(task.choices), batch.where)
+    target = np.array([int(ex.targets[task.name]) for ex in examples])
+    prediction = log_p.argmax(axis=1)
+    columns: dict[str, Any] = {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": target,
+                               "prediction": prediction, "correct": (prediction == target).astype(np.int64),
+                               "nll": -log_p[np.arange(n), target]}
+    columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
+    return columns
+
+
+def _value_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from predicted values: ``nll`` is the squared error, ``correct`` NaN."""
+    task, examples = batch.task, batch.examples
+    n = len(examples)
+    values = check_values(output, n, batch.where)
+    target = np.array([float(ex.targets[task.name]) for ex in examples])
+    with np.errstate(over="ignore"):  # an overflow (inf) is reported by _check_finite
+        squared = (values - target) ** 2
+    return {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": target,
+            "prediction": values, "correct": np.full(n, np.nan), "nll": squared}
+
+
+def _token_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from each text's summed NLL (nats) and token count: ``n_tokens`` and
+    ``n_bytes`` (UTF-8) besides the common columns, whose target, prediction and correct are NaN."""
+    examples = batch.examples
+    n = len(examples)
+    nll, tokens = check_nll(output, n, batch.where)
+    n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in examples])
     missing = np.full(n, np.nan)
-    return {"example_id": ids, "target": missing, "prediction": missing, "correct": missing,
-            "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes}
+    return {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": missing,
+            "prediction": missing, "correct": missing, "nll": nll, "n_tokens": tokens.astype(np.int64),
+            "n_bytes": n_bytes}
 
 
-def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[ChoiceRequest], output: Any,
-                    where: str, *, n_max: int) -> dict[str, np.ndarray]:
-    """Record columns of a ``multiple_choice`` batch.
+def _choice_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns of an option-scoring (``multiple_choice``) batch.
 
     ``logprob_k`` is the raw summed log-likelihood of continuation ``k`` (nats, not
     normalised), ``chars_k`` / ``bytes_k`` its length in characters / UTF-8 bytes without
     the target delimiter (lm-eval's ``acc_norm`` / ``acc_bytes`` denominators); all NaN for
     ``k ≥ n_options``. ``prediction = argmax_k logprob_k``; ``nll = −ln softmax(logprob)[target]``.
     """
+    requests: Sequence[ChoiceRequest] = batch.inputs
     sizes = [len(r.continuations) for r in requests]
-    ids = [ex.id for ex in batch]
-    arrays = check_loglikelihoods(output, sizes, ids, where)
-    n = len(batch)
-    logprob = np.full((n, n_max), np.nan)
-    chars = np.full((n, n_max), np.nan)
-    size = np.full((n, n_max), np.nan)
+    ids = [ex.id for ex in batch.examples]
+    arrays = check_loglikelihoods(output, sizes, ids, batch.where)
+    n, n_max = len(ids), batch.n_options
+    logprob, chars, size = (np.full((n, n_max), np.nan) for _ in range(3))
     for i, (array, request) in enumerate(zip(arrays, requests, strict=True)):
         logprob[i, : len(array)] = array
         chars[i, : len(array)] = [len(c) for c in request.continuations]
         size[i, : len(array)] = [len(c.encode("utf-8")) for c in request.continuations]
-    target = np.array([int(ex.targets[task.name]) for ex in batch])
+    target = np.array([int(ex.targets[batch.task.name]) for ex in batch.examples])
     prediction = np.array([int(np.argmax(a)) for a in arrays])
     log_norm = np.array([float(logsumexp(a)) for a in arrays])
     columns: dict[str, Any] = {"example_id": np.array(ids, dtype=object), "target": target,
@@ -925,6 +974,11 @@ TRUNCATED_COLUMN = "generation_truncated"
 to ``records.csv.gz``."""
 
 
+_REFERENCE_KIND = next(kind for kind in TASK_KIND.values() if kind.model_input is ModelInput.CHOICE_REQUESTS)
+"""The kind whose adapter method scores given continuations after a prompt (``loglikelihood``);
+it scores a generation task's first reference."""
+
+
 def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest],
                    where: str) -> tuple[np.ndarray, np.ndarray]:
     """Per request, the NLL (nats) of its first reference after its prompt and the UTF-8
@@ -932,11 +986,11 @@ def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRe
     has no ``loglikelihood``."""
     scored = [r.prompt.target_delimiter + r.references[0] for r in requests]
     n_bytes = np.array([len(text.encode("utf-8")) for text in scored], dtype=np.float64)
-    if "multiple_choice" not in getattr(adapter, "task_kinds", ()):
+    if _REFERENCE_KIND.name not in getattr(adapter, "task_kinds", ()):
         return np.full(len(requests), np.nan), n_bytes
     choice = [ChoiceRequest(r.example_id, r.prompt, (r.references[0],)) for r in requests]
     try:
-        output = adapter.loglikelihood(choice, replace(task, kind="multiple_choice"))
+        output = adapter.loglikelihood(choice, replace(task, kind=_REFERENCE_KIND.name))
     except BenchError:
         raise
     except Exception as exc:
@@ -945,8 +999,7 @@ def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRe
     return np.array([-float(a[0]) for a in arrays]), n_bytes
 
 
-def _generation_records(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest], output: Any,
-                        where: str) -> dict[str, np.ndarray]:
+def _generation_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
     """Record columns of a ``generation`` batch.
 
     ``correct`` is the exact match and ``f1`` the token F1 (both max over the references,
@@ -955,6 +1008,8 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     ``chrf_stat_k`` sacrebleu's per-example statistics (:mod:`bench.textscores`);
     ``target`` and ``prediction`` are NaN.
     """
+    adapter, task, where = batch.adapter, batch.task, batch.where
+    requests: Sequence[GenerationRequest] = batch.inputs
     ids = [r.example_id for r in requests]
     cap = generation_cap(task.decoding.max_new_tokens)
     answers = check_generations(output, ids, where)
@@ -978,6 +1033,17 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     columns[GENERATION_COLUMN] = np.array(texts, dtype=object)
     columns[TRUNCATED_COLUMN] = truncated
     return columns
+
+
+RECORD_BUILDERS: Mapping[RecordShape, RecordBuilder] = MappingProxyType({
+    RecordShape.LABEL_PROBABILITIES: _label_records,
+    RecordShape.VALUE: _value_records,
+    RecordShape.TOKEN_LOGLIKELIHOOD: _token_records,
+    RecordShape.OPTION_SCORES: _choice_records,
+    RecordShape.TEXT: _generation_records,
+})
+"""The record builder of each record shape (:class:`~bench.suites.kinds.RecordShape`) a task
+kind declares: a new kind with a new shape adds its builder here."""
 
 
 def _generations(ctx: FoldContext, adapter: Adapter, work: DomainBatches, frame: pd.DataFrame) -> list[dict[str, Any]]:
