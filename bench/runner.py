@@ -14,18 +14,20 @@ import json
 import math
 import re
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from datetime import UTC, datetime
+from itertools import chain
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
 from scipy.special import logsumexp
 
-from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
+from bench.adapters import BASELINES, Adapter, expand_models, make_model
 from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
 from bench.adapters.openai_compatible import redact_spec
 from bench.adapters.validate import (
@@ -51,6 +53,7 @@ from bench.suites import (
 )
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
+from bench.suites.kinds import TASK_KIND, ModelInput, RecordShape, kind_of
 from bench.suites.loader import select_domains
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
@@ -307,36 +310,74 @@ def run(config: RunConfig, *, progress: Progress | None = None, run_id: str | No
     scored; batches the sink holds already are not scored again, and a fold whose
     batches are all there is not trained again.
     """
-    progress = progress or _silent
-    sink = sink or MemorySink()
-    result = RunResult(run_id or make_run_id(config), config, pd.DataFrame(), [], {})
+    context = RunContext(config, progress or _silent, sink or MemorySink(), on_fitted)
     loaded = [_load(ref, config) for ref in config.suites]
     requests = {data.suite.name: _choice_requests(data, config) for data in loaded}
-    result.decodings = {f"{data.suite.name}/{t.name}": asdict(t.decoding) for data in loaded for t in data.suite.tasks
-                        if t.kind == "generation"}
     plans = {data.suite.name: _suite_models(data.suite, config) for data in loaded}
-    makers, idle = _checked_models(plans, result, config, {data.suite.name: data.suite for data in loaded},
-                                   progress)
-    grouped = {name for specs in plans.values() for name, from_group in specs.items() if from_group}
-    chunks: list[pd.DataFrame] = []
-    for data in loaded:
-        result.suites.append(data.suite)
-        for task in data.suite.tasks:
-            result.task_infos[(data.suite.name, task.name)] = _task_info(data.suite, task)
-        folds = plan_folds(data, config.protocol)
-        for model_name in plans[data.suite.name]:
-            if model_name not in makers:
-                continue
-            factory = makers[model_name]
-            if model_name in grouped and (model_name, data.suite.name) in idle:
-                result.skipped.append(f"{model_name} on {data.suite.name}: supports none of its tasks")
-                continue
-            for trial in range(config.trials):
-                chunks += _run_model(model_name, factory, data, folds, trial, config, result, progress, on_fitted,
-                                     requests[data.suite.name], sink)
-    result.records = pd.concat(chunks, ignore_index=True) if chunks else pd.DataFrame()
-    result.records.insert(0, "run_id", result.run_id)
-    return result
+    models = _checked_models(plans, config, {data.suite.name: data.suite for data in loaded}, context.progress)
+    parts = [Outcome(skipped=models.skipped)]
+    parts += [_run_suite(context, data, models, requests[data.suite.name]) for data in loaded]
+    return _result(run_id or make_run_id(config), config, [data.suite for data in loaded], Outcome.merge(parts))
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What every step of one run shares: its config, the progress callback, the sink
+    (store, output cache, resume) and the hook called with every trained model."""
+
+    config: RunConfig
+    progress: Progress
+    sink: RecordSink
+    on_fitted: OnFitted | None = None
+
+
+@dataclass(frozen=True, eq=False)
+class Outcome:
+    """What one step of a run produced (a test domain, a fold, a suite), returned to its
+    caller, which merges the steps in order (:meth:`merge`); the run's merged outcome
+    becomes its :class:`RunResult`.
+
+    ``chunks`` are record frames (one per model, fold, task and test domain); the other
+    fields are those of :class:`RunResult`.
+    """
+
+    chunks: tuple[pd.DataFrame, ...] = ()
+    skipped: tuple[str, ...] = ()
+    timings: Mapping[str, float] = field(default_factory=dict)
+    fingerprints: Mapping[str, str] = field(default_factory=dict)
+    training: Mapping[str, dict[str, Any]] = field(default_factory=dict)
+    batch_sizes: Mapping[str, dict[str, int]] = field(default_factory=dict)
+    samples: tuple[dict[str, Any], ...] = ()
+    generations: tuple[dict[str, Any], ...] = ()
+
+    @classmethod
+    def merge(cls, parts: Iterable[Outcome]) -> Outcome:
+        """The outcomes one after the other: sequences concatenated, mappings updated in
+        order, and each skip note kept once (a note repeats once per fold and trial)."""
+        parts = list(parts)
+        merged: dict[str, Any] = {}
+        for item in fields(cls):
+            values = [getattr(part, item.name) for part in parts]
+            if isinstance(item.default, tuple):
+                merged[item.name] = tuple(chain.from_iterable(values))
+            else:
+                merged[item.name] = {key: value for mapping in values for key, value in mapping.items()}
+        merged["skipped"] = tuple(dict.fromkeys(merged["skipped"]))
+        return cls(**merged)
+
+
+def _result(run_id: str, config: RunConfig, suites: list[Suite], outcome: Outcome) -> RunResult:
+    """The :class:`RunResult` of a run's merged outcome: records with their ``run_id``, the
+    suites' task infos and the decoding settings of their generation tasks."""
+    records = pd.concat(outcome.chunks, ignore_index=True) if outcome.chunks else pd.DataFrame()
+    records.insert(0, "run_id", run_id)
+    infos = {(suite.name, task.name): _task_info(suite, task) for suite in suites for task in suite.tasks}
+    return RunResult(run_id, config, records, suites, infos, fingerprints=dict(outcome.fingerprints),
+                     timings=dict(outcome.timings), skipped=list(outcome.skipped),
+                     batch_sizes=dict(outcome.batch_sizes), samples=list(outcome.samples),
+                     generations=list(outcome.generations), training=dict(outcome.training),
+                     decodings={f"{suite.name}/{t.name}": asdict(t.decoding) for suite in suites
+                                for t in suite.tasks if kind_of(t).generates_text})
 
 
 def _task_info(suite: Suite, task: Task) -> TaskInfo:
@@ -353,9 +394,10 @@ def _wanted(suite: Suite, config: RunConfig) -> list[Task]:
     return [suite.task(n) for n in config.tasks] if config.tasks else [t for t in suite.tasks if t.default]
 
 
-_BUILD: dict[str, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
-    "multiple_choice": build_requests, "generation": build_generation_requests}
-"""The request builder of each task kind whose examples are rendered into prompts."""
+_BUILD: dict[ModelInput, Callable[..., Mapping[str, Sequence[AnyRequest]]]] = {
+    ModelInput.CHOICE_REQUESTS: build_requests, ModelInput.GENERATION_REQUESTS: build_generation_requests}
+"""The request builder of each model input that is rendered into prompts (the task kinds'
+:attr:`~bench.suites.kinds.TaskKind.model_input`)."""
 
 
 def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
@@ -364,10 +406,10 @@ def _choice_requests(data: SuiteData, config: RunConfig) -> Requests:
     few-shot pools are checked here, before any model runs."""
     out: Requests = {}
     for task in _wanted(data.suite, config):
-        if task.kind not in _BUILD:
+        if (builder := _BUILD.get(kind_of(task).model_input)) is None:
             continue
         tests = {d: _scored(data.domains[d].test, task, config) for d in data.suite.domains}
-        built = _BUILD[task.kind](data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
+        built = builder(data, task, tests, num_fewshot=config.num_fewshot, seed=config.seed)
         out[task.name] = {r.example_id: r for domain_requests in built.values() for r in domain_requests}
     return out
 
@@ -381,7 +423,7 @@ def training_requests(data: SuiteData, config: RunConfig, task: Task,
     by_domain: dict[str, list[Example]] = {}
     for example in examples:
         by_domain.setdefault(example.domain, []).append(example)
-    built = {d: iter(r) for d, r in _BUILD[task.kind](data, task, by_domain, num_fewshot=config.num_fewshot,
+    built = {d: iter(r) for d, r in _BUILD[kind_of(task).model_input](data, task, by_domain, num_fewshot=config.num_fewshot,
                                                       seed=config.seed).items()}
     return [next(built[example.domain]) for example in examples]
 
@@ -390,7 +432,7 @@ def _scored(examples: Sequence[Example], task: Task, config: RunConfig) -> list[
     """The examples of one domain's test split that a task scores, within ``limit``:
     those with a target (all, for language modelling and generation, whose references
     are checked when their requests are built), in source order."""
-    if task.kind not in ("language_modeling", "generation"):
+    if kind_of(task).has_target:
         examples = [ex for ex in examples if task.name in ex.targets]
     return list(examples[: config.limit] if config.limit else examples)
 
@@ -427,7 +469,7 @@ def _check_suite_models(suite: Suite) -> None:
 def _decoded(task: Task, config: RunConfig) -> Task:
     """``task`` with the run's decoding overrides (generation tasks; others unchanged).
     When sampling, a decoding seed of 0 (the default) becomes the run seed."""
-    if task.kind != "generation":
+    if not kind_of(task).generates_text:
         return task
     decoding = replace(task.decoding, **config.decoding_overrides)
     if not decoding.greedy and decoding.seed == 0:
@@ -448,9 +490,25 @@ def _suite_models(suite: Suite, config: RunConfig) -> dict[str, bool]:
     return {name: True for name, _ in expand_models(suite.models or BASELINES)}
 
 
-def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config: RunConfig,
-                    suites: Mapping[str, Suite], progress: Progress = _silent,
-                    ) -> tuple[dict[str, Callable[[], Adapter]], set[tuple[str, str]]]:
+@dataclass(frozen=True)
+class Models:
+    """A run's models, checked: per suite the models planned (``{model: optional}``), a
+    factory per model that could be built, the ``(model, suite)`` pairs where a model
+    supports none of the suite's tasks, and the notes of the optional models skipped."""
+
+    plans: dict[str, dict[str, bool]]
+    makers: dict[str, Callable[[], Adapter]]
+    idle: set[tuple[str, str]]
+    skipped: tuple[str, ...]
+
+    @property
+    def optional(self) -> set[str]:
+        """The models that some suite runs only where they can serve (group members, defaults)."""
+        return {name for plan in self.plans.values() for name, optional in plan.items() if optional}
+
+
+def _checked_models(plans: dict[str, dict[str, bool]], config: RunConfig, suites: Mapping[str, Suite],
+                    progress: Progress = _silent) -> Models:
     """A factory per model of ``plans`` (suite → {model: optional}), each built once here to
     fail fast on unknown names and options (an optional model that cannot be built is
     skipped; each build is a ``loading model NAME`` step of ``progress``), and the
@@ -460,9 +518,9 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
     several large models would then hold them all at once)."""
     makers: dict[str, Callable[[], Adapter]] = {}
     idle: set[tuple[str, str]] = set()
-    names = dict.fromkeys(name for plan in plans.values() for name in plan)
+    skipped: list[str] = []
     options = config.model_options
-    for name in names:
+    for name in dict.fromkeys(name for plan in plans.values() for name in plan):
         from_group = all(plan.get(name, True) for plan in plans.values())
         try:
             with progress(1, f"loading model {redact_spec(name)}") as loaded:  # a language model loads for minutes
@@ -471,16 +529,61 @@ def _checked_models(plans: dict[str, dict[str, bool]], result: RunResult, config
         except CapabilityError as exc:
             if not from_group:
                 raise
-            result.skipped.append(f"{name}: {exc}")
+            skipped.append(f"{name}: {exc}")
             continue
         idle |= {(name, suite) for suite, plan in plans.items()
                  if name in plan and not _supports_any(adapter, suites[suite], config)}
         del adapter
         makers[name] = lambda name=name: make_model(name, options=options, note_ignored=False)  # type: ignore[misc]
-    return makers, idle
+    return Models(plans, makers, idle, tuple(skipped))
 
 
-def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: RunResult) -> list[Task]:
+@dataclass(frozen=True)
+class FoldContext:
+    """What the steps of one model × fold × trial share: the run's context, the suite and
+    its data, the fold, which fitted model (``key``, its model name without URL secrets) and
+    the suite's rendered requests (task name → example id → request)."""
+
+    run: RunContext
+    data: SuiteData
+    fold: Fold
+    key: FitKey
+    requests: Requests
+
+    @property
+    def config(self) -> RunConfig:
+        return self.run.config
+
+    @property
+    def suite(self) -> Suite:
+        return self.data.suite
+
+    @property
+    def label(self) -> str:
+        """The fitted model's label in timings, fingerprints and ``run.json`` (:meth:`FitKey.label`)."""
+        return self.key.label(self.run.config.trials)
+
+
+def _run_suite(context: RunContext, data: SuiteData, models: Models, requests: Requests) -> Outcome:
+    """Every model of the suite's plan, each trial and fold in turn (a fresh model per fold)."""
+    suite = data.suite
+    folds = plan_folds(data, context.config.protocol)
+    parts: list[Outcome] = []
+    for name in models.plans[suite.name]:
+        if name not in models.makers:
+            continue
+        if name in models.optional and (name, suite.name) in models.idle:
+            parts.append(Outcome(skipped=(f"{name} on {suite.name}: supports none of its tasks",)))
+            continue
+        for trial in range(context.config.trials):
+            key = FitKey(redact_spec(name), suite.name, "", trial)  # records, timings carry no URL secrets
+            parts += [_run_fold(FoldContext(context, data, fold, replace(key, fold=fold.name), requests),
+                                models.makers[name]) for fold in folds]
+    return Outcome.merge(parts)
+
+
+def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig) -> tuple[list[Task], tuple[str, ...]]:
+    """The tasks ``adapter`` scores of those the run wants, and a note per task it skips."""
     wanted = _wanted(suite, config)
     for task in wanted:
         if config.tasks and not adapter.supports(task):
@@ -488,95 +591,93 @@ def _selected_tasks(adapter: Adapter, suite: Suite, config: RunConfig, result: R
                 f"Model {adapter.name!r} cannot score {task.kind} task {task.name!r} of suite {suite.name!r}; "
                 f"it supports: {', '.join(sorted(adapter.task_kinds))}.")
     chosen = [t for t in wanted if adapter.supports(t)]
-    for task in wanted:
-        note = f"{adapter.name} on {suite.name}/{task.name}: {task.kind} not supported"
-        if task not in chosen and note not in result.skipped:  # once, not once per fold and trial
-            result.skipped.append(note)
     if not chosen:
         kinds = ", ".join(sorted({t.kind for t in wanted}))
         raise CapabilityError(
             f"Model {adapter.name!r} supports none of the tasks of suite {suite.name!r} ({kinds}); "
             f"it supports: {', '.join(sorted(adapter.task_kinds)) or 'none'}.")
-    return chosen
+    notes = tuple(f"{adapter.name} on {suite.name}/{t.name}: {t.kind} not supported" for t in wanted if t not in chosen)
+    return chosen, notes
 
 
-def _run_model(name: str, factory: Callable[[], Adapter], data: SuiteData, folds: Sequence[Fold], trial: int,
-               config: RunConfig, result: RunResult, progress: Progress,
-               on_fitted: OnFitted | None, requests: Requests, sink: RecordSink) -> list[pd.DataFrame]:
-    name = redact_spec(name)  # records, fingerprints and timings carry no URL secrets
-    chunks = []
-    for fold in folds:
-        adapter = factory()
-        tasks = _selected_tasks(adapter, data.suite, config, result)
-        key = FitKey(name, data.suite.name, fold.name, trial)
-        _check_test_examples(data.suite, tasks, fold, config)
-        by_domain: dict[str, Adapter] = dict.fromkeys(fold.test, adapter)  # untrained: renders prompts only
-        if not all(sink.done(u) for task in tasks for u in _fold_units(key, task, fold, config)):
-            seed = trial_seed(config.seed, trial, adapter.name, data.suite.name, fold.name)  # a saved model keeps its seeds
-            restored = sink.restore(key) if adapter.trainable else None
-            if restored is not None:  # resuming: the model trained before the interruption
-                adapter = restored
-                sink.facts("restored", {key.label(config.trials): True})
-            elif adapter.trainable and callable(checkpoint_to := getattr(adapter, "checkpoint_to", None)):
-                checkpoint_to(sink.checkpoint(key))  # a long training resumes from its last checkpoint
-            if adapter.trainable and callable(render := getattr(adapter, "render_training_with", None)):
-                render(functools.partial(training_requests, data, config))  # trains on the prompts it is scored on
-            with progress(1, f"training {name} · {data.suite.name}/{fold.name}") as advance:
-                fit_tasks = _fit(adapter, data.suite, fold, tasks, seed, key, config, result, progress)
-                advance(1)
-            kill_point("fit")
-            if adapter.trainable and on_fitted:
-                on_fitted(key, adapter)
-            by_domain = _adapt(adapter, fold, fit_tasks, seed, key, config, result)
-            sink.facts("fingerprints", result.fingerprints)
-        started = time.perf_counter()
-        for task in tasks:
-            chunks += _score_fold(by_domain, name, data.suite, task, fold, config, progress, result,
-                                  requests.get(task.name, {}), sink, key)
-        result.timings[f"score/{key.label(config.trials)}"] = time.perf_counter() - started
-        chosen = getattr(adapter, "chosen_batch_size", None)
-        if config.batch_size == "auto" and chosen:
-            result.batch_sizes[key.label(config.trials)] = dict(chosen)
-    for chunk in chunks:
-        chunk["trial"] = trial
-    return chunks
+def _run_fold(ctx: FoldContext, factory: Callable[[], Adapter]) -> Outcome:
+    """Train a fresh model on the fold (unless the sink holds all its batches) and score it."""
+    adapter = factory()
+    tasks, skipped = _selected_tasks(adapter, ctx.suite, ctx.config)
+    _check_test_examples(ctx.suite, tasks, ctx.fold, ctx.config)
+    by_domain: dict[str, Adapter] = dict.fromkeys(ctx.fold.test, adapter)  # untrained: renders prompts only
+    trained = Outcome()
+    if not all(ctx.run.sink.done(u) for task in tasks for u in _fold_units(ctx.key, task, ctx.fold, ctx.config)):
+        adapter, by_domain, trained = _train(ctx, adapter, tasks)
+    started = time.perf_counter()
+    scored = Outcome.merge([_score_fold(ctx, by_domain, task) for task in tasks])
+    timings = {f"score/{ctx.label}": time.perf_counter() - started}
+    chosen = getattr(adapter, "chosen_batch_size", None)
+    sizes = {ctx.label: dict(chosen)} if ctx.config.batch_size == "auto" and chosen else {}
+    return Outcome.merge([Outcome(skipped=skipped), trained, scored, Outcome(timings=timings, batch_sizes=sizes)])
 
 
-def _fit(adapter: Adapter, suite: Suite, fold: Fold, tasks: list[Task], seed: int, key: FitKey,
-         config: RunConfig, result: RunResult, progress: Progress = _silent) -> list[Task]:
-    """Train ``adapter`` on the fold (if trainable); return the tasks it was trained for. An
-    adapter with ``report_progress(progress)`` is given the run's progress callback first."""
-    fit_tasks = [t for t in suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
+def _train(ctx: FoldContext, adapter: Adapter, tasks: list[Task]) -> tuple[Adapter, dict[str, Adapter], Outcome]:
+    """The model trained on the fold (or restored from the sink), the model that scores each
+    test domain (:func:`_adapt`), and the timings, fingerprints and training facts."""
+    config, sink = ctx.config, ctx.run.sink
+    seed = trial_seed(config.seed, ctx.key.trial, adapter.name, ctx.suite.name, ctx.fold.name)  # a saved model keeps its seeds
+    restored = sink.restore(ctx.key) if adapter.trainable else None
+    if restored is not None:  # resuming: the model trained before the interruption
+        adapter = restored
+        sink.facts("restored", {ctx.label: True})
+    elif adapter.trainable and callable(checkpoint_to := getattr(adapter, "checkpoint_to", None)):
+        checkpoint_to(sink.checkpoint(ctx.key))  # a long training resumes from its last checkpoint
+    if adapter.trainable and callable(render := getattr(adapter, "render_training_with", None)):
+        render(functools.partial(training_requests, ctx.data, config))  # trains on the prompts it is scored on
+    with ctx.run.progress(1, f"training {ctx.key.model} · {ctx.suite.name}/{ctx.fold.name}") as advance:
+        fit_tasks, fitted = _fit(ctx, adapter, tasks, seed)
+        advance(1)
+    kill_point("fit")
+    if adapter.trainable and ctx.run.on_fitted:
+        ctx.run.on_fitted(ctx.key, adapter)
+    by_domain, adapted = _adapt(ctx, adapter, fit_tasks, seed)
+    outcome = Outcome.merge([fitted, adapted])
+    sink.facts("fingerprints", dict(outcome.fingerprints))  # the store merges them with the other folds'
+    return adapter, by_domain, outcome
+
+
+def _fit(ctx: FoldContext, adapter: Adapter, tasks: list[Task], seed: int) -> tuple[list[Task], Outcome]:
+    """Train ``adapter`` on the fold (if trainable); the tasks it was trained for, and its
+    training time, fingerprint and training record. An adapter with
+    ``report_progress(progress)`` is given the run's progress callback first."""
+    fit_tasks = [t for t in ctx.suite.tasks if adapter.supports(t)] if adapter.trains_all_tasks else tasks
     started = time.perf_counter()
     if adapter.trainable:
-        if not fold.train:
+        if not ctx.fold.train:
             raise CapabilityError(
-                f"Model {key.model!r} must be trained, but protocol {fold.name!r} of suite {suite.name!r} "
-                "has no training data. Use a pretrained model or another protocol.")
+                f"Model {ctx.key.model!r} must be trained, but protocol {ctx.fold.name!r} of suite "
+                f"{ctx.suite.name!r} has no training data. Use a pretrained model or another protocol.")
         if callable(report := getattr(adapter, "report_progress", None)):  # a long training shows its steps
-            report(progress)
-        adapter.fit(fold.train, fit_tasks, seed=seed)
-    result.timings[f"fit/{key.label(config.trials)}"] = time.perf_counter() - started
-    result.fingerprints[key.label(config.trials)] = adapter.fingerprint()
-    if callable(record := getattr(adapter, "training_record", None)):
-        result.training[key.label(config.trials)] = record()
-    return fit_tasks
+            report(ctx.run.progress)
+        adapter.fit(ctx.fold.train, fit_tasks, seed=seed)
+    timings = {f"fit/{ctx.label}": time.perf_counter() - started}
+    fingerprints = {ctx.label: adapter.fingerprint()}
+    training = {ctx.label: record()} if callable(record := getattr(adapter, "training_record", None)) else {}
+    return fit_tasks, Outcome(timings=timings, fingerprints=fingerprints, training=training)
 
 
-def _adapt(adapter: Adapter, fold: Fold, tasks: list[Task], seed: int, key: FitKey, config: RunConfig,
-           result: RunResult) -> dict[str, Adapter]:
-    """The model that scores each test domain: an adapted copy where the fold offers a pool."""
-    by_domain = {domain: adapter for domain in fold.test}
+def _adapt(ctx: FoldContext, adapter: Adapter, tasks: list[Task], seed: int) -> tuple[dict[str, Adapter], Outcome]:
+    """The model that scores each test domain (an adapted copy where the fold offers a pool),
+    and each adaptation's time and fingerprint."""
+    by_domain = {domain: adapter for domain in ctx.fold.test}
     if not adapter.adaptable:
-        return by_domain
-    for domain, pool in fold.adapt.items():
+        return by_domain, Outcome()
+    timings: dict[str, float] = {}
+    fingerprints: dict[str, str] = {}
+    for domain, pool in ctx.fold.adapt.items():
         started = time.perf_counter()
         # the pool is the domain's train split: fold.adapt never holds a test example
         by_domain[domain] = adapter.adapted(pool, tasks, seed=trial_seed(seed, 0, "adapt", domain))
-        label = FitKey(key.model, key.suite, key.fold, key.trial, domain).label(config.trials)
-        result.timings[f"adapt/{label}"] = time.perf_counter() - started
-        result.fingerprints[label] = by_domain[domain].fingerprint()
-    return by_domain
+        label = replace(ctx.key, domain=domain).label(ctx.config.trials)
+        timings[f"adapt/{label}"] = time.perf_counter() - started
+        fingerprints[label] = by_domain[domain].fingerprint()
+    return by_domain, Outcome(timings=timings, fingerprints=fingerprints)
 
 
 def _unit(key: FitKey, task: Task, domain: str, start: int) -> str:
@@ -590,34 +691,81 @@ def _fold_units(key: FitKey, task: Task, fold: Fold, config: RunConfig) -> list[
 
 
 @dataclass(frozen=True)
-class Batching:
-    """What ``score_examples`` needs besides the examples: the rendered multiple-choice
-    requests (example id → request) and the suite's largest option count."""
+class DomainBatches:
+    """One task's scoring work on one test domain of a fold: the examples scored, the
+    store's batch units (unit → first example), and what :func:`score_examples` needs
+    besides the examples: the task's rendered requests (example id → request) and the
+    suite's largest option count."""
 
+    task: Task
+    domain: str
+    examples: Sequence[Example]
+    units: dict[str, int]
     requests: Mapping[str, AnyRequest] = field(default_factory=dict)
     n_options: int = 0
 
 
-def _score_domain(adapter: Adapter | None, task: Task, examples: Sequence[Example], units: dict[str, int],
-                  config: RunConfig, where: str, sink: RecordSink, advance: Callable[[int], None],
-                  batching: Batching = Batching()) -> pd.DataFrame:
-    """Score the batches (``units``: unit → first example) the sink lacks; the domain's records."""
+def _score_fold(ctx: FoldContext, by_domain: Mapping[str, Adapter], task: Task) -> Outcome:
+    """Score ``task`` on every test domain of the fold, each with its own model."""
+    requests = ctx.requests.get(task.name, {})
+    n_options = max((len(r.continuations) for r in requests.values() if isinstance(r, ChoiceRequest)), default=0)
+    parts = []
+    for domain, all_examples in ctx.fold.test.items():
+        examples = _scored(all_examples, task, ctx.config)
+        starts = range(0, len(examples), ctx.config.examples_per_call)
+        units = {_unit(ctx.key, task, domain, start): start for start in starts}
+        work = DomainBatches(task, domain, examples, units, requests=requests, n_options=n_options)
+        parts.append(_score_test_domain(ctx, by_domain[domain], work))
+    return Outcome.merge(parts)
+
+
+def _score_test_domain(ctx: FoldContext, adapter: Adapter, work: DomainBatches) -> Outcome:
+    """One domain's labelled records of one task, and its samples or generations."""
+    task = work.task
+    description = f"{ctx.key.model} · {ctx.suite.name}/{task.name} · {work.domain}"
+    with ctx.run.progress(len(work.examples), description) as advance:
+        frame = _score_domain(ctx, adapter, work, advance)
+    samples: list[dict[str, Any]] = []
+    generations: list[dict[str, Any]] = []
+    kind = kind_of(task)
+    if ctx.config.log_samples and kind.scores_options:
+        samples = _samples(ctx, adapter, work, frame)
+    if kind.generates_text:
+        generations = _generations(ctx, adapter, work, frame)
+        frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
+    return Outcome(chunks=(_labelled(ctx, task, work.domain, frame),), samples=tuple(samples),
+                   generations=tuple(generations))
+
+
+def _labelled(ctx: FoldContext, task: Task, domain: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the columns that say where its records come from (``frame`` changed)."""
+    for position, (column, value) in enumerate({"model": ctx.key.model, "suite": ctx.suite.name, "task": task.name,
+                                                "domain": domain, "split": "test"}.items()):
+        frame.insert(position, column, value)
+    frame["fold"] = ctx.fold.name
+    frame["train_domains"] = "+".join(ctx.fold.train_domains)
+    frame["trial"] = ctx.key.trial
+    return frame
+
+
+def _score_domain(ctx: FoldContext, adapter: Adapter, work: DomainBatches,
+                  advance: Callable[[int], None]) -> pd.DataFrame:
+    """Score the batches (``work.units``: unit → first example) the sink lacks; the domain's records."""
+    config, sink, units = ctx.config, ctx.run.sink, work.units
+    where = f"{ctx.suite.name}/{work.task.name}/{work.domain}"
     missing = [u for u in units if not sink.done(u)]
-    advance(sum(min(config.examples_per_call, len(examples) - units[u]) for u in units if u not in missing))
+    advance(sum(min(config.examples_per_call, len(work.examples) - units[u]) for u in units if u not in missing))
     if missing:
-        if adapter is None:
-            raise AdapterError(f"{where}: batches to score but no model for the domain.")
         scorer = sink.wrap(adapter)
-        name = adapter.name
 
         def score(unit: str) -> pd.DataFrame:
             start = units[unit]
             with np.errstate(over="ignore"):  # an overflow is reported by _check_finite
-                frame = score_examples(scorer, task, examples[start : start + config.examples_per_call],
+                frame = score_examples(scorer, work.task, work.examples[start : start + config.examples_per_call],
                                        batch_size=config.examples_per_call, where=where, advance=advance, offset=start,
-                                       requests=batching.requests, n_options=batching.n_options,
+                                       requests=work.requests, n_options=work.n_options,
                                        timeout=config.timeout_per_batch)
-            _check_finite(frame, f"model {name!r}, {where}, examples {start}-{start + len(frame) - 1}")
+            _check_finite(frame, f"model {adapter.name!r}, {where}, examples {start}-{start + len(frame) - 1}")
             return frame
 
         sink.score(missing, score)
@@ -655,38 +803,6 @@ def _check_finite(frame: pd.DataFrame, label: str) -> None:
                                "the model's output is out of range.")
 
 
-def _score_fold(by_domain: dict[str, Adapter], name: str, suite: Suite, task: Task, fold: Fold,
-                config: RunConfig, progress: Progress, result: RunResult,
-                requests: Mapping[str, AnyRequest], sink: RecordSink | None = None,
-                key: FitKey | None = None) -> list[pd.DataFrame]:
-    sink = sink or MemorySink()
-    key = key or FitKey(name, suite.name, fold.name, 0)
-    chunks = []
-    n_options = max((len(r.continuations) for r in requests.values() if isinstance(r, ChoiceRequest)), default=0)
-    for domain, all_examples in fold.test.items():
-        examples = _scored(all_examples, task, config)
-        description = f"{name} · {suite.name}/{task.name} · {domain}"
-        units = {_unit(key, task, domain, start): start for start in range(0, len(examples), config.examples_per_call)}
-        with progress(len(examples), description) as advance:
-            frame = _score_domain(by_domain.get(domain), task, examples, units, config,
-                                  f"{suite.name}/{task.name}/{domain}", sink, advance,
-                                  Batching(requests, n_options))
-        if config.log_samples and task.kind == "multiple_choice":
-            result.samples += _samples(by_domain[domain], name, suite, task, domain, frame, requests)
-        if task.kind == "generation":
-            result.generations += _generations(by_domain[domain], key, task, domain, frame, requests)
-            frame = frame.drop(columns=[GENERATION_COLUMN, TRUNCATED_COLUMN], errors="ignore")
-        frame.insert(0, "model", name)
-        frame.insert(1, "suite", suite.name)
-        frame.insert(2, "task", task.name)
-        frame.insert(3, "domain", domain)
-        frame.insert(4, "split", "test")
-        frame["fold"] = fold.name
-        frame["train_domains"] = "+".join(fold.train_domains)
-        chunks.append(frame)
-    return chunks
-
-
 def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *, batch_size: int = 64,
                    where: str = "", advance: Callable[[int], None] = lambda n: None,
                    requests: Mapping[str, AnyRequest] | None = None, n_options: int = 0,
@@ -695,42 +811,44 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
 
     ``offset``: the position of ``examples[0]`` in its domain, for error messages;
     ``timeout``: seconds each model call may take (see ``RunConfig.timeout_per_batch``).
+    The task's kind (:func:`~bench.suites.kinds.kind_of`) names the adapter method, what
+    it is given (the examples, or their rendered ``requests``: example id → request) and
+    the record builder of its record shape (:data:`RECORD_BUILDERS`).
 
     Columns: ``example_id, target, prediction, correct, nll`` plus ``prob_<choice>``
     (classification), ``n_tokens, n_bytes`` (language modelling), or for
-    ``multiple_choice`` (whose ``requests`` map example ids to rendered requests)
-    ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for ``k < n_options``
-    (NaN beyond an example's own options; see :func:`_choice_records`), or for
-    ``generation`` (whose ``requests`` map example ids to generation requests) the
-    columns of :func:`_generation_records`, the answer text in ``generation`` included.
+    ``multiple_choice`` ``n_options``, ``logprob_k``, ``chars_k`` and ``bytes_k`` for
+    ``k < n_options`` (NaN beyond an example's own options; see :func:`_choice_records`),
+    or for ``generation`` the columns of :func:`_generation_records`, the answer text in
+    ``generation`` included.
     """
-    method = getattr(adapter, METHOD_BY_KIND[task.kind])
+    kind = kind_of(task)
+    build = RECORD_BUILDERS[kind.record_shape]
     parts: list[dict[str, np.ndarray]] = []
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {offset + start}-{offset + start + len(batch) - 1}"
-        if task.kind in ("multiple_choice", "generation"):
-            inputs: Any = [(requests or {})[ex.id] for ex in batch]
-        else:
-            inputs = batch
-        try:
-            output = method(inputs, task) if timeout is None else _within(timeout, method, inputs, task, label)
-        except BenchError:
-            raise
-        except Exception as exc:
-            raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} raised {type(exc).__name__}: {exc}") from exc
-        if task.kind == "multiple_choice":
-            parts.append(_choice_records(task, batch, inputs, output, label, max(n_options, 2)))
-        elif task.kind == "generation":
-            parts.append(_generation_records(adapter, task, inputs, output, label))
-        else:
-            parts.append(_records(task, batch, output, label))
+        inputs: Sequence[Any] = [(requests or {})[ex.id] for ex in batch] if kind.model_input is not ModelInput.EXAMPLES else batch
+        output = _call(getattr(adapter, kind.method), inputs, task, label=label, timeout=timeout)
+        parts.append(build(ScoredBatch(adapter, task, batch, inputs, label, n_options=max(n_options, 2)), output))
         advance(len(batch))
     if not parts:
         return pd.DataFrame(columns=["example_id", "target", "prediction", "correct", "nll"])
     frame = pd.DataFrame({name: np.concatenate([part[name] for part in parts]) for name in parts[0]})
     _check_finite(frame, f"model {adapter.name!r}, {where}, examples {offset}-{offset + len(frame) - 1}")
     return frame
+
+
+def _call(method: Callable[..., Any], inputs: Sequence[Any], task: Task, *, label: str,
+          timeout: float | None) -> Any:
+    """``method(inputs, task)`` (within ``timeout`` s, if set); a model's own exception
+    becomes an :class:`AdapterError` naming the model, the batch and the method."""
+    try:
+        return method(inputs, task) if timeout is None else _within(timeout, method, inputs, task, label)
+    except BenchError:
+        raise
+    except Exception as exc:
+        raise AdapterError(f"{label}: {kind_of(task).method} raised {type(exc).__name__}: {exc}") from exc
 
 
 def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task, label: str) -> Any:
@@ -750,7 +868,7 @@ def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task,
     worker.start()
     worker.join(timeout)
     if worker.is_alive():
-        raise AdapterError(f"{label}: {METHOD_BY_KIND[task.kind]} did not return within --timeout-per-batch "
+        raise AdapterError(f"{label}: {kind_of(task).method} did not return within --timeout-per-batch "
                            f"{timeout:g} s; the model hangs or the batch is too large (lower --batch-size or raise "
                            "the limit).")
     if "error" in box:
@@ -758,54 +876,98 @@ def _within(timeout: float, method: Callable[..., Any], inputs: Any, task: Task,
     return box["output"]
 
 
-def _records(task: Task, batch: Sequence[Example], output: Any, where: str) -> dict[str, np.ndarray]:
-    """Validated record columns of one batch."""
-    n = len(batch)
-    ids = np.array([ex.id for ex in batch], dtype=object)
-    if task.kind == "classification":
-        log_p = check_log_probs(output, n, len(task.choices), where)
-        target = np.array([int(ex.targets[task.name]) for ex in batch])
-        prediction = log_p.argmax(axis=1)
-        columns: dict[str, Any] = {"example_id": ids, "target": target, "prediction": prediction,
-                                   "correct": (prediction == target).astype(np.int64),
-                                   "nll": -log_p[np.arange(n), target]}
-        columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
-        return columns
-    if task.kind == "regression":
-        values = check_values(output, n, where)
-        target = np.array([float(ex.targets[task.name]) for ex in batch])
-        with np.errstate(over="ignore"):  # an overflow (inf) is reported by _check_finite
-            squared = (values - target) ** 2
-        return {"example_id": ids, "target": target, "prediction": values, "correct": np.full(n, np.nan),
-                "nll": squared}
-    nll, tokens = check_nll(output, n, where)
-    n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in batch])
+@dataclass(frozen=True)
+class ScoredBatch:
+    """One batch a model scored: what a record builder needs besides the model's output.
+
+    Attributes
+    ----------
+    adapter, task
+        The model and the task.
+    examples
+        The batch's examples.
+    inputs
+        What the adapter method was given (the kind's ``model_input``): the examples, or
+        their rendered requests.
+    where
+        The batch's label in error messages (model, suite/task/domain, example range).
+    n_options
+        Option columns (``logprob_k`` …) of an option-scoring batch: the suite's largest
+        option count, at least 2.
+    """
+
+    adapter: Adapter
+    task: Task
+    examples: Sequence[Example]
+    inputs: Sequence[Any]
+    where: str
+    n_options: int = 2
+
+
+RecordBuilder = Callable[[ScoredBatch, Any], dict[str, np.ndarray]]
+"""``build(batch, output)``: validated record columns (one array per column, one row per
+example) from a model's ``output`` for ``batch``."""
+
+
+def _label_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from log-probabilities of the task's labels: ``prob_<choice>`` besides
+    the common columns; ``nll = −ln p(target)``."""
+    task, examples = batch.task, batch.examples
+    n = len(examples)
+    log_p = check_log_probs(output, n, len(task.choices), batch.where)
+    target = np.array([int(ex.targets[task.name]) for ex in examples])
+    prediction = log_p.argmax(axis=1)
+    columns: dict[str, Any] = {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": target,
+                               "prediction": prediction, "correct": (prediction == target).astype(np.int64),
+                               "nll": -log_p[np.arange(n), target]}
+    columns |= {f"prob_{c}": np.exp(log_p[:, k]) for k, c in enumerate(task.choices)}
+    return columns
+
+
+def _value_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from predicted values: ``nll`` is the squared error, ``correct`` NaN."""
+    task, examples = batch.task, batch.examples
+    n = len(examples)
+    values = check_values(output, n, batch.where)
+    target = np.array([float(ex.targets[task.name]) for ex in examples])
+    with np.errstate(over="ignore"):  # an overflow (inf) is reported by _check_finite
+        squared = (values - target) ** 2
+    return {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": target,
+            "prediction": values, "correct": np.full(n, np.nan), "nll": squared}
+
+
+def _token_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns from each text's summed NLL (nats) and token count: ``n_tokens`` and
+    ``n_bytes`` (UTF-8) besides the common columns, whose target, prediction and correct are NaN."""
+    examples = batch.examples
+    n = len(examples)
+    nll, tokens = check_nll(output, n, batch.where)
+    n_bytes = np.array([len(ex.text.encode("utf-8")) for ex in examples])
     missing = np.full(n, np.nan)
-    return {"example_id": ids, "target": missing, "prediction": missing, "correct": missing,
-            "nll": nll, "n_tokens": tokens.astype(np.int64), "n_bytes": n_bytes}
+    return {"example_id": np.array([ex.id for ex in examples], dtype=object), "target": missing,
+            "prediction": missing, "correct": missing, "nll": nll, "n_tokens": tokens.astype(np.int64),
+            "n_bytes": n_bytes}
 
 
-def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[ChoiceRequest], output: Any,
-                    where: str, n_max: int) -> dict[str, np.ndarray]:
-    """Record columns of a ``multiple_choice`` batch.
+def _choice_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
+    """Record columns of an option-scoring (``multiple_choice``) batch.
 
     ``logprob_k`` is the raw summed log-likelihood of continuation ``k`` (nats, not
     normalised), ``chars_k`` / ``bytes_k`` its length in characters / UTF-8 bytes without
     the target delimiter (lm-eval's ``acc_norm`` / ``acc_bytes`` denominators); all NaN for
     ``k ≥ n_options``. ``prediction = argmax_k logprob_k``; ``nll = −ln softmax(logprob)[target]``.
     """
+    requests: Sequence[ChoiceRequest] = batch.inputs
     sizes = [len(r.continuations) for r in requests]
-    ids = [ex.id for ex in batch]
-    arrays = check_loglikelihoods(output, sizes, ids, where)
-    n = len(batch)
-    logprob = np.full((n, n_max), np.nan)
-    chars = np.full((n, n_max), np.nan)
-    size = np.full((n, n_max), np.nan)
+    ids = [ex.id for ex in batch.examples]
+    arrays = check_loglikelihoods(output, sizes, ids, batch.where)
+    n, n_max = len(ids), batch.n_options
+    logprob, chars, size = (np.full((n, n_max), np.nan) for _ in range(3))
     for i, (array, request) in enumerate(zip(arrays, requests, strict=True)):
         logprob[i, : len(array)] = array
         chars[i, : len(array)] = [len(c) for c in request.continuations]
         size[i, : len(array)] = [len(c.encode("utf-8")) for c in request.continuations]
-    target = np.array([int(ex.targets[task.name]) for ex in batch])
+    target = np.array([int(ex.targets[batch.task.name]) for ex in batch.examples])
     prediction = np.array([int(np.argmax(a)) for a in arrays])
     log_norm = np.array([float(logsumexp(a)) for a in arrays])
     columns: dict[str, Any] = {"example_id": np.array(ids, dtype=object), "target": target,
@@ -818,15 +980,14 @@ def _choice_records(task: Task, batch: Sequence[Example], requests: Sequence[Cho
     return columns
 
 
-def _samples(adapter: Adapter, model: str, suite: Suite, task: Task, domain: str, frame: pd.DataFrame,
-             requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
+def _samples(ctx: FoldContext, adapter: Adapter, work: DomainBatches, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``samples.jsonl`` entry per row of ``frame`` (a domain's scored records)."""
     out = []
     for row in frame.itertuples(index=False):
-        request = requests[row.example_id]
+        request = work.requests[row.example_id]
         assert isinstance(request, ChoiceRequest)
         k = len(request.continuations)
-        out.append({"model": model, "suite": suite.name, "task": task.name, "domain": domain,
+        out.append({"model": ctx.key.model, "suite": ctx.suite.name, "task": work.task.name, "domain": work.domain,
                     "example_id": row.example_id,
                     "prompt": adapter.rendered_prompt(request.prompt),
                     "continuations": list(adapter.rendered_continuations(request)),
@@ -843,6 +1004,11 @@ TRUNCATED_COLUMN = "generation_truncated"
 to ``records.csv.gz``."""
 
 
+_REFERENCE_KIND = next(kind for kind in TASK_KIND.values() if kind.model_input is ModelInput.CHOICE_REQUESTS)
+"""The kind whose adapter method scores given continuations after a prompt (``loglikelihood``);
+it scores a generation task's first reference."""
+
+
 def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest],
                    where: str) -> tuple[np.ndarray, np.ndarray]:
     """Per request, the NLL (nats) of its first reference after its prompt and the UTF-8
@@ -850,11 +1016,11 @@ def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRe
     has no ``loglikelihood``."""
     scored = [r.prompt.target_delimiter + r.references[0] for r in requests]
     n_bytes = np.array([len(text.encode("utf-8")) for text in scored], dtype=np.float64)
-    if "multiple_choice" not in getattr(adapter, "task_kinds", ()):
+    if _REFERENCE_KIND.name not in getattr(adapter, "task_kinds", ()):
         return np.full(len(requests), np.nan), n_bytes
     choice = [ChoiceRequest(r.example_id, r.prompt, (r.references[0],)) for r in requests]
     try:
-        output = adapter.loglikelihood(choice, replace(task, kind="multiple_choice"))
+        output = adapter.loglikelihood(choice, replace(task, kind=_REFERENCE_KIND.name))
     except BenchError:
         raise
     except Exception as exc:
@@ -863,8 +1029,7 @@ def _reference_nll(adapter: Adapter, task: Task, requests: Sequence[GenerationRe
     return np.array([-float(a[0]) for a in arrays]), n_bytes
 
 
-def _generation_records(adapter: Adapter, task: Task, requests: Sequence[GenerationRequest], output: Any,
-                        where: str) -> dict[str, np.ndarray]:
+def _generation_records(batch: ScoredBatch, output: Any) -> dict[str, np.ndarray]:
     """Record columns of a ``generation`` batch.
 
     ``correct`` is the exact match and ``f1`` the token F1 (both max over the references,
@@ -873,6 +1038,8 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     ``chrf_stat_k`` sacrebleu's per-example statistics (:mod:`bench.textscores`);
     ``target`` and ``prediction`` are NaN.
     """
+    adapter, task, where = batch.adapter, batch.task, batch.where
+    requests: Sequence[GenerationRequest] = batch.inputs
     ids = [r.example_id for r in requests]
     cap = generation_cap(task.decoding.max_new_tokens)
     answers = check_generations(output, ids, where)
@@ -898,8 +1065,18 @@ def _generation_records(adapter: Adapter, task: Task, requests: Sequence[Generat
     return columns
 
 
-def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: pd.DataFrame,
-                 requests: Mapping[str, AnyRequest]) -> list[dict[str, Any]]:
+RECORD_BUILDERS: Mapping[RecordShape, RecordBuilder] = MappingProxyType({
+    RecordShape.LABEL_PROBABILITIES: _label_records,
+    RecordShape.VALUE: _value_records,
+    RecordShape.TOKEN_LOGLIKELIHOOD: _token_records,
+    RecordShape.OPTION_SCORES: _choice_records,
+    RecordShape.TEXT: _generation_records,
+})
+"""The record builder of each record shape (:class:`~bench.suites.kinds.RecordShape`) a task
+kind declares: a new kind with a new shape adds its builder here."""
+
+
+def _generations(ctx: FoldContext, adapter: Adapter, work: DomainBatches, frame: pd.DataFrame) -> list[dict[str, Any]]:
     """One ``generations.jsonl`` entry per row of ``frame`` (a domain's scored records):
     the exact prompt, the answer, the references and the per-example scores (``bleu`` and
     ``chrf`` are those of the example alone, as a one-sentence corpus)."""
@@ -911,11 +1088,11 @@ def _generations(adapter: Adapter, key: FitKey, task: Task, domain: str, frame: 
     cut = frame[TRUNCATED_COLUMN].to_numpy(dtype=bool) if TRUNCATED_COLUMN in frame.columns else np.zeros(len(frame), bool)
     out = []
     for i, (example_id, text) in enumerate(zip(frame["example_id"], frame[GENERATION_COLUMN], strict=True)):
-        request = requests[str(example_id)]
+        request = work.requests[str(example_id)]
         assert isinstance(request, GenerationRequest)
         nll = float(numbers["nll"][i])
-        out.append({"example_id": example_id, "model": key.model, "suite": key.suite, "task": task.name,
-                    "domain": domain, "fold": key.fold, "trial": key.trial,
+        out.append({"example_id": example_id, "model": ctx.key.model, "suite": ctx.key.suite, "task": work.task.name,
+                    "domain": work.domain, "fold": ctx.key.fold, "trial": ctx.key.trial,
                     "prompt": adapter.rendered_prompt(request.prompt), "generation": text,
                     "references": list(request.references), "exact_match": float(numbers["correct"][i]),
                     "f1": float(numbers["f1"][i]), "bleu": float(bleu[i]), "chrf": float(chrf[i]),

@@ -65,6 +65,15 @@ def test_errors_are_one_clear_line(argv: list[str], message: str, tmp_path: Path
     assert not list((tmp_path / "runs").glob("*/metrics.csv"))
 
 
+def test_a_skip_note_is_printed_once_per_run(tiny_suite: Path, tmp_path: Path,
+                                            capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["run", str(tiny_suite), "--model", "tests.test_runner:classifier_only", "--protocol",
+                 "leave_one_domain_out", "--trials", "2", "--limit", "5", "--out", str(tmp_path / "out"),
+                 "--quiet"]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("skipped:")]
+    assert notes == ["skipped: coin on tiny-reviews/rating: regression not supported"]  # not once per fold × trial
+
+
 def test_malformed_suite_file_names_the_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     bad = tmp_path / "bad.toml"
     bad.write_text("[suite\nname = 1\n")

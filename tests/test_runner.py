@@ -118,3 +118,43 @@ def test_each_model_is_built_once_to_check_it_and_once_per_fold(tiny_suite: Path
     assert any(s.startswith("c-lm on tiny-reviews: supports none") for s in result.skipped)
     # c-coin: the check, then one fold (id_ood) per trial; c-lm: the check only
     assert builds == {"coin": 1 + 2, "lm-only": 1}
+
+
+def test_runner_calls_take_at_most_five_positional_arguments() -> None:
+    """The run loop passes its state as context objects and keywords, not long positional lists."""
+    import ast
+
+    import bench.runner
+
+    tree = ast.parse(Path(bench.runner.__file__).read_text(encoding="utf-8"))
+    long_calls = [f"line {node.lineno}: {ast.unparse(node.func)} with {len(node.args)}"
+                  for node in ast.walk(tree) if isinstance(node, ast.Call) and len(node.args) > 5]
+    long_signatures = [f"line {node.lineno}: {node.name}" for node in ast.walk(tree)
+                       if isinstance(node, ast.FunctionDef) and len(node.args.posonlyargs + node.args.args) > 5]
+    assert long_calls == [] and long_signatures == []
+
+
+def test_every_task_kind_has_a_record_builder() -> None:
+    from bench.runner import RECORD_BUILDERS
+    from bench.suites.kinds import TASK_KIND, RecordShape
+
+    assert {kind.record_shape for kind in TASK_KIND.values()} <= set(RECORD_BUILDERS)
+    assert set(RECORD_BUILDERS) == set(RecordShape)  # no builder for a shape that no kind declares
+
+
+def test_runner_dispatches_on_kind_facts_not_kind_names() -> None:
+    """A new task kind is an entry of bench.suites.kinds: the runner compares no kind's name."""
+    import ast
+
+    import bench.runner
+    from bench.suites.kinds import TASK_KINDS
+
+    tree = ast.parse(Path(bench.runner.__file__).read_text(encoding="utf-8"))
+    named = []
+    for node in ast.walk(tree):
+        operands = [node.left, *node.comparators] if isinstance(node, ast.Compare) else []
+        operands += [k.value for k in node.keywords if k.arg == "kind"] if isinstance(node, ast.Call) else []
+        elements = [e for o in operands for e in (o.elts if isinstance(o, ast.Tuple | ast.List | ast.Set) else [o])]
+        named += [f"line {node.lineno}: {e.value}" for e in elements
+                  if isinstance(e, ast.Constant) and e.value in TASK_KINDS]
+    assert named == []
