@@ -10,7 +10,8 @@ from bench.data import load_suite_data
 from bench.errors import SuiteError
 from bench.suites import load_suite, read_suite_file
 from bench.suites.loader import MAX_SUITE_BYTES
-from bench.suites.schema import QUOTE_CHARS, SOURCE_OPTIONS, SUITE_SCHEMA, check_document, quote
+from bench.suites.rules import QUOTE_CHARS, quote
+from bench.suites.schema import SOURCE_OPTIONS, SUITE_SCHEMA, check_document
 from tests.conftest import TINY_SUITE, write_tiny_suite
 
 # (old text, new text, expected message): the probes of issue 14 and the neighbours of each.

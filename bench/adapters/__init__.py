@@ -30,7 +30,7 @@ from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
 from bench.errors import BenchError, ConfigError, IgnoredOptionWarning
 from bench.registry import Registry, View, load_object, load_plugins
-from bench.suites.schema import name_problem
+from bench.suites.rules import name_problem
 
 if TYPE_CHECKING:
     from bench.adapters.torch_module import TorchModuleAdapter

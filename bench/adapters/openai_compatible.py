@@ -81,6 +81,7 @@ from bench.adapters.decoding import cut_at_stop, request_seed
 from bench.adapters.spec_options import config_options
 from bench.errors import AdapterError, CapabilityError, ConfigError, add_secret, redact
 from bench.suites.generation import Decoding, GenerationRequest
+from bench.suites.rules import Bool, Int, Number, Str, ValueType, check_config
 from bench.suites.types import Example, Task
 
 __all__ = [
@@ -210,41 +211,54 @@ class OpenAICompatibleConfig:
     chat: bool = False
 
     def __post_init__(self) -> None:
-        register_url_secrets(self.base_url)
-        parts = urlsplit(self.base_url)
+        if isinstance(self.base_url, str):
+            register_url_secrets(self.base_url)
+        backoff = self.backoff if isinstance(self.backoff, int | float) and self.backoff >= 0 else 0.0
+        check_config(self, _CONFIG_RULES | {"backoff_max": Number(float(backoff), MAX_BACKOFF)})
+
+
+MAX_BACKOFF = 3600.0
+"""Longest wait before a retry (``backoff``, ``backoff_max``), seconds."""
+
+
+@dataclass(frozen=True)
+class HttpUrl(ValueType):
+    """An ``http(s)`` URL with a host, no credentials and a valid port; quoted redacted."""
+
+    description = "an http(s) URL such as http://127.0.0.1:8000/v1"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, str):
+            return self._wrong(value, key)
+        parts = urlsplit(value)
+        shown = f"got {redact_url(value)!r}."
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("base_url must be an http(s) URL such as http://127.0.0.1:8000/v1. "
-                              f"Got {redact_url(self.base_url)!r} instead.")
+            return [f"'{key}' must be {self.description}, {shown}"]
         if parts.username or parts.password:
-            raise ConfigError("base_url must not contain credentials; put the API key in the variable named by api_key_env.")
+            return [f"'{key}' must not hold credentials; put the API key in the variable named by api_key_env."]
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise ConfigError(f"base_url has an invalid port. Got {redact_url(self.base_url)!r} instead.") from None
-        if self.normalize not in ("none", "token", "byte"):
-            raise ConfigError(f"normalize must be one of none, token, byte. Got {self.normalize!r} instead.")
-        for key, low, high in (("max_workers", 1, 256), ("prompts_per_request", 1, 10_000), ("max_retries", 0, 100),
-                               ("max_response_bytes", 1, 2**40)):
-            _check_int(key, getattr(self, key), low, high)
-        for name, floor, ceiling in (("timeout", 0.0, 3600.0), ("deadline", 0.0, 86_400.0),
-                                     ("backoff", -1.0, 3600.0), ("backoff_max", -1.0, 3600.0)):
-            _check_seconds(name, getattr(self, name), floor, ceiling)
-        if self.backoff_max < self.backoff:
-            raise ConfigError(f"backoff_max must be ≥ backoff ({self.backoff:g} s). Got {self.backoff_max!r} instead.")
+            return [f"'{key}' must have a valid port, {shown}"]
+        return []
 
 
-def _check_int(key: str, value: Any, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        what = "a positive integer" if low == 1 else "an integer"
-        raise ConfigError(f"{key} must be {what} in [{low}, {high}]. Got {value!r} instead.")
-
-
-def _check_seconds(key: str, value: Any, low: float, high: float) -> None:
-    """``value`` must be a finite number in ``(low, high]`` (``low = -1``: ``[0, high]``)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (value >= 0 if low < 0 else value > low) or value > high:
-        rule = f"[0, {high:g}]" if low < 0 else f"({low:g}, {high:g}]"
-        raise ConfigError(f"{key} must be a finite number of seconds in {rule}. Got {value!r} instead.")
+_CONFIG_RULES: dict[str, ValueType] = {
+    "base_url": HttpUrl(),
+    "model": Str(empty=True),
+    "name": Str(empty=True),
+    "api_key_env": Str(),
+    "timeout": Number(0.0, 3600.0, bounds="(]"),
+    "deadline": Number(0.0, 86_400.0, bounds="(]"),
+    "max_retries": Int(0, 100),
+    "backoff": Number(0.0, MAX_BACKOFF),
+    "max_response_bytes": Int(1, 2**40),
+    "max_workers": Int(1, 256),
+    "prompts_per_request": Int(1, 10_000),
+    "normalize": Str(choices=("none", "token", "byte")),
+    "chat": Bool(),
+}
+"""The rule of each field of :class:`OpenAICompatibleConfig` (``backoff_max``: at least ``backoff``)."""
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,8 @@ from bench.data.common import check_options
 from bench.data.text import decode_text
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
 from bench.suites.prompts import template_problems
-from bench.suites.schema import check_source_options, quote
+from bench.suites.rules import quote
+from bench.suites.schema import check_source_options
 from bench.suites.types import Example, Task
 
 if TYPE_CHECKING:
