@@ -24,7 +24,7 @@ from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, METHOD_BY_KIND, Adapter, expand_models, make_model
 from bench.adapters.lm_options import DEVICE_RULE, DEVICES, DTYPE_RULE, DTYPES
-from bench.adapters.openai_compatible import redact_spec
+from bench.adapters.spec_options import redact_spec
 from bench.adapters.validate import (
     check_generations,
     check_log_probs,

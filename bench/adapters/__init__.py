@@ -28,6 +28,7 @@ from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
+from bench.adapters.spec_options import redact_spec
 from bench.errors import BenchError, ConfigError, IgnoredOptionWarning
 from bench.registry import Registry, View, load_object, load_plugins
 from bench.suites.rules import name_problem
@@ -251,12 +252,6 @@ def _note_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any], note: b
                       "such as hf-causal-lm and smollm2-135m).", IgnoredOptionWarning, stacklevel=3)
 
 
-def _redacted(spec: str) -> str:
-    from bench.adapters.openai_compatible import redact_spec
-
-    return redact_spec(spec)
-
-
 def _build(spec: str, name: str, factory: Any, argument: str | None, options: dict[str, Any]) -> Adapter:
     if not callable(factory):
         raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
@@ -274,12 +269,12 @@ def _build(spec: str, name: str, factory: Any, argument: str | None, options: di
     except BenchError:
         raise
     except Exception as exc:  # a user's factory: any failure is the model's, named as such
-        raise ConfigError(f"Model {_redacted(spec)!r} could not be built: {type(exc).__name__}: "
+        raise ConfigError(f"Model {redact_spec(spec)!r} could not be built: {type(exc).__name__}: "
                           f"{str(exc)[:500]}") from exc
     if not isinstance(adapter, Adapter):
         raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
     why = name_problem(adapter.name, allow_slash=True) if isinstance(adapter.name, str) and adapter.name else "is empty"
     if why is not None:
-        raise ConfigError(f"Model {_redacted(spec)!r}: its name {adapter.name!r} {why}; a model's name reaches file "
+        raise ConfigError(f"Model {redact_spec(spec)!r}: its name {adapter.name!r} {why}; a model's name reaches file "
                           "names and reports, so give it one without.")
     return adapter

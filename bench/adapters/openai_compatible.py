@@ -49,11 +49,12 @@ are followed only when they are 307/308 to the same scheme, host and port (at mo
 a redirect elsewhere is an error and nothing, the key included, is sent to the other
 host. ``base_url`` may not hold user-info (``user:pass@``). What is recorded of the URL
 (in ``run.json``, the leaderboard, the fingerprint's input and every message) is its
-redacted form, :func:`redact_url`: scheme, host, port and path, with each path segment
-that looks like a token (:data:`TOKEN_SEGMENT`: 16 or more characters mixing letters
-and digits, or starting ``sk-``) and every query value of the URL replaced by ``***``;
-a model spec keeps its adapter options (``?model=NAME&normalize=byte``) as given
-(:func:`redact_spec`).
+redacted form, :func:`~bench.adapters.spec_options.redact_url`: scheme, host, port and
+path, with each path segment that looks like a token
+(:data:`~bench.adapters.spec_options.TOKEN_SEGMENT`: 16 or more characters mixing letters
+and digits, or starting ``sk-``) and every query value of the URL replaced by ``***``; a
+model spec keeps its adapter options (``?model=NAME&normalize=byte``) as given
+(:func:`~bench.adapters.spec_options.redact_spec`).
 """
 
 from __future__ import annotations
@@ -71,55 +72,30 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.decoding import cut_at_stop, request_seed
-from bench.adapters.spec_options import config_options
+from bench.adapters.spec_options import TOKEN_SEGMENT, URL_PATTERN, config_options, redact_url
 from bench.errors import AdapterError, CapabilityError, ConfigError, add_secret, redact
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.rules import Bool, Int, Number, Str, ValueType, check_config
 from bench.suites.types import Example, Task
 
 __all__ = [
-    "TOKEN_SEGMENT",
     "EchoedPrompt",
     "OpenAICompatible",
     "OpenAICompatibleConfig",
     "openai_compatible",
-    "redact_spec",
     "register_url_secrets",
-    "redact_url",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 3
-TOKEN_SEGMENT = re.compile(r"(?=[^/]*[A-Za-z])(?=[^/]*\d)[^/]{16,}|sk-[^/]+")
-"""A URL path segment that looks like a secret and is recorded as ``***``."""
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
-_URL = re.compile(r"https?://[^\s\"'<>]+")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user-info, with token-like path segments and every query value as ``***``.
-
-    >>> redact_url("https://user:pw@api.example.com:8443/v1/sk-abc/x?key=123&model=m")
-    'https://api.example.com:8443/v1/***/x?key=***&model=***'
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    path = "/".join("***" if TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-    return redact(urlunsplit((parts.scheme, host + port, path, query, "")))
 
 
 _SECRET_QUERY = re.compile(r"(?i)key|token|secret|auth|sig|pass|cred")
@@ -140,22 +116,9 @@ def register_url_secrets(url: str) -> None:
             add_secret(value)
 
 
-def redact_spec(spec: str) -> str:
-    """A model spec with its URL redacted (:func:`redact_url`): what records, ``run.json`` and the
-    leaderboard name a model by. The options after the spec's first ``?`` are adapter options
-    (validated names such as ``model``, ``normalize``, ``api_key_env``; never the key itself)
-    and are kept as given.
-
-    >>> redact_spec("openai-compatible:http://h:8000/v1/sk-abc?model=m")
-    'openai-compatible:http://h:8000/v1/***?model=m'
-    """
-    body, mark, options = spec.partition("?")
-    return redact(_URL.sub(lambda m: redact_url(m.group(0)), body) + mark + options)
-
-
 def _redact(text: str, secret: str | None) -> str:
     add_secret(secret)
-    return redact(_BEARER.sub(r"\1***", _URL.sub(lambda m: redact_url(m.group(0)), text)))
+    return redact(_BEARER.sub(r"\1***", URL_PATTERN.sub(lambda m: redact_url(m.group(0)), text)))
 
 
 @dataclass(frozen=True)

@@ -23,9 +23,8 @@ from bench.adapters.openai_compatible import (
     OpenAICompatible,
     OpenAICompatibleConfig,
     _retry_after,
-    redact_spec,
-    redact_url,
 )
+from bench.adapters.spec_options import redact_spec, redact_url
 from bench.cli import main
 from bench.errors import AdapterError, ConfigError
 from tests.adapters.conftest import LM, SENTIMENT, examples
