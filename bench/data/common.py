@@ -9,7 +9,7 @@ from bench.errors import SuiteError
 from bench.suites.types import Task
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["binary_task", "check_domains", "check_options"]
 

@@ -71,7 +71,7 @@ from bench.suites.schema import check_source_options
 from bench.suites.types import Example, Task
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["FORMATS", "MAX_CSV_FIELD_CHARS", "MAX_TABLE_BYTES", "MAX_TEXT_CHARS", "load_table", "read_rows"]
 

@@ -1,7 +1,7 @@
 """The schema of a suite file: every key, its type, range and whether it is required.
 
-One declarative table (:data:`SUITE_SCHEMA`, with :data:`SOURCE_OPTIONS` for the options of
-each built-in example source) says what a suite file may contain. :func:`check_document`
+One declarative table (:data:`SUITE_SCHEMA`, with the ``options`` fact of each
+:data:`~bench.suites.sources.SOURCES` entry for the options of its ``[source]`` table) says what a suite file may contain. :func:`check_document`
 walks a parsed TOML document against it *before* anything is built or loaded and returns
 one message per problem, each naming the key (``tasks[1].choices``) and quoting the value
 (shortened, never more than :data:`~bench.suites.rules.QUOTE_CHARS` characters). Adding a
@@ -17,7 +17,7 @@ Rules the value types enforce:
 - lists of names have no duplicates (``choices = ["pos", "pos"]`` is an error).
 
 Keys of a table that the schema does not list are errors with a "did you mean"; the
-options of a source type the schema does not know (a plugin's) are left to that source.
+options of a source that declares no ``options`` table (a plugin's may not) are left to it.
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bench.registry import View
 from bench.suites.generation import DECODING_RULES
 from bench.suites.prompts import FORMATS, SAMPLERS
 from bench.suites.protocols import PROTOCOLS
@@ -37,17 +38,16 @@ from bench.suites.rules import (
     Int,
     Key,
     List,
-    Map,
     Name,
     Number,
     Str,
     Table,
 )
+from bench.suites.sources import SOURCES, source_options
 from bench.suites.types import TASK_KINDS
 from bench.textscores import NORMALIZATIONS
 
 __all__ = [
-    "MAX_N_PER_DOMAIN",
     "SOURCE_OPTIONS",
     "SUITE_SCHEMA",
     "check_document",
@@ -57,7 +57,6 @@ __all__ = [
 
 MAX_TEXT_CHARS = 20_000
 MAX_TASKS = 100
-MAX_N_PER_DOMAIN = 100_000
 
 
 def _protocols() -> tuple[str, ...]:
@@ -169,42 +168,9 @@ SUITE_SCHEMA = Table({
 })
 """Every key of a suite file (see ``docs/suites.md``)."""
 
-_FRACTION = Number(0.0, 1.0)
-SOURCE_OPTIONS: dict[str, Table] = {
-    "toy-reviews": Table({
-        "n_per_domain": Key(Int(1, MAX_N_PER_DOMAIN), doc="reviews generated per domain"),
-        "seed": Key(Int(0, MAX_SEED), doc="generator seed"),
-        "label_shift": Key(Number(0.0, 0.5), doc="positive-rate shift of out-of-domain domains"),
-        "shared_rate": Key(_FRACTION, doc="chance a sentiment word is shared across domains"),
-        "contrast_rate": Key(_FRACTION, doc="chance of a contrast clause"),
-    }),
-    "uci-sentiment": Table({}),
-    "mmlu": Table({}),
-    "reviews-movies-products": Table({
-        "split_products": Key(Bool(), doc="one domain per product"),
-        "max_examples": Key(Either((Int(2, 10**9), Map(Int(2, 10**9)))), doc="cap per domain"),
-    }),
-    "masc-genres": Table({
-        "doc_tokens": Key(Int(1, 1_000_000), doc="words per document"),
-        "max_test_docs": Key(Int(1, 10**9), doc="test documents per genre"),
-        "max_train_docs": Key(Int(1, 10**9), doc="train documents per genre"),
-    }),
-    "table": Table({
-        "path": Key(Str(max_chars=4096), required=True, doc="the table file, relative to the suite file"),
-        "format": Key(Str(choices=("jsonl", "csv", "tsv", "parquet")), doc="file format"),
-        "text_column": Key(NAME, doc="column holding the text"),
-        "domain_column": Key(NAME, doc="column holding the domain"),
-        "columns": Key(Map(NAME, max_len=MAX_TASKS), doc="{task = column}"),
-        "split_column": Key(NAME, doc="column with train/test"),
-        "id_column": Key(NAME, doc="column with unique ids"),
-        "encoding": Key(Str(max_chars=40), doc="text encoding"),
-        "text_template": Key(Str(max_chars=MAX_TEXT_CHARS), doc="text built from several columns, e.g. \"{title}\\n{text}\""),
-        "option_columns": Key(List(NAME, min_len=2, max_len=MAX_CHOICES), doc="one column per option (multiple choice)"),
-        "reference_columns": Key(List(NAME, min_len=1, max_len=MAX_CHOICES),
-                                 doc="columns of reference answers (generation); empty cells skipped"),
-    }, exclusive=(("text_column", "text_template"),)),
-}
-"""Options of each built-in source's ``[source]`` table, besides ``type``."""
+SOURCE_OPTIONS: Mapping[str, Table] = View(lambda: {name: table for name in SOURCES.names()
+                                                    if (table := source_options(name)) is not None})
+"""The ``options`` fact of every :data:`~bench.suites.sources.SOURCES` entry that has one (a read-only view)."""
 
 
 def key_rows(table: Table = SUITE_SCHEMA, prefix: str = "") -> list[tuple[str, str, str, str]]:
@@ -230,8 +196,9 @@ def key_rows(table: Table = SUITE_SCHEMA, prefix: str = "") -> list[tuple[str, s
 
 
 def check_source_options(source_type: str, options: Mapping[str, Any]) -> list[str]:
-    """Problems of a ``[source]`` table's options for ``source_type`` (none for unknown types)."""
-    schema = SOURCE_OPTIONS.get(source_type)
+    """Problems of a ``[source]`` table's options for ``source_type``, by the ``options`` fact
+    of its :data:`~bench.suites.sources.SOURCES` entry (none for a source without one)."""
+    schema = source_options(source_type)
     return [] if schema is None else schema.problems(options, "source")
 
 
