@@ -24,7 +24,7 @@ from typing import Any
 
 import pandas as pd
 
-from bench.adapters.openai_compatible import redact_spec
+from bench.adapters.spec_options import redact_spec
 from bench.errors import OutputError
 from bench.runner import RunResult
 from bench.suites.info import TaskInfo
@@ -95,7 +95,7 @@ def run_metadata(result: RunResult) -> dict[str, Any]:
     """The content of ``run.json``: config, suites, tasks, fingerprints, versions, timings.
 
     Model specs are recorded with their URLs redacted
-    (:func:`~bench.adapters.openai_compatible.redact_url`): no user-info, token-like path
+    (:func:`~bench.adapters.spec_options.redact_url`): no user-info, token-like path
     segments and query values as ``***``."""
     return {
         "run_id": result.run_id,

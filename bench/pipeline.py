@@ -220,7 +220,7 @@ def _start(store: RunStore, config: RunConfig, runs: Path, resume: str | None, n
 
 def _storable(config: RunConfig) -> dict[str, Any]:
     """``config`` as the store keeps it: model specs with their URL secrets redacted."""
-    from bench.adapters.openai_compatible import redact_spec
+    from bench.adapters.spec_options import redact_spec
 
     return asdict(config) | {"models": [redact_spec(m) for m in config.models]}
 
@@ -234,7 +234,7 @@ def _with_secrets(stored: RunConfig, given: RunConfig, run_id: str) -> RunConfig
     ConfigError
         If a stored spec was redacted and no spec given now redacts to it.
     """
-    from bench.adapters.openai_compatible import redact_spec
+    from bench.adapters.spec_options import redact_spec
 
     if stored.models == tuple(redact_spec(m) for m in stored.models) and "***" not in "".join(stored.models):
         return stored

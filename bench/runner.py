@@ -12,7 +12,6 @@ import functools
 import hashlib
 import json
 import math
-import re
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
@@ -28,8 +27,8 @@ import pandas as pd
 from scipy.special import logsumexp
 
 from bench.adapters import BASELINES, Adapter, expand_models, make_model
-from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
-from bench.adapters.openai_compatible import redact_spec
+from bench.adapters.lm_options import DEVICE_RULE, DEVICES, DTYPE_RULE, DTYPES
+from bench.adapters.spec_options import redact_spec
 from bench.adapters.validate import (
     check_generations,
     check_log_probs,
@@ -39,7 +38,7 @@ from bench.adapters.validate import (
     generation_cap,
 )
 from bench.data import load_suite_data
-from bench.errors import AdapterError, BenchError, CapabilityError, ConfigError, DataError, UnknownNameError
+from bench.errors import AdapterError, BenchError, CapabilityError, DataError, UnknownNameError
 from bench.killpoints import kill_point
 from bench.seeding import trial_seed
 from bench.sinks import MemorySink
@@ -51,12 +50,13 @@ from bench.suites import (
     load_suite,
     plan_folds,
 )
-from bench.suites.generation import Decoding, GenerationRequest
+from bench.suites.generation import DECODING_RULES, GenerationRequest
 from bench.suites.info import TaskInfo, task_info
 from bench.suites.kinds import TASK_KIND, ModelInput, RecordShape, kind_of
 from bench.suites.loader import select_domains
 from bench.suites.prompts import ChoiceRequest
 from bench.suites.render import build_generation_requests, build_requests
+from bench.suites.rules import MAX_COUNT, Bool, Either, Int, List, Number, Str, ValueType, check_config, optional
 from bench.suites.types import Example
 from bench.textscores import (
     BLEU_STATS,
@@ -82,6 +82,24 @@ Progress = Callable[[int, str], AbstractContextManager[Callable[[int], None]]]
 @contextlib.contextmanager
 def _silent(total: int, description: str) -> Iterator[Callable[[int], None]]:
     yield lambda n: None
+
+
+MAX_SECONDS_PER_BATCH = 7 * 86_400.0
+"""Longest ``--timeout-per-batch`` (a week)."""
+_RUN_RULES: dict[str, ValueType] = {
+    "suites": List(Str(max_chars=4096), unique=False),
+    "limit": optional(Int(1, MAX_COUNT)),
+    "batch_size": Either((Int(1, MAX_COUNT), Str(choices=("auto",)))),
+    "trials": Int(1, MAX_COUNT),
+    "num_fewshot": optional(Int(0, MAX_COUNT)),
+    "log_samples": Bool(),
+    "device": optional(DEVICE_RULE),
+    "dtype": optional(DTYPE_RULE),
+    "apply_chat_template": Bool(),
+    **{key: optional(DECODING_RULES[key]) for key in ("max_new_tokens", "stop", "temperature", "top_p")},
+    "timeout_per_batch": optional(Number(0.0, MAX_SECONDS_PER_BATCH, bounds="(]")),
+}
+"""The rule of each checked field of :class:`RunConfig` (:func:`~bench.suites.rules.check_config`)."""
 
 
 @dataclass(frozen=True)
@@ -163,36 +181,7 @@ class RunConfig:
     timeout_per_batch: float | None = None
 
     def __post_init__(self) -> None:
-        self._check_decoding()
-        limit = self.timeout_per_batch
-        if limit is not None and (isinstance(limit, bool) or not isinstance(limit, int | float)
-                                  or not math.isfinite(limit) or limit <= 0):
-            raise ConfigError(f"timeout_per_batch (--timeout-per-batch) must be a positive number of seconds. "
-                              f"Got {limit!r} instead.")
-        if self.num_fewshot is not None and (not isinstance(self.num_fewshot, int) or self.num_fewshot < 0):
-            raise ConfigError(f"num_fewshot must be a non-negative integer. Got {self.num_fewshot!r} instead.")
-        if self.device is not None and not re.fullmatch(DEVICE_PATTERN, self.device):
-            raise ConfigError(f"Unknown device {self.device!r}. Valid: {DEVICES}.")
-        if self.dtype is not None and self.dtype not in DTYPES:
-            raise ConfigError(f"Unknown dtype {self.dtype!r}. Valid: {', '.join(DTYPES)}.")
-        if not isinstance(self.trials, int) or self.trials < 1:
-            raise ConfigError(f"trials must be a positive integer. Got {self.trials!r} instead.")
-        if self.limit is not None and (not isinstance(self.limit, int) or self.limit < 1):
-            raise ConfigError(f"limit must be a positive integer (examples per domain). Got {self.limit!r} instead.")
-        if self.batch_size != "auto" and (not isinstance(self.batch_size, int) or self.batch_size < 1):
-            raise ConfigError(f"batch_size must be a positive integer or 'auto'. Got {self.batch_size!r} instead.")
-        if not self.suites:
-            raise ConfigError("At least one suite is needed.")
-
-    def _check_decoding(self) -> None:
-        if self.stop is not None:
-            if isinstance(self.stop, str) or not all(isinstance(x, str) and x for x in self.stop):
-                raise ConfigError(f"stop (--stop) must be a list of non-empty strings. Got {self.stop!r} instead.")
-        for key in ("temperature", "top_p"):
-            value = getattr(self, key)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int | float)):
-                raise ConfigError(f"{key} must be a number. Got {value!r} instead.")
-        Decoding(**self.decoding_overrides)  # raises ConfigError naming the key
+        check_config(self, _RUN_RULES)
 
     @property
     def decoding_overrides(self) -> dict[str, Any]:

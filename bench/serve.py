@@ -75,7 +75,6 @@ when it is bound to another address (the server has no authentication).
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import json
 import math
@@ -92,7 +91,8 @@ from typing import Any, Protocol, runtime_checkable
 
 from bench.adapters.base import Adapter
 from bench.errors import BenchError, CapabilityError, ConfigError
-from bench.suites.generation import MAX_NEW_TOKENS, Decoding
+from bench.suites.generation import DECODING_RULES, MAX_NEW_TOKENS, Decoding
+from bench.suites.rules import MAX_COUNT, Int, Number, check_config
 
 __all__ = ["DEFAULT_MAX_TOKENS", "MAX_BODY_BYTES", "SERVED_FEATURES", "ChatModel", "GeneratingModel", "ServerLimits",
            "TokenIdModel", "TokenScorer", "TokenizingModel", "served_features", "chat_response",
@@ -102,6 +102,8 @@ MAX_BODY_BYTES = 16 * 2**20
 LISTEN_BACKLOG = 256
 """Connections the kernel queues before the server accepts them (``listen()``'s backlog)."""
 DEFAULT_MAX_TOKENS = 16
+MAX_WAIT_SECONDS = 86_400.0
+"""Longest ``read_timeout`` and ``request_deadline`` of :class:`ServerLimits` (a day)."""
 """Tokens generated when a request names no ``max_tokens`` (OpenAI's default), unless it only echoes."""
 
 
@@ -120,15 +122,11 @@ class ServerLimits:
     max_prompt_tokens: int = 8192
 
     def __post_init__(self) -> None:
-        for key in ("max_body_bytes", "max_response_bytes", "max_prompts", "max_prompt_chars", "max_connections",
-                    "reserve_connections", "max_prompt_tokens"):
-            value = getattr(self, key)
-            if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-                raise ConfigError(f"ServerLimits.{key} must be a positive integer. Got {value!r} instead.")
-        for key in ("read_timeout", "request_deadline"):
-            value = getattr(self, key)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
-                raise ConfigError(f"ServerLimits.{key} must be a finite number of seconds > 0. Got {value!r} instead.")
+        counts = ("max_body_bytes", "max_response_bytes", "max_prompts", "max_prompt_chars", "max_connections",
+                  "reserve_connections", "max_prompt_tokens")
+        seconds = Number(0.0, MAX_WAIT_SECONDS, bounds="(]")
+        check_config(self, dict.fromkeys(counts, Int(1, MAX_COUNT))
+                     | dict.fromkeys(("read_timeout", "request_deadline"), seconds))
 
 
 @runtime_checkable
@@ -311,10 +309,9 @@ def _decoding(payload: dict[str, Any], max_tokens: int) -> Decoding | None:
     if max_tokens == 0:
         return None
     for key, value in values.items():  # each checked alone, so that the error names its parameter
-        try:
-            dataclasses.replace(Decoding(1, ()), **{key: value})
-        except ConfigError as exc:
-            raise RequestError(400, str(exc), key) from None
+        problems = DECODING_RULES[key].problems(value, key)
+        if problems:
+            raise RequestError(400, problems[0], key)
     return Decoding(max_tokens, tuple(stops), values["temperature"], values["top_p"], int(seed or 0))
 
 

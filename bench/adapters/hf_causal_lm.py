@@ -73,7 +73,7 @@ from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.hf_generate import Generated, generate_batched
-from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPES
+from bench.adapters.lm_options import DEVICE_PATTERN, DEVICES, DTYPE_RULE
 from bench.adapters.lm_scoring import (
     BatchLimits,
     BranchScores,
@@ -88,6 +88,7 @@ from bench.errors import CapabilityError, ConfigError, MissingDataError
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.kinds import kind_of
 from bench.suites.prompts import ChoiceRequest, Prompt
+from bench.suites.rules import MAX_COUNT, Bool, Int, Match, Str, ValueType, check_config, optional
 from bench.suites.types import Example, Task
 
 __all__ = [
@@ -196,18 +197,24 @@ class HFCausalLMConfig:
     batch_size: str | None = None
 
     def __post_init__(self) -> None:
-        if self.batch_size not in (None, "auto"):
-            raise ConfigError(f"batch_size must be 'auto' (or left out). Got {self.batch_size!r} instead.")
-        for key, valid in (("normalize", NORMALIZATIONS), ("prefix", PREFIXES), ("dtype", DTYPES)):
-            if getattr(self, key) not in valid:
-                raise ConfigError(f"{key} must be one of {', '.join(valid)}. Got {getattr(self, key)!r} instead.")
-        for key in ("batch_tokens", "max_batch_size"):
-            if getattr(self, key) < 1:
-                raise ConfigError(f"{key} must be a positive integer. Got {getattr(self, key)!r} instead.")
-        if self.max_length is not None and self.max_length < 2:
-            raise ConfigError(f"max_length must be at least 2 tokens. Got {self.max_length!r} instead.")
-        if self.device is not None and not re.fullmatch(f"{DEVICE_PATTERN}|auto", self.device):
-            raise ConfigError(f"device must be {_or(DEVICES)}. Got {self.device!r} instead.")
+        check_config(self, _CONFIG_RULES)
+
+
+_CONFIG_RULES: dict[str, ValueType] = {
+    "path": Str(max_chars=4096),
+    "normalize": Str(choices=NORMALIZATIONS),
+    "max_length": optional(Int(2, MAX_COUNT)),
+    "batch_tokens": Int(1, MAX_COUNT),
+    "max_batch_size": Int(1, MAX_COUNT),
+    "dtype": DTYPE_RULE,
+    "device": optional(Match(pattern=f"{DEVICE_PATTERN}|auto", means=f"{DEVICES}, auto")),
+    "prefix": Str(choices=PREFIXES),
+    "apply_chat_template": Bool(),
+    "prefix_cache": Bool(),
+    "trust_remote_code": Bool(),
+    "batch_size": optional(Str(choices=("auto",))),
+}
+"""The rule of each checked field of :class:`HFCausalLMConfig`."""
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,12 @@ are followed only when they are 307/308 to the same scheme, host and port (at mo
 a redirect elsewhere is an error and nothing, the key included, is sent to the other
 host. ``base_url`` may not hold user-info (``user:pass@``). What is recorded of the URL
 (in ``run.json``, the leaderboard, the fingerprint's input and every message) is its
-redacted form, :func:`redact_url`: scheme, host, port and path, with each path segment
-that looks like a token (:data:`TOKEN_SEGMENT`: 16 or more characters mixing letters
-and digits, or starting ``sk-``) and every query value of the URL replaced by ``***``;
-a model spec keeps its adapter options (``?model=NAME&normalize=byte``) as given
-(:func:`redact_spec`).
+redacted form, :func:`~bench.adapters.spec_options.redact_url`: scheme, host, port and
+path, with each path segment that looks like a token
+(:data:`~bench.adapters.spec_options.TOKEN_SEGMENT`: 16 or more characters mixing letters
+and digits, or starting ``sk-``) and every query value of the URL replaced by ``***``; a
+model spec keeps its adapter options (``?model=NAME&normalize=byte``) as given
+(:func:`~bench.adapters.spec_options.redact_spec`).
 """
 
 from __future__ import annotations
@@ -71,55 +72,31 @@ from collections.abc import Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
 from typing import Any
-from urllib.parse import parse_qsl, urlencode, urljoin, urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urljoin, urlsplit, urlunsplit
 
 import numpy as np
 from scipy.special import logsumexp
 
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
 from bench.adapters.decoding import cut_at_stop, request_seed
-from bench.adapters.spec_options import config_options
+from bench.adapters.spec_options import TOKEN_SEGMENT, URL_PATTERN, config_options, redact_url
 from bench.errors import AdapterError, CapabilityError, ConfigError, add_secret, redact
 from bench.suites.generation import Decoding, GenerationRequest
 from bench.suites.kinds import kind_of
+from bench.suites.rules import Bool, Int, Number, Str, ValueType, check_config
 from bench.suites.types import Example, Task
 
 __all__ = [
-    "TOKEN_SEGMENT",
     "EchoedPrompt",
     "OpenAICompatible",
     "OpenAICompatibleConfig",
     "openai_compatible",
-    "redact_spec",
     "register_url_secrets",
-    "redact_url",
 ]
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_REDIRECTS = 3
-TOKEN_SEGMENT = re.compile(r"(?=[^/]*[A-Za-z])(?=[^/]*\d)[^/]{16,}|sk-[^/]+")
-"""A URL path segment that looks like a secret and is recorded as ``***``."""
 _BEARER = re.compile(r"(?i)(bearer\s+)[^\s\"',;]+")
-_URL = re.compile(r"https?://[^\s\"'<>]+")
-
-
-def redact_url(url: str) -> str:
-    """``url`` without user-info, with token-like path segments and every query value as ``***``.
-
-    >>> redact_url("https://user:pw@api.example.com:8443/v1/sk-abc/x?key=123&model=m")
-    'https://api.example.com:8443/v1/***/x?key=***&model=***'
-    """
-    try:
-        parts = urlsplit(url)
-        host = parts.hostname or ""
-        port = f":{parts.port}" if parts.port else ""
-    except ValueError:
-        return "<unparsable URL>"
-    if ":" in host:
-        host = f"[{host}]"
-    path = "/".join("***" if TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
-    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
-    return redact(urlunsplit((parts.scheme, host + port, path, query, "")))
 
 
 _SECRET_QUERY = re.compile(r"(?i)key|token|secret|auth|sig|pass|cred")
@@ -140,22 +117,9 @@ def register_url_secrets(url: str) -> None:
             add_secret(value)
 
 
-def redact_spec(spec: str) -> str:
-    """A model spec with its URL redacted (:func:`redact_url`): what records, ``run.json`` and the
-    leaderboard name a model by. The options after the spec's first ``?`` are adapter options
-    (validated names such as ``model``, ``normalize``, ``api_key_env``; never the key itself)
-    and are kept as given.
-
-    >>> redact_spec("openai-compatible:http://h:8000/v1/sk-abc?model=m")
-    'openai-compatible:http://h:8000/v1/***?model=m'
-    """
-    body, mark, options = spec.partition("?")
-    return redact(_URL.sub(lambda m: redact_url(m.group(0)), body) + mark + options)
-
-
 def _redact(text: str, secret: str | None) -> str:
     add_secret(secret)
-    return redact(_BEARER.sub(r"\1***", _URL.sub(lambda m: redact_url(m.group(0)), text)))
+    return redact(_BEARER.sub(r"\1***", URL_PATTERN.sub(lambda m: redact_url(m.group(0)), text)))
 
 
 @dataclass(frozen=True)
@@ -211,41 +175,54 @@ class OpenAICompatibleConfig:
     chat: bool = False
 
     def __post_init__(self) -> None:
-        register_url_secrets(self.base_url)
-        parts = urlsplit(self.base_url)
+        if isinstance(self.base_url, str):
+            register_url_secrets(self.base_url)
+        backoff = self.backoff if isinstance(self.backoff, int | float) and self.backoff >= 0 else 0.0
+        check_config(self, _CONFIG_RULES | {"backoff_max": Number(float(backoff), MAX_BACKOFF)})
+
+
+MAX_BACKOFF = 3600.0
+"""Longest wait before a retry (``backoff``, ``backoff_max``), seconds."""
+
+
+@dataclass(frozen=True)
+class HttpUrl(ValueType):
+    """An ``http(s)`` URL with a host, no credentials and a valid port; quoted redacted."""
+
+    description = "an http(s) URL such as http://127.0.0.1:8000/v1"
+
+    def problems(self, value: Any, key: str) -> list[str]:
+        if not isinstance(value, str):
+            return self._wrong(value, key)
+        parts = urlsplit(value)
+        shown = f"got {redact_url(value)!r}."
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise ConfigError("base_url must be an http(s) URL such as http://127.0.0.1:8000/v1. "
-                              f"Got {redact_url(self.base_url)!r} instead.")
+            return [f"'{key}' must be {self.description}, {shown}"]
         if parts.username or parts.password:
-            raise ConfigError("base_url must not contain credentials; put the API key in the variable named by api_key_env.")
+            return [f"'{key}' must not hold credentials; put the API key in the variable named by api_key_env."]
         try:
             parts.port  # noqa: B018 - raises on a malformed port
         except ValueError:
-            raise ConfigError(f"base_url has an invalid port. Got {redact_url(self.base_url)!r} instead.") from None
-        if self.normalize not in ("none", "token", "byte"):
-            raise ConfigError(f"normalize must be one of none, token, byte. Got {self.normalize!r} instead.")
-        for key, low, high in (("max_workers", 1, 256), ("prompts_per_request", 1, 10_000), ("max_retries", 0, 100),
-                               ("max_response_bytes", 1, 2**40)):
-            _check_int(key, getattr(self, key), low, high)
-        for name, floor, ceiling in (("timeout", 0.0, 3600.0), ("deadline", 0.0, 86_400.0),
-                                     ("backoff", -1.0, 3600.0), ("backoff_max", -1.0, 3600.0)):
-            _check_seconds(name, getattr(self, name), floor, ceiling)
-        if self.backoff_max < self.backoff:
-            raise ConfigError(f"backoff_max must be ≥ backoff ({self.backoff:g} s). Got {self.backoff_max!r} instead.")
+            return [f"'{key}' must have a valid port, {shown}"]
+        return []
 
 
-def _check_int(key: str, value: Any, low: int, high: int) -> None:
-    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
-        what = "a positive integer" if low == 1 else "an integer"
-        raise ConfigError(f"{key} must be {what} in [{low}, {high}]. Got {value!r} instead.")
-
-
-def _check_seconds(key: str, value: Any, low: float, high: float) -> None:
-    """``value`` must be a finite number in ``(low, high]`` (``low = -1``: ``[0, high]``)."""
-    ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-    if not ok or not (value >= 0 if low < 0 else value > low) or value > high:
-        rule = f"[0, {high:g}]" if low < 0 else f"({low:g}, {high:g}]"
-        raise ConfigError(f"{key} must be a finite number of seconds in {rule}. Got {value!r} instead.")
+_CONFIG_RULES: dict[str, ValueType] = {
+    "base_url": HttpUrl(),
+    "model": Str(empty=True),
+    "name": Str(empty=True),
+    "api_key_env": Str(),
+    "timeout": Number(0.0, 3600.0, bounds="(]"),
+    "deadline": Number(0.0, 86_400.0, bounds="(]"),
+    "max_retries": Int(0, 100),
+    "backoff": Number(0.0, MAX_BACKOFF),
+    "max_response_bytes": Int(1, 2**40),
+    "max_workers": Int(1, 256),
+    "prompts_per_request": Int(1, 10_000),
+    "normalize": Str(choices=("none", "token", "byte")),
+    "chat": Bool(),
+}
+"""The rule of each field of :class:`OpenAICompatibleConfig` (``backoff_max``: at least ``backoff``)."""
 
 
 @dataclass(frozen=True)

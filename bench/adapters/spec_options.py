@@ -1,4 +1,5 @@
-"""The ``?key=value`` options of a model spec, typed by the adapter's config dataclass.
+"""The ``?key=value`` options of a model spec, typed by the adapter's config dataclass, and
+the spec as records show it (URL secrets redacted).
 
 One parser for every adapter: ``hf-causal-lm:PATH?max_length=512&apply_chat_template=yes``
 and ``openai-compatible:URL?timeout=30`` are read the same way. A spec's options are
@@ -6,18 +7,24 @@ strings; each is converted to its field's annotated type (``bool``, ``int``, ``f
 optionally ``| None``; anything else stays a string). Values that are not strings (run-wide
 options such as ``--device``, passed as Python values) are left as they are, for the
 config's own checks.
+
+What records, ``run.json``, messages and the leaderboard name a model by is its spec
+with every URL redacted (:func:`redact_spec`, :func:`redact_url`).
 """
 
 from __future__ import annotations
 
+import re
 import typing
 from collections.abc import Mapping
 from dataclasses import fields
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from bench.errors import ConfigError
+from bench.errors import ConfigError, redact
 
-__all__ = ["BOOLEAN_WORDS", "config_options", "parse_boolean"]
+__all__ = ["BOOLEAN_WORDS", "TOKEN_SEGMENT", "URL_PATTERN", "config_options", "parse_boolean", "redact_spec",
+           "redact_url"]
 
 BOOLEAN_WORDS: dict[str, bool] = {"true": True, "1": True, "yes": True, "on": True,
                                   "false": False, "0": False, "no": False, "off": False}
@@ -97,3 +104,42 @@ def _typed(value: Any, hint: Any, *, what: str) -> Any:
             except ValueError:
                 raise ConfigError(f"{what} must be {noun}. Got {value!r} instead.") from None
     return value
+
+
+# -- the spec as records show it -----------------------------------------------------------
+TOKEN_SEGMENT = re.compile(r"(?=[^/]*[A-Za-z])(?=[^/]*\d)[^/]{16,}|sk-[^/]+")
+"""A URL path segment that looks like a secret and is recorded as ``***``."""
+URL_PATTERN = re.compile(r"https?://[^\s\"'<>]+")
+"""An ``http(s)`` URL inside a longer text (a spec, a message)."""
+
+
+def redact_url(url: str) -> str:
+    """``url`` without user-info, with token-like path segments and every query value as ``***``.
+
+    >>> redact_url("https://user:pw@api.example.com:8443/v1/sk-abc/x?key=123&model=m")
+    'https://api.example.com:8443/v1/***/x?key=***&model=***'
+    """
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        port = f":{parts.port}" if parts.port else ""
+    except ValueError:
+        return "<unparsable URL>"
+    if ":" in host:
+        host = f"[{host}]"
+    path = "/".join("***" if TOKEN_SEGMENT.fullmatch(seg) else seg for seg in parts.path.split("/"))
+    query = urlencode([(k, "***") for k, _ in parse_qsl(parts.query, keep_blank_values=True)], safe="*")
+    return redact(urlunsplit((parts.scheme, host + port, path, query, "")))
+
+
+def redact_spec(spec: str) -> str:
+    """A model spec with its URL redacted (:func:`redact_url`): what records, ``run.json`` and the
+    leaderboard name a model by. The options after the spec's first ``?`` are adapter options
+    (validated names such as ``model``, ``normalize``, ``api_key_env``; never the key itself)
+    and are kept as given.
+
+    >>> redact_spec("openai-compatible:http://h:8000/v1/sk-abc?model=m")
+    'openai-compatible:http://h:8000/v1/***?model=m'
+    """
+    body, mark, options = spec.partition("?")
+    return redact(URL_PATTERN.sub(lambda m: redact_url(m.group(0)), body) + mark + options)

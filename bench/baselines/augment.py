@@ -37,6 +37,7 @@ import numpy as np
 from bench.errors import ConfigError
 from bench.registry import Registry
 from bench.seeding import seed_hash
+from bench.suites.rules import Number, Str, check_config
 from bench.suites.types import Example
 
 __all__ = [
@@ -66,9 +67,8 @@ class Augmenter(Protocol):
     def __call__(self, text: str, rng: np.random.Generator) -> str: ...
 
 
-def _check_strength(name: str, strength: float) -> None:
-    if not isinstance(strength, int | float) or not 0 <= strength <= 1:
-        raise ConfigError(f"The strength of augmenter {name!r} must be a number in [0, 1]. Got {strength!r} instead.")
+STRENGTH = Number(0.0, 1.0)
+"""The rule of every augmenter's ``strength``."""
 
 
 _WORD = re.compile(r"\S+")
@@ -97,7 +97,7 @@ class WordDeletion:
     name: str = "delete"
 
     def __post_init__(self) -> None:
-        _check_strength(self.name, self.strength)
+        check_config(self, {"strength": STRENGTH})
 
     def __call__(self, text: str, rng: np.random.Generator) -> str:
         words = text.split()
@@ -121,7 +121,7 @@ class RandomCrop:
     name: str = "crop"
 
     def __post_init__(self) -> None:
-        _check_strength(self.name, self.strength)
+        check_config(self, {"strength": STRENGTH})
 
     def __call__(self, text: str, rng: np.random.Generator) -> str:
         words = text.split()
@@ -180,7 +180,7 @@ class SynonymReplacement:
     name: str = "synonym"
 
     def __post_init__(self) -> None:
-        _check_strength(self.name, self.strength)
+        check_config(self, {"strength": STRENGTH})
 
     def __call__(self, text: str, rng: np.random.Generator) -> str:
         table = dict(self.table)
@@ -245,9 +245,7 @@ class StyleTransfer:
     name: str = "style"
 
     def __post_init__(self) -> None:
-        _check_strength(self.name, self.strength)
-        if self.register not in ("casual", "formal"):
-            raise ConfigError(f"StyleTransfer register must be 'casual' or 'formal'. Got {self.register!r} instead.")
+        check_config(self, {"strength": STRENGTH, "register": Str(choices=("casual", "formal"))})
 
     def __call__(self, text: str, rng: np.random.Generator) -> str:
         return self._casual(text, rng) if self.register == "casual" else self._formal(text, rng)

@@ -38,7 +38,7 @@ from bench.baselines.text_model import (
     train_loop,
 )
 from bench.errors import BenchError, CapabilityError, DataError
-from bench.suites.schema import MAX_COUNT, Int, Number, check_config
+from bench.suites.rules import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["EncoderHeadModel", "FineTunedEncoderModel", "HeadConfig", "TextEncoder", "shared_encoder"]
@@ -82,7 +82,7 @@ class HeadConfig:
 
     def __post_init__(self) -> None:
         check_config(self, dict.fromkeys(("epochs", "batch_size"), Int(1, MAX_COUNT))
-                     | {"lr": Number(0, math.inf, open=True), "regression_weight": Number(0)})
+                     | {"lr": Number(0, math.inf, bounds="()"), "regression_weight": Number(0)})
 
 
 def train_heads(heads: nn.ModuleDict, features: torch.Tensor, targets: Mapping[str, TaskTargets], *,

@@ -112,6 +112,7 @@ from bench.suites.generation import GenerationRequest
 from bench.suites.kinds import TaskKind, kind_of, kinds_where
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.render import continuations, render_template, template_fields
+from bench.suites.rules import MAX_COUNT, Int, List, Number, Str, check_config, optional
 from bench.suites.types import Example, Task
 
 __all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "SCORING_OPTIONS", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
@@ -181,18 +182,11 @@ class LMTrainConfig:
     checkpoint_steps: int = 20
 
     def __post_init__(self) -> None:
-        if self.method not in ("lora", "full"):
-            raise ConfigError(f"Fine-tuning option method must be 'lora' or 'full'. Got {self.method!r} instead.")
-        for name in ("rank", "alpha", "epochs", "train_batch_size", "max_tokens"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ConfigError(f"Fine-tuning option {name} must be a positive integer. Got {value!r} instead.")
-        if self.max_train is not None and (not isinstance(self.max_train, int) or self.max_train < 1):
-            raise ConfigError(f"Fine-tuning option max_train must be a positive integer. Got {self.max_train!r} instead.")
-        if not self.lr > 0 or not 0 <= self.dropout < 1 or not self.lm_weight >= 0:
-            raise ConfigError(f"Fine-tuning options need lr > 0, 0 ≤ dropout < 1 and lm_weight ≥ 0. Got "
-                              f"lr={self.lr!r}, dropout={self.dropout!r}, "
-                              f"lm_weight={self.lm_weight!r}.")
+        counts = ("rank", "alpha", "epochs", "train_batch_size", "max_tokens")
+        check_config(self, dict.fromkeys(counts, Int(1, MAX_COUNT)) | {
+            "method": Str(choices=("lora", "full")), "dropout": Number(0.0, 1.0, bounds="[)"),
+            "target_modules": List(Str(), min_len=0), "lr": Number(0.0, math.inf, bounds="()"),
+            "max_train": optional(Int(1, MAX_COUNT)), "lm_weight": Number(0.0)})
 
 
 @dataclass(frozen=True)

@@ -29,11 +29,11 @@ from typing import Any
 
 import numpy as np
 
-from bench.baselines.augment import augment_examples, make_augmenter
+from bench.baselines.augment import AUGMENTERS, STRENGTH, augment_examples, make_augmenter
 from bench.baselines.text_model import NgramTextModel, TrainConfig, task_targets
 from bench.errors import DataError
 from bench.seeding import seed_hash
-from bench.suites.schema import MAX_COUNT, Int, Number, check_config
+from bench.suites.rules import MAX_COUNT, Int, List, Number, Str, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["AugmentConfig", "AugmentedTextModel", "FineTuneConfig", "FineTunedTextModel", "sample_labelled"]
@@ -58,9 +58,8 @@ class AugmentConfig:
     augmenters: tuple[str, ...] = ("delete", "crop", "synonym", "casual", "formal")
 
     def __post_init__(self) -> None:
-        check_config(self, {"copies": Int(0, MAX_COUNT)})
-        for name in self.augmenters:
-            make_augmenter(name, self.strength)  # unknown names and bad strengths fail here
+        check_config(self, {"copies": Int(0, MAX_COUNT), "strength": STRENGTH,
+                            "augmenters": List(Str(choices=AUGMENTERS.names), min_len=0)})
 
 
 class AugmentedTextModel(NgramTextModel):
@@ -108,7 +107,7 @@ class FineTuneConfig:
 
     def __post_init__(self) -> None:
         check_config(self, dict.fromkeys(("k", "epochs", "batch_size"), Int(1, MAX_COUNT))
-                     | {"lr_scale": Number(0, math.inf, open=True)})
+                     | {"lr_scale": Number(0, math.inf, bounds="()")})
 
 
 def sample_labelled(pool: Sequence[Example], tasks: Sequence[Task], k: int, *, seed: int) -> list[Example]:

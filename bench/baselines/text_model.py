@@ -47,7 +47,7 @@ from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.features import HashedNgrams, bag
 from bench.errors import CapabilityError, DataError
 from bench.suites.kinds import kind_of
-from bench.suites.schema import MAX_COUNT, Int, Number, check_config
+from bench.suites.rules import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
 __all__ = ["DenseAdam", "NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss", "head_width",
@@ -97,7 +97,7 @@ class TrainConfig:
 
     def __post_init__(self) -> None:
         counts = dict.fromkeys(("n_buckets", "max_n", "dim", "epochs", "batch_size"), Int(1, MAX_COUNT))
-        check_config(self, counts | {"lr": Number(0, math.inf, open=True), "regression_weight": Number(0)})
+        check_config(self, counts | {"lr": Number(0, math.inf, bounds="()"), "regression_weight": Number(0)})
 
 
 class NgramNet(nn.Module):

@@ -244,8 +244,8 @@ DATASETS.add(
 
 def datasets_for_source(source_type: str) -> tuple[str, ...]:
     """Names of the data sets an example source reads: the ``datasets`` fact of its
-    :data:`bench.data.SOURCES` entry (empty for generators, tables and unknown sources)."""
-    from bench.data import SOURCES
+    :data:`bench.suites.sources.SOURCES` entry (empty for generators, tables and unknown sources)."""
+    from bench.suites.sources import SOURCES
 
     if source_type not in SOURCES:
         return ()

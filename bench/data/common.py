@@ -10,7 +10,7 @@ from bench.suites.kinds import kind_of
 from bench.suites.types import Task
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["binary_task", "check_domains", "check_options"]
 

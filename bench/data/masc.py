@@ -39,7 +39,7 @@ from bench.errors import DataError, SuiteError
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["EXTRA_DOMAINS", "load_masc_genres", "masc_categories", "strip_tags"]
 

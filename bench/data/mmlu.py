@@ -39,7 +39,7 @@ from bench.suites.kinds import kind_of
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["CATEGORIES", "HEADER", "SUBCATEGORIES", "SUBJECTS", "load_mmlu", "parse_mmlu_csv", "to_catalogued"]
 

@@ -34,7 +34,7 @@ from bench.errors import SuiteError
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["PRODUCTS", "load_reviews", "parse_product_reviews", "review_label"]
 

@@ -38,7 +38,7 @@ from bench.seeding import seed_hash
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["DOMAIN_LEXICON", "FLIP_WORDS", "SHARED_LEXICON", "TOPIC_WORDS", "generate_reviews", "load_toy_reviews"]
 

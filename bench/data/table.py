@@ -67,11 +67,12 @@ from bench.data.text import decode_text
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
 from bench.suites.kinds import kind_of
 from bench.suites.prompts import template_problems
-from bench.suites.schema import check_source_options, quote
+from bench.suites.rules import quote
+from bench.suites.schema import check_source_options
 from bench.suites.types import Example, Task
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["FORMATS", "MAX_CSV_FIELD_CHARS", "MAX_TABLE_BYTES", "MAX_TEXT_CHARS", "load_table", "read_rows"]
 

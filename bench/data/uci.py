@@ -17,7 +17,7 @@ from bench.errors import DataError
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
-    from bench.data import SourceContext
+    from bench.suites.sources import SourceContext
 
 __all__ = ["UCI_DOMAINS", "load_uci_sentiment", "parse_labelled_lines"]
 

@@ -55,6 +55,7 @@ from scipy.special import ndtr, ndtri, stdtrit
 
 from bench.errors import StatisticsError
 from bench.scoring.intervals import check_level
+from bench.scoring.options import MIN_RESAMPLES
 
 __all__ = [
     "METHODS",
@@ -69,7 +70,6 @@ __all__ = [
 ]
 
 METHODS = ("percentile", "BCa")
-MIN_RESAMPLES = 100
 MAX_DISTINCT = 32
 DEFAULT_CHUNK = 2**17
 

@@ -7,9 +7,13 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from bench.errors import StatisticsError
+from bench.suites.rules import MAX_COUNT, MAX_SEED, Int, List, Number, Str, ValueType, check_config
 
-__all__ = ["DEFAULT_GAP_KINDS", "GAP_KINDS", "METHOD_CHOICES", "SETTING_COLUMNS", "StatisticsOptions",
-           "parse_gap_kinds"]
+__all__ = ["DEFAULT_GAP_KINDS", "GAP_KINDS", "METHOD_CHOICES", "MIN_RESAMPLES", "SETTING_COLUMNS",
+           "StatisticsOptions", "parse_gap_kinds"]
+
+MIN_RESAMPLES = 100
+"""The fewest bootstrap resamples (and Monte Carlo permutations) accepted."""
 
 GAP_KINDS = ("id_ood", "domain_rest", "pairwise", "best_worst", "spread")
 """Every kind of comparison in ``gaps.csv`` (see :mod:`bench.scoring.gaps`)."""
@@ -49,6 +53,17 @@ SETTING_COLUMNS = ["level", "stat_method", "resamples", "permutations", "stat_se
 """Columns of ``metrics.csv`` and ``gaps.csv`` that record the settings (with ``ci_method``)."""
 
 
+_OPTION_RULES: dict[str, ValueType] = {
+    "resamples": Int(MIN_RESAMPLES, MAX_COUNT),
+    "level": Number(0.0, 1.0, bounds="()"),
+    "seed": Int(0, MAX_SEED),
+    "method": Str(choices=METHOD_CHOICES),
+    "permutations": Int(MIN_RESAMPLES, MAX_COUNT),
+    "kinds": List(Str(choices=GAP_KINDS), min_len=0, max_len=len(GAP_KINDS)),
+}
+"""The rule of each field of :class:`StatisticsOptions`."""
+
+
 @dataclass(frozen=True)
 class StatisticsOptions:
     """How every interval and test is computed.
@@ -78,20 +93,9 @@ class StatisticsOptions:
     kinds: tuple[str, ...] = DEFAULT_GAP_KINDS
 
     def __post_init__(self) -> None:
-        # imported here: the CLI's parser reads METHOD_CHOICES without loading scipy
-        from bench.scoring.bootstrap import check_method, check_resamples
-        from bench.scoring.intervals import check_level
-
-        check_resamples(self.resamples, "resamples")
-        check_level(self.level)
-        object.__setattr__(self, "method", check_method(self.method, METHOD_CHOICES))
-        check_resamples(self.permutations, "permutations")
-        if isinstance(self.seed, bool) or not isinstance(self.seed, int):
-            raise StatisticsError(f"The statistics seed must be an integer. Got {self.seed!r} instead.")
-        unknown = [k for k in self.kinds if k not in GAP_KINDS]
-        if unknown:
-            raise StatisticsError(f"Unknown gap kind(s) {', '.join(map(repr, unknown))}. "
-                                  f"Valid: {', '.join(GAP_KINDS)}.")
+        if isinstance(self.method, str):  # case-insensitive: bca is BCa
+            object.__setattr__(self, "method", {m.lower(): m for m in METHOD_CHOICES}.get(self.method.lower(), self.method))
+        check_config(self, _OPTION_RULES, error=StatisticsError)
         object.__setattr__(self, "kinds", tuple(self.kinds))
 
     def record(self) -> dict[str, Any]:

@@ -8,18 +8,30 @@ which returns one string per request, decoded as the task's :class:`Decoding` sa
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
-from bench.errors import ConfigError
 from bench.suites.prompts import Prompt
+from bench.suites.rules import MAX_SEED, Int, List, Number, Str, ValueType, check_config
 from bench.textscores import NORMALIZATIONS
 
-__all__ = ["MAX_NEW_TOKENS", "NORMALIZATIONS", "Decoding", "GenerationRequest"]
+__all__ = ["DECODING_RULES", "MAX_NEW_TOKENS", "NORMALIZATIONS", "Decoding", "GenerationRequest"]
 
 MAX_NEW_TOKENS = 4096
 """The most tokens a task may ask a model to generate per example (the suite schema's bound too)."""
+MAX_STOPS = 16
+"""The most stop sequences of one task or run."""
+MAX_STOP_CHARS = 200
+"""The longest stop sequence (characters)."""
 
+DECODING_RULES: dict[str, ValueType] = {
+    "max_new_tokens": Int(1, MAX_NEW_TOKENS),
+    "stop": List(Str(max_chars=MAX_STOP_CHARS, blank=True), min_len=0, max_len=MAX_STOPS),
+    "temperature": Number(0.0, 100.0),
+    "top_p": Number(0.0, 1.0, bounds="(]"),
+    "seed": Int(0, MAX_SEED),
+}
+"""The rule of each field of :class:`Decoding`; the suite schema's ``[tasks.decoding]``
+table and ``bench serve``'s request checks use the same rules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,9 +44,10 @@ class Decoding:
         Tokens generated at most, ``1 … MAX_NEW_TOKENS``.
     stop
         Stop sequences: the answer is cut before the first occurrence of any of them
-        (the stop sequence itself is not part of the answer). Each is non-empty.
+        (the stop sequence itself is not part of the answer). At most :data:`MAX_STOPS`,
+        each non-empty, at most :data:`MAX_STOP_CHARS` characters, no repeats.
     temperature
-        ``0`` (the default): greedy decoding. ``> 0``: sampling at this temperature.
+        ``0`` (the default): greedy decoding. ``> 0``: sampling at this temperature (≤ 100).
     top_p
         Nucleus sampling mass, ``0 < top_p ≤ 1`` (only when sampling).
     seed
@@ -48,17 +61,7 @@ class Decoding:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        if isinstance(self.max_new_tokens, bool) or not isinstance(self.max_new_tokens, int) \
-                or not 1 <= self.max_new_tokens <= MAX_NEW_TOKENS:
-            raise ConfigError(f"max_new_tokens must be an integer in 1…{MAX_NEW_TOKENS}. "
-                              f"Got {self.max_new_tokens!r} instead.")
-        for stop in self.stop:
-            if not isinstance(stop, str) or not stop:
-                raise ConfigError(f"A stop sequence must be a non-empty string. Got {stop!r} in {list(self.stop)!r}.")
-        if not math.isfinite(self.temperature) or self.temperature < 0:
-            raise ConfigError(f"temperature must be ≥ 0 (0: greedy). Got {self.temperature!r} instead.")
-        if not (0 < self.top_p <= 1):
-            raise ConfigError(f"top_p must be in (0, 1]. Got {self.top_p!r} instead.")
+        check_config(self, DECODING_RULES)
 
     @property
     def greedy(self) -> bool:

@@ -23,7 +23,8 @@ from bench.errors import ConfigError, SuiteError
 from bench.suites.generation import Decoding
 from bench.suites.kinds import kind_of
 from bench.suites.prompts import PromptFormat, template_problems
-from bench.suites.schema import check_document, quote
+from bench.suites.rules import quote
+from bench.suites.schema import check_document
 from bench.suites.types import SplitRule, Suite, Task
 
 __all__ = ["MAX_SUITE_BYTES", "RESERVED_DOMAINS", "parse_suite", "read_suite_file", "select_domains"]

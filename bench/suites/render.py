@@ -44,7 +44,7 @@ from bench.seeding import seed_hash
 from bench.suites.generation import GenerationRequest
 from bench.suites.kinds import kind_of
 from bench.suites.prompts import LETTERS, ChoiceRequest, Prompt, PromptFormat, Shot
-from bench.suites.schema import quote
+from bench.suites.rules import quote
 from bench.suites.types import Example, Suite, SuiteData, Task
 
 __all__ = ["build_generation_requests", "build_requests", "check_choice_example", "check_references", "continuations", "fewshot_pool", "render_template",

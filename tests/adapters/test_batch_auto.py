@@ -76,7 +76,7 @@ def test_cpu_budget_is_a_share_of_free_memory(tiny_lm_dir: Path, monkeypatch: py
 
 
 def test_hf_option_batch_size_must_be_auto(tiny_lm_dir: Path) -> None:
-    with pytest.raises(ConfigError, match="batch_size must be 'auto' \\(or left out\\). Got '16' instead."):
+    with pytest.raises(ConfigError, match=r"'HFCausalLMConfig\.batch_size' must be one of auto; got '16'\."):
         make_model(f"hf-causal-lm:{tiny_lm_dir}?batch_size=16")
 
 

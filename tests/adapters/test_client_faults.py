@@ -23,9 +23,8 @@ from bench.adapters.openai_compatible import (
     OpenAICompatible,
     OpenAICompatibleConfig,
     _retry_after,
-    redact_spec,
-    redact_url,
 )
+from bench.adapters.spec_options import redact_spec, redact_url
 from bench.cli import main
 from bench.errors import AdapterError, ConfigError
 from tests.adapters.conftest import LM, SENTIMENT, examples
@@ -260,17 +259,19 @@ def test_many_retries_end_after_a_bounded_wait(recorder, key: str) -> None:
 
 
 @pytest.mark.parametrize(("option", "value", "message"), [
-    ("timeout", float("nan"), r"timeout must be a finite number of seconds in \(0, 3600\]\. Got nan"),
-    ("timeout", float("inf"), r"timeout must be a finite number of seconds in \(0, 3600\]\. Got inf"),
-    ("timeout", 0, r"timeout must be a finite number of seconds in \(0, 3600\]\. Got 0"),
-    ("deadline", -1.0, r"deadline must be a finite number of seconds in \(0, 86400\]\. Got -1\.0"),
-    ("backoff", float("nan"), r"backoff must be a finite number of seconds in \[0, 3600\]\. Got nan"),
-    ("backoff", -0.5, r"backoff must be a finite number of seconds in \[0, 3600\]"),
-    ("backoff_max", 0.1, r"backoff_max must be ≥ backoff \(0\.5 s\)\. Got 0\.1"),
-    ("max_retries", 10**6, r"max_retries must be an integer in \[0, 100\]\. Got 1000000"),
-    ("max_retries", True, r"max_retries must be an integer in \[0, 100\]\. Got True"),
-    ("max_workers", 0, r"max_workers must be a positive integer in \[1, 256\]"),
-    ("max_response_bytes", 0, r"max_response_bytes must be a positive integer"),
+    ("timeout", float("nan"), r"'OpenAICompatibleConfig\.timeout' must be a number in \(0, 3600\], got a float nan\."),
+    ("timeout", float("inf"), r"'OpenAICompatibleConfig\.timeout' must be a number in \(0, 3600\], got a float inf\."),
+    ("timeout", 0, r"'OpenAICompatibleConfig\.timeout' must be a number in \(0, 3600\], got an integer 0\."),
+    ("deadline", -1.0, r"'OpenAICompatibleConfig\.deadline' must be a number in \(0, 86400\], got a float -1\.0\."),
+    ("backoff", float("nan"), r"'OpenAICompatibleConfig\.backoff' must be a number in \[0, 3600\], got a float nan\."),
+    ("backoff", -0.5, r"'OpenAICompatibleConfig\.backoff' must be a number in \[0, 3600\], got a float -0\.5\."),
+    ("backoff_max", 0.1, r"'OpenAICompatibleConfig\.backoff_max' must be a number in \[0\.5, 3600\], got a float 0\.1\."),
+    ("max_retries", 10**6, r"'OpenAICompatibleConfig\.max_retries' must be an integer in \[0, 100\], got an integer 1000000"),
+    ("max_retries", True, r"'OpenAICompatibleConfig\.max_retries' must be an integer in \[0, 100\], got a boolean True\."),
+    ("max_workers", 0, r"'OpenAICompatibleConfig\.max_workers' must be an integer in \[1, 256\], got an integer 0\."),
+    ("max_response_bytes", 0, r"'OpenAICompatibleConfig\.max_response_bytes' must be an integer in \[1, 1099511627776\]"),
+    ("chat", 1, r"'OpenAICompatibleConfig\.chat' must be true or false, got an integer 1\."),
+    ("normalize", "chars", r"'OpenAICompatibleConfig\.normalize' must be one of none, token, byte; got 'chars'\."),
 ])
 def test_timeouts_and_backoff_are_validated(option: str, value: object, message: str) -> None:
     options = {"backoff": 0.5, option: value}
@@ -279,12 +280,12 @@ def test_timeouts_and_backoff_are_validated(option: str, value: object, message:
 
 
 def test_spec_options_are_validated_and_urls_redacted_in_errors() -> None:
-    with pytest.raises(ConfigError, match=r"timeout must be a finite number of seconds .*Got nan"):
+    with pytest.raises(ConfigError, match=r"'OpenAICompatibleConfig\.timeout' must be a number in \(0, 3600\], got a float nan\."):
         make_model("openai-compatible:http://127.0.0.1:8000/v1?timeout=nan")
-    with pytest.raises(ConfigError, match=r"base_url must be an http\(s\) URL .*Got 'ftp://h/\*\*\*' instead") as caught:
+    with pytest.raises(ConfigError, match=r"'OpenAICompatibleConfig\.base_url' must be an http\(s\) URL .*, got 'ftp://h/\*\*\*'\.") as caught:
         make_model(f"openai-compatible:ftp://h/{PATH_TOKEN}")
     assert PATH_TOKEN not in str(caught.value)
-    with pytest.raises(ConfigError, match=r"base_url has an invalid port"):
+    with pytest.raises(ConfigError, match=r"'OpenAICompatibleConfig\.base_url' must have a valid port"):
         make_model("openai-compatible:http://h:99999999/v1")
 
 

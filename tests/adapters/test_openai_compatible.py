@@ -237,11 +237,11 @@ def test_continuation_tokens_are_those_after_the_prompt(fake_server) -> None:
 
 @pytest.mark.parametrize(("spec", "message"), [
     ("openai-compatible", "openai-compatible needs the API root"),
-    ("openai-compatible:ftp://host/v1", "base_url must be an http\\(s\\) URL"),
-    ("openai-compatible:http://user:pw@host/v1", "base_url must not contain credentials"),
+    ("openai-compatible:ftp://host/v1", r"'OpenAICompatibleConfig\.base_url' must be an http\(s\) URL"),
+    ("openai-compatible:http://user:pw@host/v1", r"'OpenAICompatibleConfig\.base_url' must not hold credentials"),
     ("openai-compatible:http://host/v1?temperature=1", "Unknown openai-compatible option 'temperature'"),
     ("openai-compatible:http://host/v1?timeout=soon", "option timeout must be a number. Got 'soon' instead"),
-    ("openai-compatible:http://host/v1?max_workers=0", "max_workers must be a positive integer"),
+    ("openai-compatible:http://host/v1?max_workers=0", r"'OpenAICompatibleConfig\.max_workers' must be an integer in \[1, 256\]"),
 ])
 def test_bad_configuration(spec: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

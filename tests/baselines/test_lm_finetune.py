@@ -145,12 +145,12 @@ def test_saved_adapter_is_a_peft_folder_that_scores_the_same(tiny_lm_dir: Path, 
 
 # -- bad input: one clear error each, before any training ---------------------------------
 @pytest.mark.parametrize(("options", "message"), [
-    ("rank=0", "rank must be a positive integer. Got 0"),
-    ("rank=-2", "rank must be a positive integer. Got -2"),
+    ("rank=0", r"'LMTrainConfig\.rank' must be an integer in \[1, 1000000000\], got an integer 0\."),
+    ("rank=-2", r"'LMTrainConfig\.rank' must be an integer in \[1, 1000000000\], got an integer -2\."),
     ("target_modules=q_proj,attn_out", r"target module\(s\) attn_out are not linear layers of 'tiny-lm.*'; "
                                        "its linear layers: down_proj, gate_proj"),
     ("lr=fast", "option lr must be float. Got 'fast'"),
-    ("method=adapters", "method must be 'lora' or 'full'"),
+    ("method=adapters", r"'LMTrainConfig\.method' must be one of lora, full; got 'adapters'\."),
 ])
 def test_bad_training_options(tiny_lm_dir: Path, options: str, message: str) -> None:  # noqa: F811
     from bench.errors import ConfigError
@@ -319,3 +319,19 @@ def test_full_fine_tuning_trains_every_weight_and_saves_the_model(tiny_lm_dir: P
     assert (folder / "model" / "config.json").is_file() and not (folder / "adapter_config.json").exists()
     loaded = make_model(str(folder))
     np.testing.assert_allclose(loaded.log_probs(train[:4], SENTIMENT), model.log_probs(train[:4], SENTIMENT), atol=1e-5)
+
+
+@pytest.mark.parametrize(("options", "message"), [
+    ({"epochs": True}, r"'LMTrainConfig\.epochs' must be an integer in \[1, 1000000000\], got a boolean True\."),
+    ({"max_train": 0}, r"'LMTrainConfig\.max_train' must be an integer in \[1, 1000000000\], got an integer 0\."),
+    ({"lr": 0.0}, r"'LMTrainConfig\.lr' must be a finite number > 0, got a float 0\.0\."),
+    ({"dropout": 1.0}, r"'LMTrainConfig\.dropout' must be a number in \[0, 1\), got a float 1\.0\."),
+    ({"lm_weight": -1.0}, r"'LMTrainConfig\.lm_weight' must be a finite number ≥ 0, got a float -1\.0\."),
+    ({"target_modules": "q_proj"}, r"'LMTrainConfig\.target_modules' must be an array of 0-1000 items"),
+])
+def test_training_config_fields_are_checked(options: dict, message: str) -> None:
+    from bench.baselines.lm_finetune import LMTrainConfig
+    from bench.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=message):
+        LMTrainConfig(**options)
