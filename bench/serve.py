@@ -502,9 +502,14 @@ def _scored_response(scorer: Any, request: _Request, top: int) -> dict[str, Any]
     return _answer("text_completion", scorer, choices, n_tokens, 0)
 
 
-def _answer(kind: str, scorer: Any, choices: list[dict[str, Any]], n_prompt: int, n_generated: int) -> dict[str, Any]:
-    prefix = "chatcmpl" if kind == "chat.completion" else "cmpl"
-    return {"id": f"{prefix}-{uuid.uuid4().hex[:24]}", "object": kind, "created": int(time.time()),
+_ID_PREFIX = {"text_completion": "cmpl", "chat.completion": "chatcmpl"}
+"""OpenAI's answer object type → the prefix of its ``id``."""
+
+
+def _answer(object_type: str, scorer: Any, choices: list[dict[str, Any]], n_prompt: int, n_generated: int
+            ) -> dict[str, Any]:
+    return {"id": f"{_ID_PREFIX[object_type]}-{uuid.uuid4().hex[:24]}", "object": object_type,
+            "created": int(time.time()),
             "model": scorer.name, "choices": choices,
             "usage": {"prompt_tokens": n_prompt, "completion_tokens": n_generated,
                       "total_tokens": n_prompt + n_generated}}

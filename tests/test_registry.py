@@ -173,17 +173,17 @@ def test_a_sources_data_sets_are_a_fact_of_its_entry_and_all_catalogued() -> Non
     assert datasets_for_source("toy-reviews") == () and datasets_for_source("no-such-source") == ()
 
 
-def test_primary_and_summary_metrics_are_fields_of_the_metrics() -> None:
+def test_primary_and_summary_metrics_are_facts_of_the_task_kinds() -> None:
     from bench.report.summary import SUMMARY_METRICS
     from bench.scoring.metrics import METRICS, PRIMARY_METRIC, metrics_for, primary_metric
+    from bench.suites.kinds import TASK_KIND
 
     kinds = {METRICS.get(n).kind for n in METRICS.names()}
     for kind in kinds:  # exactly one primary per kind, listed first
         assert [m.name for m in metrics_for(kind) if m.primary] == [PRIMARY_METRIC[kind]]
         assert metrics_for(kind)[0].name == primary_metric(kind) == SUMMARY_METRICS[kind][0]
-    assert dict(PRIMARY_METRIC) == {"classification": "accuracy", "regression": "mse",
-                                    "language_modeling": "cross_entropy", "multiple_choice": "accuracy",
-                                    "generation": "exact_match"}
+    assert dict(PRIMARY_METRIC) == {name: kind.primary_metric for name, kind in TASK_KIND.items()}
+    assert PRIMARY_METRIC["classification"] == "accuracy" and PRIMARY_METRIC["generation"] == "exact_match"
     assert SUMMARY_METRICS["language_modeling"] == ("cross_entropy", "bits_per_byte")
     with pytest.raises(UnknownNameError, match="No primary metric for task kind 'nope'. Kinds with one: "):
         primary_metric("nope")

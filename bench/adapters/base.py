@@ -1,7 +1,8 @@
 """The adapter protocol: the narrow waist between models and the harness.
 
 Every model is wrapped in an :class:`Adapter`. The runner calls exactly one method per
-task kind and validates what comes back:
+task kind (the kind's ``method`` in :data:`bench.suites.kinds.TASK_KIND`) and validates
+what comes back:
 
 ============================  ===========================================================
 task kind                     method and return value
@@ -54,7 +55,7 @@ from bench.suites.types import Example, Task
 
 __all__ = ["METHOD_BY_KIND", "Adapter", "config_fingerprint", "prompt_text"]
 
-METHOD_BY_KIND: Mapping[str, str] = View(lambda: {name: kind.method for name, kind in TASK_KIND.items()})
+METHOD_BY_KIND: Mapping[str, str] = View(lambda: {name: entry.method for name, entry in TASK_KIND.items()})
 """Task kind → the adapter method that scores it: each kind's ``method`` in
 :data:`~bench.suites.kinds.TASK_KIND` (a read-only view)."""
 

@@ -86,6 +86,7 @@ from bench.adapters.lm_scoring import (
 from bench.adapters.spec_options import config_options
 from bench.errors import CapabilityError, ConfigError, MissingDataError
 from bench.suites.generation import Decoding, GenerationRequest
+from bench.suites.kinds import kind_of
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.types import Example, Task
 
@@ -872,7 +873,7 @@ class HFCausalLM(Adapter):
         CapabilityError
             If ``task`` is not a generation task.
         """
-        if task.kind != "generation":
+        if not kind_of(task).generates_text:
             raise self._cannot(task)
         prompts = self.context_tokens([self.rendered_prompt(r.prompt) for r in requests])
         generated = self.generate_ids(prompts, [r.example_id for r in requests], task.decoding)

@@ -81,6 +81,7 @@ from bench.adapters.decoding import cut_at_stop, request_seed
 from bench.adapters.spec_options import config_options
 from bench.errors import AdapterError, CapabilityError, ConfigError, add_secret, redact
 from bench.suites.generation import Decoding, GenerationRequest
+from bench.suites.kinds import kind_of
 from bench.suites.types import Example, Task
 
 __all__ = [
@@ -406,7 +407,7 @@ class OpenAICompatible(Adapter):
         AdapterError
             If the endpoint fails (as for scoring) or answers without a usable text.
         """
-        if task.kind != "generation":
+        if not kind_of(task).generates_text:
             raise self._cannot(task)
         decoding = task.decoding
         size = 1 if self.config.chat or not decoding.greedy else self.config.prompts_per_request

@@ -23,6 +23,7 @@ import numpy as np
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import CapabilityError, ConfigError
+from bench.suites.kinds import kind_of
 from bench.suites.types import Example, Task
 
 __all__ = ["SklearnAdapter", "sklearn_model"]
@@ -93,7 +94,7 @@ class SklearnAdapter(Adapter):
         return np.array(columns)
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
-        if not self.supports(task) or task.kind != "classification":
+        if not self.supports(task) or not kind_of(task).has_label_choices:
             raise self._cannot(task)
         proba = np.asarray(self.estimator.predict_proba(self.featurize([ex.text for ex in examples])), dtype=np.float64)
         full = np.zeros((len(examples), len(task.choices)))
@@ -102,7 +103,7 @@ class SklearnAdapter(Adapter):
         return np.log(full / full.sum(axis=1, keepdims=True))
 
     def predict_values(self, examples: Sequence[Example], task: Task) -> np.ndarray:
-        if not self.supports(task) or task.kind != "regression":
+        if not self.supports(task) or not kind_of(task).has_numeric_target:
             raise self._cannot(task)
         values = self.estimator.predict(self.featurize([ex.text for ex in examples]))
         return np.asarray(values, dtype=np.float64).reshape(len(examples))

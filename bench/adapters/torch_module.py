@@ -11,9 +11,13 @@ import torch
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import ConfigError
+from bench.suites.kinds import kinds_where
 from bench.suites.types import Example, Task
 
 __all__ = ["TorchModuleAdapter", "state_dict_digest"]
+
+_KINDS = kinds_where(lambda kind: kind.has_label_choices or kind.has_numeric_target)
+"""The kinds a module's output serves: logits over the task's labels, or one value per example."""
 
 Featurizer = Callable[[list[str]], Any]
 
@@ -45,8 +49,8 @@ class TorchModuleAdapter(Adapter):
     """
 
     def __init__(self, name: str, module: torch.nn.Module, featurize: Featurizer, *, kind: str = "classification") -> None:
-        if kind not in ("classification", "regression"):
-            raise ConfigError(f"TorchModuleAdapter kind must be 'classification' or 'regression', got {kind!r}.")
+        if kind not in _KINDS:
+            raise ConfigError(f"TorchModuleAdapter kind must be {' or '.join(map(repr, _KINDS))}, got {kind!r}.")
         self.name = name
         self.module = module
         self.featurize = featurize

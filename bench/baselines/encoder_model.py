@@ -32,6 +32,7 @@ from bench.baselines.strategies import FineTuneConfig, sample_labelled
 from bench.baselines.text_model import (
     DenseAdam,
     TaskTargets,
+    head_width,
     supports_task,
     task_targets,
     train_loop,
@@ -142,7 +143,7 @@ class EncoderHeadModel(Adapter):
         self.targets = {t.name: task_targets(train, t) for t in tasks}
         torch.manual_seed(seed)
         width = features.shape[1]
-        self.heads = nn.ModuleDict({t.name: nn.Linear(width, len(t.choices) if t.kind == "classification" else 1)
+        self.heads = nn.ModuleDict({t.name: nn.Linear(width, head_width(t))
                                     for t in tasks})
         self._train(features, self.targets, seed=seed, epochs=self.config.epochs, lr=self.config.lr)
 

@@ -8,6 +8,7 @@ import numpy as np
 
 from bench.adapters.base import Adapter, config_fingerprint
 from bench.errors import CapabilityError, DataError
+from bench.suites.kinds import kind_of
 from bench.suites.types import Example, Task
 
 __all__ = ["Majority", "Uniform"]
@@ -34,10 +35,11 @@ class Majority(Adapter):
             values = np.array([ex.targets[task.name] for ex in train if task.name in ex.targets])
             if values.size == 0:
                 raise DataError(f"No training example has a target for task {task.name!r}.")
-            if task.kind == "classification":
+            kind = kind_of(task)
+            if kind.has_label_choices:
                 counts = np.bincount(values.astype(np.int64), minlength=len(task.choices)) + 1.0
                 self.priors[task.name] = np.log(counts / counts.sum())
-            elif task.kind == "regression":
+            elif kind.has_numeric_target:
                 self.means[task.name] = float(values.mean())
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
@@ -64,7 +66,8 @@ class Uniform(Adapter):
         self.name = name
 
     def supports(self, task: Task) -> bool:
-        return task.kind == "classification" or (task.kind == "regression" and task.value_range is not None)
+        kind = kind_of(task)
+        return kind.has_label_choices or (kind.has_numeric_target and task.value_range is not None)
 
     def log_probs(self, examples: Sequence[Example], task: Task) -> np.ndarray:
         k = len(task.choices)

@@ -86,6 +86,7 @@ from bench.baselines.text_model import minibatches
 from bench.errors import CapabilityError, ConfigError, DataError
 from bench.seeding import seed_hash
 from bench.suites.generation import GenerationRequest
+from bench.suites.kinds import TaskKind, kind_of, kinds_where
 from bench.suites.prompts import ChoiceRequest, Prompt
 from bench.suites.render import continuations, render_template, template_fields
 from bench.suites.types import Example, Task
@@ -97,7 +98,15 @@ DEFAULT_BASE = "smollm2-135m"
 """The language model ``lm-finetuned`` (and the other two) start from when no spec is given."""
 MODES = ("finetuned", "augmented", "multitask")
 PEFT_INSTALL = 'python -m pip install -e ".[peft]" (in the xdbench folder)'
-TRAINED_KINDS = frozenset({"classification", "multiple_choice"})
+
+
+def _trains_on(kind: TaskKind) -> bool:
+    """Whether the adapter trains on tasks of ``kind``: those with a gold continuation, a
+    label's or an option's (the others are only scored)."""
+    return kind.has_label_choices or kind.scores_options
+
+
+TRAINED_KINDS = kinds_where(_trains_on)
 """Task kinds whose examples the adapter is trained on (the others are only scored)."""
 _BASE_MODELS = ("hf-causal-lm", "smollm2-135m")
 """Registered models that are ``hf-causal-lm`` language models (they can be fine-tuned)."""
@@ -273,7 +282,7 @@ def _choice_prompt(example: Example, task: Task) -> Prompt:
 def _gold(lm: HFCausalLM, example: Example, task: Task) -> tuple[str, str]:
     """``(context, continuation)`` of an example's gold answer, rendered as scoring renders them."""
     target = int(example.targets[task.name])
-    if task.kind == "classification":
+    if kind_of(task).has_label_choices:
         return lm.rendered_prompt(Prompt(question=prompt_text(task, example.text))), task.continuations[target]
     request = ChoiceRequest(example.id, _choice_prompt(example, task), continuations(example, task.format))
     return lm.rendered_prompt(request.prompt), lm.rendered_continuations(request)[target]
@@ -292,7 +301,7 @@ def train_items(lm: HFCausalLM, examples: Sequence[Example], tasks: Sequence[Tas
     """The training sequences of ``examples`` for ``tasks`` (see the module docstring), in
     example order; with ``lm_weight > 0`` also one next-token item per text."""
     pairs = [(_gold(lm, ex, t)) for ex in examples for t in tasks
-             if t.kind in TRAINED_KINDS and t.name in ex.targets]
+             if _trains_on(kind_of(t)) and t.name in ex.targets]
     items = []
     if pairs:
         built = lm.build([c for c, _ in pairs], [[g] for _, g in pairs], where="Training: ")
@@ -464,7 +473,7 @@ class FineTunedLM(Adapter):
         DataError
             If no training example has a target for those tasks.
         """
-        trained = [t for t in tasks if t.kind in TRAINED_KINDS]
+        trained = [t for t in tasks if _trains_on(kind_of(t))]
         if not trained:
             kinds = ", ".join(sorted({t.kind for t in tasks})) or "none"
             raise CapabilityError(f"Model {self.name!r} trains on classification and multiple-choice tasks; "

@@ -190,18 +190,27 @@ def _read_header(folder: Path) -> dict[str, Any]:
 
 
 def _build(kind: str, name: str, options: Mapping[str, Any]) -> NgramTextModel | EncoderHeadModel:
-    if kind.startswith("encoder-head"):
-        config = HeadConfig(**options["config"])
-        if kind == "encoder-head":
-            return EncoderHeadModel(name, config)
-        return FineTunedEncoderModel(name, config, finetune=FineTuneConfig(**options["finetune"]))
-    train = TrainConfig(**options["config"])
-    if kind == "ngram":
-        return NgramTextModel(name, train, joint=bool(options["joint"]))
-    if kind == "ngram-augmented":
-        augment = dict(options["augment"])
-        return AugmentedTextModel(name, train, AugmentConfig(**{**augment, "augmenters": tuple(augment["augmenters"])}))
-    return FineTunedTextModel(name, train, FineTuneConfig(**options["finetune"]))
+    """The untrained model of saved kind ``kind`` (one of :data:`_BUILDERS`), from its saved options."""
+    return _BUILDERS[kind](name, options)
+
+
+def _augmented(name: str, options: Mapping[str, Any]) -> AugmentedTextModel:
+    augment = dict(options["augment"])
+    return AugmentedTextModel(name, TrainConfig(**options["config"]),
+                              AugmentConfig(**{**augment, "augmenters": tuple(augment["augmenters"])}))
+
+
+_BUILDERS: dict[str, Callable[[str, Mapping[str, Any]], NgramTextModel | EncoderHeadModel]] = {
+    EncoderHeadModel.saved_kind: lambda name, o: EncoderHeadModel(name, HeadConfig(**o["config"])),
+    FineTunedEncoderModel.saved_kind: lambda name, o: FineTunedEncoderModel(
+        name, HeadConfig(**o["config"]), finetune=FineTuneConfig(**o["finetune"])),
+    NgramTextModel.saved_kind: lambda name, o: NgramTextModel(name, TrainConfig(**o["config"]), joint=bool(o["joint"])),
+    AugmentedTextModel.saved_kind: _augmented,
+    FineTunedTextModel.saved_kind: lambda name, o: FineTunedTextModel(name, TrainConfig(**o["config"]),
+                                                                     FineTuneConfig(**o["finetune"])),
+}
+"""Saved kind → the builder of its untrained model from the saved ``options`` (a fine-tuned
+language model, :data:`~bench.baselines.lm_finetune.FineTunedLM`, is loaded by ``load_lm``)."""
 
 
 def _restore_ngram(model: NgramTextModel, header: Mapping[str, Any], tensors: Mapping[str, torch.Tensor]) -> None:

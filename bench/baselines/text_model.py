@@ -46,10 +46,11 @@ from bench.adapters.base import Adapter, config_fingerprint
 from bench.adapters.torch_module import state_dict_digest
 from bench.baselines.features import HashedNgrams, bag
 from bench.errors import CapabilityError, DataError
+from bench.suites.kinds import kind_of
 from bench.suites.schema import MAX_COUNT, Int, Number, check_config
 from bench.suites.types import Example, Task
 
-__all__ = ["DenseAdam", "NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss",
+__all__ = ["DenseAdam", "NgramNet", "NgramTextModel", "RowAdam", "TaskTargets", "TrainConfig", "batch_loss", "head_width",
            "minibatches", "supports_task", "task_targets", "torch_threads", "train_loop", "train_net"]
 
 THREADS = 1
@@ -149,6 +150,11 @@ class TaskTargets:
         self.every_row = len(self.rows) > 0 and int(self.rows[-1]) == len(self.rows) - 1
 
 
+def head_width(task: Task) -> int:
+    """Outputs of a task's head: one logit per label (classification), else one value."""
+    return len(task.choices) if kind_of(task).has_label_choices else 1
+
+
 def task_targets(train: Sequence[Example], task: Task, *, mean: float | None = None,
                  std: float | None = None) -> TaskTargets:
     """The targets of ``task`` in ``train``; regression targets standardised.
@@ -165,7 +171,7 @@ def task_targets(train: Sequence[Example], task: Task, *, mean: float | None = N
     if len(rows) == 0:
         raise DataError(f"No training example has a target for task {task.name!r}.")
     raw = np.array([train[i].targets[task.name] for i in rows], dtype=np.float64)
-    if task.kind == "classification":
+    if kind_of(task).has_label_choices:
         return TaskTargets(task, rows, torch.from_numpy(raw.astype(np.int64)))
     mean = float(raw.mean()) if mean is None else mean
     std = (float(raw.std()) or 1.0) if std is None else std
@@ -206,7 +212,7 @@ def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: 
                 continue
             out = outputs[name][torch.from_numpy(np.nonzero(mask)[0])]
             wanted = target.values[torch.from_numpy(np.searchsorted(target.rows, batch[mask]))]
-        if target.task.kind == "classification":
+        if kind_of(target.task).has_label_choices:
             total = total + nn.functional.cross_entropy(out, wanted)
         else:
             total = total + regression_weight * nn.functional.mse_loss(out.squeeze(-1), wanted)
@@ -215,12 +221,12 @@ def batch_loss(outputs: Mapping[str, torch.Tensor], batch: np.ndarray, targets: 
 
 def supports_task(model: Adapter, task: Task) -> bool:
     """Kind check; a loaded (no longer trainable) model supports only the tasks it was trained for."""
-    if task.kind not in model.task_kinds:
+    if not Adapter.supports(model, task):
         return False
     if model.trainable:
         return True
     saved = getattr(model, "targets", {}).get(task.name)
-    return saved is not None and saved.task.kind == task.kind and saved.task.choices == task.choices
+    return saved is not None and kind_of(saved.task) is kind_of(task) and saved.task.choices == task.choices
 
 
 def minibatches(n: int, *, epochs: int, batch_size: int, seed: int) -> Iterator[np.ndarray]:
@@ -449,7 +455,7 @@ class NgramTextModel(Adapter):
         self.nets = {}
         for group in ([tasks] if self.joint else [[t] for t in tasks]):
             torch.manual_seed(seed)
-            heads = {t.name: (len(t.choices) if t.kind == "classification" else 1) for t in group}
+            heads = {t.name: head_width(t) for t in group}
             net = NgramNet(self.config.n_buckets, self.config.dim, heads)
             self._train(net, ids, {t.name: self.targets[t.name] for t in group}, seed=seed)
             for t in group:

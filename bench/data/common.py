@@ -6,6 +6,7 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from bench.errors import SuiteError
+from bench.suites.kinds import kind_of
 from bench.suites.types import Task
 
 if TYPE_CHECKING:
@@ -28,7 +29,7 @@ def check_options(context: SourceContext, source: str, allowed: Iterable[str]) -
 
 def binary_task(context: SourceContext, source: str) -> Task:
     """The suite's one classification task with two choices (negative, positive)."""
-    tasks = [t for t in context.suite.tasks if t.kind == "classification"]
+    tasks = [t for t in context.suite.tasks if kind_of(t).has_label_choices]
     if len(tasks) != 1 or len(tasks[0].choices) != 2:
         raise SuiteError(
             f"Source {source!r} labels one binary sentiment task: the suite needs exactly one classification "

@@ -12,6 +12,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bench.suites.kinds import kind_of
 from bench.suites.types import Example, Suite, SuiteData
 
 __all__ = ["describe_data", "describe_suite"]
@@ -36,14 +37,15 @@ def _targets(examples: list[Example], suite: Suite) -> dict[str, float]:
     row: dict[str, float] = {}
     for task in suite.tasks:
         values = np.array([ex.targets[task.name] for ex in examples if task.name in ex.targets], dtype=np.float64)
-        if task.kind == "classification":
+        kind = kind_of(task)
+        if kind.has_label_choices:
             counts = np.bincount(values.astype(np.int64), minlength=len(task.choices)) if values.size else None
             for k, choice in enumerate(task.choices):
                 row[f"{task.name}:{choice}"] = float(counts[k] / values.size) if counts is not None else np.nan
-        elif task.kind == "regression":
+        elif kind.has_numeric_target:
             row[f"{task.name}:mean"] = float(values.mean()) if values.size else np.nan
             row[f"{task.name}:std"] = float(values.std(ddof=1)) if values.size > 1 else np.nan
-        elif task.kind == "multiple_choice":
+        elif kind.scores_options:
             options = np.array([len(ex.options) for ex in examples if task.name in ex.targets], dtype=np.float64)
             row[f"{task.name}:options"] = float(options.mean()) if options.size else np.nan
             row[f"{task.name}:answer_first"] = float(np.mean(values == 0)) if values.size else np.nan

@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 from bench.data.catalog import require
 from bench.data.common import check_domains, check_options
 from bench.errors import DataError, SuiteError
+from bench.suites.kinds import kind_of
 from bench.suites.types import Example
 
 if TYPE_CHECKING:
@@ -161,8 +162,8 @@ def load_mmlu(context: SourceContext) -> list[Example]:
     ``generation`` tasks (the model writes the letter; the reference is the answer's letter).
     """
     check_options(context, "mmlu", ())
-    tasks = [t for t in context.suite.tasks if t.kind == "multiple_choice"]
-    others = [t for t in context.suite.tasks if t.kind not in ("multiple_choice", "generation")]
+    tasks = [t for t in context.suite.tasks if kind_of(t).scores_options]
+    others = [t for t in context.suite.tasks if not (kind_of(t).scores_options or kind_of(t).generates_text)]
     if len(tasks) != 1 or others:
         raise SuiteError("Source 'mmlu' fills one multiple_choice task and any generation tasks: the suite needs "
                          "exactly one task of kind multiple_choice, and no tasks of other kinds.")

@@ -65,6 +65,7 @@ from typing import TYPE_CHECKING, Any
 from bench.data.common import check_options
 from bench.data.text import decode_text
 from bench.errors import ConfigError, DataError, MissingDataError, SuiteError
+from bench.suites.kinds import kind_of
 from bench.suites.prompts import template_problems
 from bench.suites.schema import check_source_options, quote
 from bench.suites.types import Example, Task
@@ -270,9 +271,9 @@ def _label(value: Any, task: Task, where: str, options: tuple[str, ...] = ()) ->
     if isinstance(value, bool):
         raise DataError(f"{where}: target of task {task.name!r} is a boolean ({quote(value)}); "
                         "give a choice name, a choice index or a number.")
-    if task.kind == "multiple_choice":
+    if kind_of(task).scores_options:
         return _option_label(value, task, options, where)
-    if task.kind == "regression":
+    if kind_of(task).has_numeric_target:
         try:
             number = float(value)
         except (TypeError, ValueError, OverflowError):
@@ -314,7 +315,7 @@ def _target_columns(context: SourceContext, options: Mapping[str, Any], where: s
         if task_name not in names:
             raise SuiteError(f"{where}: 'source.columns' names task {task_name!r}, which the suite does not declare.")
     return {t.name: str(mapping.get(t.name, t.name)) for t in context.suite.tasks
-            if t.kind not in ("language_modeling", "generation")}
+            if kind_of(t).has_target}
 
 
 def _table_path(context: SourceContext, options: Mapping[str, Any], where: str) -> tuple[Path, str]:

@@ -48,15 +48,17 @@ from bench.importers.common import (
     rolling_records,
 )
 from bench.suites import load_suite
+from bench.suites.kinds import TASK_KIND, TaskKind, kind_of
 
 __all__ = ["read_lm_eval"]
 
 _DATE = r"\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}(?:\.\d+)?"
 SAMPLES_FILE = re.compile(rf"^samples_(?P<task>.+)_(?P<date>{_DATE})\.jsonl$")
 RESULTS_FILE = re.compile(rf"^results_(?P<date>{_DATE})\.json$")
-KINDS = {"multiple_choice": "multiple_choice", "generate_until": "generation",
-         "loglikelihood_rolling": "language_modeling"}
-"""lm-eval output types this importer reads → xdbench task kinds."""
+KINDS: dict[str, TaskKind] = {"multiple_choice": TASK_KIND["multiple_choice"], "generate_until": TASK_KIND["generation"],
+                              "loglikelihood_rolling": TASK_KIND["language_modeling"]}
+"""lm-eval output types this importer reads → xdbench task kinds (the only place that reads
+lm-eval's ``output_type`` vocabulary)."""
 
 
 @dataclass
@@ -134,17 +136,18 @@ def read_lm_eval(path: str | Path, domain_field: str | None = None) -> Imported:
         if output_type not in KINDS:
             raise DataError(f"{samples}: task {task_name!r} has output type {output_type!r}; bench import reads "
                             f"lm-eval's {', '.join(KINDS)} tasks.")
-        target = _target(task_name, output_type, info.parents)
-        rows, used_filter = _read_samples(samples, config, target, domain_field)
-        part = _frame(rows, KINDS[output_type], config, info.model, target)
+        kind = KINDS[output_type]
+        target = _target(task_name, kind, info.parents)
+        rows, used_filter = _read_samples(samples, config, kind, target, domain_field)
+        part = _frame(rows, kind, config, info.model, target)
         frames.append(part)
-        _add_task(tasks, (target.suite, target.task), KINDS[output_type], rows.domains,
+        _add_task(tasks, (target.suite, target.task), kind, rows.domains,
                   None if domain_field else target.group, info.n_shot.get(task_name))
         details[f"{info.model}/{task_name}"] = {
             "lm_eval_task": task_name, "output_type": output_type, "filter": used_filter,
             "suite": target.suite, "task": target.task, "examples": len(rows.ids),
             "results": info.aggregates.get(task_name, {})}
-        if output_type == "generate_until":
+        if kind.generates_text:
             generations += [{"example_id": i, "model": info.model, "suite": target.suite, "task": target.task,
                              "domain": d, "generation": a, "references": r}
                             for i, d, a, r in zip(rows.ids, rows.domains, rows.values, rows.targets, strict=True)]
@@ -207,10 +210,10 @@ def _model_name(args: Mapping[str, Any], raw: Mapping[str, Any], config: Mapping
     return Path(name).name if name.startswith(("/", ".", "~")) else name
 
 
-def _target(task: str, output_type: str, parents: Mapping[str, str]) -> _Target:
-    subject = _mmlu_subject(task, output_type)
+def _target(task: str, kind: TaskKind, parents: Mapping[str, str]) -> _Target:
+    subject = _mmlu_subject(task, kind)
     if subject:
-        return _Target("mmlu", "mmlu" if output_type == "multiple_choice" else "mmlu_generative", subject,
+        return _Target("mmlu", "mmlu" if kind.scores_options else "mmlu_generative", subject,
                        SUBJECTS[subject], "mmlu")
     chain = [task]
     while chain[-1] in parents and parents[chain[-1]] not in chain:
@@ -221,20 +224,19 @@ def _target(task: str, output_type: str, parents: Mapping[str, str]) -> _Target:
     return _Target("lm-eval", top, domain, group, "generic")
 
 
-def _mmlu_subject(task: str, output_type: str) -> str | None:
+def _mmlu_subject(task: str, kind: TaskKind) -> str | None:
     """The MMLU subject of ``mmlu_<subject>`` (multiple choice) or ``mmlu_<subject>_generative``,
     ``mmlu_generative_<subject>`` (generate_until); ``None`` for any other task."""
-    if output_type == "multiple_choice":
+    if kind.scores_options:
         names = [task.removeprefix("mmlu_")]
     else:
         names = [task.removeprefix("mmlu_").removesuffix("_generative"), task.removeprefix("mmlu_generative_")]
     return next((n for n in names if task.startswith("mmlu_") and n in SUBJECTS), None)
 
 
-def _read_samples(path: Path, config: Mapping[str, Any], target: _Target,
+def _read_samples(path: Path, config: Mapping[str, Any], kind: TaskKind, target: _Target,
                   domain_field: str | None) -> tuple[_Rows, str | None]:
     rows = _Rows()
-    multiple = config.get("output_type") == "multiple_choice"
     delimiter = str(config.get("target_delimiter", " "))
     used: str | None = None
     lm_task = _task_of(path)
@@ -252,10 +254,10 @@ def _read_samples(path: Path, config: Mapping[str, Any], target: _Target,
                         else f"{lm_task}:{doc_id}")
         rows.domains.append(_domain(line, domain_field, target.domain, where))
         responses = line.get("filtered_resps", line.get("resps"))
-        if config.get("output_type") == "loglikelihood_rolling":
+        if kind.scores_tokens:
             rows.values.append(_loglikelihoods(responses, 1, where)[0])
             rows.targets.append(_logged_bytes(line, where))
-        elif multiple:
+        elif kind.scores_options:
             continuations = _continuations(line.get("arguments"), where)
             values = _loglikelihoods(responses, len(continuations), where)
             texts = [c[len(delimiter):] if c.startswith(delimiter) else c for c in continuations]
@@ -368,10 +370,10 @@ def _normalization(config: Mapping[str, Any]) -> str:
     return "squad"
 
 
-def _frame(rows: _Rows, kind: str, config: Mapping[str, Any], model: str, target: _Target) -> pd.DataFrame:
-    if kind == "multiple_choice":
+def _frame(rows: _Rows, kind: TaskKind, config: Mapping[str, Any], model: str, target: _Target) -> pd.DataFrame:
+    if kind.scores_options:
         columns = choice_records(rows.ids, rows.targets, rows.values, rows.choices)
-    elif kind == "language_modeling":
+    elif kind.scores_tokens:
         columns = rolling_records(rows.ids, rows.values, rows.targets)
     else:
         logged = rows.logged if len(rows.logged) == len(rows.ids) else None
@@ -383,13 +385,12 @@ def _frame(rows: _Rows, kind: str, config: Mapping[str, Any], model: str, target
     return pd.DataFrame(head | columns)
 
 
-def _add_task(tasks: dict[tuple[str, str], ImportedTask], key: tuple[str, str], kind: str, domains: list[str],
+def _add_task(tasks: dict[tuple[str, str], ImportedTask], key: tuple[str, str], kind: TaskKind, domains: list[str],
               group: str | None, shots: Any) -> None:
     # no token counts in the log: bits per byte ranks domains and models, not nats per token
-    entry = tasks.setdefault(key, ImportedTask(kind, primary_metric="bits_per_byte"
-                                               if kind == "language_modeling" else ""))
-    if entry.kind != kind:
-        raise DataError(f"Task {key[0]}/{key[1]} gathers lm-eval tasks of two output types ({entry.kind}, {kind}).")
+    entry = tasks.setdefault(key, ImportedTask(kind.name, primary_metric="bits_per_byte" if kind.scores_tokens else ""))
+    if kind_of(entry) is not kind:
+        raise DataError(f"Task {key[0]}/{key[1]} gathers lm-eval tasks of two output types ({entry.kind}, {kind.name}).")
     for domain in dict.fromkeys(domains):
         if domain not in entry.domains:
             entry.domains.append(domain)

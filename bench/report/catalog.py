@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from bench.scoring.metrics import METRICS, PRIMARY_METRIC
 from bench.suites import DEFAULT_SUITE, SUITES, Suite, Task, load_suite
+from bench.suites.kinds import kind_of
 
 __all__ = ["TABLE_MARKERS", "metric_table", "suite_table"]
 
@@ -26,10 +27,11 @@ SHOWN_DOMAINS = 6
 
 def _task_text(task: Task) -> str:
     """``sentiment (classification, 2 classes)``, ``rating (regression, 1–5)``, …"""
-    words = [task.kind.replace("_", " ")]
-    if task.kind == "classification" and task.choices:
+    kind = kind_of(task)
+    words = [kind.name.replace("_", " ")]
+    if kind.has_label_choices and task.choices:
         words.append(f"{len(task.choices)} classes")
-    if task.kind == "regression" and task.value_range is not None:
+    if kind.has_numeric_target and task.value_range is not None:
         low, high = task.value_range
         words.append(f"{low:g}–{high:g}")
     if not task.default:

@@ -25,6 +25,7 @@ from bench.report import plots
 from bench.report.kinds import FIGURE_DESCRIPTIONS
 from bench.report.labels import gap_direction, interval_label, level_of, metric_facts, significance_label
 from bench.report.rundata import RunData, TaskView
+from bench.suites.kinds import known_kind
 
 __all__ = ["FIGURE_KINDS", "MAX_PANELS", "FigureKind", "build_figures", "merge_runs", "paired_rows", "pair_of"]
 
@@ -90,7 +91,8 @@ def _genres(run: RunData, view: TaskView, model: str | None, report: bool) -> Bu
     metrics = run.part(run.metrics, view)
     if model is not None:
         metrics = metrics[metrics["model"] == model]
-    if view.kind != "language_modeling" or metrics.empty:
+    kind = known_kind(view.kind)
+    if kind is None or not kind.scores_tokens or metrics.empty:
         return []
     rows = metrics[metrics["metric"] == view.metric]
     facts = metric_facts(view.kind, view.metric)

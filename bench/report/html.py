@@ -252,11 +252,12 @@ def _summary(run: RunData) -> str:
 
     names = {"gap": "Largest significant gaps", "worst": "Worst domains", "mitigation": "Mitigations",
              "null": "Nothing beyond chance"}
-    found = findings(run)
+    items_of: dict[str, str] = {}
+    for finding in findings(run):
+        items_of[finding.kind] = items_of.get(finding.kind, "") + f"<li>{html.escape(finding.text)}</li>"
     parts = []
-    for kind, name in names.items():
-        items = "".join(f"<li>{html.escape(f.text)}</li>" for f in found if f.kind == kind)
-        if items:
+    for finding_kind, name in names.items():
+        if items := items_of.get(finding_kind, ""):
             parts.append(f"<h3>{name}</h3><ul>{items}</ul>")
     return f'<div class="summary"><h2>Summary</h2>{"".join(parts) or "<p>No scored tasks.</p>"}</div>'
 

@@ -31,13 +31,12 @@ from typing import Any
 import pandas as pd
 
 from bench.report.rundata import RunData
+from bench.suites.kinds import known_kind
 
 __all__ = ["SETTINGS", "label_runs", "model_labels", "run_settings", "setting_text", "task_settings"]
 
 SETTINGS = ("num_fewshot", "chat_template", "decoding", "domains", "protocol")
 """The settings that make two scorings of one model different entries, in label order."""
-
-_SHOT_KINDS = frozenset({"multiple_choice", "generation"})
 
 
 def _decoding_text(decoding: Mapping[str, Any]) -> str:
@@ -63,9 +62,9 @@ def task_settings(meta: Mapping[str, Any], suite: str, task: str) -> dict[str, s
     """
     config = meta.get("config", {}) or {}
     raw = (meta.get("tasks", {}) or {}).get(f"{suite}/{task}", {}) or {}
-    kind = str(raw.get("kind", ""))
+    kind = known_kind(str(raw.get("kind", "")))
     shots = ""
-    if kind in _SHOT_KINDS:
+    if kind is not None and kind.few_shot:
         chosen = config.get("num_fewshot")
         chosen = raw.get("num_fewshot") if chosen is None else chosen
         shots = "" if chosen is None else str(int(chosen))
@@ -74,7 +73,7 @@ def task_settings(meta: Mapping[str, Any], suite: str, task: str) -> dict[str, s
     protocol = config.get("protocol") or next((s.get("protocol") for s in meta.get("suites", []) or []
                                                 if s.get("name") == suite), "")
     return {"num_fewshot": shots, "chat_template": "yes" if config.get("apply_chat_template") else "no",
-            "decoding": _decoding_text(decoding) if kind == "generation" and decoding else "",
+            "decoding": _decoding_text(decoding) if kind is not None and kind.generates_text and decoding else "",
             "domains": "+".join(domains) if domains else "all", "protocol": str(protocol or "").lower()}
 
 

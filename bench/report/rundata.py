@@ -14,6 +14,7 @@ from typing import Any
 import pandas as pd
 
 from bench.errors import DataError
+from bench.suites.kinds import known_kind
 
 __all__ = ["RunData", "TaskView", "fold_models", "load_run", "load_runs", "primary_metric"]
 
@@ -23,9 +24,8 @@ _OPTIONAL = ("robustness.csv", "transfer_matrix.csv", "transfer_summary.csv", "m
 def primary_metric(kind: str) -> str:
     """The primary metric of a task kind; empty for a kind this version does not know (a
     view then takes the first metric its rows have, see :func:`load_run`)."""
-    from bench.scoring.metrics import PRIMARY_METRIC
-
-    return PRIMARY_METRIC.get(kind, "")
+    found = known_kind(kind)
+    return found.primary_metric if found else ""
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,8 @@ def _views(meta: dict[str, Any], records: pd.DataFrame, metrics: pd.DataFrame) -
         suite, _, task = key.partition("/")
         kind = str(raw.get("kind", ""))
         choices = tuple(raw.get("choices", ()))
-        chance = _chance(records, suite, task, choices) if kind in ("classification", "multiple_choice") \
-            else float("nan")
+        known = known_kind(kind)
+        chance = _chance(records, suite, task, choices) if known and known.has_chance else float("nan")
         metric = str(raw.get("primary_metric") or primary_metric(kind) or _first_metric(metrics, suite, task))
         protocol = str(meta.get("config", {}).get("protocol") or protocols.get(suite) or "")
         in_domain = () if protocol.lower() in UNTRAINED_PROTOCOLS else tuple(raw.get("in_domain", ()))

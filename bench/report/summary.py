@@ -9,8 +9,8 @@ import pandas as pd
 
 from bench.registry import View
 from bench.report.labels import METHOD_NAMES
-from bench.scoring.metrics import METRICS, summary_metrics
 from bench.scoring.tables import POOLED, POOLED_OOD, TaskInfo
+from bench.suites.kinds import TASK_KIND
 
 __all__ = ["FAMILY_WORDS", "SUMMARY_METRICS", "chance_notes", "format_table", "interval_methods", "legend",
            "summary_tables"]
@@ -30,14 +30,10 @@ def _cell(value: float, low: float, high: float) -> str:
     return f"{_number(value)} [{_number(low)}, {_number(high)}]"
 
 
-def _summary_table() -> dict[str, tuple[str, ...]]:
-    kinds = dict.fromkeys(METRICS.get(name).kind for name in METRICS.names())
-    return {kind: names for kind in kinds if (names := summary_metrics(kind))}
-
-
-SUMMARY_METRICS: Mapping[str, tuple[str, ...]] = View(_summary_table)
-"""The metrics shown in the terminal per task kind (all of them are in metrics.csv): those
-registered with ``summary=True``."""
+SUMMARY_METRICS: Mapping[str, tuple[str, ...]] = View(
+    lambda: {name: entry.summary_metrics for name, entry in TASK_KIND.items() if entry.summary_metrics})
+"""The metrics shown in the terminal per task kind (all of them are in metrics.csv): each
+kind's ``summary_metrics`` in :data:`~bench.suites.kinds.TASK_KIND`."""
 
 WIDE_DOMAINS = 6
 """Suites with at most this many domains get one column per domain; others one row each."""

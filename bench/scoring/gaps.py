@@ -403,12 +403,35 @@ def domain_spread(values: Mapping[str, float], higher_is_better: bool) -> Domain
 
 @dataclass(frozen=True)
 class _Comparison:
+    """One gap row to compute: domains ``a`` against domains ``b`` (indices into the domains).
+
+    ``statistic`` is set for the comparisons of every domain at once (``best_worst``: the
+    range, ``spread``: the standard deviation of the domain values), each a family of one
+    test with its own statistic (:data:`_ALL_DOMAIN_STATISTICS`); ``None`` for a gap
+    between two sides."""
+
     kind: str
     family: str
     domain_a: str
     domain_b: str
     a: tuple[int, ...]
     b: tuple[int, ...]
+    statistic: Callable[[Metric], Statistic] | None = None
+
+    @property
+    def of_every_domain(self) -> bool:
+        """Whether the row is a statistic of every domain's value (range, spread), not a gap of two sides."""
+        return self.statistic is not None
+
+    @property
+    def is_spread(self) -> bool:
+        """Whether the row is the spread, whose values are the domains' mean and standard deviation."""
+        return self.statistic is spread_statistic
+
+
+_ALL_DOMAIN_STATISTICS: dict[str, Callable[[Metric], Statistic]] = {"best_worst": range_statistic,
+                                                                     "spread": spread_statistic}
+"""Gap kind → the statistic of every domain's value its row holds (see :class:`_Comparison`)."""
 
 
 def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Sequence[float],
@@ -439,9 +462,10 @@ def _comparisons(domains: Sequence[str], in_domain: Sequence[str], values: Seque
         spread = domain_spread(dict(zip(domains, values, strict=True)), higher_is_better)
         if spread.worst_domain and spread.worst_domain != spread.best_domain:
             out.append(_Comparison("best_worst", "best_worst", spread.best_domain, spread.worst_domain,
-                                   (index[spread.best_domain],), (index[spread.worst_domain],)))
+                                   (index[spread.best_domain],), (index[spread.worst_domain],),
+                                   _ALL_DOMAIN_STATISTICS["best_worst"]))
     if "spread" in kinds and sum(math.isfinite(v) for v in values) > 1:
-        out.append(_Comparison("spread", "spread", "ALL", "ALL", everyone, everyone))
+        out.append(_Comparison("spread", "spread", "ALL", "ALL", everyone, everyone, _ALL_DOMAIN_STATISTICS["spread"]))
     return out
 
 
@@ -455,9 +479,9 @@ def _is_binary(parts: Sequence[np.ndarray]) -> bool:
     return bool(len(rows)) and bool(np.all((rows[:, 1] == 1) & ((rows[:, 0] == 0) | (rows[:, 0] == 1))))
 
 
-def _interval_method(kind: str, metric: Metric, method: str, binary: bool, moments: bool) -> str:
+def _interval_method(c: _Comparison, metric: Metric, method: str, binary: bool, moments: bool) -> str:
     """The interval a comparison gets (see :data:`~bench.scoring.options.METHOD_CHOICES`)."""
-    if kind in ("best_worst", "spread"):
+    if c.of_every_domain:
         chosen = "basic" if method in ("auto", "studentized") else method
     else:
         chosen = metric.gap_interval if method == "auto" else method
@@ -593,7 +617,7 @@ def _test_key(c: _Comparison, context: _Context) -> tuple:
     """The hypothesis a comparison tests, the same for rows that are one test: the two sides'
     domains (with examples), unordered (with two domains, each against the rest is one
     test); the range and the spread each test their own statistic."""
-    if c.kind in ("best_worst", "spread"):
+    if c.of_every_domain:
         return (c.kind,)
     return tuple(sorted((context.kept(c.a), context.kept(c.b))))
 
@@ -635,7 +659,7 @@ def _p_values(comparisons: Sequence[_Comparison], keys: Sequence[tuple], context
     for family in FAMILIES:
         ks = _first_rows([k for k in testable if comparisons[k].family == family and keys[k] not in tests], keys)
         if family == "best_worst":  # with the spread, from the same relabellings
-            ks = [k for k in testable if comparisons[k].kind in ("best_worst", "spread")]
+            ks = [k for k in testable if comparisons[k].of_every_domain]
             results = _all_domain_tests([comparisons[k] for k in ks], context, rngs[ks[0]]) if ks else []
             tests.update({keys[k]: r for k, r in zip(ks, results, strict=True)})
         elif family != "spread":
@@ -681,7 +705,7 @@ def _all_domain_tests(comparisons: Sequence[_Comparison], context: _Context, rng
     every domain's examples."""
     metric = context.metric
     groups = [_test_parts(metric, context.parts[i]) for i in sorted(context.position)]
-    statistics = [range_statistic(metric) if c.kind == "best_worst" else spread_statistic(metric) for c in comparisons]
+    statistics = [c.statistic(metric) for c in comparisons if c.statistic is not None]
     results = permutation_results(groups, lambda sums: np.stack([f(sums) for f in statistics], axis=-1),
                                   n_permutations=context.permutations, rng=rng, alpha=1 - context.level)
     return list(results)
@@ -752,7 +776,7 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
     by_method: dict[str, list[int]] = {}
     for k, c in enumerate(comparisons):
         if _complete(c, context):
-            by_method.setdefault(_interval_method(c.kind, context.metric, method, context.binary,
+            by_method.setdefault(_interval_method(c, context.metric, method, context.binary,
                                                   context.moments), []).append(k)
     for chosen in [m for m in by_method if m != "newcombe"]:  # a closed form needs no resampling
         by_method[chosen] = [k for k in by_method[chosen] if not _one_example_side(comparisons[k], context)]
@@ -772,9 +796,9 @@ def _intervals(comparisons: Sequence[_Comparison], context: _Context, boot: Stra
             continue
         if chosen == "basic":
             for k in ks:
-                statistic = range_statistic(context.metric) if comparisons[k].kind == "best_worst" \
-                    else spread_statistic(context.metric)
-                out[k] = _basic_interval(boot, statistic, context.level)
+                every = comparisons[k].statistic
+                if every is not None:  # "basic" is chosen only for them
+                    out[k] = _basic_interval(boot, every(context.metric), context.level)
             continue
         stacked, variance = _statistics([comparisons[k] for k in ks], context, chosen == "studentized")
         if chosen == "studentized":
@@ -796,7 +820,7 @@ def _one_example_side(c: _Comparison, context: _Context) -> bool:
     noise (a zero-width interval of a one-example domain, a gap interval that excludes 0
     while the permutation test finds p = 0.32)."""
     sizes = {i: len(context.parts[i]) for i in context.position}
-    if c.kind in ("best_worst", "spread"):
+    if c.of_every_domain:
         single = [context.domains[i] for i, n in sizes.items() if n < 2 and math.isfinite(context.values[i])]
     else:
         single = [context.domains[i] for side in (c.a, c.b) if all(sizes.get(j, 0) < 2 for j in side)
@@ -835,7 +859,7 @@ def _basic_interval(boot: StratifiedBootstrap, statistic: Statistic, level: floa
 
 def _complete(c: _Comparison, context: _Context) -> bool:
     """Both sides have examples and finite values (else the row is NaN)."""
-    if c.kind in ("best_worst", "spread"):
+    if c.of_every_domain:
         return True
     return bool(context.kept(c.a)) and bool(context.kept(c.b)) and math.isfinite(_side_values(c, context)[2])
 
@@ -850,7 +874,7 @@ def _newcombe(c: _Comparison, context: _Context) -> tuple[float, float]:
 def _side_values(c: _Comparison, context: _Context) -> tuple[float, float, float]:
     """``(m(A), m(B), gap)``; for the spread ``(mean of domain values, nan, std)``."""
     metric, values = context.metric, context.values
-    if c.kind == "spread":
+    if c.is_spread:
         finite = np.array([v for v in values if math.isfinite(v)])
         return float(finite.mean()), math.nan, float(finite.std())
     part_a = np.concatenate([context.parts[i] for i in c.a])
@@ -875,7 +899,7 @@ def _gap(c: _Comparison, context: _Context, interval: tuple[float, float, float,
     part_a = _test_parts(metric, np.concatenate([parts[i] for i in c.a]))
     part_b = _test_parts(metric, np.concatenate([parts[i] for i in c.b]))
     low, high, se, ci_method = interval if finite else (math.nan, math.nan, math.nan, "")
-    pooled = c.kind not in ("best_worst", "spread")
+    pooled = not c.of_every_domain
     mdg = minimum_detectable_gap(part_a, part_b, metric, alpha=1 - context.level, standard_error=se) \
         if finite and pooled else math.nan
     drop = gap / abs(value_a) if finite and pooled and value_a != 0 else math.nan

@@ -377,9 +377,10 @@ def primary_metric(kind: str) -> str:
     UnknownNameError
         If no metric of ``kind`` is primary, naming the kinds that have one.
     """
-    if kind not in PRIMARY_METRIC:
+    found = known_kind(kind)
+    if found is None:
         raise UnknownNameError(f"No primary metric for task kind {kind!r}. Kinds with one: {', '.join(PRIMARY_METRIC)}.")
-    return PRIMARY_METRIC[kind]
+    return found.primary_metric
 
 
 def summary_metrics(kind: str) -> tuple[str, ...]:
@@ -389,7 +390,7 @@ def summary_metrics(kind: str) -> tuple[str, ...]:
     return found.summary_metrics if found else ()
 
 
-PRIMARY_METRIC: Mapping[str, str] = View(lambda: {name: kind.primary_metric for name, kind in TASK_KIND.items()})
+PRIMARY_METRIC: Mapping[str, str] = View(lambda: {name: entry.primary_metric for name, entry in TASK_KIND.items()})
 """The metric that ranks domains (worst domain) and models on a leaderboard, per kind: each
 kind's ``primary_metric`` in :data:`~bench.suites.kinds.TASK_KIND` (a read-only view)."""
 

@@ -33,7 +33,7 @@ def parse_gap_kinds(text: str) -> tuple[str, ...]:
     if not named:
         raise StatisticsError(f"--gaps needs at least one gap kind. Valid: default, all, {', '.join(GAP_KINDS)}.")
     expanded = {"default": DEFAULT_GAP_KINDS, "all": GAP_KINDS}
-    kinds = [kind for name in named for kind in expanded.get(name, (name,))]
+    kinds = [gap for name in named for gap in expanded.get(name, (name,))]
     unknown = [k for k in kinds if k not in GAP_KINDS]
     if unknown:
         raise StatisticsError(f"Unknown gap kind(s) {', '.join(map(repr, unknown))} in --gaps {text!r}. "

@@ -40,6 +40,7 @@ from bench.scoring.options import StatisticsOptions
 from bench.scoring.tables import GAP_COLUMNS, METRIC_COLUMNS, POOLED, fold_in_domain, task_columns
 from bench.seeding import seed_hash
 from bench.suites.info import TaskInfo
+from bench.suites.kinds import kind_of
 
 __all__ = ["AUROC", "RANKING_GAP_COLUMNS", "RANKING_METRIC_COLUMNS", "RankingMetric", "auroc", "ranking_tables",
            "weighted_auroc"]
@@ -111,7 +112,7 @@ class RankingMetric:
 
 
 def _binary_inputs(columns: Mapping[str, np.ndarray], info: TaskInfo) -> tuple[np.ndarray, np.ndarray]:
-    if info.kind != "classification" or len(info.choices) != 2:
+    if not kind_of(info).has_label_choices or len(info.choices) != 2:
         raise StatisticsError(f"AUROC needs a binary classification task; got a {info.kind} task with "
                               f"{len(info.choices)} choices ({', '.join(info.choices)}).")
     target = np.asarray(columns["target"], dtype=np.int64)

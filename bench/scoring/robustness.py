@@ -23,6 +23,7 @@ from scipy.stats import chi2, rankdata
 from bench.errors import StatisticsError
 from bench.scoring.metrics import get_metric, primary_of
 from bench.scoring.tables import POOLED, TaskInfo, model_keys
+from bench.suites.kinds import kind_of
 
 __all__ = [
     "AGREEMENT_COLUMNS",
@@ -128,7 +129,7 @@ def effective_robustness_table(records: pd.DataFrame, infos: Mapping[tuple[str, 
     rows = []
     for (suite, task), frame in records.groupby(["suite", "task"], sort=False):
         info = infos[(suite, task)]
-        if info.kind != "classification":
+        if not kind_of(info).has_label_choices:
             continue
         frame = frame.assign(model=model_keys(frame))
         is_id = _in_domain(frame, info)

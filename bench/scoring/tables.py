@@ -49,6 +49,7 @@ from bench.scoring.metrics import METRICS, Metric, metrics_for
 from bench.scoring.options import SETTING_COLUMNS, StatisticsOptions
 from bench.seeding import seed_hash
 from bench.suites.info import TaskInfo
+from bench.suites.kinds import RecordShape, kind_of
 
 __all__ = [
     "GAP_COLUMNS",
@@ -130,12 +131,14 @@ class _Columns(Mapping[str, np.ndarray]):
     softmax over each question's options of ``logprob_k`` (multiple choice), and for
     multiple choice ``logprobs``, ``chars`` and ``bytes`` (n, K), NaN-padded."""
 
-    _DERIVED = {"classification": ("probs",), "multiple_choice": ("probs", "logprobs", "chars", "bytes")}
+    _DERIVED = {RecordShape.LABEL_PROBABILITIES: ("probs",),
+                RecordShape.OPTION_SCORES: ("probs", "logprobs", "chars", "bytes")}
 
     def __init__(self, frame: pd.DataFrame, info: TaskInfo) -> None:
         self._frame, self._info = frame, info
+        self._shape = kind_of(info).record_shape
         self._cache: dict[str, np.ndarray] = {}
-        self._names = [*frame.columns, *self._DERIVED.get(info.kind, ())]
+        self._names = [*frame.columns, *self._DERIVED.get(self._shape, ())]
 
     def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._cache:
@@ -143,9 +146,9 @@ class _Columns(Mapping[str, np.ndarray]):
         return self._cache[name]
 
     def _compute(self, name: str) -> np.ndarray:
-        kind, frame = self._info.kind, self._frame
-        if name in self._DERIVED.get(kind, ()):
-            if kind == "classification":
+        shape, frame = self._shape, self._frame
+        if name in self._DERIVED.get(shape, ()):
+            if shape is RecordShape.LABEL_PROBABILITIES:
                 return frame[[f"prob_{c}" for c in self._info.choices]].to_numpy(dtype=np.float64)
             if name == "probs":
                 return _option_softmax(self["logprobs"])

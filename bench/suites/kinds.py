@@ -21,14 +21,14 @@ Examples
 from __future__ import annotations
 
 import enum
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Protocol
 
 from bench.errors import UnknownNameError
 
-__all__ = ["TASK_KIND", "TASK_KINDS", "ModelInput", "RecordShape", "TaskKind", "kind_of", "known_kind"]
+__all__ = ["TASK_KIND", "TASK_KINDS", "ModelInput", "RecordShape", "TaskKind", "kind_of", "kinds_where", "known_kind"]
 
 
 class RecordShape(enum.Enum):
@@ -125,6 +125,12 @@ class TaskKind:
     few_shot: bool = False
     has_chance: bool = False
 
+    @property
+    def prompted(self) -> bool:
+        """Whether the model gets a rendered prompt (a request built from the task's prompt
+        format and few-shot pool) rather than the example itself."""
+        return self.model_input is not ModelInput.EXAMPLES
+
 
 _ENTRIES = (
     TaskKind("classification", "log_probs", ModelInput.EXAMPLES, RecordShape.LABEL_PROBABILITIES,
@@ -166,6 +172,17 @@ def kind_of(task: HasKind | str) -> TaskKind:
     if found is None:
         raise UnknownNameError(f"Unknown task kind {name!r}. Valid: {', '.join(TASK_KINDS)}.")
     return found
+
+
+def kinds_where(fact: Callable[[TaskKind], bool]) -> tuple[str, ...]:
+    """The names of the kinds for which ``fact(kind)`` holds, in registry order.
+
+    Examples
+    --------
+    >>> kinds_where(lambda kind: kind.prompted)
+    ('multiple_choice', 'generation')
+    """
+    return tuple(name for name, kind in TASK_KIND.items() if fact(kind))
 
 
 def known_kind(name: str) -> TaskKind | None:

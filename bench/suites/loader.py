@@ -21,6 +21,7 @@ from typing import Any
 
 from bench.errors import ConfigError, SuiteError
 from bench.suites.generation import Decoding
+from bench.suites.kinds import kind_of
 from bench.suites.prompts import PromptFormat, template_problems
 from bench.suites.schema import check_document, quote
 from bench.suites.types import SplitRule, Suite, Task
@@ -179,7 +180,7 @@ def _template_checks(task: Mapping[str, Any], i: int) -> list[str]:
     classification, regression or language-modelling ``prompt`` may name ``{text}`` only;
     the ``prompt`` and ``description`` of a multiple-choice or generation task may name any
     field (checked on each example when its prompt is rendered) and ``{options[k]}``."""
-    prompted = task["kind"] in ("multiple_choice", "generation")
+    prompted = kind_of(task["kind"]).prompted
     fields = None if prompted else ("text",)
     return [p for key in ("prompt", "description") if isinstance(task.get(key), str)
             for p in template_problems(task[key], f"tasks[{i}].{key}", fields, options=prompted)]
@@ -210,9 +211,10 @@ def _decoding(raw: Mapping[str, Any]) -> Decoding:
 
 def _prompt_format(raw: Mapping[str, Any]) -> PromptFormat:
     """The prompt format keys of a ``multiple_choice`` or ``generation`` task (see :class:`PromptFormat`)."""
-    if raw["kind"] not in ("multiple_choice", "generation"):
+    kind = kind_of(raw["kind"])
+    if not kind.prompted:
         return PromptFormat()
-    style = "cloze" if raw["kind"] == "generation" else raw.get("style", "letter")  # generation: "Question: …\nAnswer:"
+    style = "cloze" if kind.generates_text else raw.get("style", "letter")  # generation: "Question: …\nAnswer:"
     return PromptFormat(style=style, template=raw.get("prompt"),
                         description=raw.get("description", ""), num_fewshot=raw.get("num_fewshot", 0),
                         fewshot_split=raw.get("fewshot_split", ""), fewshot_sampler=raw.get("fewshot_sampler", "first_n"),

@@ -42,6 +42,7 @@ import numpy as np
 from bench.errors import ConfigError, DataError, SuiteError
 from bench.seeding import seed_hash
 from bench.suites.generation import GenerationRequest
+from bench.suites.kinds import kind_of
 from bench.suites.prompts import LETTERS, ChoiceRequest, Prompt, PromptFormat, Shot
 from bench.suites.schema import quote
 from bench.suites.types import Example, Suite, SuiteData, Task
@@ -146,7 +147,7 @@ def fewshot_pool(data: SuiteData, task: Task, domain: str, k: int, seed: int) ->
     if not fmt.fewshot_split:
         raise ConfigError(f"{where}: {k}-shot prompts need 'fewshot_split' in the task (e.g. \"dev\").")
     pool = [ex for ex in data.domains[domain].split(fmt.fewshot_split)
-            if (ex.references if task.kind == "generation" else task.name in ex.targets)]
+            if (ex.references if kind_of(task).generates_text else task.name in ex.targets)]
     if k > len(pool):
         raise ConfigError(f"{where}, domain {domain!r}: --num-fewshot {k} is larger than its few-shot split "
                           f"{fmt.fewshot_split!r}, which has {len(pool)} examples.")

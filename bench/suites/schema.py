@@ -30,9 +30,9 @@ from typing import Any
 
 from bench.errors import ConfigError
 from bench.suites.generation import MAX_NEW_TOKENS
+from bench.suites.kinds import TASK_KINDS, kinds_where
 from bench.suites.prompts import FORMATS, SAMPLERS
 from bench.suites.protocols import PROTOCOLS
-from bench.suites.types import TASK_KINDS
 from bench.textscores import NORMALIZATIONS
 
 __all__ = [
@@ -424,9 +424,11 @@ def _normalizations() -> tuple[str, ...]:
     return NORMALIZATIONS
 
 
-_MULTIPLE_CHOICE = ("kind", ("multiple_choice",))
-_PROMPTED = ("kind", ("multiple_choice", "generation"))
-_GENERATION = ("kind", ("generation",))
+_MULTIPLE_CHOICE = ("kind", kinds_where(lambda kind: kind.scores_options))
+_PROMPTED = ("kind", kinds_where(lambda kind: kind.prompted))
+_GENERATION = ("kind", kinds_where(lambda kind: kind.generates_text))
+_CLASSIFICATION = ("kind", kinds_where(lambda kind: kind.has_label_choices))
+_REGRESSION = ("kind", kinds_where(lambda kind: kind.has_numeric_target))
 MAX_FEWSHOT = 100
 MAX_STOP_CHARS = 200
 
@@ -459,12 +461,12 @@ TASK_TABLE = Table({
     "name": Key(SAFE_NAME, required=True, doc="task name"),
     "kind": Key(Str(choices=_task_kinds), required=True, doc="the task kind"),
     "choices": Key(List(Str(), min_len=2, max_len=MAX_CHOICES), doc="label names",
-                   when=("kind", ("classification",)), required_when=("kind", ("classification",))),
+                   when=_CLASSIFICATION, required_when=_CLASSIFICATION),
     "prompt": Key(Str(max_chars=MAX_TEXT_CHARS), doc="prompt template with {text}"),
     "verbalizers": Key(List(Str(empty=True), min_len=2, max_len=MAX_CHOICES, unique=True),
-                       doc="continuation per choice", when=("kind", ("classification",))),
+                       doc="continuation per choice", when=_CLASSIFICATION),
     "value_range": Key(List(Number(), min_len=2, max_len=2, unique=False), doc="[low, high] of the targets",
-                       when=("kind", ("regression",))),
+                       when=_REGRESSION),
     "style": Key(Str(choices=_formats), doc="letter (options listed as A. …) or cloze (option text scored)",
                  when=_MULTIPLE_CHOICE),
     "description": Key(Str(max_chars=MAX_TEXT_CHARS, empty=True), doc="line before the exemplars, with {fields}",
