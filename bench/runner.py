@@ -817,7 +817,7 @@ def score_examples(adapter: Adapter, task: Task, examples: Sequence[Example], *,
     for start in range(0, len(examples), batch_size):
         batch = examples[start : start + batch_size]
         label = f"model {adapter.name!r}, {where}, examples {offset + start}-{offset + start + len(batch) - 1}"
-        inputs: Sequence[Any] = [(requests or {})[ex.id] for ex in batch] if kind.model_input is not ModelInput.EXAMPLES else batch
+        inputs: Sequence[Any] = [(requests or {})[ex.id] for ex in batch] if kind.prompted else batch
         output = _call(getattr(adapter, kind.method), inputs, task, label=label, timeout=timeout)
         parts.append(build(ScoredBatch(adapter, task, batch, inputs, label, n_options=max(n_options, 2)), output))
         advance(len(batch))
