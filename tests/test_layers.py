@@ -182,3 +182,46 @@ def test_an_import_cycle_is_found() -> None:
     tree = ast.parse("from bench.suites import schema\n")
     assert _module_imports(tree, "bench.suites.generation", False,
                            {"bench.suites", "bench.suites.schema"}) == {"bench.suites", "bench.suites.schema"}
+
+
+TESTS = ROOT / "tests"
+CROSS_CUTTING = {
+    "conformance": "every registry entry through one check",
+    "doctests": "every docstring example",
+    "generation": "the generation task kind end to end",
+    "gpu_check": "the GPU check script",
+    "hints": "the commands that messages print, run as pasted",
+    "imports": "what importing the package and the CLI loads",
+    "input_holes": "bad input across the layers",
+    "install_lines": "the install lines of the docs",
+    "layers": "the import rules (this file)",
+    "lm_eval_habits": "lm-evaluation-harness habits and flags",
+    "multiple_choice": "the multiple-choice task kind end to end",
+    "public_api": "the names bench exports",
+    "resume": "interrupted runs resumed",
+    "run_holes": "runs that a reliability probe broke",
+}
+"""Top-level test files that test no one module of ``bench``: topic → what they test."""
+
+
+def _misplaced_tests() -> list[str]:
+    """Top-level ``tests/test_*.py`` files whose topic is neither a top-level module of
+    ``bench`` (``test_store.py``, ``test_serve_faults.py``) nor in :data:`CROSS_CUTTING`."""
+    modules = {p.stem for p in PACKAGE.glob("*.py")} - {"__init__", "__main__"}
+    misplaced = []
+    for path in sorted(TESTS.glob("test_*.py")):
+        topic = path.stem.removeprefix("test_")
+        if topic not in CROSS_CUTTING and not any(topic == m or topic.startswith(f"{m}_") for m in modules):
+            misplaced.append(path.name)
+    return misplaced
+
+
+def test_top_level_tests_name_a_top_level_module_or_a_cross_cutting_concern() -> None:
+    """Tests mirror ``bench/``: a test of ``bench/scoring/metrics.py`` lives in ``tests/scoring/``."""
+    assert _misplaced_tests() == [], ("move these into the tests/ folder of the bench package they test, "
+                                      "or name a cross-cutting concern in CROSS_CUTTING")
+
+
+def test_every_cross_cutting_topic_has_its_file() -> None:
+    assert {topic for topic in CROSS_CUTTING if not (TESTS / f"test_{topic}.py").exists()} == set()
+

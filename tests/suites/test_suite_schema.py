@@ -12,7 +12,7 @@ from bench.suites import load_suite, read_suite_file
 from bench.suites.loader import MAX_SUITE_BYTES
 from bench.suites.rules import QUOTE_CHARS, quote
 from bench.suites.schema import SOURCE_OPTIONS, SUITE_SCHEMA, check_document
-from tests.conftest import TINY_SUITE, write_tiny_suite
+from tests.conftest import REPO, TINY_SUITE, write_tiny_suite
 
 # (old text, new text, expected message): the probes of issue 14 and the neighbours of each.
 PROBES = [
@@ -158,7 +158,7 @@ def test_bundled_suites_pass_the_schema() -> None:
 def test_docs_list_every_key_of_the_schema() -> None:
     from bench.suites.schema import key_rows
 
-    docs = (Path(__file__).resolve().parents[1] / "docs" / "suites.md").read_text(encoding="utf-8")
+    docs = (REPO / "docs" / "suites.md").read_text(encoding="utf-8")
     rows = key_rows() + [r for table in SOURCE_OPTIONS.values() for r in key_rows(table, "source.")]
     for key, rule, required, _ in rows:
         assert f"| `{key}` | {rule} | {required} |" in docs, key

@@ -100,7 +100,7 @@ def test_transfer_matrix_table_matches_group_means() -> None:
 def test_transfer_matrix_run_writes_the_matrix(tiny_suite: Path, tmp_path: Path) -> None:
     from bench.pipeline import evaluate
 
-    config = RunConfig(suites=(str(tiny_suite),), models=("tests.test_mitigations:small_source_only",),
+    config = RunConfig(suites=(str(tiny_suite),), models=("tests.baselines.test_mitigations:small_source_only",),
                        protocol="transfer_matrix", tasks=("sentiment",))
     done = evaluate(config, tmp_path / "out", save_models=False)
     matrix = pd.read_csv(done.run_dir / "transfer_matrix.csv")
@@ -113,7 +113,7 @@ def test_transfer_matrix_run_writes_the_matrix(tiny_suite: Path, tmp_path: Path)
 
 
 def test_lodo_run_scores_each_domain_once(tiny_suite: Path) -> None:
-    result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_mitigations:small_source_only",),
+    result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.baselines.test_mitigations:small_source_only",),
                            protocol="lodo", tasks=("sentiment",)))
     assert not result.records.duplicated(["domain", "example_id"]).any()
     by_domain = result.records.groupby("domain")["train_domains"].unique()
@@ -123,7 +123,7 @@ def test_lodo_run_scores_each_domain_once(tiny_suite: Path) -> None:
 def test_cli_exposes_protocol_and_trials(tiny_suite: Path, tmp_path: Path) -> None:
     from bench.cli import main
 
-    argv = ["run", str(tiny_suite), "--model", "tests.test_mitigations:small_source_only", "--task", "sentiment",
+    argv = ["run", str(tiny_suite), "--model", "tests.baselines.test_mitigations:small_source_only", "--task", "sentiment",
             "--protocol", "lodo", "--trials", "2", "--no-save-models", "--out", str(tmp_path), "-q"]
     assert main(argv) == 0
     (run_dir,) = (tmp_path / "runs").iterdir()

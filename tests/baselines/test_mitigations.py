@@ -110,7 +110,7 @@ def test_a_task_without_targets_in_the_batch_adds_nothing() -> None:
 
 def test_multitask_trains_every_task_of_the_suite_even_when_one_is_scored(tiny_suite: Path) -> None:
     fitted = {}
-    result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.test_mitigations:small_multitask",),
+    result = run(RunConfig(suites=(str(tiny_suite),), models=("tests.baselines.test_mitigations:small_multitask",),
                            tasks=("sentiment",)), on_fitted=lambda key, model: fitted.update({key.model: model}))
     model = next(iter(fitted.values()))
     assert set(model.nets) == {"sentiment", "rating"} and model.nets["sentiment"] is model.nets["rating"]
@@ -150,7 +150,7 @@ def test_training_configs_share_the_schemas_checks(make, message: str) -> None: 
 @pytest.mark.parametrize("protocol", ["id_ood", "leave_one_domain_out", "transfer_matrix"])
 def test_fine_tuning_never_touches_a_test_example(tiny_suite: Path, protocol: str) -> None:
     SpyFineTuned.seen = []
-    config = RunConfig(suites=(str(tiny_suite),), models=("tests.test_mitigations:small_finetuned",),
+    config = RunConfig(suites=(str(tiny_suite),), models=("tests.baselines.test_mitigations:small_finetuned",),
                        protocol=protocol, tasks=("sentiment",))
     result = run(config)
     data = load_suite_data(load_suite(tiny_suite))
@@ -193,7 +193,7 @@ def test_augmented_model_trains_on_originals_plus_copies(tiny_suite: Path) -> No
 
 # -- trials and groups ------------------------------------------------------------------
 def test_trials_add_a_column_and_trial_zero_reproduces_a_single_run(tiny_suite: Path) -> None:
-    spec = "tests.test_mitigations:small_source_only"
+    spec = "tests.baselines.test_mitigations:small_source_only"
     single = run(RunConfig(suites=(str(tiny_suite),), models=(spec,), tasks=("sentiment",)))
     multi = run(RunConfig(suites=(str(tiny_suite),), models=(spec,), tasks=("sentiment",), trials=3))
     assert sorted(multi.records["trial"].unique()) == [0, 1, 2]

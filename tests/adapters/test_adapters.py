@@ -128,11 +128,11 @@ def test_torch_module_adapter() -> None:
 
 def test_make_model_by_name_and_module_factory() -> None:
     assert make_model("majority").name == "majority"
-    assert make_model("tests.test_adapters:_factory").name == "coin"
+    assert make_model("tests.adapters.test_adapters:_factory").name == "coin"
     with pytest.raises(UnknownNameError, match="Unknown model 'sorce-only'. Did you mean: source-only"):
         make_model("sorce-only")
     with pytest.raises(ConfigError, match="returned str, not an Adapter"):
-        make_model("tests.test_adapters:_bad_factory")
+        make_model("tests.adapters.test_adapters:_bad_factory")
 
 
 def _factory() -> CallableAdapter:

@@ -133,7 +133,7 @@ def test_save_and_load_errors(tmp_path: Path) -> None:
 
 def test_bench_run_rescores_a_saved_model(tiny_suite: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     out = tmp_path / "out"
-    spec = "tests.test_mitigations:plain_finetuned"
+    spec = "tests.baselines.test_mitigations:plain_finetuned"
     assert main(["run", str(tiny_suite), "--model", spec, "--task", "sentiment", "--out", str(out), "-q"]) == 0
     (first,) = (out / "runs").iterdir()
     saved = first / "models" / model_folder_name(f"{spec}/tiny-reviews/id_ood")

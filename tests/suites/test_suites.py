@@ -7,7 +7,7 @@ import pytest
 from bench.data import load_suite_data
 from bench.errors import DataError, SuiteError, UnknownNameError
 from bench.suites import SUITES, Example, load_suite, split_examples
-from tests.conftest import TINY_SUITE, write_tiny_suite
+from tests.conftest import REPO, TINY_SUITE, write_tiny_suite
 
 
 def test_bundled_default_suite_loads() -> None:
@@ -105,7 +105,7 @@ def test_the_wheel_ships_the_top_level_suites_and_an_install_finds_them(tmp_path
 
     from bench.suites import BUNDLED_DIR, SUITES
 
-    repo = Path(__file__).resolve().parents[1]
+    repo = REPO
     source = tmp_path / "src"
     source.mkdir()
     for name in ("pyproject.toml", "setup.py", "README.md"):
