@@ -100,6 +100,8 @@ _RUN_RULES: dict[str, ValueType] = {
     "timeout_per_batch": optional(Number(0.0, MAX_SECONDS_PER_BATCH, bounds="(]")),
 }
 """The rule of each checked field of :class:`RunConfig` (:func:`~bench.suites.rules.check_config`)."""
+_RUN_FLAGS = {name: "--" + name.replace("_", "-") for name in _RUN_RULES if name != "suites"}
+"""The ``bench run`` flag that sets each checked field, named in its error (``--batch-size``)."""
 
 
 @dataclass(frozen=True)
@@ -181,7 +183,7 @@ class RunConfig:
     timeout_per_batch: float | None = None
 
     def __post_init__(self) -> None:
-        check_config(self, _RUN_RULES)
+        check_config(self, _RUN_RULES, flags=_RUN_FLAGS)
 
     @property
     def decoding_overrides(self) -> dict[str, Any]:

@@ -130,15 +130,15 @@ def test_decoding_keys_belong_to_generation_tasks(tmp_path: Path) -> None:
 
 # --- decoding overrides --------------------------------------------------------------------
 @pytest.mark.parametrize(("override", "message"), [
-    ({"max_new_tokens": 0}, r"'RunConfig\.max_new_tokens' must be an integer in \[1, 4096\], got an integer 0\."),
-    ({"max_new_tokens": 10**6}, r"'RunConfig\.max_new_tokens' must be an integer in \[1, 4096\], got an integer 1000000"),
-    ({"stop": ("",)}, r"'RunConfig\.stop\[0\]' must be a non-empty string, got a string ''\."),
-    ({"stop": "\n"}, r"'RunConfig\.stop' must be an array of 0-16 items, each a non-empty string or None, got a str"),
-    ({"temperature": -0.5}, r"'RunConfig\.temperature' must be a number in \[0, 100\], got a float -0\.5\."),
-    ({"temperature": math.nan}, r"'RunConfig\.temperature' must be a number in \[0, 100\], got a float nan\."),
-    ({"top_p": 0.0}, r"'RunConfig\.top_p' must be a number in \(0, 1\], got a float 0\.0\."),
-    ({"top_p": 1.5}, r"'RunConfig\.top_p' must be a number in \(0, 1\], got a float 1\.5\."),
-    ({"top_p": "high"}, r"'RunConfig\.top_p' must be a number in \(0, 1\] or None, got a string 'high'\."),
+    ({"max_new_tokens": 0}, r"'RunConfig\.max_new_tokens' \(--max-new-tokens\) must be an integer in \[1, 4096\], got an integer 0\."),
+    ({"max_new_tokens": 10**6}, r"'RunConfig\.max_new_tokens' \(--max-new-tokens\) must be an integer in \[1, 4096\], got an integer 1000000"),
+    ({"stop": ("",)}, r"'RunConfig\.stop\[0\]' \(--stop\) must be a non-empty string, got a string ''\."),
+    ({"stop": "\n"}, r"'RunConfig\.stop' \(--stop\) must be an array of 0-16 items, each a non-empty string or None, got a str"),
+    ({"temperature": -0.5}, r"'RunConfig\.temperature' \(--temperature\) must be a number in \[0, 100\], got a float -0\.5\."),
+    ({"temperature": math.nan}, r"'RunConfig\.temperature' \(--temperature\) must be a number in \[0, 100\], got a float nan\."),
+    ({"top_p": 0.0}, r"'RunConfig\.top_p' \(--top-p\) must be a number in \(0, 1\], got a float 0\.0\."),
+    ({"top_p": 1.5}, r"'RunConfig\.top_p' \(--top-p\) must be a number in \(0, 1\], got a float 1\.5\."),
+    ({"top_p": "high"}, r"'RunConfig\.top_p' \(--top-p\) must be a number in \(0, 1\] or None, got a string 'high'\."),
 ])
 def test_bad_decoding_overrides_are_config_errors(override: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError, match=message):
@@ -146,10 +146,10 @@ def test_bad_decoding_overrides_are_config_errors(override: dict[str, object], m
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--max-new-tokens", "0"], "'RunConfig.max_new_tokens' must be an integer in [1, 4096], got an integer 0."),
-    (["--stop", ""], "'RunConfig.stop[0]' must be a non-empty string, got a string ''."),
-    (["--temperature", "-1"], "'RunConfig.temperature' must be a number in [0, 100], got a float -1.0."),
-    (["--top-p", "0"], "'RunConfig.top_p' must be a number in (0, 1], got a float 0.0."),
+    (["--max-new-tokens", "0"], "'RunConfig.max_new_tokens' (--max-new-tokens) must be an integer in [1, 4096], got an integer 0."),
+    (["--stop", ""], "'RunConfig.stop[0]' (--stop) must be a non-empty string, got a string ''."),
+    (["--temperature", "-1"], "'RunConfig.temperature' (--temperature) must be a number in [0, 100], got a float -1.0."),
+    (["--top-p", "0"], "'RunConfig.top_p' (--top-p) must be a number in (0, 1], got a float 0.0."),
 ])
 def test_bad_decoding_options_on_the_command_line(argv: list[str], message: str, tmp_path: Path,
                                                   capsys: pytest.CaptureFixture[str]) -> None:

@@ -265,8 +265,8 @@ def test_cli_errors_before_any_model_runs_and_leaves_no_run_folder(tmp_path: Pat
          r"target 'Seine' of task 'qa' is none of the row's 2 options"),
         (_write(tmp_path / "d", ROWS.replace(",6,9,,,9", ",6,,,,0")), [],
          r"example 'm4': a multiple-choice example needs at least 2 options, got 1"),
-        (_write(tmp_path / "e"), ["--device", "gpu"], r"'RunConfig\.device' must be one of cpu, cuda, cuda:N, mps; got 'gpu'\."),
-        (_write(tmp_path / "f"), ["--dtype", "fp8"], r"'RunConfig\.dtype' must be one of float32, bfloat16, float16, auto; got 'fp8'\."),
+        (_write(tmp_path / "e"), ["--device", "gpu"], r"'RunConfig\.device' \(--device\) must be one of cpu, cuda, cuda:N, mps; got 'gpu'\."),
+        (_write(tmp_path / "f"), ["--dtype", "fp8"], r"'RunConfig\.dtype' \(--dtype\) must be one of float32, bfloat16, float16, auto; got 'fp8'\."),
     ]
     for i, (suite, flags, message) in enumerate(cases):
         (tmp_path / str(i)).mkdir()

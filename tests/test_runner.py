@@ -60,18 +60,18 @@ def test_trainable_model_under_zero_shot_is_refused(tiny_suite: Path) -> None:
 
 
 @pytest.mark.parametrize(("kwargs", "message"), [
-    ({"limit": 0}, r"'RunConfig\.limit' must be an integer in \[1, 1000000000\], got an integer 0\."),
-    ({"limit": True}, r"'RunConfig\.limit' must be an integer in \[1, 1000000000\] or None, got a boolean True\."),
-    ({"batch_size": 0}, r"'RunConfig\.batch_size' must be an integer in \[1, 1000000000\], got an integer 0\."),
-    ({"batch_size": "big"}, r"'RunConfig\.batch_size' must be one of auto; got 'big'\."),
+    ({"limit": 0}, r"'RunConfig\.limit' \(--limit\) must be an integer in \[1, 1000000000\], got an integer 0\."),
+    ({"limit": True}, r"'RunConfig\.limit' \(--limit\) must be an integer in \[1, 1000000000\] or None, got a boolean True\."),
+    ({"batch_size": 0}, r"'RunConfig\.batch_size' \(--batch-size\) must be an integer in \[1, 1000000000\], got an integer 0\."),
+    ({"batch_size": "big"}, r"'RunConfig\.batch_size' \(--batch-size\) must be one of auto; got 'big'\."),
     ({"suites": ()}, r"'RunConfig\.suites' must have 1-1000 items, got 0\."),
-    ({"num_fewshot": -1}, r"'RunConfig\.num_fewshot' must be an integer in \[0, 1000000000\], got an integer -1\."),
-    ({"log_samples": 1}, r"'RunConfig\.log_samples' must be true or false, got an integer 1\."),
-    ({"apply_chat_template": "yes"}, r"'RunConfig\.apply_chat_template' must be true or false, got a string 'yes'\."),
-    ({"timeout_per_batch": 0}, r"'RunConfig\.timeout_per_batch' must be a number in \(0, 604800\], got an integer 0\."),
-    ({"timeout_per_batch": True}, r"'RunConfig\.timeout_per_batch' must be a number in \(0, 604800\] or None, got a"),
-    ({"device": "gpu"}, r"'RunConfig\.device' must be one of cpu, cuda, cuda:N, mps; got 'gpu'\."),
-    ({"dtype": "fp8"}, r"'RunConfig\.dtype' must be one of float32, bfloat16, float16, auto; got 'fp8'\."),
+    ({"num_fewshot": -1}, r"'RunConfig\.num_fewshot' \(--num-fewshot\) must be an integer in \[0, 1000000000\], got an integer -1\."),
+    ({"log_samples": 1}, r"'RunConfig\.log_samples' \(--log-samples\) must be true or false, got an integer 1\."),
+    ({"apply_chat_template": "yes"}, r"'RunConfig\.apply_chat_template' \(--apply-chat-template\) must be true or false, got a string 'yes'\."),
+    ({"timeout_per_batch": 0}, r"'RunConfig\.timeout_per_batch' \(--timeout-per-batch\) must be a number in \(0, 604800\], got an integer 0\."),
+    ({"timeout_per_batch": True}, r"'RunConfig\.timeout_per_batch' \(--timeout-per-batch\) must be a number in \(0, 604800\] or None, got a"),
+    ({"device": "gpu"}, r"'RunConfig\.device' \(--device\) must be one of cpu, cuda, cuda:N, mps; got 'gpu'\."),
+    ({"dtype": "fp8"}, r"'RunConfig\.dtype' \(--dtype\) must be one of float32, bfloat16, float16, auto; got 'fp8'\."),
 ])
 def test_config_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(ConfigError, match=message):

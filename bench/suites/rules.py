@@ -82,13 +82,15 @@ def _type_name(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
-def check_config(config: Any, rules: Mapping[str, ValueType], *, error: type[BenchError] = ConfigError) -> None:
+def check_config(config: Any, rules: Mapping[str, ValueType], *, error: type[BenchError] = ConfigError,
+                 flags: Mapping[str, str] | None = None) -> None:
     """Check the fields of a config object with the suite schema's value types, so that
     every config states its rules the same way and words its errors as a suite file's.
 
     ``rules`` maps a field name to its :class:`ValueType` (``Int(1, MAX_COUNT)``,
     ``Number(0, math.inf, bounds="(]")``, ``optional(Int(1))``, …); problems name the
-    field as ``ClassName.field``.
+    field as ``ClassName.field``, followed by the command-line flag that sets it where
+    ``flags`` names one (``'RunConfig.device' (--device) must be …``).
 
     Raises
     ------
@@ -108,9 +110,17 @@ def check_config(config: Any, rules: Mapping[str, ValueType], *, error: type[Ben
     bench.errors.ConfigError: 'Settings.epochs' must be an integer in [1, 10], got a boolean True.
     """
     owner = type(config).__name__
-    problems = [p for name, rule in rules.items() for p in rule.problems(getattr(config, name), f"{owner}.{name}")]
+    problems = [_with_flag(p, f"{owner}.{name}", (flags or {}).get(name))
+                for name, rule in rules.items() for p in rule.problems(getattr(config, name), f"{owner}.{name}")]
     if problems:
         raise error(" ".join(problems))
+
+
+def _with_flag(problem: str, key: str, flag: str | None) -> str:
+    """``problem`` with ``flag`` after the quoted ``key`` (or an item of it, ``key[0]``)."""
+    if flag is None:
+        return problem
+    return re.sub(re.escape(f"'{key}") + r"(\[[^']*\])?'", lambda m: f"{m.group(0)} ({flag})", problem, count=1)
 
 
 class ValueType:

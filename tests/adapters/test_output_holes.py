@@ -118,7 +118,7 @@ def test_a_per_batch_timeout_passes_errors_and_outputs_through() -> None:
 
 @pytest.mark.parametrize("value", [0, -1, float("nan"), float("inf"), True, "5"])
 def test_the_per_batch_timeout_must_be_a_positive_number(value: Any) -> None:
-    with pytest.raises(ConfigError, match=r"'RunConfig\.timeout_per_batch' must be a number in \(0, 604800\](, got| or None, got)"):
+    with pytest.raises(ConfigError, match=r"'RunConfig\.timeout_per_batch' \(--timeout-per-batch\) must be a number in \(0, 604800\](, got| or None, got)"):
         RunConfig(timeout_per_batch=value)
 
 

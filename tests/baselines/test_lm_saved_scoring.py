@@ -71,7 +71,7 @@ def test_options_a_saved_fine_tune_does_not_take(saved) -> None:
     _, folder = saved
     with pytest.raises(ConfigError, match=r"'HFCausalLMConfig.device' must be one of cpu, cuda, cuda:N, mps, auto; got 'tpu'"):
         make_model(str(folder), options={"device": "tpu"})
-    with pytest.raises(ConfigError, match=r"'RunConfig.device' must be one of cpu, cuda, cuda:N, mps; got 'tpu'"):
+    with pytest.raises(ConfigError, match=r"'RunConfig.device' \(--device\) must be one of cpu, cuda, cuda:N, mps; got 'tpu'"):
         RunConfig(suites=("toy-reviews",), models=(str(folder),), device="tpu")
     with pytest.warns(IgnoredOptionWarning, match=r"does not take --apply-chat-template"):
         make_model(str(folder), options={"apply_chat_template": True})  # it keeps the prompts it was trained on

@@ -213,7 +213,7 @@ def test_trials_add_a_column_and_trial_zero_reproduces_a_single_run(tiny_suite: 
     books = multi.records[multi.records["domain"] == "books"].groupby("trial")["correct"].mean()
     ood = multi.records[multi.records["domain"] != "books"].groupby("trial")["correct"].mean()
     assert gap["seed_mean"] == pytest.approx((books - ood).mean())
-    with pytest.raises(ConfigError, match=r"'RunConfig\.trials' must be an integer in \[1, 1000000000\], got an integer 0\."):
+    with pytest.raises(ConfigError, match=r"'RunConfig\.trials' \(--trials\) must be an integer in \[1, 1000000000\], got an integer 0\."):
         RunConfig(trials=0)
 
 
