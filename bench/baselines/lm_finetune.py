@@ -25,6 +25,23 @@ every other option goes to the language model (``device``, ``dtype``,
 training too. The model scores exactly as the base model does (the same prompts, chat
 template and requests), with the adapter in place.
 
+Devices and dtypes
+------------------
+The model trains where its base model is loaded (``device``: ``cpu``, ``cuda``,
+``cuda:N``, ``mps``; default the best available) and scores there too. Its weights'
+``dtype`` is the one given; without one, :func:`default_dtype`: ``bfloat16`` on a CUDA
+device, ``float32`` elsewhere (``hf-causal-lm`` itself defaults to ``float32``
+everywhere, so give ``--dtype`` to score the zero-shot model at the same dtype). With
+``bfloat16`` or ``float16`` weights, LoRA keeps its trainable matrices, their gradients
+and AdamW's moments in ``float32`` (``peft``'s ``autocast_adapter_dtype``: the adapter's
+input is cast to ``float32``, its output back to the weights' dtype), and the loss's
+log-softmax is taken in ``float32``; the frozen base runs in the lower precision. Full
+fine-tuning (``method="full"``) trains every weight in the weights' dtype (pure
+``bfloat16`` training: no ``float32`` master copy). A device without CUDA asked for
+``cuda`` is refused when the model is built, before any training, with
+``hf-causal-lm``'s message. :meth:`FineTunedLM.training_record` says where and in what
+dtype a training ran (``device``, ``dtype``, ``trainable_dtype``).
+
 Objective
 ---------
 Training maximises the log-likelihood the harness scores, token for token, after the
@@ -60,7 +77,8 @@ in nats, minimised by AdamW (no weight decay) over the LoRA matrices (``method="
 adapter changes nothing) or every weight (``method="full"``). Batches are a fresh
 permutation per epoch from a generator seeded with the fold's seed; the LoRA matrices and
 dropout draw from ``torch.manual_seed(seed)``: the same seed gives the same adapter on the
-same machine.
+same machine (bit for bit on the CPU, in float32 and bfloat16; on a GPU to the rounding of
+its non-deterministic kernels, unless ``torch.use_deterministic_algorithms`` is set).
 
 Progress
 --------
@@ -101,7 +119,7 @@ import torch
 
 from bench.adapters import MODELS, make_model, parse_model_spec
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
-from bench.adapters.hf_causal_lm import HFCausalLM
+from bench.adapters.hf_causal_lm import HFCausalLM, resolve_device
 from bench.baselines.augment import augment_examples, make_augmenter
 from bench.baselines.lm_checkpoint import Checkpointer, TrainPosition
 from bench.baselines.strategies import AugmentConfig
@@ -116,7 +134,8 @@ from bench.suites.rules import MAX_COUNT, Int, List, Number, Str, check_config, 
 from bench.suites.types import Example, Task
 
 __all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "SCORING_OPTIONS", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
-           "TrainRequests", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items", "train_items"]
+           "TrainRequests", "default_dtype", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items",
+           "train_items"]
 
 DEFAULT_BASE = "smollm2-135m"
 """The language model ``lm-finetuned`` (and the other two) start from when no spec is given."""
@@ -235,8 +254,22 @@ def _require_peft(what: str) -> None:
         raise CapabilityError(f"{what} needs the package 'peft', which is not installed. Install it with: {PEFT_INSTALL}")
 
 
+def default_dtype(device: str | None) -> str:
+    """The weights' dtype a fine-tuned model trains (and scores) in when none is given:
+    ``"bfloat16"`` if ``device`` resolves to a CUDA device, ``"float32"`` otherwise.
+
+    Raises
+    ------
+    ConfigError
+        If ``device`` names a device that is not there (``cuda`` without CUDA…), with
+        :func:`bench.adapters.hf_causal_lm.resolve_device`'s message.
+    """
+    return "bfloat16" if resolve_device(device).startswith("cuda") else "float32"
+
+
 def _base_model(spec: str, options: Mapping[str, Any], what: str) -> HFCausalLM:
-    """The ``hf-causal-lm`` language model of ``spec``.
+    """The ``hf-causal-lm`` language model of ``spec``, in :func:`default_dtype` where
+    ``options`` give no ``dtype``.
 
     Raises
     ------
@@ -249,6 +282,13 @@ def _base_model(spec: str, options: Mapping[str, Any], what: str) -> HFCausalLM:
         raise ConfigError(f"{what}: model {spec!r} cannot be fine-tuned; only a local language model can "
                           f"(hf-causal-lm:/path/to/folder or smollm2-135m), not an endpoint, a callable or a "
                           "trained baseline.")
+    if options.get("dtype") is None:
+        device = options.get("device")
+        try:
+            dtype = default_dtype(None if device is None else str(device))
+        except ConfigError:  # a device that is not there: hf-causal-lm refuses it in its own words
+            dtype = "float32"
+        options = {**options, "dtype": dtype}
     model = make_model(spec, options=options, note_ignored=False)
     if not isinstance(model, HFCausalLM):
         raise ConfigError(f"{what}: model {spec!r} ({type(model).__name__}) cannot be fine-tuned; only a local "
@@ -462,13 +502,24 @@ def items_loss(model: Any, items: Sequence[TrainItem], *, pad_id: int, device: t
 
 @dataclass
 class TrainingLog:
-    """What a training did: items, optimiser steps, the mean loss of each epoch (nats), and
-    the step it resumed from (0: it started afresh)."""
+    """What a training did: items, optimiser steps, the mean loss of each epoch (nats), the
+    step it resumed from (0: it started afresh), the device it ran on, the weights' dtype,
+    the dtype of the trained parameters (and of AdamW's moments), and each step's loss."""
 
     items: int = 0
     steps: int = 0
     epoch_loss: list[float] = field(default_factory=list)
     resumed_from: int = 0
+    device: str = ""
+    dtype: str = ""
+    trainable_dtype: str = ""
+    step_loss: list[float] = field(default_factory=list)
+    """The loss of each optimiser step taken in this process (nats; not after a reload)."""
+
+
+def _dtype_name(dtype: torch.dtype) -> str:
+    """``torch.bfloat16`` → ``"bfloat16"``."""
+    return str(dtype).removeprefix("torch.")
 
 
 def train_model(model: Any, items: Sequence[TrainItem], config: LMTrainConfig, *, seed: int, pad_id: int,
@@ -489,7 +540,9 @@ def train_model(model: Any, items: Sequence[TrainItem], config: LMTrainConfig, *
                           seed=seed_hash(seed, "lm-batches"))
     for _ in range(position.steps):  # the batches the checkpoint has trained on
         next(batches)
-    log = TrainingLog(len(items), position.steps, position.epoch_loss, resumed_from=position.steps)
+    log = TrainingLog(len(items), position.steps, position.epoch_loss, resumed_from=position.steps,
+                      device=str(device), dtype=_dtype_name(getattr(model, "dtype", params[0].dtype)),
+                      trainable_dtype=",".join(sorted({_dtype_name(p.dtype) for p in params})))
     model.train()
     try:
         for epoch in range(position.steps // per_epoch, config.epochs):
@@ -504,7 +557,8 @@ def train_model(model: Any, items: Sequence[TrainItem], config: LMTrainConfig, *
                     optimiser.zero_grad()
                     loss.backward()
                     optimiser.step()
-                    position.running += float(loss.detach()) * len(batch)
+                    log.step_loss.append(float(loss.detach()))
+                    position.running += log.step_loss[-1] * len(batch)
                     position.steps += 1
                     if step == per_epoch - 1:
                         position.epoch_loss.append(position.running / len(items))
@@ -748,10 +802,13 @@ class FineTunedLM(Adapter):
 
     def training_record(self) -> dict[str, Any]:
         """``run.json``'s ``training`` entry: the options, trained parameters, items, steps,
-        losses and the step a checkpoint resumed the training from (0: none)."""
+        losses, the step a checkpoint resumed the training from (0: none), and where and in
+        what precision it trained: ``device`` (``"cpu"``, ``"cuda:0"``…), ``dtype`` (the
+        weights') and ``trainable_dtype`` (the trained parameters' and AdamW's moments')."""
         return {**self.options(), "trainable_parameters": self.trainable_parameters(),
                 "tasks": list(self.trained_tasks), "items": self.log.items, "steps": self.log.steps,
-                "epoch_loss": [round(x, 6) for x in self.log.epoch_loss], "resumed_from_step": self.log.resumed_from}
+                "epoch_loss": [round(x, 6) for x in self.log.epoch_loss], "resumed_from_step": self.log.resumed_from,
+                "device": self.log.device, "dtype": self.log.dtype, "trainable_dtype": self.log.trainable_dtype}
 
     def fingerprint(self) -> str:
         trained = [adapter_digest(self.lm.model)] if self.peft_model is not None else []
@@ -832,7 +889,9 @@ def load_lm(folder: Path, header: Mapping[str, Any], overrides: Mapping[str, Any
     training = header.get("training", {})
     model.trained_tasks = [str(t) for t in header.get("tasks", [])]
     model.log = TrainingLog(int(training.get("items", 0)), int(training.get("steps", 0)),
-                            [float(x) for x in training.get("epoch_loss", [])])
+                            [float(x) for x in training.get("epoch_loss", [])],
+                            device=str(training.get("device", "")), dtype=str(training.get("dtype", "")),
+                            trainable_dtype=str(training.get("trainable_dtype", "")))
     model.trainable = False  # type: ignore[misc]
     return model
 

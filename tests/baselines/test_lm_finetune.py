@@ -269,6 +269,7 @@ def test_a_resumed_run_reloads_the_saved_adapter_instead_of_training(tiny_lm_dir
     meta = json.loads((done.run_dir / "run.json").read_text())
     (record,) = meta["training"].values()
     assert record["train"]["method"] == "lora" and record["steps"] == 1 and record["items"] == 8
+    assert (record["device"], record["dtype"], record["trainable_dtype"]) == ("cpu", "float32", "float32")
     (saved,) = (done.run_dir / "models").iterdir()
     assert (saved / "adapter_model.safetensors").is_file()
 
