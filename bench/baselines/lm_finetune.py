@@ -29,9 +29,10 @@ Devices and dtypes
 ------------------
 The model trains where its base model is loaded (``device``: ``cpu``, ``cuda``,
 ``cuda:N``, ``mps``; default the best available) and scores there too. Its weights'
-``dtype`` is the one given; without one, :func:`default_dtype`: ``bfloat16`` on a CUDA
-device, ``float32`` elsewhere (``hf-causal-lm`` itself defaults to ``float32``
-everywhere, so give ``--dtype`` to score the zero-shot model at the same dtype). With
+``dtype`` is the base model's: the run's ``--dtype`` (``bfloat16`` is the one for a GPU),
+else ``hf-causal-lm``'s default ``float32``. There is no separate default for fine-tunes,
+so that the zero-shot floor and the remedies of one run always score in the same dtype and
+a remedy's gain is not a change of precision. With
 ``bfloat16`` or ``float16`` weights, LoRA keeps its trainable matrices, their gradients
 and AdamW's moments in ``float32`` (``peft``'s ``autocast_adapter_dtype``: the adapter's
 input is cast to ``float32``, its output back to the weights' dtype), and the loss's
@@ -119,7 +120,7 @@ import torch
 
 from bench.adapters import MODELS, make_model, parse_model_spec
 from bench.adapters.base import Adapter, config_fingerprint, prompt_text
-from bench.adapters.hf_causal_lm import HFCausalLM, resolve_device
+from bench.adapters.hf_causal_lm import HFCausalLM
 from bench.baselines.augment import augment_examples, make_augmenter
 from bench.baselines.lm_checkpoint import Checkpointer, TrainPosition
 from bench.baselines.strategies import AugmentConfig
@@ -134,7 +135,7 @@ from bench.suites.rules import MAX_COUNT, Int, List, Number, Str, check_config, 
 from bench.suites.types import Example, Task
 
 __all__ = ["DEFAULT_BASE", "MODES", "PEFT_INSTALL", "SCORING_OPTIONS", "TRAINED_KINDS", "FineTunedLM", "LMTrainConfig", "TrainItem",
-           "TrainRequests", "default_dtype", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items",
+           "TrainRequests", "lm_augmented", "lm_finetuned", "lm_multitask", "text_items",
            "train_items"]
 
 DEFAULT_BASE = "smollm2-135m"
@@ -254,22 +255,9 @@ def _require_peft(what: str) -> None:
         raise CapabilityError(f"{what} needs the package 'peft', which is not installed. Install it with: {PEFT_INSTALL}")
 
 
-def default_dtype(device: str | None) -> str:
-    """The weights' dtype a fine-tuned model trains (and scores) in when none is given:
-    ``"bfloat16"`` if ``device`` resolves to a CUDA device, ``"float32"`` otherwise.
-
-    Raises
-    ------
-    ConfigError
-        If ``device`` names a device that is not there (``cuda`` without CUDA…), with
-        :func:`bench.adapters.hf_causal_lm.resolve_device`'s message.
-    """
-    return "bfloat16" if resolve_device(device).startswith("cuda") else "float32"
-
-
 def _base_model(spec: str, options: Mapping[str, Any], what: str) -> HFCausalLM:
-    """The ``hf-causal-lm`` language model of ``spec``, in :func:`default_dtype` where
-    ``options`` give no ``dtype``.
+    """The ``hf-causal-lm`` language model of ``spec``, built with ``options`` (the run's
+    ``device``, ``dtype``…) as the zero-shot model is.
 
     Raises
     ------
@@ -282,13 +270,6 @@ def _base_model(spec: str, options: Mapping[str, Any], what: str) -> HFCausalLM:
         raise ConfigError(f"{what}: model {spec!r} cannot be fine-tuned; only a local language model can "
                           f"(hf-causal-lm:/path/to/folder or smollm2-135m), not an endpoint, a callable or a "
                           "trained baseline.")
-    if options.get("dtype") is None:
-        device = options.get("device")
-        try:
-            dtype = default_dtype(None if device is None else str(device))
-        except ConfigError:  # a device that is not there: hf-causal-lm refuses it in its own words
-            dtype = "float32"
-        options = {**options, "dtype": dtype}
     model = make_model(spec, options=options, note_ignored=False)
     if not isinstance(model, HFCausalLM):
         raise ConfigError(f"{what}: model {spec!r} ({type(model).__name__}) cannot be fine-tuned; only a local "

@@ -73,16 +73,20 @@ def test_the_same_seed_gives_the_same_adapter(tiny_lm_dir: Path, dtype: str) -> 
     assert a.training_record()["dtype"] == dtype
 
 
-def test_the_default_dtype_follows_the_device(tiny_lm_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # noqa: F811
+def test_a_fine_tune_takes_the_dtype_of_its_zero_shot_floor(tiny_lm_dir: Path) -> None:  # noqa: F811
+    """No default of its own: with no dtype the fine-tune's base model is float32 as
+    hf-causal-lm's is, and with one both take it, so the floor and the remedies compare at
+    one precision."""
     import torch
 
-    from bench.baselines.lm_finetune import default_dtype
+    from bench.adapters import make_model
 
-    model = build(tiny_lm_dir)  # no dtype given, on the CPU: float32 (hf-causal-lm's own default too)
-    assert model.lm.model.dtype == torch.float32 and "dtype" not in model.base_options
-    assert default_dtype("cpu") == "float32"
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    assert default_dtype("cuda") == "bfloat16" and default_dtype(None) == "bfloat16"
+    model = build(tiny_lm_dir)
+    floor = make_model(f"hf-causal-lm:{tiny_lm_dir}")
+    assert model.lm.model.dtype == floor.model.dtype == torch.float32 and "dtype" not in model.base_options
+    options = {"dtype": "bfloat16"}
+    tuned = make_model(f"lm-finetuned:hf-causal-lm:{tiny_lm_dir}?{QUICK}", options=options)
+    assert tuned.lm.model.dtype == make_model(f"hf-causal-lm:{tiny_lm_dir}", options=options).model.dtype == torch.bfloat16
 
 
 @pytest.mark.parametrize("how", ["spec", "run option"])
@@ -99,4 +103,4 @@ def test_a_cuda_request_without_cuda_fails_before_training(tiny_lm_dir: Path, ho
         if how == "spec":
             make_model(f"{spec}&device=cuda")
         else:  # as bench run --device cuda hands it to the model
-            make_model(spec, options={"device": "cuda", "dtype": None})
+            make_model(spec, options={"device": "cuda"})
