@@ -127,7 +127,7 @@ def test_server_limits_check_the_new_bounds() -> None:
 
     for bad in ({"request_deadline": 0}, {"reserve_connections": 0}, {"max_prompt_tokens": -1},
                 {"request_deadline": float("inf")}):
-        with pytest.raises(ConfigError, match=r"ServerLimits\.\w+ must be"):
+        with pytest.raises(ConfigError, match=r"'ServerLimits\.\w+' must be"):
             ServerLimits(**bad)  # type: ignore[arg-type]
 
 

@@ -62,6 +62,10 @@ _OPTION_RULES: dict[str, ValueType] = {
     "kinds": List(Str(choices=GAP_KINDS), min_len=0, max_len=len(GAP_KINDS)),
 }
 """The rule of each field of :class:`StatisticsOptions`."""
+_OPTION_FLAGS = {"resamples": "--resamples", "level": "--level", "method": "--method",
+                 "permutations": "--permutations", "kinds": "--gaps"}
+"""The command-line flag that sets each field, named in its error (the seed's flag is
+``--seed`` or ``--stat-seed`` depending on the command, so it names none)."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,7 @@ class StatisticsOptions:
     def __post_init__(self) -> None:
         if isinstance(self.method, str):  # case-insensitive: bca is BCa
             object.__setattr__(self, "method", {m.lower(): m for m in METHOD_CHOICES}.get(self.method.lower(), self.method))
-        check_config(self, _OPTION_RULES, error=StatisticsError)
+        check_config(self, _OPTION_RULES, error=StatisticsError, flags=_OPTION_FLAGS)
         object.__setattr__(self, "kinds", tuple(self.kinds))
 
     def record(self) -> dict[str, Any]:

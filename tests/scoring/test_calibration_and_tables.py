@@ -149,9 +149,9 @@ def test_gaps_table_has_the_contract_columns_and_one_pooled_ood_row_per_metric()
 def test_table_errors_are_named() -> None:
     with pytest.raises(StatisticsError, match=r"No task description for s/t \(records of model 'm'\); known: x/y"):
         metrics_table(_records(30), {("x", "y"): INFO})
-    with pytest.raises(StatisticsError, match=r"'StatisticsOptions\.resamples' must be an integer in \[100, 1000000000\], got an "):
+    with pytest.raises(StatisticsError, match=r"'StatisticsOptions\.resamples' \(--resamples\) must be an integer in \[100, 1000000000\], got an "):
         metrics_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(resamples=50))
-    with pytest.raises(StatisticsError, match=r"'StatisticsOptions\.level' must be a number in \(0, 1\), got a float -0\.5\."):
+    with pytest.raises(StatisticsError, match=r"'StatisticsOptions\.level' \(--level\) must be a number in \(0, 1\), got a float -0\.5\."):
         gaps_table(_records(30), {("s", "t"): INFO}, StatisticsOptions(level=-0.5))
 
 

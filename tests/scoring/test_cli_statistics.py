@@ -87,9 +87,9 @@ def test_compare_two_run_folders(run_dir: Path, tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("argv", "message"), [
-    (["--level", "2"], r"'StatisticsOptions\.level' must be a number in \(0, 1\), got a float 2\.0\."),
-    (["--resamples", "10"], r"'StatisticsOptions\.resamples' must be an integer in \[100, 1000000000\], got an integer 10\."),
-    (["--permutations", "1"], r"'StatisticsOptions\.permutations' must be an integer in \[100, 1000000000\], got an integer 1\."),
+    (["--level", "2"], r"'StatisticsOptions\.level' \(--level\) must be a number in \(0, 1\), got a float 2\.0\."),
+    (["--resamples", "10"], r"'StatisticsOptions\.resamples' \(--resamples\) must be an integer in \[100, 1000000000\], got an integer 10\."),
+    (["--permutations", "1"], r"'StatisticsOptions\.permutations' \(--permutations\) must be an integer in \[100, 1000000000\], got an integer 1\."),
 ])
 def test_score_rejects_bad_options_before_writing(run_dir: Path, argv: list[str], message: str,
                                                   capsys: pytest.CaptureFixture[str]) -> None:
@@ -130,7 +130,7 @@ def test_run_takes_the_statistics_options_and_records_them(tmp_path: Path, capsy
     bootstrapped = gaps["ci_method"].dropna()
     assert len(bootstrapped) and (bootstrapped == "percentile").all()  # forced on every bootstrapped row
     assert main(["run", "toy-reviews", "--model", "majority", "--out", str(tmp_path / "x"), "--level", "1.5"]) == 2
-    assert "'StatisticsOptions.level' must be a number in (0, 1), got a float 1.5." in capsys.readouterr().err
+    assert "'StatisticsOptions.level' (--level) must be a number in (0, 1), got a float 1.5." in capsys.readouterr().err
     assert not (tmp_path / "x" / "runs").exists() or not list((tmp_path / "x" / "runs").iterdir())
 
 

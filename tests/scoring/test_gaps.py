@@ -156,7 +156,8 @@ def test_relabelling_domains_permutes_the_results() -> None:
 def test_invalid_options_are_named() -> None:
     strata = {"a": _ratio([1, 0, 1]), "b": _ratio([0, 0, 1])}
     with pytest.raises(StatisticsError,
-                       match=r"Unknown gap kind\(s\) 'worst'. Valid: id_ood, domain_rest, pairwise, best_worst, spread"):
+                       match=r"'StatisticsOptions\.kinds\[0\]' \(--gaps\) must be one of id_ood, domain_rest, pairwise, best_worst, "
+                                            r"spread; got 'worst'\. Did you mean 'best_worst'\?"):
         domain_gaps(strata, ACC, in_domain=["a"], kinds=["worst"])
     with pytest.raises(StatisticsError, match="The 'permutations' parameter must be an integer of at least 100"):
         domain_gaps(strata, ACC, in_domain=["a"], permutations=5)

@@ -7,16 +7,16 @@ from bench.scoring.options import StatisticsOptions
 
 
 @pytest.mark.parametrize(("options", "message"), [
-    ({"resamples": 99}, r"'StatisticsOptions\.resamples' must be an integer in \[100, 1000000000\], got an integer 99\."),
-    ({"resamples": True}, r"'StatisticsOptions\.resamples' must be an integer in \[100, 1000000000\], got a boolean"),
-    ({"level": 1.0}, r"'StatisticsOptions\.level' must be a number in \(0, 1\), got a float 1\.0\."),
+    ({"resamples": 99}, r"'StatisticsOptions\.resamples' \(--resamples\) must be an integer in \[100, 1000000000\], got an integer 99\."),
+    ({"resamples": True}, r"'StatisticsOptions\.resamples' \(--resamples\) must be an integer in \[100, 1000000000\], got a boolean"),
+    ({"level": 1.0}, r"'StatisticsOptions\.level' \(--level\) must be a number in \(0, 1\), got a float 1\.0\."),
     ({"seed": True}, r"'StatisticsOptions\.seed' must be an integer in \[0, 9223372036854775807\], got a boolean True\."),
     ({"seed": -1}, r"'StatisticsOptions\.seed' must be an integer in \[0, 9223372036854775807\], got an integer -1\."),
-    ({"method": "basic"}, r"'StatisticsOptions\.method' must be one of auto, studentized, BCa, percentile; got 'basic'\."),
-    ({"permutations": 5}, r"'StatisticsOptions\.permutations' must be an integer in \[100, 1000000000\], got an integer 5\."),
-    ({"kinds": ("worst",)}, r"'StatisticsOptions\.kinds\[0\]' must be one of id_ood, .*; got 'worst'\. "
+    ({"method": "basic"}, r"'StatisticsOptions\.method' \(--method\) must be one of auto, studentized, BCa, percentile; got 'basic'\."),
+    ({"permutations": 5}, r"'StatisticsOptions\.permutations' \(--permutations\) must be an integer in \[100, 1000000000\], got an integer 5\."),
+    ({"kinds": ("worst",)}, r"'StatisticsOptions\.kinds\[0\]' \(--gaps\) must be one of id_ood, .*; got 'worst'\. "
                             r"Did you mean 'best_worst'\?"),
-    ({"kinds": "id_ood"}, r"'StatisticsOptions\.kinds' must be an array of 0-5 items"),
+    ({"kinds": "id_ood"}, r"'StatisticsOptions\.kinds' \(--gaps\) must be an array of 0-5 items"),
 ])
 def test_bad_options_are_named_in_the_schema_form(options: dict, message: str) -> None:
     with pytest.raises(StatisticsError, match=message):
