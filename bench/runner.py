@@ -414,8 +414,8 @@ def training_requests(data: SuiteData, config: RunConfig, task: Task,
     by_domain: dict[str, list[Example]] = {}
     for example in examples:
         by_domain.setdefault(example.domain, []).append(example)
-    built = {d: iter(r) for d, r in _BUILD[kind_of(task).model_input](data, task, by_domain, num_fewshot=config.num_fewshot,
-                                                      seed=config.seed).items()}
+    build = _BUILD[kind_of(task).model_input]
+    built = {d: iter(r) for d, r in build(data, task, by_domain, num_fewshot=config.num_fewshot, seed=config.seed).items()}
     return [next(built[example.domain]) for example in examples]
 
 
